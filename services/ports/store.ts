@@ -1,0 +1,40 @@
+import type { Component } from './lifecycle.js';
+import type { Row, TableName } from './tables.js';
+
+export type ComparisonOp = '=' | '!=' | '<' | '<=' | '>' | '>=';
+
+/** One filter on a column. `in` takes a non-empty list. */
+export type Condition =
+  | { column: string; op: ComparisonOp; value: string | number | boolean }
+  | { column: string; op: 'in'; value: ReadonlyArray<string | number> };
+
+export interface SelectQuery {
+  /** All conditions must hold. They apply to the latest version of each row (after dedup). */
+  where?: Condition[];
+  orderBy?: Array<{ column: string; direction?: 'asc' | 'desc' }>;
+  /** Maximum rows returned. Adapters refuse more than `maxSelectRows`. */
+  limit?: number;
+}
+
+/** Hard ceiling for one `select`; callers page with `where` + `orderBy` beyond it. */
+export const maxSelectRows = 100_000;
+
+export interface MigrationReport {
+  /** Migration ids applied by this call (empty when the schema was already current). */
+  applied: string[];
+  /** Every migration id now recorded as applied, in order. */
+  current: string[];
+}
+
+/** Durable storage: ClickHouse in distributed deployments, a DuckDB file in standalone. */
+export interface Store extends Component {
+  /** Applies pending versioned migrations, in order, idempotently. */
+  migrate(): Promise<MigrationReport>;
+  /**
+   * Appends rows. Resolves once they are durable. Replayed rows collapse on read (see tables.ts),
+   * so a retried insert is safe.
+   */
+  insert<T extends TableName>(table: T, rows: Row<T>[]): Promise<void>;
+  /** Reads the latest version of each matching row. Column names are validated against the catalog. */
+  select<T extends TableName>(table: T, query?: SelectQuery): Promise<Row<T>[]>;
+}

@@ -1,0 +1,151 @@
+/**
+ * The storage catalog: every table Glasshouse stores, its columns and how duplicates collapse.
+ *
+ * Every table is append-only. A row is identified by its `key`; when a replay or a new version
+ * writes the same key again, reads see one row per key: the one with the greatest `version`
+ * column (or, with no version column, any one of them, as they are identical replays).
+ * ClickHouse implements this with ReplacingMergeTree (ORDER BY key, version column) and `FINAL`;
+ * DuckDB with a window over the key at read time. No unique index is used anywhere, so a process
+ * killed mid-write can never leave a store that refuses to replay its log.
+ *
+ * Times are epoch milliseconds in Int64 `*_ms` columns. ClickHouse additionally keeps a DateTime
+ * beside some of them for partitioning (see the migrations); readers never need it.
+ */
+export type ColumnType = 'string' | 'int64' | 'uint32' | 'float64' | 'bool' | 'json';
+
+export interface TableSpec {
+  columns: Record<string, ColumnType>;
+  /** Columns that identify one logical row. */
+  key: readonly string[];
+  /** Column whose greatest value wins among rows with the same key. */
+  version?: string;
+}
+
+export const tables = {
+  metric_events: {
+    columns: {
+      module_id: 'string',
+      agency_id: 'string',
+      event_id: 'string',
+      metric: 'string',
+      value: 'float64',
+      observed_ms: 'int64',
+      received_ms: 'int64',
+      dimensions: 'json',
+      late: 'bool',
+      module_version: 'uint32',
+    },
+    key: ['module_id', 'agency_id', 'event_id'],
+  },
+  rollups: {
+    columns: {
+      module_id: 'string',
+      rule_id: 'string',
+      metric: 'string',
+      width_ms: 'int64',
+      bucket_ms: 'int64',
+      module_version: 'uint32',
+      count: 'int64',
+      sum: 'float64',
+      min: 'float64',
+      max: 'float64',
+      last_value: 'float64',
+      last_ms: 'int64',
+      last_event_id: 'string',
+      sketch: 'string',
+      updated_ms: 'int64',
+    },
+    key: ['module_id', 'rule_id', 'width_ms', 'bucket_ms'],
+    // A bucket only ever gains events, so its count grows monotonically: the fullest row wins.
+    version: 'count',
+  },
+  performance_updates: {
+    columns: {
+      module_id: 'string',
+      goal_id: 'string',
+      as_of_ms: 'int64',
+      module_version: 'uint32',
+      status: 'string',
+      value: 'float64',
+      body: 'json',
+    },
+    key: ['module_id', 'goal_id', 'as_of_ms'],
+  },
+  alerts: {
+    columns: {
+      alert_id: 'string',
+      version: 'uint32',
+      module_id: 'string',
+      rule_id: 'string',
+      kind: 'string',
+      state: 'string',
+      opened_ms: 'int64',
+      updated_ms: 'int64',
+      body: 'json',
+    },
+    key: ['alert_id', 'version'],
+  },
+  module_versions: {
+    columns: {
+      module_id: 'string',
+      version: 'uint32',
+      updated_ms: 'int64',
+      body: 'json',
+    },
+    key: ['module_id', 'version'],
+  },
+  registry_entities: {
+    columns: {
+      kind: 'string',
+      id: 'string',
+      version: 'uint32',
+      updated_ms: 'int64',
+      deleted: 'bool',
+      body: 'json',
+    },
+    key: ['kind', 'id'],
+    version: 'version',
+  },
+  audit_log: {
+    columns: {
+      seq: 'int64',
+      at_ms: 'int64',
+      actor: 'string',
+      action: 'string',
+      subject: 'string',
+      hash: 'string',
+      body: 'json',
+    },
+    key: ['seq'],
+  },
+  dead_letters: {
+    columns: {
+      id: 'string',
+      source_topic: 'string',
+      source_partition: 'uint32',
+      source_offset: 'string',
+      reason: 'string',
+      received_ms: 'int64',
+      headers: 'json',
+      payload: 'string',
+      replayed_ms: 'int64',
+    },
+    key: ['id'],
+    version: 'replayed_ms',
+  },
+} as const satisfies Record<string, TableSpec>;
+
+export type TableName = keyof typeof tables;
+
+type TsOf<C extends ColumnType> = C extends 'string'
+  ? string
+  : C extends 'bool'
+    ? boolean
+    : C extends 'json'
+      ? unknown
+      : number;
+
+/** The row shape of a table, derived from the catalog. */
+export type Row<T extends TableName> = {
+  -readonly [K in keyof (typeof tables)[T]['columns']]: TsOf<(typeof tables)[T]['columns'][K]>;
+};
