@@ -137,7 +137,7 @@ export const tables = {
 
 export type TableName = keyof typeof tables;
 
-type TsOf<C extends ColumnType> = C extends 'string'
+type TsOf<C> = C extends 'string'
   ? string
   : C extends 'bool'
     ? boolean

@@ -1,0 +1,58 @@
+import type { z } from 'zod';
+import { AlertAck, AlertEvent } from './alert.js';
+import { AuditEntry, AuditVerification } from './audit.js';
+import { ErrorBody } from './common.js';
+import { ClientMessage, ServerMessage } from './live.js';
+import { IngestEnvelope, IngestResponse, MetricEvent } from './metric-event.js';
+import { PerformanceUpdate } from './performance.js';
+import {
+  AdminCreated,
+  AgencyCreated,
+  Constraint,
+  Goal,
+  ModulePut,
+  ModuleVersion,
+  OverseerCreated,
+  PolicyModule,
+  Principal,
+  PrincipalCreate,
+  Sociotechnician,
+  SociotechnicianPut,
+} from './registry.js';
+
+export * from './alert.js';
+export * from './audit.js';
+export * from './common.js';
+export * from './live.js';
+export * from './metric-event.js';
+export * from './performance.js';
+export * from './registry.js';
+
+/** Every public contract by name: exported as JSON Schema and referenced from the OpenAPI document. */
+export const contracts = {
+  MetricEvent,
+  IngestEnvelope,
+  IngestResponse,
+  Goal,
+  Constraint,
+  PolicyModule,
+  ModulePut,
+  ModuleVersion,
+  Sociotechnician,
+  SociotechnicianPut,
+  PrincipalCreate,
+  Principal,
+  AgencyCreated,
+  OverseerCreated,
+  AdminCreated,
+  PerformanceUpdate,
+  AlertEvent,
+  AlertAck,
+  AuditEntry,
+  AuditVerification,
+  ClientMessage,
+  ServerMessage,
+  ErrorBody,
+} satisfies Record<string, z.ZodType>;
+
+export type ContractName = keyof typeof contracts;

@@ -1,0 +1,146 @@
+import { z } from 'zod';
+import { Duration, FiniteNumber, PositiveDuration, parseDuration, Slug, Timestamp } from './common.js';
+
+export const Direction = z.enum(['increase', 'decrease', 'maintain']);
+export type Direction = z.infer<typeof Direction>;
+
+export const Aggregation = z.enum(['mean', 'sum', 'count', 'min', 'max', 'p50', 'p95', 'last', 'rate']);
+export type Aggregation = z.infer<typeof Aggregation>;
+
+const Text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
+
+/** A public goal: what the module promises, measured over a sliding window of event time. */
+export const Goal = z.strictObject({
+  id: Slug,
+  metric: Slug,
+  unit: z.string().max(32),
+  direction: Direction,
+  target: FiniteNumber,
+  baseline: FiniteNumber.optional(),
+  /** Fraction of the target (absolute when the target is 0) that still counts as "at risk". */
+  tolerance: FiniteNumber.pipe(z.number().min(0, 'must be 0 or more')),
+  window: PositiveDuration,
+  aggregation: Aggregation,
+  minSamples: z.number().int().min(1).max(1_000_000).default(1),
+  /** How long (event time) a deviation must persist before it alerts. `0s` alerts at once. */
+  hold: Duration.default('1m'),
+  /** Horizon over which stagnation is judged; default 4 × window. */
+  stagnationHorizon: PositiveDuration.optional(),
+});
+export type Goal = z.output<typeof Goal>;
+
+/** A bound that must hold, such as cost per trip at most 12. */
+export const Constraint = z.strictObject({
+  id: Slug,
+  metric: Slug,
+  op: z.enum(['<=', '>=']),
+  bound: FiniteNumber,
+  window: PositiveDuration,
+  aggregation: Aggregation,
+  minSamples: z.number().int().min(1).max(1_000_000).default(1),
+  hold: Duration.default('0s'),
+});
+export type Constraint = z.output<typeof Constraint>;
+
+const moduleFields = {
+  id: Slug,
+  domain: Slug,
+  title: Text(200),
+  summary: z.string().max(4000).default(''),
+  owner: Slug,
+  agencies: z.array(Slug).max(100).default([]),
+  goals: z.array(Goal).min(1, 'a module needs at least one goal').max(50),
+  constraints: z.array(Constraint).max(50).default([]),
+  comparisonGroup: Slug.optional(),
+  maxSilence: PositiveDuration.optional(),
+  allowedLateness: Duration.default('30s'),
+  status: z.enum(['active', 'retired']).default('active'),
+  /** Marks seeded demonstration data, shown as such wherever the module appears. */
+  demo: z.boolean().optional(),
+};
+
+function checkRuleIds(
+  module: { goals: Array<{ id: string }>; constraints: Array<{ id: string }>; allowedLateness: string },
+  ctx: z.RefinementCtx,
+) {
+  const seen = new Map<string, string>();
+  for (const [list, rules] of [
+    ['goals', module.goals],
+    ['constraints', module.constraints],
+  ] as const) {
+    rules.forEach((rule, index) => {
+      const earlier = seen.get(rule.id);
+      if (earlier) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [list, index, 'id'],
+          message: `duplicate rule id "${rule.id}" (already used by ${earlier})`,
+        });
+      }
+      seen.set(rule.id, `${list}[${index}]`);
+    });
+  }
+  if ((parseDuration(module.allowedLateness) ?? 0) > 7 * 86_400_000) {
+    ctx.addIssue({ code: 'custom', path: ['allowedLateness'], message: 'must be at most 7d' });
+  }
+}
+
+/** A policy module as an administrator defines it. */
+export const PolicyModule = z.strictObject(moduleFields).superRefine(checkRuleIds);
+export type PolicyModule = z.output<typeof PolicyModule>;
+export type PolicyModuleInput = z.input<typeof PolicyModule>;
+
+/** `PUT /v1/modules/:id` body: the module plus why it changes (required, public, audited). */
+export const ModulePut = z
+  .strictObject({ ...moduleFields, rationale: Text(2000) })
+  .superRefine(checkRuleIds);
+export type ModulePut = z.output<typeof ModulePut>;
+
+/** Why a change deserves a second look ("influence leaves fingerprints"). */
+export const ChangeFlag = z.strictObject({
+  code: z.enum(['changed_while_off_track', 'changed_near_alert', 'owner_changed_while_off_track', 'owner_changed_near_alert']),
+  ruleId: z.string().optional(),
+  message: z.string(),
+});
+export type ChangeFlag = z.infer<typeof ChangeFlag>;
+
+/** One stored version of a module. */
+export const ModuleVersion = z.strictObject({
+  ...moduleFields,
+  goals: z.array(Goal),
+  version: z.number().int().min(1),
+  updatedAt: Timestamp,
+  updatedBy: z.string(),
+  rationale: z.string(),
+  flags: z.array(ChangeFlag).default([]),
+});
+export type ModuleVersion = z.output<typeof ModuleVersion>;
+
+/** An accountable administrator's public profile. */
+export const Sociotechnician = z.strictObject({
+  id: Slug,
+  name: Text(200),
+  title: z.string().max(200).optional(),
+  bio: z.string().max(4000).optional(),
+});
+export type Sociotechnician = z.infer<typeof Sociotechnician>;
+
+/** `PUT /v1/sociotechnicians/:id` body. */
+export const SociotechnicianPut = Sociotechnician.omit({ id: true });
+
+/** Body of `POST /v1/agencies`, `POST /v1/overseers` and `POST /v1/admins`. */
+export const PrincipalCreate = z.strictObject({ id: Slug, name: Text(200) });
+export type PrincipalCreate = z.infer<typeof PrincipalCreate>;
+
+/** An agency, overseer or admin as the public sees it: never the key, never its hash. */
+export const Principal = z.strictObject({
+  id: Slug,
+  name: z.string(),
+  createdAt: Timestamp,
+  revokedAt: Timestamp.optional(),
+});
+export type Principal = z.infer<typeof Principal>;
+
+export const AgencyCreated = z.strictObject({ agency: Principal, key: z.string() });
+export const OverseerCreated = z.strictObject({ overseer: Principal, token: z.string() });
+export const AdminCreated = z.strictObject({ admin: Principal, token: z.string() });

@@ -1,0 +1,94 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { contracts, type ContractName } from '../schemas/index.js';
+import { jsonSchemaOf } from '../schemas/openapi.js';
+import { type CliOverrides, loadConfig, type Role, roles } from './runtime/config.js';
+import { GlasshouseError } from './runtime/errors.js';
+import { createLogger } from './runtime/logger.js';
+
+const usage = `usage:
+  glasshouse start [--role all|ingest|processor|gateway|api] [--demo] [--port N] [--data-dir D]
+  glasshouse schemas export [--out DIR]      write JSON Schema files for every public contract
+`;
+
+type Command = (args: string[]) => Promise<number>;
+
+/** Sub-commands by name. Each returns the process exit code. */
+export const commands: Record<string, Command> = {
+  start: startCommand,
+  schemas: schemasCommand,
+};
+
+/** Runs the CLI and returns the exit code; `start` keeps the process alive until a signal. */
+export async function runCli(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  const command = name ? commands[name] : undefined;
+  if (!command) {
+    process.stderr.write(name && name !== '--help' ? `unknown command "${name}"\n${usage}` : usage);
+    return name && name !== '--help' ? 2 : 0;
+  }
+  try {
+    return await command(rest);
+  } catch (err) {
+    if (err instanceof GlasshouseError) {
+      process.stderr.write(`glasshouse: ${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof TypeError && (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`glasshouse: ${err.message}\n${usage}`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+async function startCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      role: { type: 'string' },
+      demo: { type: 'boolean' },
+      port: { type: 'string' },
+      'data-dir': { type: 'string' },
+    },
+    strict: true,
+  });
+  const cli: CliOverrides = {};
+  if (values.role !== undefined) {
+    if (!(roles as readonly string[]).includes(values.role)) {
+      throw new GlasshouseError('config_invalid', `--role must be one of ${roles.join(', ')} (got "${values.role}")`);
+    }
+    cli.role = values.role as Role;
+  }
+  if (values.port !== undefined) {
+    if (!/^\d{1,5}$/.test(values.port) || Number(values.port) > 65_535) {
+      throw new GlasshouseError('config_invalid', `--port must be a port number (got "${values.port}")`);
+    }
+    cli.port = Number(values.port);
+  }
+  if (values.demo) cli.demo = true;
+  if (values['data-dir'] !== undefined) cli.dataDir = values['data-dir'];
+  const config = loadConfig(process.env, cli);
+  const logger = createLogger(config.logLevel);
+  const { startGlasshouse } = await import('./main.js');
+  const running = await startGlasshouse(config, logger);
+  running.lifecycle.installSignalHandlers();
+  logger.info({ port: running.port }, `glasshouse ready on http://${config.host}:${running.port}/`);
+  // Stay alive: the HTTP server and consumers hold the event loop open until a signal stops them.
+  return new Promise<number>(() => {});
+}
+
+async function schemasCommand(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub !== 'export') throw new GlasshouseError('usage', `unknown schemas sub-command "${sub ?? ''}"\n${usage}`);
+  const { values } = parseArgs({ args: rest, options: { out: { type: 'string' } }, strict: true });
+  const out = values.out ?? 'schemas/json';
+  await mkdir(out, { recursive: true });
+  for (const name of Object.keys(contracts) as ContractName[]) {
+    const file = join(out, `${name}.schema.json`);
+    await writeFile(file, `${JSON.stringify({ title: name, ...jsonSchemaOf(name, 'input') }, null, 2)}\n`);
+  }
+  process.stdout.write(`wrote ${Object.keys(contracts).length} JSON Schema files to ${out}\n`);
+  return 0;
+}

@@ -1,0 +1,27 @@
+import type { ModuleVersion, Sociotechnician } from '../../schemas/registry.js';
+
+/** Kinds of credential holders. Admins write the registry, agencies report metrics, overseers acknowledge alerts. */
+export type PrincipalKind = 'admin' | 'agency' | 'overseer';
+
+export interface Principal {
+  kind: PrincipalKind;
+  id: string;
+  name: string;
+}
+
+/**
+ * The registry as every role sees it: an in-memory view of the latest module versions,
+ * sociotechnicians and credentials, built at startup from the registry topic and kept current.
+ */
+export interface RegistryView {
+  /** The latest version of a module, or undefined. */
+  module(id: string): ModuleVersion | undefined;
+  /** Every module's latest version. */
+  modules(): ModuleVersion[];
+  sociotechnician(id: string): Sociotechnician | undefined;
+  sociotechnicians(): Sociotechnician[];
+  /** Resolves a bearer secret to its holder, or undefined (unknown, wrong or revoked). */
+  authenticate(secret: string): Promise<Principal | undefined>;
+  /** Called after every change is applied to the view (module id, or undefined for non-module changes). */
+  onChange(listener: (moduleId: string | undefined) => void): () => void;
+}

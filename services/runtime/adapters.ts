@@ -1,0 +1,43 @@
+import { join } from 'node:path';
+import type { Bus } from '../ports/bus.js';
+import type { Store } from '../ports/store.js';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+
+export interface ChosenAdapters {
+  bus: Bus;
+  store: Store;
+  /** One line for the startup log: which adapters, and where the data lives. */
+  description: string;
+}
+
+/**
+ * Distributed when GLASSHOUSE_KAFKA_BROKERS / GLASSHOUSE_CLICKHOUSE_URL are set, embedded otherwise:
+ * the in-process bus and a DuckDB file under the data directory.
+ */
+export async function chooseAdapters(config: Config, logger: Logger): Promise<ChosenAdapters> {
+  let bus: Bus;
+  let busText: string;
+  if (config.kafka) {
+    const { KafkaBus } = await import('../adapters/kafka/index.js');
+    bus = new KafkaBus({ brokers: config.kafka.brokers, clientId: `glasshouse-${config.role}`, topicPrefix: config.topicPrefix, logger });
+    busText = `kafka (${config.kafka.brokers.join(',')})`;
+  } else {
+    const { MemoryBus } = await import('../adapters/memory/index.js');
+    bus = new MemoryBus({ topicPrefix: config.topicPrefix });
+    busText = 'in-process bus';
+  }
+  let store: Store;
+  let storeText: string;
+  if (config.clickhouse) {
+    const { ClickHouseStore } = await import('../adapters/clickhouse/index.js');
+    store = new ClickHouseStore({ ...config.clickhouse, logger });
+    storeText = `clickhouse (${config.clickhouse.url}, database ${config.clickhouse.database})`;
+  } else {
+    const { DuckDbStore } = await import('../adapters/duckdb/index.js');
+    const path = join(config.dataDir, 'glasshouse.duckdb');
+    store = new DuckDbStore({ path, logger });
+    storeText = `duckdb (${path})`;
+  }
+  return { bus, store, description: `bus: ${busText}; store: ${storeText}` };
+}

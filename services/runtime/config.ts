@@ -1,0 +1,96 @@
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+export const roles = ['all', 'ingest', 'processor', 'gateway', 'api'] as const;
+export type Role = (typeof roles)[number];
+
+const intFrom = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const brokerList = z
+  .string()
+  .transform((text) => text.split(',').map((s) => s.trim()).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'each broker must be host:port')).min(1, 'must name at least one broker'));
+
+/** Every environment variable Glasshouse reads, parsed once at startup. */
+const Env = z.object({
+  GLASSHOUSE_PORT: intFrom(0, 65_535).default(8080),
+  GLASSHOUSE_HOST: z.string().min(1).default('127.0.0.1'),
+  GLASSHOUSE_DATA_DIR: z.string().min(1).default('./data'),
+  GLASSHOUSE_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  GLASSHOUSE_KAFKA_BROKERS: brokerList.optional(),
+  GLASSHOUSE_CLICKHOUSE_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  GLASSHOUSE_CLICKHOUSE_DATABASE: z.string().regex(/^[a-z_][a-z0-9_]{0,63}$/, 'must be a lowercase identifier').default('glasshouse'),
+  GLASSHOUSE_CLICKHOUSE_USER: z.string().optional(),
+  GLASSHOUSE_CLICKHOUSE_PASSWORD: z.string().optional(),
+  GLASSHOUSE_TOPIC_PREFIX: z.string().regex(/^[A-Za-z0-9._-]{0,100}$/, 'must be letters, digits, ".", "_" or "-"').default(''),
+  GLASSHOUSE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  GLASSHOUSE_INGEST_RATE: intFrom(1, 10_000_000).default(5_000),
+  GLASSHOUSE_INGEST_BURST: intFrom(1, 100_000_000).default(10_000),
+  GLASSHOUSE_ALLOWED_ORIGINS: z
+    .string()
+    .transform((text) => text.split(',').map((s) => s.trim()).filter(Boolean))
+    .optional(),
+  GLASSHOUSE_SHUTDOWN_TIMEOUT_MS: intFrom(100, 600_000).default(15_000),
+});
+
+export interface CliOverrides {
+  role?: Role;
+  demo?: boolean;
+  port?: number;
+  dataDir?: string;
+}
+
+/** The validated configuration, passed down explicitly; nothing else reads `process.env`. */
+export interface Config {
+  role: Role;
+  demo: boolean;
+  port: number;
+  host: string;
+  dataDir: string;
+  adminToken: string | undefined;
+  kafka: { brokers: string[] } | undefined;
+  clickhouse: { url: string; database: string; username?: string; password?: string } | undefined;
+  topicPrefix: string;
+  logLevel: z.infer<typeof Env>['GLASSHOUSE_LOG_LEVEL'];
+  ingest: { ratePerSecond: number; burst: number };
+  allowedOrigins: string[] | undefined;
+  shutdownTimeoutMs: number;
+}
+
+/** Parses the environment (and CLI overrides); throws ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv, cli: CliOverrides = {}): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith('GLASSHOUSE_') && v !== ''));
+  const parsed = Env.safeParse(present);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`, problems);
+  }
+  const e = parsed.data;
+  return {
+    role: cli.role ?? 'all',
+    demo: cli.demo ?? false,
+    port: cli.port ?? e.GLASSHOUSE_PORT,
+    host: e.GLASSHOUSE_HOST,
+    dataDir: cli.dataDir ?? e.GLASSHOUSE_DATA_DIR,
+    adminToken: e.GLASSHOUSE_ADMIN_TOKEN,
+    kafka: e.GLASSHOUSE_KAFKA_BROKERS ? { brokers: e.GLASSHOUSE_KAFKA_BROKERS } : undefined,
+    clickhouse: e.GLASSHOUSE_CLICKHOUSE_URL
+      ? {
+          url: e.GLASSHOUSE_CLICKHOUSE_URL,
+          database: e.GLASSHOUSE_CLICKHOUSE_DATABASE,
+          ...(e.GLASSHOUSE_CLICKHOUSE_USER ? { username: e.GLASSHOUSE_CLICKHOUSE_USER } : {}),
+          ...(e.GLASSHOUSE_CLICKHOUSE_PASSWORD ? { password: e.GLASSHOUSE_CLICKHOUSE_PASSWORD } : {}),
+        }
+      : undefined,
+    topicPrefix: e.GLASSHOUSE_TOPIC_PREFIX,
+    logLevel: e.GLASSHOUSE_LOG_LEVEL,
+    ingest: { ratePerSecond: e.GLASSHOUSE_INGEST_RATE, burst: e.GLASSHOUSE_INGEST_BURST },
+    allowedOrigins: e.GLASSHOUSE_ALLOWED_ORIGINS,
+    shutdownTimeoutMs: e.GLASSHOUSE_SHUTDOWN_TIMEOUT_MS,
+  };
+}

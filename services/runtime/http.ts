@@ -1,0 +1,119 @@
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import { z } from 'zod';
+import { issueDetails } from '../../schemas/common.js';
+import { openApiDocument } from '../../schemas/openapi.js';
+import type { Component, Health } from '../ports/lifecycle.js';
+import { GlasshouseError } from './errors.js';
+import type { Lifecycle } from './lifecycle.js';
+import type { Logger } from './logger.js';
+
+export interface HttpOptions {
+  host: string;
+  port: number;
+  logger: Logger;
+  metrics: Registry;
+  lifecycle: Lifecycle;
+  version: string;
+  /** Bytes; bodies above it answer 413. */
+  bodyLimit?: number;
+}
+
+/**
+ * The process's one HTTP server. Roles register their routes on `app` before `start()`.
+ * Serves `/healthz`, `/readyz`, `/metrics` and `/v1/openapi.json`, and maps every error to
+ * `{"error":{"code","message","details"?}}`.
+ */
+export class HttpServer implements Component {
+  readonly name = 'http';
+  readonly app: FastifyInstance;
+  private listening = false;
+
+  constructor(private readonly options: HttpOptions) {
+    this.app = Fastify({
+      loggerInstance: options.logger.child({ component: 'http' }),
+      disableRequestLogging: true,
+      bodyLimit: options.bodyLimit ?? 1024 * 1024,
+      // Explicit timeouts: a slow or stalled client cannot hold a connection for minutes.
+      connectionTimeout: 30_000,
+      keepAliveTimeout: 5_000,
+      requestTimeout: 30_000,
+      return503OnClosing: true,
+      forceCloseConnections: 'idle',
+    }) as unknown as FastifyInstance;
+    this.app.setErrorHandler((error: FastifyError | GlasshouseError | z.ZodError, _request, reply) => {
+      const { status, body } = errorAnswer(error);
+      if (status >= 500) this.app.log.error({ err: error }, 'request failed');
+      void reply.code(status).send(body);
+    });
+    this.app.setNotFoundHandler((request, reply) => {
+      void reply.code(404).send({ error: { code: 'not_found', message: `no route for ${request.method} ${request.url}` } });
+    });
+    this.app.get('/healthz', async () => ({ status: 'ok' }));
+    this.app.get('/readyz', async (_request, reply) => {
+      const { ready, parts } = options.lifecycle.health();
+      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', parts });
+    });
+    this.app.get('/metrics', async (_request, reply) => {
+      return reply.header('content-type', options.metrics.contentType).send(await options.metrics.metrics());
+    });
+    this.app.get('/v1/openapi.json', async () => openApiDocument(options.version));
+  }
+
+  async start(): Promise<void> {
+    try {
+      await this.app.listen({ host: this.options.host, port: this.options.port });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE') {
+        throw new GlasshouseError('port_in_use', `port ${this.options.port} on ${this.options.host} is already in use (set GLASSHOUSE_PORT or --port)`);
+      }
+      throw err;
+    }
+    this.listening = true;
+  }
+
+  /** The bound port (useful with port 0). */
+  port(): number {
+    const address = this.app.server.address();
+    return typeof address === 'object' && address ? address.port : this.options.port;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.listening) return;
+    this.listening = false;
+    await this.app.close();
+  }
+
+  health(): Health {
+    return this.listening ? { state: 'ok' } : { state: 'error', detail: 'not listening' };
+  }
+}
+
+/** Maps any thrown value to an HTTP status and the public error envelope. */
+export function errorAnswer(error: unknown): { status: number; body: { error: { code: string; message: string; details?: unknown } } } {
+  if (error instanceof GlasshouseError) {
+    return {
+      status: error.status,
+      body: { error: { code: error.code, message: error.message, ...(error.details === undefined ? {} : { details: error.details }) } },
+    };
+  }
+  if (error instanceof z.ZodError) {
+    return { status: 400, body: { error: { code: 'invalid_request', message: 'the request does not match the contract', details: issueDetails(error) } } };
+  }
+  const fastifyError = error as Partial<FastifyError>;
+  const status = typeof fastifyError.statusCode === 'number' ? fastifyError.statusCode : 500;
+  if (status < 500) {
+    const code = fastifyCodes[fastifyError.code ?? ''] ?? 'invalid_request';
+    return { status, body: { error: { code, message: fastifyError.message ?? 'bad request' } } };
+  }
+  return { status: 500, body: { error: { code: 'internal', message: 'internal error' } } };
+}
+
+const fastifyCodes: Record<string, string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'body_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'malformed_body',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'malformed_body',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'malformed_body',
+};

@@ -1,0 +1,23 @@
+import type { Registry } from 'prom-client';
+import type { Bus } from '../ports/bus.js';
+import type { Clock } from '../ports/clock.js';
+import type { Store } from '../ports/store.js';
+import type { Config } from './config.js';
+import type { HttpServer } from './http.js';
+import type { Lifecycle } from './lifecycle.js';
+import type { Logger } from './logger.js';
+
+/** What main hands each role: the parsed config, shared adapters and the process's lifecycle. */
+export interface RoleContext {
+  config: Config;
+  logger: Logger;
+  metrics: Registry;
+  clock: Clock;
+  bus: Bus;
+  store: Store;
+  http: HttpServer;
+  lifecycle: Lifecycle;
+}
+
+/** A role wires its components into `ctx.lifecycle` and its routes into `ctx.http.app`. No business rules. */
+export type RoleFactory = (ctx: RoleContext) => Promise<void> | void;
