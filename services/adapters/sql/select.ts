@@ -1,0 +1,106 @@
+import { type Condition, maxSelectRows, type SelectQuery } from '../../ports/store.js';
+import { type ColumnType, type TableName, tables } from '../../ports/tables.js';
+import { InvalidQueryError } from './errors.js';
+import { assertColumn } from './identifiers.js';
+import { type Dialect, sqlLiteral } from './literals.js';
+
+/** The validated, rendered pieces of a `SelectQuery`; each adapter assembles them around its dedup. */
+export interface SelectParts {
+  /** Conditions only on key columns: safe to apply before dedup, since they keep or drop whole keys. */
+  keyConditions: string[];
+  /** Conditions on other columns: must apply to the latest version only, i.e. after dedup. */
+  otherConditions: string[];
+  /** `ORDER BY` body: the requested order, then the key as a tiebreaker so pages are stable. */
+  orderBy: string;
+  /** Rows to fetch: the requested limit, or one more than the ceiling so an overflow is detected. */
+  fetch: number;
+  /** True when no limit was given, so `fetch` rows mean "too many". */
+  unbounded: boolean;
+}
+
+const operators = new Set(['=', '!=', '<', '<=', '>', '>=', 'in']);
+
+/** Validates `query` against the catalog and renders it in `dialect`. Throws before any SQL is sent. */
+export function renderSelect(table: TableName, query: SelectQuery, dialect: Dialect): SelectParts {
+  const spec = tables[table];
+  const columns = spec.columns as Record<string, ColumnType>;
+  const key = new Set<string>(spec.key);
+  const keyConditions: string[] = [];
+  const otherConditions: string[] = [];
+  for (const condition of query.where ?? []) {
+    const sql = renderCondition(table, columns, condition, dialect);
+    (key.has(condition.column) ? keyConditions : otherConditions).push(sql);
+  }
+
+  const order: string[] = [];
+  const seen = new Set<string>();
+  for (const item of query.orderBy ?? []) {
+    const column = assertColumn(table, item.column);
+    if (columns[column] === 'json') throw new InvalidQueryError(`cannot order by json column ${column}`);
+    const direction = item.direction ?? 'asc';
+    if (direction !== 'asc' && direction !== 'desc') {
+      throw new InvalidQueryError(`order direction must be asc or desc, got ${JSON.stringify(direction)}`);
+    }
+    if (seen.has(column)) continue;
+    seen.add(column);
+    order.push(`${column} ${direction.toUpperCase()}`);
+  }
+  for (const column of spec.key) if (!seen.has(column)) order.push(`${column} ASC`);
+
+  const limit = query.limit;
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 0 || limit > maxSelectRows)) {
+    throw new InvalidQueryError(`limit must be an integer in 0..${maxSelectRows}, got ${String(limit)}`);
+  }
+  return {
+    keyConditions,
+    otherConditions,
+    orderBy: order.join(', '),
+    fetch: limit ?? maxSelectRows + 1,
+    unbounded: limit === undefined,
+  };
+}
+
+/** Throws when an unbounded select came back with more rows than the ceiling. */
+export function checkRowCeiling(table: TableName, parts: SelectParts, rowCount: number): void {
+  if (parts.unbounded && rowCount > maxSelectRows) {
+    throw new InvalidQueryError(
+      `select from ${table} matches more than ${maxSelectRows} rows; page with where + orderBy + limit`,
+    );
+  }
+}
+
+function renderCondition(
+  table: TableName,
+  columns: Record<string, ColumnType>,
+  condition: Condition,
+  dialect: Dialect,
+): string {
+  if (typeof condition !== 'object' || condition === null)
+    throw new InvalidQueryError('condition must be an object');
+  const column = assertColumn(table, condition.column);
+  const type = columns[column]!;
+  if (type === 'json') throw new InvalidQueryError(`cannot filter on json column ${column}`);
+  if (!operators.has(condition.op))
+    throw new InvalidQueryError(`unknown operator ${JSON.stringify(condition.op)}`);
+  if (condition.op === 'in') {
+    if (!Array.isArray(condition.value) || condition.value.length === 0) {
+      throw new InvalidQueryError(`${column} in: expects a non-empty list`);
+    }
+    const items = condition.value.map((v) => literalFor(column, type, v, dialect));
+    return `${column} IN (${items.join(', ')})`;
+  }
+  if (type === 'bool' && condition.op !== '=' && condition.op !== '!=') {
+    throw new InvalidQueryError(`${column} is a bool column: only = and != apply`);
+  }
+  return `${column} ${condition.op} ${literalFor(column, type, condition.value, dialect)}`;
+}
+
+function literalFor(column: string, type: ColumnType, value: unknown, dialect: Dialect): string {
+  const expected = type === 'string' ? 'string' : type === 'bool' ? 'boolean' : 'number';
+  if (typeof value !== expected) {
+    throw new InvalidQueryError(
+      `${column} is a ${type} column: expected a ${expected} value, got ${typeof value}`,
+    );
+  }
+  return sqlLiteral(value as string | number | boolean, dialect);
+}
