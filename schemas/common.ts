@@ -42,7 +42,11 @@ const maxEpochMs = 7_258_118_400_000;
 
 /** A point in time as agencies may send it: RFC 3339 text or epoch milliseconds. Parses to epoch ms. */
 export const TimeInput = z.union([
-  z.number().int('must be whole epoch milliseconds').min(0).max(maxEpochMs, 'must be epoch milliseconds before 2200'),
+  z
+    .number()
+    .min(0, 'must be epoch milliseconds after 1970')
+    .max(maxEpochMs, 'must be epoch milliseconds before 2200')
+    .refine(Number.isInteger, 'must be whole epoch milliseconds'),
   Timestamp.transform((text) => Date.parse(text)),
 ]);
 

@@ -1,6 +1,7 @@
 import type { Registry } from 'prom-client';
 import type { Bus } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
+import type { RegistryView } from '../ports/registry.js';
 import type { Store } from '../ports/store.js';
 import type { Config } from './config.js';
 import type { HttpServer } from './http.js';
@@ -15,6 +16,8 @@ export interface RoleContext {
   clock: Clock;
   bus: Bus;
   store: Store;
+  /** The registry as this process sees it (built from the registry topic at startup). */
+  registry: RegistryView;
   http: HttpServer;
   lifecycle: Lifecycle;
 }

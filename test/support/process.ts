@@ -1,0 +1,54 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+
+const bin = resolve(import.meta.dirname, '../../bin/glasshouse.js');
+
+export interface GlasshouseProcess {
+  child: ChildProcess;
+  /** Everything written to stdout and stderr so far. */
+  output(): string;
+  /** Resolves with the bound port once the process logs that it is ready. */
+  ready(timeoutMs?: number): Promise<number>;
+  /** Resolves with the exit code (or the signal name). */
+  exited(): Promise<number | string>;
+}
+
+/** Runs the real `glasshouse` bin as its own process (signals reach the server directly). */
+export function runGlasshouse(args: string[], env: NodeJS.ProcessEnv = {}): GlasshouseProcess {
+  const child = spawn(process.execPath, [bin, ...args], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, GLASSHOUSE_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let text = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    text += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    text += chunk.toString();
+  });
+  const exit = new Promise<number | string>((done) => {
+    child.once('exit', (code, signal) => done(code ?? signal ?? -1));
+  });
+  return {
+    child,
+    output: () => text,
+    exited: () => exit,
+    ready: (timeoutMs = 60_000) =>
+      new Promise<number>((done, fail) => {
+        const deadline = setTimeout(() => fail(new Error(`not ready within ${timeoutMs} ms:\n${text}`)), timeoutMs);
+        const check = () => {
+          const match = /glasshouse ready on http:\/\/[^:]+:(\d+)\//.exec(text);
+          if (match) {
+            clearTimeout(deadline);
+            done(Number(match[1]));
+          }
+        };
+        child.stdout?.on('data', check);
+        void exit.then(() => {
+          clearTimeout(deadline);
+          fail(new Error(`exited before ready:\n${text}`));
+        });
+        check();
+      }),
+  };
+}
