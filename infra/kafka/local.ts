@@ -167,7 +167,7 @@ export async function startLocalKafka(opts: LocalKafkaOptions = {}): Promise<Loc
 }
 
 function serverProperties(dir: string, port: number, controllerPort: number): string {
-  const settings: Record<string, string | number> = {
+  const settings: Record<string, string | number | boolean> = {
     'process.roles': 'broker,controller',
     'node.id': 1,
     'controller.quorum.voters': `1@127.0.0.1:${controllerPort}`,

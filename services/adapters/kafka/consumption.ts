@@ -1,0 +1,334 @@
+import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { ConsumeOptions, Consumption, IncomingRecord } from '../../ports/bus.js';
+
+export interface KafkaConsumptionOptions {
+  kafka: Kafka;
+  admin: Admin;
+  logger: Logger;
+  /** Physical (prefixed) topic. */
+  topic: string;
+  groupId: string;
+  options: ConsumeOptions;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  rebalanceTimeoutMs: number;
+  maxWaitTimeMs: number;
+  progressTimeoutMs: number;
+  joinTimeoutMs: number;
+  onStopped(): void;
+}
+
+const RETRY_BASE_MS = 200;
+const RETRY_CAP_MS = 30_000;
+
+/**
+ * One `Bus.consume()` on kafkajs: a consumer with `eachBatch`, auto-commit off and auto-resolve off.
+ *
+ * - A batch is committed (offset = last + 1) only after `onBatch` resolved.
+ * - When `onBatch` throws, nothing is resolved or committed; the partition is sought back to the
+ *   batch's first offset and paused for a capped, jittered backoff, then the same records come again.
+ *   The consumer itself keeps running (throwing into kafkajs would crash and restart the consumer).
+ * - Assignment: kafkajs uses the eager protocol and has no revoke callback. On every GROUP_JOIN we
+ *   diff the new assignment against the previous one and call `onRevoke` for the partitions lost and
+ *   `onAssign` for those gained, before any batch is handed out (`eachBatch` awaits that work). kafkajs
+ *   only rejoins between batches, so no batch of a revoked partition is in flight at that moment.
+ *   When the member id changes (session expired) or the consumer crashed, every partition counts as
+ *   revoked and re-assigned, because another member may have moved it on in between.
+ * - `group: null` (broadcast) uses a throwaway group id, never commits, and deletes the group on stop.
+ */
+export class KafkaConsumption implements Consumption {
+  readonly description: string;
+  private readonly consumer: Consumer;
+  private readonly log: Logger;
+  private readonly broadcast: boolean;
+  private assigned = new Set<number>();
+  private memberId: string | null = null;
+  private assignmentWork: Promise<void> = Promise.resolve();
+  private readonly userPaused = new Set<number>();
+  private readonly retryPaused = new Map<number, NodeJS.Timeout>();
+  private readonly failures = new Map<number, number>();
+  private connected = false;
+  private crashed: string | null = null;
+  private lastProgress = Date.now();
+  private stopping: Promise<void> | null = null;
+  private joined: { resolve(): void; reject(err: Error): void } | null = null;
+  private awaitingFirstFetch = false;
+
+  constructor(private readonly o: KafkaConsumptionOptions) {
+    this.broadcast = o.options.group === null;
+    this.description = `${o.topic}/${o.options.group ?? 'broadcast'}`;
+    this.log = o.logger;
+    this.consumer = o.kafka.consumer({
+      groupId: o.groupId,
+      sessionTimeout: o.sessionTimeoutMs,
+      heartbeatInterval: o.heartbeatIntervalMs,
+      rebalanceTimeout: o.rebalanceTimeoutMs,
+      maxWaitTimeInMs: o.maxWaitTimeMs,
+      allowAutoTopicCreation: false,
+    });
+    this.watchEvents();
+  }
+
+  /** Connects, joins, runs `onAssign` for the first assignment and pins the start offsets. */
+  async start(): Promise<void> {
+    const joined = new Promise<void>((resolve, reject) => {
+      this.joined = { resolve, reject };
+    });
+    const timer = setTimeout(
+      () => this.joined?.reject(new Error(`no group join within ${this.o.joinTimeoutMs} ms`)),
+      this.o.joinTimeoutMs,
+    );
+    try {
+      await this.consumer.connect();
+      await this.consumer.subscribe({
+        topics: [this.o.topic],
+        fromBeginning: this.o.options.fromBeginning ?? false,
+      });
+      this.awaitingFirstFetch = true;
+      await this.consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        eachBatch: (payload) => this.handleBatch(payload),
+      });
+      await joined;
+    } catch (err) {
+      await this.stop().catch(() => {});
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      this.joined = null;
+    }
+  }
+
+  /** Lets the in-flight batch finish and commit, leaves the group, then revokes every partition. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const timer of this.retryPaused.values()) clearTimeout(timer);
+      this.retryPaused.clear();
+      await this.consumer
+        .disconnect()
+        .catch((err: unknown) => this.log.warn({ err }, 'consumer disconnect failed'));
+      await this.assignmentWork;
+      const revoked = [...this.assigned];
+      this.assigned = new Set();
+      if (revoked.length > 0) await this.callRevoke(revoked);
+      if (this.broadcast) {
+        // The throwaway group never committed; deleting it leaves no trace on the broker.
+        await this.o.admin.deleteGroups([this.o.groupId]).catch(() => {});
+      }
+      this.o.onStopped();
+    })();
+    return this.stopping;
+  }
+
+  pause(partitions: number[]): void {
+    for (const p of partitions) this.userPaused.add(p);
+    this.applyPause(partitions);
+  }
+
+  resume(partitions: number[]): void {
+    const ready: number[] = [];
+    for (const p of partitions) {
+      this.userPaused.delete(p);
+      if (!this.retryPaused.has(p)) ready.push(p);
+    }
+    this.applyResume(ready);
+  }
+
+  healthy(): boolean {
+    return (
+      this.stopping === null &&
+      this.connected &&
+      this.crashed === null &&
+      Date.now() - this.lastProgress < this.o.progressTimeoutMs
+    );
+  }
+
+  private async handleBatch({
+    batch,
+    resolveOffset,
+    commitOffsetsIfNecessary,
+    isRunning,
+    isStale,
+  }: EachBatchPayload): Promise<void> {
+    await this.assignmentWork;
+    const { partition } = batch;
+    if (!isRunning() || isStale() || batch.messages.length === 0) return;
+    // Fetched before a pause or a revoke: leave it unresolved, it is fetched again later.
+    if (!this.assigned.has(partition) || this.userPaused.has(partition) || this.retryPaused.has(partition))
+      return;
+
+    const records = batch.messages.map((m) => this.toRecord(partition, m));
+    const started = Date.now();
+    try {
+      await this.o.options.onBatch({
+        topic: this.o.options.topic,
+        partition,
+        records,
+        highWatermark: batch.highWatermark,
+      });
+    } catch (err) {
+      this.retryLater(partition, batch.firstOffset() ?? records[0]!.offset, err);
+      return;
+    }
+    this.failures.delete(partition);
+    this.lastProgress = Date.now();
+    const last = batch.messages[batch.messages.length - 1]!.offset;
+    resolveOffset(last);
+    if (!this.broadcast) {
+      // batch.lastOffset() also covers trailing control records, which never reach onBatch.
+      const next = (BigInt(batch.lastOffset()) + 1n).toString();
+      await commitOffsetsIfNecessary({
+        topics: [{ topic: this.o.topic, partitions: [{ partition, offset: next }] }],
+      });
+    }
+    this.log.trace({ partition, records: records.length, ms: Date.now() - started }, 'batch done');
+  }
+
+  private retryLater(partition: number, firstOffset: string, err: unknown): void {
+    const attempt = (this.failures.get(partition) ?? 0) + 1;
+    this.failures.set(partition, attempt);
+    const ceiling = Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** Math.min(attempt - 1, 20));
+    const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+    this.log.warn(
+      { err, partition, offset: firstOffset, attempt, retryInMs: delay },
+      'onBatch failed; batch will be redelivered',
+    );
+    try {
+      this.consumer.seek({ topic: this.o.topic, partition, offset: firstOffset });
+    } catch {}
+    const previous = this.retryPaused.get(partition);
+    if (previous) clearTimeout(previous);
+    this.retryPaused.set(
+      partition,
+      setTimeout(() => {
+        this.retryPaused.delete(partition);
+        if (!this.userPaused.has(partition)) this.applyResume([partition]);
+      }, delay),
+    );
+    this.applyPause([partition]);
+  }
+
+  private applyPause(partitions: number[]): void {
+    if (partitions.length === 0 || this.stopping) return;
+    try {
+      this.consumer.pause([{ topic: this.o.topic, partitions }]);
+    } catch (err) {
+      this.log.debug({ err }, 'pause before the consumer ran');
+    }
+  }
+
+  private applyResume(partitions: number[]): void {
+    if (partitions.length === 0 || this.stopping) return;
+    try {
+      this.consumer.resume([{ topic: this.o.topic, partitions }]);
+    } catch (err) {
+      this.log.debug({ err }, 'resume before the consumer ran');
+    }
+  }
+
+  private watchEvents(): void {
+    const { events } = this.consumer;
+    const progress = () => {
+      this.lastProgress = Date.now();
+    };
+    this.consumer.on(events.CONNECT, () => {
+      this.connected = true;
+    });
+    this.consumer.on(events.DISCONNECT, () => {
+      this.connected = false;
+    });
+    this.consumer.on(events.HEARTBEAT, progress);
+    this.consumer.on(events.END_BATCH_PROCESS, progress);
+    this.consumer.on(events.FETCH, () => {
+      progress();
+      // The first fetch after joining resolved the start offsets ("latest" is pinned now), so a
+      // record published after consume() returns is never skipped.
+      if (this.awaitingFirstFetch && this.memberId !== null) {
+        this.awaitingFirstFetch = false;
+        this.assignmentWork.then(() => this.joined?.resolve());
+      }
+    });
+    this.consumer.on(events.GROUP_JOIN, ({ payload }) => {
+      progress();
+      this.crashed = null;
+      const now = new Set(payload.memberAssignment[this.o.topic] ?? []);
+      const fresh = payload.memberId !== this.memberId;
+      this.memberId = payload.memberId;
+      const revoked = [...this.assigned].filter((p) => fresh || !now.has(p));
+      const added = [...now].filter((p) => fresh || !this.assigned.has(p));
+      this.assigned = now;
+      for (const p of revoked) this.forget(p);
+      this.log.info({ assigned: [...now], added, revoked, memberId: payload.memberId }, 'group joined');
+      this.assignmentWork = this.assignmentWork.then(async () => {
+        if (revoked.length > 0) await this.callRevoke(revoked);
+        if (added.length > 0) await this.callAssign(added);
+      });
+      // kafkajs rebuilds its pause state on every join; reapply ours.
+      this.applyPause([...now].filter((p) => this.userPaused.has(p) || this.retryPaused.has(p)));
+    });
+    this.consumer.on(events.CRASH, ({ payload }) => {
+      this.crashed = `${payload.error.name}: ${payload.error.message}`;
+      this.log.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');
+      // Whatever we held may be processed by another member before we rejoin.
+      this.memberId = null;
+      if (!payload.restart) this.joined?.reject(payload.error);
+    });
+  }
+
+  private forget(partition: number): void {
+    const timer = this.retryPaused.get(partition);
+    if (timer) clearTimeout(timer);
+    this.retryPaused.delete(partition);
+    this.failures.delete(partition);
+    this.userPaused.delete(partition);
+  }
+
+  private async callAssign(partitions: number[]): Promise<void> {
+    const onAssign = this.o.options.onAssign;
+    if (!onAssign) return;
+    // State must be in place before any batch; keep trying (the stalled loop makes health go red).
+    for (let attempt = 1; this.stopping === null; attempt++) {
+      try {
+        await onAssign(partitions);
+        return;
+      } catch (err) {
+        const delay = Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** Math.min(attempt - 1, 20));
+        this.log.error({ err, partitions, attempt }, 'onAssign failed; retrying');
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  private async callRevoke(partitions: number[]): Promise<void> {
+    try {
+      await this.o.options.onRevoke?.(partitions);
+    } catch (err) {
+      this.log.error({ err, partitions }, 'onRevoke failed');
+    }
+  }
+
+  private toRecord(partition: number, m: KafkaMessage): IncomingRecord {
+    return {
+      topic: this.o.options.topic,
+      partition,
+      offset: m.offset,
+      key: m.key === null ? null : m.key.toString('utf8'),
+      value: m.value ?? Buffer.alloc(0),
+      headers: stringHeaders(m.headers),
+      timestamp: Number(m.timestamp),
+    };
+  }
+}
+
+function stringHeaders(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!headers) return out;
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    const last = Array.isArray(value) ? value[value.length - 1] : value;
+    if (last !== undefined) out[name] = last.toString();
+  }
+  return out;
+}

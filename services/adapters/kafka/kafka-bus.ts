@@ -1,0 +1,258 @@
+import { randomBytes } from 'node:crypto';
+import { type Admin, Kafka, type Producer } from 'kafkajs';
+import type { Logger } from 'pino';
+import { topicName } from '../../../infra/kafka/topics.js';
+import type { Bus, ConsumeOptions, Consumption, OutgoingRecord, TopicSpec } from '../../ports/bus.js';
+import type { Health } from '../../ports/lifecycle.js';
+import { KafkaConsumption } from './consumption.js';
+import { BusError, isProducerStateError, toBusError } from './errors.js';
+import { kafkaLogLevel, pinoLogCreator } from './log.js';
+
+export interface KafkaBusOptions {
+  brokers: string[];
+  clientId: string;
+  /** Prepended to every logical topic name (`<prefix>.<topic>`); '' for none. */
+  topicPrefix?: string;
+  logger: Logger;
+  /** Consumer group session timeout (default 10 s): how long a dead member keeps its partitions. */
+  sessionTimeoutMs?: number;
+  /** Heartbeat interval (default 1 s): also bounds how fast a member notices a rebalance. */
+  heartbeatIntervalMs?: number;
+  /** How long a member may take to rejoin during a rebalance (default 30 s). */
+  rebalanceTimeoutMs?: number;
+  /** Longest fetch long-poll (default 1 s); an idle consumer reports progress this often. */
+  maxWaitTimeMs?: number;
+  /** A consumer whose loop made no progress for this long is unhealthy (default 30 s). */
+  progressTimeoutMs?: number;
+  /** How long `consume()` waits for the first group join (default 60 s). */
+  joinTimeoutMs?: number;
+  /** Publish retries inside kafkajs before the publish fails (default 5, with 100 ms..2 s backoff). */
+  publishRetries?: number;
+  /** Replication factor for `ensureTopics` (default: the broker's default). */
+  replicationFactor?: number;
+  requestTimeoutMs?: number;
+  connectionTimeoutMs?: number;
+}
+
+/**
+ * The Bus port on Kafka (kafkajs). Publishing uses one idempotent producer (acks = all); it is
+ * recreated after any failed send, because kafkajs rolls its sequence numbers back on failure and a
+ * later send could then reuse a sequence the broker already accepted (silently deduplicated) or get
+ * stuck on OUT_OF_ORDER_SEQUENCE_NUMBER. Each `consume()` is its own kafkajs consumer.
+ */
+export class KafkaBus implements Bus {
+  readonly name = 'bus';
+  private readonly kafka: Kafka;
+  private readonly log: Logger;
+  private readonly prefix: string;
+  private admin: Admin | null = null;
+  private producer: Producer | null = null;
+  private producerReady: Promise<Producer> | null = null;
+  private producerConnected = false;
+  private started = false;
+  private stopped = false;
+  private lastPublishError: BusError | null = null;
+  private readonly consumptions = new Set<KafkaConsumption>();
+
+  constructor(private readonly options: KafkaBusOptions) {
+    this.log = options.logger.child({ component: 'kafka-bus' });
+    this.prefix = options.topicPrefix ?? '';
+    this.kafka = new Kafka({
+      clientId: options.clientId,
+      brokers: options.brokers,
+      logLevel: kafkaLogLevel(this.log),
+      logCreator: pinoLogCreator(this.log),
+      connectionTimeout: options.connectionTimeoutMs ?? 3_000,
+      requestTimeout: options.requestTimeoutMs ?? 10_000,
+      retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 5 },
+    });
+  }
+
+  /** Connects the admin client and the producer; fails if no broker answers. */
+  async start(): Promise<void> {
+    if (this.stopped) throw new BusError('bus_stopped', 'the Kafka bus was stopped', false);
+    if (this.started) return;
+    try {
+      const admin = this.kafka.admin();
+      await admin.connect();
+      this.admin = admin;
+      await this.ensureProducer();
+    } catch (err) {
+      throw toBusError(err, `connecting to Kafka at ${this.options.brokers.join(',')}`);
+    }
+    this.started = true;
+  }
+
+  /** Stops every consumption (each finishes and commits its batch), then disconnects. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await Promise.allSettled([...this.consumptions].map((c) => c.stop()));
+    const producer = this.producer;
+    this.producer = null;
+    this.producerReady = null;
+    await producer?.disconnect().catch(() => {});
+    await this.admin?.disconnect().catch(() => {});
+    this.admin = null;
+  }
+
+  health(): Health {
+    if (this.stopped) return { state: 'error', detail: 'stopped' };
+    if (!this.started) return { state: 'error', detail: 'not started' };
+    const unhealthy = [...this.consumptions].filter((c) => !c.healthy()).map((c) => c.description);
+    if (unhealthy.length > 0)
+      return { state: 'error', detail: `consumers not progressing: ${unhealthy.join(', ')}` };
+    if (!this.producerConnected) {
+      return {
+        state: 'degraded',
+        detail: `producer reconnecting (${this.lastPublishError?.message ?? 'idle'})`,
+      };
+    }
+    return { state: 'ok' };
+  }
+
+  /** The physical (prefixed) topic name. */
+  topic(logical: string): string {
+    return topicName(this.prefix, logical);
+  }
+
+  async ensureTopics(specs: TopicSpec[]): Promise<void> {
+    const admin = this.requireAdmin();
+    try {
+      const existing = new Set(await admin.listTopics());
+      const missing = specs.filter((s) => !existing.has(this.topic(s.name)));
+      if (missing.length === 0) return;
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((s) => ({
+          topic: this.topic(s.name),
+          numPartitions: s.partitions,
+          replicationFactor: this.options.replicationFactor ?? -1,
+          configEntries: s.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+        })),
+      });
+      this.log.info({ topics: missing.map((s) => this.topic(s.name)) }, 'created topics');
+    } catch (err) {
+      // Another replica may have created the same topics a moment earlier: that is success.
+      if ((err as { type?: string }).type === 'TOPIC_ALREADY_EXISTS') return;
+      const nested = (err as { errors?: { type?: string }[] }).errors;
+      if (nested?.every((e) => e.type === 'TOPIC_ALREADY_EXISTS')) return;
+      throw toBusError(err, 'creating topics');
+    }
+  }
+
+  async publish(topic: string, records: OutgoingRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    if (this.stopped || !this.started) {
+      throw new BusError('bus_stopped', 'the Kafka bus is not running', false);
+    }
+    const physical = this.topic(topic);
+    let producer: Producer;
+    try {
+      producer = await this.ensureProducer();
+    } catch (err) {
+      throw this.publishFailed(null, toBusError(err, `connecting the producer for ${physical}`));
+    }
+    try {
+      await producer.send({
+        topic: physical,
+        acks: -1,
+        messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers ?? {} })),
+      });
+      this.lastPublishError = null;
+    } catch (err) {
+      throw this.publishFailed(
+        producer,
+        toBusError(err, `publishing ${records.length} records to ${physical}`),
+      );
+    }
+  }
+
+  async consume(options: ConsumeOptions): Promise<Consumption> {
+    const admin = this.requireAdmin();
+    const physical = this.topic(options.topic);
+    const groupId =
+      options.group === null
+        ? `${this.options.clientId}.broadcast.${randomBytes(6).toString('hex')}`
+        : this.topic(`group.${options.group}`);
+    const consumption = new KafkaConsumption({
+      kafka: this.kafka,
+      admin,
+      logger: this.log.child({ topic: physical, group: options.group ?? '(broadcast)' }),
+      topic: physical,
+      groupId,
+      options,
+      sessionTimeoutMs: this.options.sessionTimeoutMs ?? 10_000,
+      heartbeatIntervalMs: this.options.heartbeatIntervalMs ?? 1_000,
+      rebalanceTimeoutMs: this.options.rebalanceTimeoutMs ?? 30_000,
+      maxWaitTimeMs: this.options.maxWaitTimeMs ?? 1_000,
+      progressTimeoutMs: this.options.progressTimeoutMs ?? 30_000,
+      joinTimeoutMs: this.options.joinTimeoutMs ?? 60_000,
+      onStopped: () => this.consumptions.delete(consumption),
+    });
+    this.consumptions.add(consumption);
+    try {
+      await consumption.start();
+    } catch (err) {
+      this.consumptions.delete(consumption);
+      throw toBusError(err, `consuming ${physical}`);
+    }
+    return consumption;
+  }
+
+  private requireAdmin(): Admin {
+    if (!this.admin || this.stopped) throw new BusError('bus_stopped', 'the Kafka bus is not running', false);
+    return this.admin;
+  }
+
+  private ensureProducer(): Promise<Producer> {
+    if (this.producerReady) return this.producerReady;
+    const producer = this.kafka.producer({
+      idempotent: true,
+      // kafkajs serializes idempotent requests per broker itself; one in flight keeps ordering simple.
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      retry: {
+        retries: this.options.publishRetries ?? 5,
+        initialRetryTime: 100,
+        maxRetryTime: 2_000,
+      },
+    });
+    producer.on(producer.events.CONNECT, () => {
+      if (this.producer === producer) this.producerConnected = true;
+    });
+    producer.on(producer.events.DISCONNECT, () => {
+      if (this.producer === producer) this.producerConnected = false;
+    });
+    this.producer = producer;
+    const ready = producer.connect().then(
+      () => producer,
+      (err: unknown) => {
+        if (this.producerReady === ready) this.producerReady = null;
+        throw err;
+      },
+    );
+    this.producerReady = ready;
+    return ready;
+  }
+
+  /**
+   * After any failed send the producer is replaced: its sequence numbers may no longer match the
+   * broker's (see the class comment). The records of the failed call may or may not have been
+   * written; the caller was told they were not, which is what at-least-once needs.
+   */
+  private publishFailed(producer: Producer | null, error: BusError): BusError {
+    this.lastPublishError = error;
+    if (producer && this.producer === producer) {
+      this.log.warn(
+        { err: error, code: error.code, wedged: isProducerStateError(error.cause) },
+        'publish failed; recreating the producer',
+      );
+      this.producer = null;
+      this.producerReady = null;
+      this.producerConnected = false;
+      producer.disconnect().catch(() => {});
+    }
+    return error;
+  }
+}

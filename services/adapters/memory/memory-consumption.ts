@@ -1,0 +1,218 @@
+import type { Logger } from 'pino';
+import type { ConsumeOptions, Consumption } from '../../ports/bus.js';
+import type { PartitionLog } from './partition-log.js';
+import { type Mutex, Signal } from './sync.js';
+
+export interface TopicState {
+  /** Physical name. */
+  name: string;
+  partitions: PartitionLog[];
+  roundRobin: number;
+  /** Wake-ups of the consumptions reading this topic, called after every publish. */
+  listeners: Set<() => void>;
+}
+
+export interface GroupState {
+  /** Next offset to read per partition (Kafka's committed offset). */
+  committed: Map<number, number>;
+  /** Members in join order; partition p goes to member p mod n. */
+  members: MemoryConsumption[];
+  /** Batch deliveries and rebalances of one group never overlap, as with Kafka's eager protocol. */
+  mutex: Mutex;
+}
+
+interface Options {
+  topic: TopicState;
+  group: GroupState | null;
+  options: ConsumeOptions;
+  maxBatchSize: number;
+  retryBaseMs: number;
+  logger: Logger;
+  onStopped(): void;
+}
+
+const RETRY_CAP_MS = 30_000;
+
+/** One `MemoryBus.consume()`: a delivery loop over the partitions assigned to this member. */
+export class MemoryConsumption implements Consumption {
+  private assigned = new Set<number>();
+  private readonly positions = new Map<number, number>();
+  private readonly userPaused = new Set<number>();
+  private readonly retryTimers = new Map<number, NodeJS.Timeout>();
+  private readonly failures = new Map<number, number>();
+  private readonly signal = new Signal();
+  private readonly wake = () => this.signal.notify();
+  private cursor = 0;
+  private loop: Promise<void> | null = null;
+  private stopping: Promise<void> | null = null;
+  private halted = false;
+
+  constructor(private readonly o: Options) {}
+
+  /** Joins (rebalancing the group) and runs `onAssign` before the first delivery. */
+  async start(): Promise<void> {
+    this.o.topic.listeners.add(this.wake);
+    const { group } = this.o;
+    if (group) {
+      await group.mutex.run(() => {
+        group.members.push(this);
+        return rebalance(group, this.o.topic);
+      });
+    } else {
+      await this.reassign(this.o.topic.partitions.map((_, p) => p));
+    }
+    this.loop = this.run();
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.halted = true;
+      this.o.topic.listeners.delete(this.wake);
+      for (const timer of this.retryTimers.values()) clearTimeout(timer);
+      this.retryTimers.clear();
+      this.signal.notify();
+      await this.loop;
+      const { group } = this.o;
+      if (group) {
+        await group.mutex.run(async () => {
+          group.members = group.members.filter((m) => m !== this);
+          await this.reassign([]);
+          await rebalance(group, this.o.topic);
+        });
+      } else {
+        await this.reassign([]);
+      }
+      this.o.onStopped();
+    })();
+    return this.stopping;
+  }
+
+  pause(partitions: number[]): void {
+    for (const p of partitions) this.userPaused.add(p);
+  }
+
+  resume(partitions: number[]): void {
+    for (const p of partitions) this.userPaused.delete(p);
+    this.signal.notify();
+  }
+
+  healthy(): boolean {
+    return !this.halted;
+  }
+
+  /** Whether this member currently owns the partition. */
+  holds(partition: number): boolean {
+    return this.assigned.has(partition);
+  }
+
+  /** Moves this member to `partitions`: onRevoke for those lost, onAssign for those gained. */
+  async reassign(partitions: number[]): Promise<void> {
+    const next = new Set(partitions);
+    const revoked = [...this.assigned].filter((p) => !next.has(p));
+    const added = partitions.filter((p) => !this.assigned.has(p));
+    if (revoked.length > 0) {
+      for (const p of revoked) this.forget(p);
+      this.assigned = new Set([...this.assigned].filter((p) => next.has(p)));
+      await this.o.options.onRevoke?.(revoked);
+    }
+    if (added.length > 0) {
+      for (const p of added) {
+        const log = this.o.topic.partitions[p]!;
+        const committed = this.o.group?.committed.get(p);
+        this.positions.set(p, committed ?? (this.o.options.fromBeginning ? log.start : log.end));
+      }
+      await this.o.options.onAssign?.(added);
+      for (const p of added) this.assigned.add(p);
+    }
+    this.signal.notify();
+  }
+
+  private async run(): Promise<void> {
+    while (!this.halted) {
+      const partition = this.nextReady();
+      if (partition === undefined) {
+        await this.signal.wait();
+        continue;
+      }
+      const { group } = this.o;
+      await (group ? group.mutex.run(() => this.deliver(partition)) : this.deliver(partition));
+      // Yield between batches so a busy topic cannot starve the rest of the process.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  private nextReady(): number | undefined {
+    const candidates = [...this.assigned].sort((a, b) => a - b);
+    for (let i = 0; i < candidates.length; i++) {
+      const p = candidates[(this.cursor + i) % candidates.length]!;
+      if (this.userPaused.has(p) || this.retryTimers.has(p)) continue;
+      if ((this.positions.get(p) ?? 0) < this.o.topic.partitions[p]!.end) {
+        this.cursor = (this.cursor + i + 1) % candidates.length;
+        return p;
+      }
+    }
+    return undefined;
+  }
+
+  private async deliver(partition: number): Promise<void> {
+    // Re-check under the group lock: a rebalance or pause may have happened while we waited.
+    if (this.halted || !this.assigned.has(partition) || this.userPaused.has(partition)) return;
+    const log = this.o.topic.partitions[partition]!;
+    const position = Math.max(this.positions.get(partition) ?? 0, log.start);
+    const records = log
+      .read(position, this.o.maxBatchSize)
+      .map((r) => ({ ...r, topic: this.o.options.topic }));
+    if (records.length === 0) return;
+    try {
+      await this.o.options.onBatch({
+        topic: this.o.options.topic,
+        partition,
+        records,
+        highWatermark: String(log.end),
+      });
+    } catch (err) {
+      this.retryLater(partition, err);
+      return;
+    }
+    this.failures.delete(partition);
+    const next = Number(records[records.length - 1]!.offset) + 1;
+    this.positions.set(partition, next);
+    this.o.group?.committed.set(partition, next);
+  }
+
+  private retryLater(partition: number, err: unknown): void {
+    const attempt = (this.failures.get(partition) ?? 0) + 1;
+    this.failures.set(partition, attempt);
+    const ceiling = Math.min(RETRY_CAP_MS, this.o.retryBaseMs * 2 ** Math.min(attempt - 1, 20));
+    const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+    this.o.logger.warn(
+      { err, partition, attempt, retryInMs: delay },
+      'onBatch failed; batch will be redelivered',
+    );
+    this.retryTimers.set(
+      partition,
+      setTimeout(() => {
+        this.retryTimers.delete(partition);
+        this.signal.notify();
+      }, delay),
+    );
+  }
+
+  private forget(partition: number): void {
+    const timer = this.retryTimers.get(partition);
+    if (timer) clearTimeout(timer);
+    this.retryTimers.delete(partition);
+    this.failures.delete(partition);
+    this.userPaused.delete(partition);
+    this.positions.delete(partition);
+  }
+}
+
+/** Spreads the topic's partitions over the group's members (call with the group mutex held). */
+async function rebalance(group: GroupState, topic: TopicState): Promise<void> {
+  const n = group.members.length;
+  const plan = group.members.map((_, i) => topic.partitions.map((_, p) => p).filter((p) => p % n === i));
+  // Every member gives up what it loses before anyone takes it over.
+  await Promise.all(group.members.map((m, i) => m.reassign([...plan[i]!].filter((p) => m.holds(p)))));
+  await Promise.all(group.members.map((m, i) => m.reassign(plan[i]!)));
+}

@@ -1,0 +1,338 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Bus, Consumption, IncomingRecord, RecordBatch } from '../../services/ports/bus.js';
+
+/** What every Bus adapter must do; run by test/unit/memory-bus.test.ts and test/integration/bus-kafka.test.ts. */
+export interface BusContractOptions {
+  /** A started bus with a topic prefix no other test uses. */
+  createBus(): Promise<Bus>;
+  /** Upper bound for one condition to come true (a Kafka rebalance takes seconds). */
+  waitMs: number;
+}
+
+const TOPIC = 'contract.events';
+
+export function busContract(label: string, { createBus, waitMs }: BusContractOptions): void {
+  describe(`Bus contract: ${label}`, () => {
+    const cleanups: (() => Promise<void>)[] = [];
+    afterEach(async () => {
+      for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+    });
+
+    async function setup(partitions = 3): Promise<Bus> {
+      const bus = await createBus();
+      cleanups.push(() => bus.stop());
+      await bus.ensureTopics([{ name: TOPIC, partitions }]);
+      await bus.ensureTopics([{ name: TOPIC, partitions }]); // idempotent
+      return bus;
+    }
+
+    async function consume(
+      bus: Bus,
+      sink: Sink,
+      group: string | null,
+      fromBeginning = true,
+    ): Promise<Consumption> {
+      const c = await bus.consume({
+        topic: TOPIC,
+        group,
+        fromBeginning,
+        onBatch: (batch) => sink.onBatch(batch),
+        onAssign: async (ps) => void sink.events.push(...ps.map((p) => `assign:${p}`)),
+        onRevoke: async (ps) => void sink.events.push(...ps.map((p) => `revoke:${p}`)),
+      });
+      cleanups.push(() => c.stop());
+      return c;
+    }
+
+    it('delivers every record once to a group, in order per key', async () => {
+      const bus = await setup();
+      await bus.publish(TOPIC, records(['a', 'b', 'c', 'd', 'e', 'f'], 0, 20));
+      const sink = new Sink();
+      const c = await consume(bus, sink, 'g1');
+      await waitFor(
+        () => sink.records.length >= 120,
+        waitMs,
+        () => `${sink.records.length}/120 records`,
+      );
+      expect(c.healthy()).toBe(true);
+      expect(sink.values().sort()).toEqual(
+        records(['a', 'b', 'c', 'd', 'e', 'f'], 0, 20)
+          .map((r) => r.value)
+          .sort(),
+      );
+      for (const key of ['a', 'b', 'c', 'd', 'e', 'f']) {
+        const seqs = sink.records.filter((r) => r.key === key).map((r) => seq(r));
+        expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+        // One key, one partition.
+        expect(new Set(sink.records.filter((r) => r.key === key).map((r) => r.partition)).size).toBe(1);
+      }
+      expect(new Set(sink.records.map((r) => r.partition)).size).toBeGreaterThan(1);
+      // Records carry their headers and the logical topic name.
+      expect(sink.records[0]!.headers['glasshouse-agency']).toBe('agency-1');
+      expect(sink.records[0]!.topic).toBe(TOPIC);
+      expect(sink.events.filter((e) => e.startsWith('assign:')).sort()).toEqual([
+        'assign:0',
+        'assign:1',
+        'assign:2',
+      ]);
+    });
+
+    it('resumes from the committed offsets after a restart, without redelivery', async () => {
+      const bus = await setup();
+      await bus.publish(TOPIC, records(['a', 'b', 'c'], 0, 10));
+      const first = new Sink();
+      const c1 = await consume(bus, first, 'g2');
+      await waitFor(
+        () => first.records.length >= 30,
+        waitMs,
+        () => `${first.records.length}/30 records`,
+      );
+      await c1.stop();
+      await bus.publish(TOPIC, records(['a', 'b', 'c'], 10, 5));
+      const second = new Sink();
+      await consume(bus, second, 'g2');
+      await waitFor(
+        () => second.records.length >= 15,
+        waitMs,
+        () => `${second.records.length}/15 records`,
+      );
+      // A barrier: a record published now arrives after anything that could have been redelivered.
+      await bus.publish(TOPIC, [{ key: 'a', value: 'barrier' }]);
+      await waitFor(
+        () => second.values().includes('barrier'),
+        waitMs,
+        () => 'barrier',
+      );
+      expect(
+        second
+          .values()
+          .filter((v) => v !== 'barrier')
+          .sort(),
+      ).toEqual(
+        records(['a', 'b', 'c'], 10, 5)
+          .map((r) => r.value)
+          .sort(),
+      );
+    });
+
+    it('redelivers a batch whose handler threw, and commits none of it', async () => {
+      const bus = await setup(1);
+      await bus.publish(TOPIC, records(['a'], 0, 5));
+      const attempts: string[][] = [];
+      let failuresLeft = 2;
+      const c1 = await bus.consume({
+        topic: TOPIC,
+        group: 'g3',
+        fromBeginning: true,
+        onBatch: async (batch) => {
+          attempts.push(batch.records.map((r) => r.offset));
+          if (failuresLeft-- > 0) throw new Error('store unavailable');
+        },
+      });
+      cleanups.push(() => c1.stop());
+      await waitFor(
+        () => attempts.length >= 3,
+        waitMs,
+        () => `${attempts.length}/3 attempts`,
+      );
+      expect(attempts[0]![0]).toBe('0');
+      expect(attempts[1]![0]).toBe('0');
+      expect(attempts[2]![0]).toBe('0');
+      await c1.stop();
+
+      // A handler that always throws commits nothing: the next member starts again at offset 0.
+      const neverOk: string[] = [];
+      const c2 = await bus.consume({
+        topic: TOPIC,
+        group: 'g4',
+        fromBeginning: true,
+        onBatch: async (batch) => {
+          neverOk.push(batch.records[0]!.offset);
+          throw new Error('poison');
+        },
+      });
+      await waitFor(
+        () => neverOk.length >= 2,
+        waitMs,
+        () => `${neverOk.length}/2 attempts`,
+      );
+      expect(c2.healthy()).toBe(true);
+      await c2.stop();
+      const again = new Sink();
+      await consume(bus, again, 'g4');
+      await waitFor(
+        () => again.records.length >= 5,
+        waitMs,
+        () => `${again.records.length}/5 records`,
+      );
+      expect(again.records[0]!.offset).toBe('0');
+    });
+
+    it('splits the partitions between two members of one group', async () => {
+      const bus = await setup();
+      const a = new Sink();
+      const b = new Sink();
+      await consume(bus, a, 'g5');
+      await consume(bus, b, 'g5');
+      await waitFor(
+        () => {
+          const owned = [...a.owned(), ...b.owned()].sort();
+          return a.owned().length > 0 && b.owned().length > 0 && owned.join() === '0,1,2';
+        },
+        waitMs,
+        () => `a owns ${a.owned()}, b owns ${b.owned()}`,
+      );
+      await bus.publish(TOPIC, records(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'], 0, 5));
+      await waitFor(
+        () => a.records.length + b.records.length >= 40,
+        waitMs,
+        () => `${a.records.length}+${b.records.length}/40 records`,
+      );
+      expect([...a.values(), ...b.values()].sort()).toEqual(
+        records(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'], 0, 5)
+          .map((r) => r.value)
+          .sort(),
+      );
+      for (const r of a.records) expect(a.owned()).toContain(r.partition);
+      for (const r of b.records) expect(b.owned()).toContain(r.partition);
+    });
+
+    it('gives a broadcast reader every record, from the beginning or from now', async () => {
+      const bus = await setup();
+      await bus.publish(TOPIC, records(['a', 'b', 'c'], 0, 4));
+      const all1 = new Sink();
+      const all2 = new Sink();
+      const fromNow = new Sink();
+      await consume(bus, all1, null, true);
+      await consume(bus, all2, null, true);
+      await consume(bus, fromNow, null, false);
+      await bus.publish(TOPIC, records(['a', 'b', 'c'], 4, 2));
+      await waitFor(
+        () => all1.records.length >= 18 && all2.records.length >= 18 && fromNow.records.length >= 6,
+        waitMs,
+        () => `${all1.records.length}, ${all2.records.length}/18 and ${fromNow.records.length}/6 records`,
+      );
+      expect(all1.values().sort()).toEqual(all2.values().sort());
+      expect(fromNow.values().sort()).toEqual(
+        records(['a', 'b', 'c'], 4, 2)
+          .map((r) => r.value)
+          .sort(),
+      );
+      expect(all1.owned().sort()).toEqual([0, 1, 2]);
+    });
+
+    it('holds back a paused partition until it is resumed', async () => {
+      const bus = await setup();
+      const sink = new Sink();
+      const c = await consume(bus, sink, 'g6');
+      const keys = ['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7', 'k8'];
+      await bus.publish(TOPIC, records(keys, 0, 1));
+      await waitFor(
+        () => sink.records.length >= keys.length,
+        waitMs,
+        () => `${sink.records.length} probes`,
+      );
+      const partitionOf = new Map(sink.records.map((r) => [r.key, r.partition]));
+      const paused = partitionOf.get('k0')!;
+      const elsewhere = keys.filter((k) => partitionOf.get(k) !== paused);
+      expect(elsewhere.length).toBeGreaterThan(0);
+      c.pause([paused]);
+      await bus.publish(TOPIC, records(keys, 1, 2));
+      const round2 = (k: string) => sink.records.filter((r) => r.key === k && seq(r) >= 1).length;
+      await waitFor(
+        () => elsewhere.every((k) => round2(k) === 2),
+        waitMs,
+        () => 'records of the other partitions',
+      );
+      expect(keys.filter((k) => !elsewhere.includes(k)).map(round2)).toEqual(
+        keys.filter((k) => !elsewhere.includes(k)).map(() => 0),
+      );
+      c.resume([paused]);
+      await waitFor(
+        () => keys.every((k) => round2(k) === 2),
+        waitMs,
+        () => `${sink.records.length} records`,
+      );
+      expect(c.healthy()).toBe(true);
+    });
+
+    it('runs onAssign before the first batch of a partition', async () => {
+      const bus = await setup();
+      await bus.publish(TOPIC, records(['a', 'b', 'c', 'd'], 0, 2));
+      const order: string[] = [];
+      const c = await bus.consume({
+        topic: TOPIC,
+        group: 'g7',
+        fromBeginning: true,
+        onAssign: async (ps) => {
+          await new Promise((r) => setTimeout(r, 50)); // a slow state restore
+          order.push(...ps.map((p) => `assign:${p}`));
+        },
+        onBatch: async (batch) => void order.push(`batch:${batch.partition}`),
+      });
+      cleanups.push(() => c.stop());
+      expect(order.filter((e) => e.startsWith('assign:')).length).toBe(3);
+      await waitFor(
+        () => order.filter((e) => e.startsWith('batch:')).length >= 2,
+        waitMs,
+        () => order.join(),
+      );
+      for (const [i, e] of order.entries()) {
+        if (e.startsWith('batch:')) expect(order.slice(0, i)).toContain(`assign:${e.slice(6)}`);
+      }
+    });
+
+    it('rejects a publish to a topic that does not exist, with a stable code', async () => {
+      const bus = await setup();
+      const err = await bus.publish('contract.missing', [{ key: 'a', value: 'x' }]).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'bus_topic_unknown', retriable: false });
+    });
+  });
+}
+
+class Sink {
+  readonly records: IncomingRecord[] = [];
+  readonly events: string[] = [];
+  async onBatch(batch: RecordBatch): Promise<void> {
+    this.records.push(...batch.records);
+  }
+  values(): string[] {
+    return this.records.map((r) => r.value.toString('utf8'));
+  }
+  /** Partitions currently assigned, from the assign/revoke events. */
+  owned(): number[] {
+    const owned = new Set<number>();
+    for (const e of this.events) {
+      const [kind, p] = e.split(':');
+      if (kind === 'assign') owned.add(Number(p));
+      else owned.delete(Number(p));
+    }
+    return [...owned];
+  }
+}
+
+function records(keys: string[], from: number, count: number) {
+  const out: { key: string; value: string; headers: Record<string, string> }[] = [];
+  for (let i = from; i < from + count; i++) {
+    for (const key of keys)
+      out.push({ key, value: `${key}#${i}`, headers: { 'glasshouse-agency': 'agency-1' } });
+  }
+  return out;
+}
+
+function seq(r: IncomingRecord): number {
+  return Number(r.value.toString('utf8').split('#')[1]);
+}
+
+/** Polls a condition until it holds or the time is up; the message says what was still missing. */
+export async function waitFor(
+  condition: () => boolean,
+  timeoutMs: number,
+  state: () => string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting; have ${state()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
