@@ -1,4 +1,73 @@
-import type { RoleFactory } from '../runtime/role.js';
+import { randomBytes } from 'node:crypto';
+import type { AuditTrail } from '../ports/audit.js';
+import { GlasshouseError } from '../runtime/errors.js';
+import type { RoleContext, RoleFactory } from '../runtime/role.js';
+import { registerDashboard } from './dashboard.js';
+import { LiveFeed, liveTopics } from './feed.js';
+import { Hub } from './hub.js';
+import { defaultLiveLimits, type LiveLimits } from './limits.js';
+import { Oversight } from './oversight.js';
+import { LiveServer } from './server.js';
+import { LiveState } from './state.js';
 
-/** The gateway role. Wired in by its own issue; until then it adds nothing to the process. */
-export const gatewayRole: RoleFactory = () => {};
+export interface GatewayOptions {
+  limits?: Partial<LiveLimits>;
+  /** Where acknowledgements are audited. */
+  audit: AuditTrail;
+}
+
+/** The pieces a wired gateway consists of (tests publish through `feed`). */
+export interface Gateway {
+  hub: Hub;
+  state: LiveState;
+  feed: LiveFeed;
+  server: LiveServer;
+}
+
+/** Until the audit trail is wired into the gateway's context, acknowledgements answer `audit_unavailable`. */
+const auditNotWired: AuditTrail = {
+  append: async () => {
+    throw new GlasshouseError('audit_unavailable', 'the audit trail is not available in this process', {
+      retriable: true,
+      status: 503,
+    });
+  },
+};
+
+/** Wires the live gateway (`GET /v1/live`) and the citizen dashboard (`GET /`) into the process. */
+export async function wireGateway(ctx: RoleContext, options: GatewayOptions): Promise<Gateway> {
+  const limits = { ...defaultLiveLimits, ...options.limits };
+  const logger = ctx.logger.child({ component: 'gateway' });
+  const hub = new Hub(randomBytes(8).toString('hex'), limits.historyPerChannel);
+  const state = new LiveState(ctx.registry);
+  const feed = new LiveFeed(ctx.bus, hub, state, ctx.metrics, logger.child({ component: 'live-feed' }));
+  const oversight = new Oversight({
+    registry: ctx.registry,
+    bus: ctx.bus,
+    audit: options.audit,
+    clock: ctx.clock,
+    findAlert: (alertId) => state.alert(alertId),
+    alertsTopic: liveTopics.alerts,
+  });
+  const server = new LiveServer({
+    server: ctx.http.app.server,
+    hub,
+    state,
+    oversight,
+    limits,
+    allowedOrigins: ctx.config.allowedOrigins,
+    metrics: ctx.metrics,
+    logger: logger.child({ component: 'live' }),
+    clock: ctx.clock,
+  });
+  await registerDashboard(ctx.http.app);
+  // Sockets close (1001) before the HTTP server closes, or its close would wait on them.
+  ctx.http.app.addHook('preClose', async () => server.stop());
+  ctx.lifecycle.add(feed);
+  ctx.lifecycle.add(server);
+  return { hub, state, feed, server };
+}
+
+export const gatewayRole: RoleFactory = async (ctx) => {
+  await wireGateway(ctx, { audit: auditNotWired });
+};
