@@ -1,4 +1,25 @@
 import type { RoleFactory } from '../runtime/role.js';
+import { defaultBodyOptions } from './body.js';
+import { IngestMetrics } from './metrics.js';
+import { RateLimiter } from './rate-limit.js';
+import { RecentEvents } from './recent-events.js';
+import { ingestRoutes } from './routes.js';
 
-/** The ingest role. Wired in by its own issue; until then it adds nothing to the process. */
-export const ingestRole: RoleFactory = () => {};
+/** A publish not confirmed within this long answers 503; below Fastify's 30 s request timeout. */
+const publishTimeoutMs = 10_000;
+
+/** The ingest role: `POST /v1/metrics` on the process's HTTP server, publishing to `metrics.raw`. */
+export const ingestRole: RoleFactory = (ctx) => {
+  const deps = {
+    bus: ctx.bus,
+    registry: ctx.registry,
+    auth: ctx.registry,
+    clock: ctx.clock,
+    recent: new RecentEvents(),
+    metrics: new IngestMetrics(ctx.metrics),
+    limiter: new RateLimiter(ctx.config.ingest.ratePerSecond, ctx.config.ingest.burst),
+    body: defaultBodyOptions,
+    publishTimeoutMs,
+  };
+  ctx.http.app.register(ingestRoutes(deps));
+};

@@ -38,6 +38,8 @@ export class HttpServer implements Component {
       connectionTimeout: 30_000,
       keepAliveTimeout: 5_000,
       requestTimeout: 30_000,
+      // Headers must arrive within 10 s; Node checks these deadlines every second (its default is 30 s).
+      http: { headersTimeout: 10_000, connectionsCheckingInterval: 1_000 },
       return503OnClosing: true,
       forceCloseConnections: 'idle',
     }) as unknown as FastifyInstance;
@@ -47,7 +49,9 @@ export class HttpServer implements Component {
       void reply.code(status).send(body);
     });
     this.app.setNotFoundHandler((request, reply) => {
-      void reply.code(404).send({ error: { code: 'not_found', message: `no route for ${request.method} ${request.url}` } });
+      void reply
+        .code(404)
+        .send({ error: { code: 'not_found', message: `no route for ${request.method} ${request.url}` } });
     });
     this.app.get('/healthz', async () => ({ status: 'ok' }));
     this.app.get('/readyz', async (_request, reply) => {
@@ -66,7 +70,10 @@ export class HttpServer implements Component {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EADDRINUSE') {
-        throw new GlasshouseError('port_in_use', `port ${this.options.port} on ${this.options.host} is already in use (set GLASSHOUSE_PORT or --port)`);
+        throw new GlasshouseError(
+          'port_in_use',
+          `port ${this.options.port} on ${this.options.host} is already in use (set GLASSHOUSE_PORT or --port)`,
+        );
       }
       throw err;
     }
@@ -91,15 +98,33 @@ export class HttpServer implements Component {
 }
 
 /** Maps any thrown value to an HTTP status and the public error envelope. */
-export function errorAnswer(error: unknown): { status: number; body: { error: { code: string; message: string; details?: unknown } } } {
+export function errorAnswer(error: unknown): {
+  status: number;
+  body: { error: { code: string; message: string; details?: unknown } };
+} {
   if (error instanceof GlasshouseError) {
     return {
       status: error.status,
-      body: { error: { code: error.code, message: error.message, ...(error.details === undefined ? {} : { details: error.details }) } },
+      body: {
+        error: {
+          code: error.code,
+          message: error.message,
+          ...(error.details === undefined ? {} : { details: error.details }),
+        },
+      },
     };
   }
   if (error instanceof z.ZodError) {
-    return { status: 400, body: { error: { code: 'invalid_request', message: 'the request does not match the contract', details: issueDetails(error) } } };
+    return {
+      status: 400,
+      body: {
+        error: {
+          code: 'invalid_request',
+          message: 'the request does not match the contract',
+          details: issueDetails(error),
+        },
+      },
+    };
   }
   const fastifyError = error as Partial<FastifyError>;
   const status = typeof fastifyError.statusCode === 'number' ? fastifyError.statusCode : 500;

@@ -1,0 +1,11 @@
+export { type JsonParse, jsonErrorPosition, parseJson } from './json.js';
+export {
+  type EventRules,
+  type EventVerdict,
+  type ModuleLookup,
+  maxFutureSkewMs,
+  type RejectionReason,
+  type ValidEvent,
+  validateMetricEvent,
+} from './metric-event.js';
+export { type RecordRejectionReason, type RecordVerdict, validateMetricRecord } from './record.js';

@@ -1,0 +1,169 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { issueDetails } from '../../schemas/common.js';
+import { IngestEnvelope, maxEventsPerRequest, maxRequestBytes } from '../../schemas/metric-event.js';
+import { parseJson } from '../core/validation/index.js';
+import { GlasshouseError, ValidationError } from '../runtime/errors.js';
+
+export interface BodyOptions {
+  /** Largest body accepted, in bytes (413 above it). */
+  limitBytes: number;
+  /** The whole body must arrive within this long after the headers (408 otherwise). */
+  timeoutMs: number;
+}
+
+type ParserDone = (err: Error | null, body?: unknown) => void;
+
+export const defaultBodyOptions: BodyOptions = { limitBytes: maxRequestBytes, timeoutMs: 10_000 };
+
+/**
+ * Installs the two ingest body formats on an encapsulated Fastify scope; every other content type
+ * answers 415. Both parse to the list of raw events; the envelope and line limits are checked here,
+ * each event is judged later on its own.
+ */
+export function installBodyParsers(scope: FastifyInstance, options: BodyOptions): void {
+  scope.removeAllContentTypeParsers();
+  const parser =
+    (toEvents: (text: string) => unknown[]) =>
+    (request: FastifyRequest, payload: NodeJS.ReadableStream, done: ParserDone) => {
+      // One chain, so an error thrown while parsing is answered like an error while reading.
+      readBody(request, payload, options)
+        .then(toEvents)
+        .then(
+          (events) => done(null, events),
+          (err: Error) => done(err, undefined),
+        );
+    };
+  scope.addContentTypeParser('application/json', parser(eventsFromJson));
+  scope.addContentTypeParser('application/x-ndjson', parser(eventsFromNdjson));
+}
+
+/** `{"events":[...]}` → the events; 400 with the parse position, or with the envelope's problems. */
+export function eventsFromJson(text: string): unknown[] {
+  const parsed = parseJson(text);
+  if (!parsed.ok) {
+    const { position, line, column } = parsed;
+    throw new ValidationError(
+      `the body is not valid JSON: ${parsed.message}`,
+      { position, line, column },
+      'malformed_body',
+    );
+  }
+  const body = parsed.value;
+  // The common case without zod; zod explains anything else.
+  if (typeof body === 'object' && body !== null && !Array.isArray(body)) {
+    const keys = Object.keys(body);
+    const events = (body as { events?: unknown }).events;
+    if (
+      keys.length === 1 &&
+      keys[0] === 'events' &&
+      Array.isArray(events) &&
+      events.length >= 1 &&
+      events.length <= maxEventsPerRequest
+    ) {
+      return events;
+    }
+  }
+  const envelope = IngestEnvelope.safeParse(body);
+  if (envelope.success) return envelope.data.events;
+  throw new ValidationError(
+    'the body must be {"events":[...]} with 1 to 1000 events',
+    issueDetails(envelope.error),
+  );
+}
+
+/** One event per line (blank lines ignored) → the events; 400 naming the first line that is not JSON. */
+export function eventsFromNdjson(text: string): unknown[] {
+  const events: unknown[] = [];
+  let start = 0;
+  let line = 0;
+  while (start <= text.length) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    line++;
+    const content = text.slice(start, end).replace(/\r$/, '');
+    start = end + 1;
+    if (content.trim() === '') continue;
+    const parsed = parseJson(content);
+    if (!parsed.ok) {
+      throw new ValidationError(
+        `line ${line} is not valid JSON: unexpected ${parsed.position >= content.length ? 'end of line' : `character at column ${parsed.column}`}`,
+        { line, column: parsed.column },
+        'malformed_body',
+      );
+    }
+    if (events.length === maxEventsPerRequest) {
+      throw new ValidationError(
+        `at most ${maxEventsPerRequest} events per request`,
+        { line },
+        'too_many_events',
+      );
+    }
+    events.push(parsed.value);
+  }
+  if (events.length === 0) throw new ValidationError('the body holds no events', undefined, 'malformed_body');
+  return events;
+}
+
+/** Reads the raw body within the byte limit and the deadline. */
+function readBody(
+  request: FastifyRequest,
+  payload: NodeJS.ReadableStream,
+  options: BodyOptions,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(request.headers['content-length']);
+    if (declared > options.limitBytes) {
+      reject(tooLarge(options.limitBytes));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const finish = (err: Error | undefined) => {
+      clearTimeout(timer);
+      payload.removeListener('data', onData);
+      payload.removeListener('end', onEnd);
+      payload.removeListener('error', onError);
+      if (err) {
+        // The rest is never read; the route answers with `Connection: close` (see routes.ts).
+        payload.pause();
+        reject(err);
+        return;
+      }
+      if (!Number.isNaN(declared) && declared !== received) {
+        reject(
+          new ValidationError('the body length does not match Content-Length', undefined, 'malformed_body'),
+        );
+        return;
+      }
+      resolve(
+        chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, received).toString('utf8'),
+      );
+    };
+    const onData = (chunk: Buffer | string) => {
+      const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      received += buffer.length;
+      if (received > options.limitBytes) finish(tooLarge(options.limitBytes));
+      else chunks.push(buffer);
+    };
+    const onEnd = () => finish(undefined);
+    const onError = (err: Error) =>
+      finish(new ValidationError(`the body could not be read: ${err.message}`, undefined, 'malformed_body'));
+    const timer = setTimeout(
+      () =>
+        finish(
+          new GlasshouseError('body_timeout', `the body did not arrive within ${options.timeoutMs} ms`, {
+            status: 408,
+          }),
+        ),
+      options.timeoutMs,
+    );
+    payload.on('data', onData);
+    payload.on('end', onEnd);
+    payload.on('error', onError);
+    payload.resume();
+  });
+}
+
+function tooLarge(limit: number): GlasshouseError {
+  return new GlasshouseError('body_too_large', `the body exceeds ${limit} bytes`, { status: 413 });
+}

@@ -1,0 +1,99 @@
+import { agencyHeader, type IngestResponse, type RejectedEvent } from '../../schemas/metric-event.js';
+import { type ModuleLookup, type ValidEvent, validateMetricEvent } from '../core/validation/index.js';
+import type { Bus, OutgoingRecord } from '../ports/bus.js';
+import type { Clock } from '../ports/clock.js';
+import { UnavailableError } from '../runtime/errors.js';
+import type { IngestMetrics } from './metrics.js';
+import type { RecentEvents } from './recent-events.js';
+
+/** The logical topic agencies' events go to (the bus adds the deployment prefix). */
+export const rawTopic = 'metrics.raw';
+
+export interface SubmitDeps {
+  bus: Bus;
+  registry: ModuleLookup;
+  clock: Clock;
+  recent: RecentEvents;
+  metrics: IngestMetrics;
+  /** A publish not confirmed within this long answers 503 (the client retries; dedup is downstream). */
+  publishTimeoutMs: number;
+}
+
+/**
+ * Validates a batch, drops what this agency already sent, publishes the rest and resolves with the
+ * `202` answer only once the bus confirmed them. Throws UnavailableError (`bus_unavailable`, 503)
+ * when it could not: then nothing of the batch is counted or remembered as accepted.
+ */
+export async function submitEvents(
+  deps: SubmitDeps,
+  agencyId: string,
+  events: readonly unknown[],
+): Promise<IngestResponse> {
+  const now = deps.clock.now();
+  const rules = { agencyId, registry: deps.registry, now };
+  const rejected: RejectedEvent[] = [];
+  const fresh: ValidEvent[] = [];
+  const inBatch = new Set<string>();
+  let duplicates = 0;
+  for (let index = 0; index < events.length; index++) {
+    const verdict = validateMetricEvent(events[index], rules);
+    if (!verdict.ok) {
+      rejected.push({
+        index,
+        ...(verdict.eventId === undefined ? {} : { eventId: verdict.eventId }),
+        errors: verdict.errors,
+      });
+      deps.metrics.rejected.inc({ agency: agencyId, reason: verdict.reason });
+      continue;
+    }
+    const { eventId } = verdict.event;
+    if (inBatch.has(eventId) || deps.recent.has(agencyId, eventId, now)) {
+      duplicates++;
+      continue;
+    }
+    inBatch.add(eventId);
+    fresh.push(verdict.event);
+  }
+  if (fresh.length > 0) {
+    const headers = { [agencyHeader]: agencyId };
+    const records: OutgoingRecord[] = fresh.map((event) => ({
+      key: event.moduleId,
+      value: JSON.stringify(event),
+      headers,
+    }));
+    const started = performance.now();
+    try {
+      await withTimeout(deps.bus.publish(rawTopic, records), deps.publishTimeoutMs);
+    } catch (err) {
+      deps.metrics.publishSeconds.observe(
+        { agency: agencyId, outcome: 'failed' },
+        (performance.now() - started) / 1000,
+      );
+      throw new UnavailableError(
+        'bus_unavailable',
+        'the bus could not confirm the write; nothing of this request was accepted, retry later',
+        err,
+      );
+    }
+    deps.metrics.publishSeconds.observe(
+      { agency: agencyId, outcome: 'ok' },
+      (performance.now() - started) / 1000,
+    );
+    deps.recent.remember(agencyId, [...inBatch], deps.clock.now());
+    deps.metrics.accepted.inc({ agency: agencyId }, fresh.length);
+  }
+  if (duplicates > 0) deps.metrics.duplicates.inc({ agency: agencyId }, duplicates);
+  return { accepted: fresh.length, duplicates, rejected };
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no confirmation within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
