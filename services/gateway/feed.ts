@@ -1,4 +1,5 @@
 import { Counter, type Registry } from 'prom-client';
+import { Topics } from '../../infra/kafka/topics.js';
 import { AlertEvent } from '../../schemas/alert.js';
 import { PerformanceUpdate } from '../../schemas/performance.js';
 import type { Bus, Consumption, IncomingRecord } from '../ports/bus.js';
@@ -6,8 +7,6 @@ import type { Component, Health } from '../ports/lifecycle.js';
 import type { Logger } from '../runtime/logger.js';
 import type { Hub } from './hub.js';
 import type { LiveState } from './state.js';
-
-export const liveTopics = { updates: 'performance.updates', alerts: 'alerts.events' } as const;
 
 /**
  * Reads every performance update and alert version as a broadcast reader (no consumer group:
@@ -37,14 +36,14 @@ export class LiveFeed implements Component {
   async start(): Promise<void> {
     this.consumptions = [
       await this.bus.consume({
-        topic: liveTopics.updates,
+        topic: Topics.performanceUpdates,
         group: null,
         onBatch: async (batch) => {
           for (const record of batch.records) this.onUpdate(record);
         },
       }),
       await this.bus.consume({
-        topic: liveTopics.alerts,
+        topic: Topics.alertsEvents,
         group: null,
         onBatch: async (batch) => {
           for (const record of batch.records) this.onAlert(record);

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { Topics } from '../../infra/kafka/topics.js';
 import type { AuditTrail } from '../ports/audit.js';
 import { GlasshouseError } from '../runtime/errors.js';
 import type { RoleContext, RoleFactory } from '../runtime/role.js';
 import { registerDashboard } from './dashboard.js';
-import { LiveFeed, liveTopics } from './feed.js';
+import { LiveFeed } from './feed.js';
 import { Hub } from './hub.js';
 import { defaultLiveLimits, type LiveLimits } from './limits.js';
 import { Oversight } from './oversight.js';
@@ -47,7 +48,7 @@ export async function wireGateway(ctx: RoleContext, options: GatewayOptions): Pr
     audit: options.audit,
     clock: ctx.clock,
     findAlert: (alertId) => state.alert(alertId),
-    alertsTopic: liveTopics.alerts,
+    alertsTopic: Topics.alertsEvents,
   });
   const server = new LiveServer({
     server: ctx.http.app.server,
