@@ -49,6 +49,25 @@ export const endpoints: Endpoint[] = [
     access: 'public',
     responses: { 200: { description: 'OpenAPI 3.1 document' } },
   },
+  {
+    method: 'post',
+    path: '/v1/metrics',
+    summary:
+      'Report metric events: {"events":[MetricEvent,...]} (1-1000, at most 1 MiB) or application/x-ndjson, one event per line. ' +
+      'Each event is judged on its own (rejected entries name the event index and field paths relative to the event); ' +
+      '202 means the accepted events are durable on the bus. Rate limited per agency in events per second.',
+    access: 'agency',
+    body: 'IngestEnvelope',
+    responses: {
+      202: 'IngestResponse',
+      400: 'ErrorBody',
+      408: 'ErrorBody',
+      413: 'ErrorBody',
+      415: 'ErrorBody',
+      429: 'ErrorBody',
+      503: 'ErrorBody',
+    },
+  },
 ];
 
 /** JSON Schema (draft 2020-12) of one contract, as agencies in other languages validate with it. */
@@ -82,12 +101,28 @@ export function openApiDocument(version: string): Record<string, unknown> {
             };
     }
     if (endpoint.access !== 'public') {
-      responses['401'] ??= { description: 'missing or wrong credentials', content: { 'application/json': { schema: ref('ErrorBody') } } };
-      responses['403'] ??= { description: 'credentials without this scope', content: { 'application/json': { schema: ref('ErrorBody') } } };
+      responses['401'] ??= {
+        description: 'missing or wrong credentials',
+        content: { 'application/json': { schema: ref('ErrorBody') } },
+      };
+      responses['403'] ??= {
+        description: 'credentials without this scope',
+        content: { 'application/json': { schema: ref('ErrorBody') } },
+      };
     }
     const parameters = [
-      ...[...endpoint.path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } })),
-      ...Object.entries(endpoint.query ?? {}).map(([name, description]) => ({ name, in: 'query', description, schema: { type: 'string' } })),
+      ...[...endpoint.path.matchAll(/\{(\w+)\}/g)].map((m) => ({
+        name: m[1],
+        in: 'path',
+        required: true,
+        schema: { type: 'string' },
+      })),
+      ...Object.entries(endpoint.query ?? {}).map(([name, description]) => ({
+        name,
+        in: 'query',
+        description,
+        schema: { type: 'string' },
+      })),
     ];
     paths[endpoint.path] ??= {};
     paths[endpoint.path]![endpoint.method] = {
@@ -95,14 +130,23 @@ export function openApiDocument(version: string): Record<string, unknown> {
       ...(parameters.length ? { parameters } : {}),
       ...(endpoint.access !== 'public' ? { security: [{ [endpoint.access]: [] }] } : {}),
       ...(endpoint.body
-        ? { requestBody: { required: true, content: { 'application/json': { schema: stripDialect(jsonSchemaOf(endpoint.body, 'input')) } } } }
+        ? {
+            requestBody: {
+              required: true,
+              content: { 'application/json': { schema: stripDialect(jsonSchemaOf(endpoint.body, 'input')) } },
+            },
+          }
         : {}),
       responses,
     };
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'Glasshouse', version, description: 'Public performance of policy modules against their goals.' },
+    info: {
+      title: 'Glasshouse',
+      version,
+      description: 'Public performance of policy modules against their goals.',
+    },
     paths,
     components: { schemas, securitySchemes },
   };

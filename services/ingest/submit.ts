@@ -1,3 +1,4 @@
+import { Topics } from '../../infra/kafka/topics.js';
 import { agencyHeader, type IngestResponse, type RejectedEvent } from '../../schemas/metric-event.js';
 import { type ModuleLookup, type ValidEvent, validateMetricEvent } from '../core/validation/index.js';
 import type { Bus, OutgoingRecord } from '../ports/bus.js';
@@ -5,9 +6,6 @@ import type { Clock } from '../ports/clock.js';
 import { UnavailableError } from '../runtime/errors.js';
 import type { IngestMetrics } from './metrics.js';
 import type { RecentEvents } from './recent-events.js';
-
-/** The logical topic agencies' events go to (the bus adds the deployment prefix). */
-export const rawTopic = 'metrics.raw';
 
 export interface SubmitDeps {
   bus: Bus;
@@ -63,7 +61,7 @@ export async function submitEvents(
     }));
     const started = performance.now();
     try {
-      await withTimeout(deps.bus.publish(rawTopic, records), deps.publishTimeoutMs);
+      await withTimeout(deps.bus.publish(Topics.metricsRaw, records), deps.publishTimeoutMs);
     } catch (err) {
       deps.metrics.publishSeconds.observe(
         { agency: agencyId, outcome: 'failed' },
