@@ -29,3 +29,12 @@ export function assertColumn(table: TableName, column: unknown): string {
   }
   return column as string;
 }
+
+/**
+ * A validated identifier, quoted so that a slug which happens to be a keyword in either dialect
+ * still names a column. The slug check guarantees there is no quote character to escape.
+ */
+export function sqlIdentifier(name: string, dialect: 'clickhouse' | 'duckdb'): string {
+  assertSlug(name, 'identifier');
+  return dialect === 'clickhouse' ? `\`${name}\`` : `"${name}"`;
+}

@@ -46,14 +46,23 @@ function escapeClickHouseChar(ch: string): string {
   return clickhouseNamed[ch] ?? `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`;
 }
 
-/** A numeric literal; refuses NaN and infinities, which have no portable literal. */
-export function sqlNumber(value: number): string {
+/**
+ * A numeric literal that both servers read back as exactly `value`. Safe integers are written
+ * plainly; every other number in exponent form, which both parse as a double (DuckDB would read
+ * `0.1` as a DECIMAL and round again on conversion; ClickHouse would read `1e20` written out as an
+ * out-of-range integer). Refuses NaN and infinities, which have no portable literal, and, for
+ * ClickHouse, subnormal numbers, which 18.16's literal parser rejects.
+ */
+export function sqlNumber(value: number, dialect: Dialect): string {
   if (typeof value !== 'number' || !Number.isFinite(value)) {
     throw new InvalidQueryError(`expected a finite number, got ${String(value)}`);
   }
-  // String() is the shortest text that parses back to the same double; both servers read its
-  // exponent form (1e+21, 5e-324). Negative zero becomes 0, which compares equal anyway.
-  return Object.is(value, -0) ? '0' : String(value);
+  if (Number.isSafeInteger(value)) return Object.is(value, -0) ? '0' : String(value);
+  if (dialect === 'clickhouse' && Math.abs(value) < 2.2250738585072014e-308) {
+    throw new InvalidQueryError(`subnormal number ${value} cannot be written as a ClickHouse literal`);
+  }
+  // toExponential() without an argument gives the fewest digits that identify the double.
+  return value.toExponential();
 }
 
 /** A boolean literal: ClickHouse stores booleans as UInt8. */
@@ -69,7 +78,7 @@ export function sqlLiteral(value: SqlValue, dialect: Dialect): string {
     case 'string':
       return sqlString(value, dialect);
     case 'number':
-      return sqlNumber(value);
+      return sqlNumber(value, dialect);
     case 'boolean':
       return sqlBool(value, dialect);
     default:

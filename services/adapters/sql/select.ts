@@ -1,7 +1,7 @@
 import { type Condition, maxSelectRows, type SelectQuery } from '../../ports/store.js';
 import { type ColumnType, type TableName, tables } from '../../ports/tables.js';
 import { InvalidQueryError } from './errors.js';
-import { assertColumn } from './identifiers.js';
+import { assertColumn, sqlIdentifier } from './identifiers.js';
 import { type Dialect, sqlLiteral } from './literals.js';
 
 /** The validated, rendered pieces of a `SelectQuery`; each adapter assembles them around its dedup. */
@@ -43,9 +43,9 @@ export function renderSelect(table: TableName, query: SelectQuery, dialect: Dial
     }
     if (seen.has(column)) continue;
     seen.add(column);
-    order.push(`${column} ${direction.toUpperCase()}`);
+    order.push(`${sqlIdentifier(column, dialect)} ${direction.toUpperCase()}`);
   }
-  for (const column of spec.key) if (!seen.has(column)) order.push(`${column} ASC`);
+  for (const column of spec.key) if (!seen.has(column)) order.push(`${sqlIdentifier(column, dialect)} ASC`);
 
   const limit = query.limit;
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 0 || limit > maxSelectRows)) {
@@ -87,12 +87,12 @@ function renderCondition(
       throw new InvalidQueryError(`${column} in: expects a non-empty list`);
     }
     const items = condition.value.map((v) => literalFor(column, type, v, dialect));
-    return `${column} IN (${items.join(', ')})`;
+    return `${sqlIdentifier(column, dialect)} IN (${items.join(', ')})`;
   }
   if (type === 'bool' && condition.op !== '=' && condition.op !== '!=') {
     throw new InvalidQueryError(`${column} is a bool column: only = and != apply`);
   }
-  return `${column} ${condition.op} ${literalFor(column, type, condition.value, dialect)}`;
+  return `${sqlIdentifier(column, dialect)} ${condition.op} ${literalFor(column, type, condition.value, dialect)}`;
 }
 
 function literalFor(column: string, type: ColumnType, value: unknown, dialect: Dialect): string {

@@ -1,0 +1,2 @@
+export { classifyClickHouseError } from './errors.js';
+export { ClickHouseStore, type ClickHouseStoreOptions } from './store.js';

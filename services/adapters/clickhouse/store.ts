@@ -1,0 +1,260 @@
+import { Readable } from 'node:stream';
+import { type ClickHouseClient, ClickHouseLogLevel, createClient, drainStream } from '@clickhouse/client';
+import type { Health } from '../../ports/lifecycle.js';
+import type { MigrationReport, SelectQuery, Store } from '../../ports/store.js';
+import { type ColumnType, type Row, type TableName, tables } from '../../ports/tables.js';
+import type { Logger } from '../../runtime/logger.js';
+import { StoreClosedError } from '../sql/errors.js';
+import { assertSlug, sqlIdentifier, tableSpec } from '../sql/identifiers.js';
+import { checkApplied, loadMigrations, versionAtLeast } from '../sql/migrations.js';
+import { decodeRow, encodeJson, validateRows } from '../sql/rows.js';
+import { checkRowCeiling, renderSelect } from '../sql/select.js';
+import { classifyClickHouseError } from './errors.js';
+import { encodeRowBinary, type WireType } from './rowbinary.js';
+
+export interface ClickHouseStoreOptions {
+  /** HTTP endpoint, e.g. `http://127.0.0.1:8123`. */
+  url: string;
+  /** Database for every table; created by `start()` if missing. Must be a slug. */
+  database: string;
+  username?: string;
+  password?: string;
+  logger?: Logger;
+  /** Per-request timeout. Default 30 s. */
+  requestTimeoutMs?: number;
+  /** Rows per INSERT request. Default 10,000. */
+  insertBatchRows?: number;
+  /** Background /ping interval that keeps `health()` current. Default 5 s. */
+  healthIntervalMs?: number;
+}
+
+const migrationsDir = new URL('../../../infra/clickhouse/migrations/', import.meta.url);
+
+/**
+ * DateTime columns kept beside a key's epoch-ms column for PARTITION BY. The adapter fills them
+ * because ClickHouse 18.16 ignores DEFAULT expressions for fields missing from JSONEachRow input.
+ */
+const partitionColumns: Partial<Record<TableName, { column: string; fromMs: string }>> = {
+  metric_events: { column: 'observed_at', fromMs: 'observed_ms' },
+  rollups: { column: 'bucket_at', fromMs: 'bucket_ms' },
+  performance_updates: { column: 'as_of_at', fromMs: 'as_of_ms' },
+};
+
+const maxDateTime = 0xffff_ffff;
+
+/**
+ * The Store port over ClickHouse (18.16 and current). Tables are ReplacingMergeTree ordered by
+ * the catalog key; reads take `FINAL` in a subquery so conditions on non-key columns see only the
+ * latest version of each key.
+ */
+export class ClickHouseStore implements Store {
+  readonly name = 'clickhouse-store';
+  private client: ClickHouseClient | undefined;
+  private state: Health = { state: 'error', detail: 'not started' };
+  private timer: NodeJS.Timeout | undefined;
+  private readonly database: string;
+
+  constructor(private readonly opts: ClickHouseStoreOptions) {
+    this.database = assertSlug(opts.database, 'database');
+  }
+
+  /** Creates the database if missing and connects. Migrations are a separate, explicit step. */
+  async start(): Promise<void> {
+    if (this.client) return;
+    const bootstrap = this.createClient('default');
+    try {
+      await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${this.database}` });
+    } catch (err) {
+      this.state = { state: 'error', detail: (err as Error).message };
+      throw classifyClickHouseError(err, `creating database ${this.database}`);
+    } finally {
+      await bootstrap.close();
+    }
+    this.client = this.createClient(this.database);
+    this.state = { state: 'ok' };
+    const interval = this.opts.healthIntervalMs ?? 5_000;
+    this.timer = setInterval(() => void this.probe(), interval);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    const client = this.client;
+    this.client = undefined;
+    this.state = { state: 'error', detail: 'stopped' };
+    await client?.close();
+  }
+
+  health(): Health {
+    return this.state;
+  }
+
+  async migrate(): Promise<MigrationReport> {
+    const client = this.connected();
+    const migrations = await loadMigrations(migrationsDir);
+    await this.run('creating schema_migrations', () =>
+      client.command({
+        query:
+          'CREATE TABLE IF NOT EXISTS schema_migrations (id String, checksum String, applied_ms Int64) ' +
+          'ENGINE = ReplacingMergeTree ORDER BY id',
+      }),
+    );
+    const applied = new Map(
+      (
+        await this.rows<{ id: string; checksum: string }>('SELECT id, checksum FROM schema_migrations FINAL')
+      ).map((r) => [r.id, r.checksum] as const),
+    );
+    checkApplied(migrations, applied);
+    const [{ version } = { version: '0' }] = await this.rows<{ version: string }>(
+      'SELECT version() AS version',
+    );
+    const done: string[] = [];
+    for (const migration of migrations) {
+      if (applied.has(migration.id)) continue;
+      if (migration.requiresVersion && !versionAtLeast(version, migration.requiresVersion)) {
+        // Not recorded, so it applies once the server is upgraded.
+        this.opts.logger?.warn({ migration: migration.id, version }, 'migration skipped: server too old');
+        continue;
+      }
+      for (const statement of migration.statements) {
+        await this.run(`migration ${migration.id}`, () => client.command({ query: statement }));
+      }
+      await this.run(`recording migration ${migration.id}`, () =>
+        client.insert({
+          table: 'schema_migrations',
+          format: 'JSONEachRow',
+          values: [{ id: migration.id, checksum: migration.checksum, applied_ms: Date.now() }],
+        }),
+      );
+      applied.set(migration.id, migration.checksum);
+      done.push(migration.id);
+    }
+    return { applied: done, current: migrations.map((m) => m.id).filter((id) => applied.has(id)) };
+  }
+
+  async insert<T extends TableName>(table: T, rows: Row<T>[]): Promise<void> {
+    tableSpec(table);
+    validateRows(table, rows);
+    const client = this.connected();
+    const columns = wireColumns(table);
+    const names = columns.map(([name]) => sqlIdentifier(name, 'clickhouse')).join(', ');
+    const statement = `INSERT INTO ${table} (${names}) FORMAT RowBinary`;
+    const batch = this.opts.insertBatchRows ?? 10_000;
+    for (let i = 0; i < rows.length; i += batch) {
+      const encoded = rows.slice(i, i + batch).map((row) => wireRow(table, row as Record<string, unknown>));
+      const body = encodeRowBinary(columns, encoded);
+      await this.run(`insert into ${table}`, async () => {
+        const result = await client.exec({ query: statement, values: Readable.from([body]) });
+        // The answer is empty; reading it to the end frees the socket for the next request.
+        await drainStream(result.stream);
+      });
+    }
+  }
+
+  async select<T extends TableName>(table: T, query: SelectQuery = {}): Promise<Row<T>[]> {
+    const spec = tableSpec(table);
+    const parts = renderSelect(table, query, 'clickhouse');
+    const columns = Object.keys(spec.columns)
+      .map((c) => sqlIdentifier(c, 'clickhouse'))
+      .join(', ');
+    // Key conditions keep or drop whole keys, so they may filter before FINAL (and use the primary
+    // key); other conditions must see only the surviving latest version, so they filter after it.
+    const inner = `SELECT ${columns} FROM ${table} FINAL${where(parts.keyConditions)}`;
+    const sql = `SELECT ${columns} FROM (${inner})${where(parts.otherConditions)} ORDER BY ${parts.orderBy} LIMIT ${parts.fetch}`;
+    const raw = await this.rows<Record<string, unknown>>(sql);
+    checkRowCeiling(table, parts, raw.length);
+    return raw.map((r) => decodeRow(table, r));
+  }
+
+  /** Column names and ClickHouse types of `table` as the server has them, in table order. */
+  async columns(table: string): Promise<Array<{ name: string; type: string }>> {
+    if (table !== 'schema_migrations') tableSpec(table);
+    const rows = await this.rows<{ name: string; type: string }>(`DESCRIBE TABLE ${table}`);
+    return rows.map(({ name, type }) => ({ name, type }));
+  }
+
+  /** The server's version string, e.g. `18.16.1`. */
+  async serverVersion(): Promise<string> {
+    const [row] = await this.rows<{ version: string }>('SELECT version() AS version');
+    return row?.version ?? 'unknown';
+  }
+
+  /** Runs a read-only statement and returns its rows; `sql` must already be safe. */
+  private async rows<R>(sql: string): Promise<R[]> {
+    const client = this.connected();
+    return this.run('query', async () => {
+      const result = await client.query({ query: sql, format: 'JSONEachRow' });
+      return result.json<R>();
+    });
+  }
+
+  private async run<R>(doing: string, op: () => Promise<R>): Promise<R> {
+    try {
+      const result = await op();
+      if (this.client) this.state = { state: 'ok' };
+      return result;
+    } catch (err) {
+      const error = classifyClickHouseError(err, doing);
+      if (error.retriable && this.client) this.state = { state: 'error', detail: error.message };
+      throw error;
+    }
+  }
+
+  private async probe(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    const result = await client.ping().catch((err: unknown) => ({ success: false as const, error: err }));
+    if (this.client !== client) return;
+    this.state = result.success
+      ? { state: 'ok' }
+      : { state: 'error', detail: `ping failed: ${String(result.error)}` };
+  }
+
+  private connected(): ClickHouseClient {
+    if (!this.client) throw new StoreClosedError(this.name);
+    return this.client;
+  }
+
+  private createClient(database: string): ClickHouseClient {
+    return createClient({
+      url: this.opts.url,
+      database,
+      ...(this.opts.username !== undefined ? { username: this.opts.username } : {}),
+      ...(this.opts.password !== undefined ? { password: this.opts.password } : {}),
+      request_timeout: this.opts.requestTimeoutMs ?? 30_000,
+      application: 'glasshouse',
+      // Errors are classified and surfaced to the caller; the client's own console logging would
+      // only duplicate them.
+      log: { level: ClickHouseLogLevel.OFF },
+    });
+  }
+}
+
+function where(conditions: string[]): string {
+  return conditions.length === 0 ? '' : ` WHERE ${conditions.join(' AND ')}`;
+}
+
+/** The columns an INSERT writes: the catalog's, then the table's partition DateTime if it has one. */
+function wireColumns(table: TableName): Array<readonly [string, WireType]> {
+  const columns: Array<readonly [string, WireType]> = Object.entries(
+    tables[table].columns as Record<string, ColumnType>,
+  );
+  const partition = partitionColumns[table];
+  if (partition) columns.push([partition.column, 'datetime']);
+  return columns;
+}
+
+/** One validated row ready for encoding: json as text, plus the partition DateTime in seconds. */
+function wireRow(table: TableName, row: Record<string, unknown>): Record<string, unknown> {
+  const columns = tables[table].columns as Record<string, ColumnType>;
+  const out: Record<string, unknown> = {};
+  for (const [name, type] of Object.entries(columns))
+    out[name] = type === 'json' ? encodeJson(row[name]) : row[name];
+  const partition = partitionColumns[table];
+  if (partition) {
+    const seconds = Math.floor((row[partition.fromMs] as number) / 1000);
+    out[partition.column] = Math.min(Math.max(seconds, 0), maxDateTime);
+  }
+  return out;
+}

@@ -1,0 +1,227 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type { Health } from '../../ports/lifecycle.js';
+import type { MigrationReport, SelectQuery, Store } from '../../ports/store.js';
+import type { ColumnType, Row, TableName } from '../../ports/tables.js';
+import type { Logger } from '../../runtime/logger.js';
+import { StoreClosedError, StoreError, StoreQueryError, StoreUnavailableError } from '../sql/errors.js';
+import { sqlIdentifier, tableSpec } from '../sql/identifiers.js';
+import { sqlBool, sqlNumber, sqlString } from '../sql/literals.js';
+import { checkApplied, loadMigrations } from '../sql/migrations.js';
+import { decodeRow, encodeJson, validateRows } from '../sql/rows.js';
+import { checkRowCeiling, renderSelect } from '../sql/select.js';
+
+export interface DuckDbStoreOptions {
+  /** Database file, or `:memory:`. The parent directory is created if missing. */
+  path: string;
+  logger?: Logger;
+  /** Rows per INSERT statement inside the one transaction of an `insert`. Default 1,000. */
+  insertChunkRows?: number;
+}
+
+const migrationsDir = new URL('../../../infra/duckdb/migrations/', import.meta.url);
+
+/**
+ * The Store port over an embedded DuckDB file (standalone deployments).
+ *
+ * One connection; every call runs in turn on it, so an insert's transaction never interleaves
+ * with another statement. Tables have no keys or indexes (see the migration); `select` keeps the
+ * latest version per catalog key with row_number() before applying non-key conditions.
+ *
+ * Durability: each `insert` is one transaction, and DuckDB writes and syncs its WAL at commit, so
+ * once `insert` resolves the rows survive SIGKILL (replayed from the WAL on the next open).
+ * Checkpoints fold the WAL into the file: automatically when the WAL passes DuckDB's
+ * `wal_autocheckpoint` (16 MiB by default), and explicitly in `stop()`, so a clean shutdown leaves
+ * no WAL behind.
+ */
+export class DuckDbStore implements Store {
+  readonly name = 'duckdb-store';
+  private instance: DuckDBInstance | undefined;
+  private connection: DuckDBConnection | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private state: Health = { state: 'error', detail: 'not started' };
+
+  constructor(private readonly opts: DuckDbStoreOptions) {}
+
+  async start(): Promise<void> {
+    if (this.connection) return;
+    try {
+      if (this.opts.path !== ':memory:') await mkdir(dirname(this.opts.path), { recursive: true });
+      this.instance = await DuckDBInstance.create(this.opts.path);
+      this.connection = await this.instance.connect();
+      this.state = { state: 'ok' };
+    } catch (err) {
+      this.state = { state: 'error', detail: (err as Error).message };
+      throw classifyDuckDbError(err, `opening ${this.opts.path}`);
+    }
+  }
+
+  async stop(): Promise<void> {
+    const connection = this.connection;
+    if (!connection) return;
+    await this.serialized(async () => {
+      try {
+        if (this.opts.path !== ':memory:') await connection.run('CHECKPOINT');
+      } catch (err) {
+        this.opts.logger?.warn(
+          { err },
+          'duckdb checkpoint at shutdown failed; the WAL will be replayed on open',
+        );
+      }
+      connection.closeSync();
+      this.instance?.closeSync();
+    });
+    this.connection = undefined;
+    this.instance = undefined;
+    this.state = { state: 'error', detail: 'stopped' };
+  }
+
+  health(): Health {
+    return this.state;
+  }
+
+  async migrate(): Promise<MigrationReport> {
+    const migrations = await loadMigrations(migrationsDir);
+    return this.serialized(async (c) => {
+      await c.run(
+        'CREATE TABLE IF NOT EXISTS schema_migrations (id VARCHAR NOT NULL, checksum VARCHAR NOT NULL, applied_ms BIGINT NOT NULL)',
+      );
+      const rows = (await c.runAndReadAll('SELECT id, checksum FROM schema_migrations')).getRowObjectsJS();
+      const applied = new Map(rows.map((r) => [String(r.id), String(r.checksum)] as const));
+      checkApplied(migrations, applied);
+      const done: string[] = [];
+      for (const migration of migrations) {
+        if (applied.has(migration.id)) continue;
+        // DuckDB DDL is transactional: a migration and its record commit together or not at all.
+        await transaction(c, async () => {
+          for (const statement of migration.statements) await c.run(statement);
+          await c.run(
+            `INSERT INTO schema_migrations VALUES (${sqlString(migration.id, 'duckdb')}, ${sqlString(migration.checksum, 'duckdb')}, ${sqlNumber(Date.now(), 'duckdb')})`,
+          );
+        });
+        applied.set(migration.id, migration.checksum);
+        done.push(migration.id);
+      }
+      return { applied: done, current: migrations.map((m) => m.id).filter((id) => applied.has(id)) };
+    }, 'migrating');
+  }
+
+  async insert<T extends TableName>(table: T, rows: Row<T>[]): Promise<void> {
+    const spec = tableSpec(table);
+    validateRows(table, rows);
+    if (rows.length === 0) return;
+    const columns = Object.entries(spec.columns as Record<string, ColumnType>);
+    const names = columns.map(([name]) => sqlIdentifier(name, 'duckdb')).join(', ');
+    const chunk = this.opts.insertChunkRows ?? 1_000;
+    const statements: string[] = [];
+    for (let i = 0; i < rows.length; i += chunk) {
+      const values = rows.slice(i, i + chunk).map((row) => {
+        const r = row as Record<string, unknown>;
+        return `(${columns.map(([name, type]) => literal(type, r[name])).join(', ')})`;
+      });
+      statements.push(`INSERT INTO ${table} (${names}) VALUES ${values.join(', ')}`);
+    }
+    await this.serialized(
+      (c) =>
+        transaction(c, async () => {
+          for (const statement of statements) await c.run(statement);
+        }),
+      `insert into ${table}`,
+    );
+  }
+
+  async select<T extends TableName>(table: T, query: SelectQuery = {}): Promise<Row<T>[]> {
+    const spec = tableSpec(table);
+    const parts = renderSelect(table, query, 'duckdb');
+    const columns = Object.keys(spec.columns)
+      .map((c) => sqlIdentifier(c, 'duckdb'))
+      .join(', ');
+    const key = spec.key.map((c) => sqlIdentifier(c, 'duckdb')).join(', ');
+    const latest = spec.version ? ` ORDER BY ${sqlIdentifier(spec.version, 'duckdb')} DESC` : '';
+    // Key conditions drop whole keys, so they filter before ranking; the rest apply to the winner.
+    const ranked =
+      `SELECT ${columns}, row_number() OVER (PARTITION BY ${key}${latest}) AS gh_rank ` +
+      `FROM ${table}${where(parts.keyConditions)}`;
+    const sql =
+      `SELECT ${columns} FROM (${ranked})${where(['gh_rank = 1', ...parts.otherConditions])} ` +
+      `ORDER BY ${parts.orderBy} LIMIT ${parts.fetch}`;
+    const raw = await this.serialized(
+      async (c) => (await c.runAndReadAll(sql)).getRowObjectsJS(),
+      `select from ${table}`,
+    );
+    checkRowCeiling(table, parts, raw.length);
+    return raw.map((r) => decodeRow(table, r as Record<string, unknown>));
+  }
+
+  /** Column names and DuckDB types of `table`, in table order. */
+  async columns(table: string): Promise<Array<{ name: string; type: string }>> {
+    if (table !== 'schema_migrations') tableSpec(table);
+    const sql =
+      'SELECT column_name AS name, data_type AS type FROM information_schema.columns ' +
+      `WHERE table_schema = 'main' AND table_name = ${sqlString(table, 'duckdb')} ORDER BY ordinal_position`;
+    const rows = await this.serialized(
+      async (c) => (await c.runAndReadAll(sql)).getRowObjectsJS(),
+      'describe',
+    );
+    return rows.map((r) => ({ name: String(r.name), type: String(r.type) }));
+  }
+
+  /** Runs `op` on the connection after every earlier call has finished. */
+  private serialized<R>(op: (c: DuckDBConnection) => Promise<R>, doing = 'query'): Promise<R> {
+    const run = async () => {
+      const connection = this.connection;
+      if (!connection) throw new StoreClosedError(this.name);
+      try {
+        const result = await op(connection);
+        this.state = { state: 'ok' };
+        return result;
+      } catch (err) {
+        const error = classifyDuckDbError(err, doing);
+        if (error.retriable) this.state = { state: 'degraded', detail: error.message };
+        throw error;
+      }
+    };
+    const next = this.queue.then(run, run);
+    this.queue = next.catch(() => {});
+    return next;
+  }
+}
+
+async function transaction(c: DuckDBConnection, body: () => Promise<void>): Promise<void> {
+  await c.run('BEGIN TRANSACTION');
+  try {
+    await body();
+    await c.run('COMMIT');
+  } catch (err) {
+    await c.run('ROLLBACK').catch(() => {});
+    throw err;
+  }
+}
+
+function literal(type: ColumnType, value: unknown): string {
+  switch (type) {
+    case 'string':
+      return sqlString(value as string, 'duckdb');
+    case 'json':
+      return sqlString(encodeJson(value), 'duckdb');
+    case 'bool':
+      return sqlBool(value as boolean, 'duckdb');
+    default:
+      return sqlNumber(value as number, 'duckdb');
+  }
+}
+
+function where(conditions: string[]): string {
+  return conditions.length === 0 ? '' : ` WHERE ${conditions.join(' AND ')}`;
+}
+
+/** DuckDB reports errors as `<Kind> Error: ...`; I/O, memory and transaction conflicts may pass. */
+function classifyDuckDbError(err: unknown, doing: string): StoreError {
+  if (err instanceof StoreError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  const text = `${doing}: ${message.split('\n')[0]}`;
+  return /^(IO|Out of Memory|TransactionContext|Interrupt) Error/i.test(message)
+    ? new StoreUnavailableError(text, { cause: err })
+    : new StoreQueryError(text, { cause: err });
+}

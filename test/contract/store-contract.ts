@@ -1,0 +1,242 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MigrationReport, Store } from '../../services/ports/store.js';
+import { type Row, type TableName, tables } from '../../services/ports/tables.js';
+import { hostileStrings, prefixFilter, sampleRows, uniqueId } from './store-fixtures.js';
+
+/** What each adapter's test file hands the shared suite. */
+export interface StoreUnderTest {
+  store: Store;
+  /** The table's columns as the database has them, in order. */
+  columns(table: string): Promise<Array<{ name: string; type: string }>>;
+  /** Releases whatever the factory created (database, file). The store is already stopped. */
+  cleanup(): Promise<void>;
+}
+
+const tableNames = Object.keys(tables) as TableName[];
+
+/**
+ * The one behavioural contract of the Store port, run against every adapter. `create` returns a
+ * started store on an empty database that nothing else uses.
+ */
+export function storeContract(adapter: string, create: () => Promise<StoreUnderTest>): void {
+  describe(`Store contract: ${adapter}`, () => {
+    let subject: StoreUnderTest;
+    let store: Store;
+    let firstMigration: MigrationReport;
+
+    beforeAll(async () => {
+      subject = await create();
+      store = subject.store;
+      firstMigration = await store.migrate();
+    });
+
+    afterAll(async () => {
+      await store?.stop();
+      await subject?.cleanup();
+    });
+
+    it('is healthy once started', () => {
+      expect(store.health().state).toBe('ok');
+    });
+
+    it('applies migrations once; a second run changes nothing', async () => {
+      expect(firstMigration.applied.length).toBeGreaterThan(0);
+      expect(firstMigration.current).toEqual(firstMigration.applied);
+      const before = await Promise.all(tableNames.map((t) => subject.columns(t)));
+
+      const second = await store.migrate();
+
+      expect(second.applied).toEqual([]);
+      expect(second.current).toEqual(firstMigration.current);
+      const after = await Promise.all(tableNames.map((t) => subject.columns(t)));
+      expect(after).toEqual(before);
+      for (const [i, table] of tableNames.entries()) {
+        const names = before[i]!.map((c) => c.name);
+        const catalog = Object.keys(tables[table].columns);
+        // The catalog's columns in order; ClickHouse may add its partition DateTime after them.
+        expect(names.slice(0, catalog.length), table).toEqual(catalog);
+      }
+    });
+
+    it.each(tableNames)('reads back exactly what was inserted into %s', async (table) => {
+      const p = uniqueId('rt');
+      const rows = sampleRows(p)[table] as Row<typeof table>[];
+      await store.insert(table, rows);
+      const back = await store.select(table, { where: prefixFilter(table, p) });
+      expect(sortByKey(table, back)).toEqual(sortByKey(table, rows));
+    });
+
+    it('collapses a replayed row into one', async () => {
+      const p = uniqueId('replay');
+      const rows = sampleRows(p).metric_events;
+      await store.insert('metric_events', rows);
+      await store.insert('metric_events', rows);
+      await store.insert('metric_events', [rows[0]!]);
+      const back = await store.select('metric_events', { where: prefixFilter('metric_events', p) });
+      expect(back).toHaveLength(rows.length);
+    });
+
+    it('keeps the greatest version of a key, whatever the insert order', async () => {
+      const p = uniqueId('ver');
+      const base = { kind: 'agency', id: p, updated_ms: 1, body: {} };
+      await store.insert('registry_entities', [{ ...base, version: 1, deleted: false, body: { v: 1 } }]);
+      await store.insert('registry_entities', [{ ...base, version: 3, deleted: true, body: { v: 3 } }]);
+      await store.insert('registry_entities', [{ ...base, version: 2, deleted: false, body: { v: 2 } }]);
+
+      const all = await store.select('registry_entities', { where: [{ column: 'id', op: '=', value: p }] });
+      expect(all).toEqual([{ ...base, version: 3, deleted: true, body: { v: 3 } }]);
+
+      // A filter on a non-key column sees only the latest version: older versions that match must not leak.
+      const live = await store.select('registry_entities', {
+        where: [
+          { column: 'id', op: '=', value: p },
+          { column: 'deleted', op: '=', value: false },
+        ],
+      });
+      expect(live).toEqual([]);
+      const old = await store.select('registry_entities', {
+        where: [
+          { column: 'id', op: '=', value: p },
+          { column: 'version', op: '<', value: 3 },
+        ],
+      });
+      expect(old).toEqual([]);
+    });
+
+    it('keeps the fullest rollup bucket and the latest dead-letter replay', async () => {
+      const p = uniqueId('roll');
+      const [bucket] = sampleRows(p).rollups;
+      await store.insert('rollups', [{ ...bucket!, count: 7, sum: 70 }]);
+      await store.insert('rollups', [{ ...bucket!, count: 5, sum: 50 }]);
+      const rollups = await store.select('rollups', { where: [{ column: 'module_id', op: '=', value: p }] });
+      expect(rollups.map((r) => [r.count, r.sum])).toEqual([[7, 70]]);
+
+      const [letter] = sampleRows(p).dead_letters;
+      await store.insert('dead_letters', [{ ...letter!, replayed_ms: 1_700_000_000_123 }]);
+      await store.insert('dead_letters', [letter!]);
+      const letters = await store.select('dead_letters', {
+        where: [
+          { column: 'id', op: '=', value: letter!.id },
+          { column: 'replayed_ms', op: '=', value: 0 },
+        ],
+      });
+      expect(letters).toEqual([]);
+    });
+
+    it('orders and limits after dedup', async () => {
+      const p = uniqueId('order');
+      const values = [5, -1, 3.5, 12, 0];
+      const rows = values.map((value, i) => ({
+        ...sampleRows(p).metric_events[0]!,
+        event_id: `e${i}`,
+        value,
+      }));
+      await store.insert('metric_events', [...rows, ...rows]);
+      const where = prefixFilter('metric_events', p);
+
+      const top = await store.select('metric_events', {
+        where,
+        orderBy: [{ column: 'value', direction: 'desc' }],
+        limit: 2,
+      });
+      expect(top.map((r) => r.value)).toEqual([12, 5]);
+      const asc = await store.select('metric_events', { where, orderBy: [{ column: 'value' }] });
+      expect(asc.map((r) => r.value)).toEqual([-1, 0, 3.5, 5, 12]);
+      const none = await store.select('metric_events', { where, limit: 0 });
+      expect(none).toEqual([]);
+      const some = await store.select('metric_events', {
+        where: [...where, { column: 'event_id', op: 'in', value: ['e1', 'e3', 'nope'] }],
+        orderBy: [{ column: 'event_id', direction: 'desc' }],
+      });
+      expect(some.map((r) => r.event_id)).toEqual(['e3', 'e1']);
+      const range = await store.select('metric_events', {
+        where: [...where, { column: 'value', op: '>=', value: 0 }, { column: 'value', op: '!=', value: 12 }],
+        orderBy: [{ column: 'value' }],
+      });
+      expect(range.map((r) => r.value)).toEqual([0, 3.5, 5]);
+    });
+
+    it('rejects bad identifiers, operators and values before any SQL is sent', async () => {
+      const bad: Array<Parameters<Store['select']>> = [
+        ['metric_events', { where: [{ column: 'nope', op: '=', value: 1 }] }],
+        ['metric_events', { where: [{ column: 'value; DROP TABLE metric_events', op: '=', value: 1 }] }],
+        ['metric_events', { where: [{ column: 'Value', op: '=', value: 1 }] }],
+        ['metric_events', { where: [{ column: 'value', op: 'LIKE' as '=', value: 1 }] }],
+        ['metric_events', { where: [{ column: 'value', op: '=', value: 'text' }] }],
+        ['metric_events', { where: [{ column: 'value', op: '=', value: Number.NaN }] }],
+        ['metric_events', { where: [{ column: 'module_id', op: 'in', value: [] }] }],
+        ['metric_events', { where: [{ column: 'dimensions', op: '=', value: '{}' }] }],
+        ['metric_events', { orderBy: [{ column: 'observed_ms desc, (SELECT 1)' }] }],
+        ['metric_events', { orderBy: [{ column: 'value', direction: 'sideways' as 'asc' }] }],
+        ['metric_events', { limit: 100_001 }],
+        ['metric_events', { limit: 1.5 }],
+        ['nope' as TableName, {}],
+        ['metric_events; DROP TABLE alerts' as TableName, {}],
+      ];
+      for (const args of bad) {
+        await expect(store.select(...args), JSON.stringify(args)).rejects.toMatchObject({
+          code: 'store_invalid_query',
+          retriable: false,
+        });
+      }
+      const [row] = sampleRows(uniqueId('bad')).metric_events;
+      const badRows = [
+        { ...row, extra: 1 },
+        { ...row, value: Number.POSITIVE_INFINITY },
+        { ...row, observed_ms: 1.5 },
+        { ...row, module_version: -1 },
+        { ...row, late: 'yes' },
+        { ...row, module_id: 'lone \ud800 surrogate' },
+      ];
+      for (const bad of badRows) {
+        await expect(store.insert('metric_events', [bad as never])).rejects.toMatchObject({
+          code: 'store_invalid_row',
+        });
+      }
+      const { module_id: _omitted, ...missing } = row!;
+      await expect(store.insert('metric_events', [missing as never])).rejects.toMatchObject({
+        code: 'store_invalid_row',
+      });
+      // Nothing above reached the server: the table is intact and still answers.
+      await expect(store.select('alerts', { limit: 1 })).resolves.toBeInstanceOf(Array);
+    });
+
+    it('round-trips hostile strings, and finds rows by them', async () => {
+      const p = uniqueId('hostile');
+      const rows = hostileStrings.map((s, i) => ({
+        ...sampleRows(p).metric_events[0]!,
+        event_id: `e${String(i).padStart(2, '0')}`,
+        metric: s,
+        dimensions: { [s]: s },
+      }));
+      await store.insert('metric_events', rows);
+      const where = prefixFilter('metric_events', p);
+      const back = await store.select('metric_events', { where, orderBy: [{ column: 'event_id' }] });
+      expect(back).toEqual(rows);
+
+      for (const row of rows) {
+        const found = await store.select('metric_events', {
+          where: [...where, { column: 'metric', op: '=', value: row.metric }],
+        });
+        expect(
+          found.map((r) => r.event_id),
+          JSON.stringify(row.metric.slice(0, 40)),
+        ).toEqual([row.event_id]);
+      }
+      const some = await store.select('metric_events', {
+        where: [...where, { column: 'metric', op: 'in', value: hostileStrings.slice(0, 8) }],
+      });
+      expect(some).toHaveLength(8);
+    });
+
+    it('accepts an empty insert', async () => {
+      await expect(store.insert('alerts', [])).resolves.toBeUndefined();
+    });
+  });
+}
+
+function sortByKey<T extends TableName>(table: T, rows: Row<T>[]): Row<T>[] {
+  const key = tables[table].key as readonly string[];
+  const text = (r: Row<T>) => JSON.stringify(key.map((k) => (r as Record<string, unknown>)[k]));
+  return [...rows].sort((a, b) => (text(a) < text(b) ? -1 : text(a) > text(b) ? 1 : 0));
+}
