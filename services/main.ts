@@ -1,9 +1,13 @@
 import { constants } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { topicSpecs } from '../infra/kafka/topics.js';
+import { AuditClient } from './api/audit-client.js';
+import { BusRegistryView } from './api/registry-view.js';
 import { apiRole } from './api/role.js';
 import { gatewayRole } from './gateway/role.js';
 import { ingestRole } from './ingest/role.js';
+import { systemClock } from './ports/clock.js';
 import type { Component } from './ports/lifecycle.js';
 import { processorRole } from './processor/role.js';
 import { chooseAdapters } from './runtime/adapters.js';
@@ -14,8 +18,6 @@ import { Lifecycle } from './runtime/lifecycle.js';
 import type { Logger } from './runtime/logger.js';
 import { createMetricsRegistry } from './runtime/metrics.js';
 import type { RoleContext, RoleFactory } from './runtime/role.js';
-import { systemClock } from './ports/clock.js';
-import { topicSpecs } from '../infra/kafka/topics.js';
 
 export const version = '0.1.0';
 
@@ -39,7 +41,10 @@ export async function startGlasshouse(config: Config, logger: Logger): Promise<R
   if (!config.clickhouse) await ensureWritableDir(config.dataDir);
   const metrics = createMetricsRegistry(config.role);
   const { bus, store, description } = await chooseAdapters(config, logger);
-  logger.info({ role: config.role, adapters: description }, `glasshouse ${version} starting (${description})`);
+  logger.info(
+    { role: config.role, adapters: description },
+    `glasshouse ${version} starting (${description})`,
+  );
 
   lifecycle.add(bus);
   lifecycle.add(step('topics', () => bus.ensureTopics(topicSpecs)));
@@ -50,9 +55,24 @@ export async function startGlasshouse(config: Config, logger: Logger): Promise<R
       if (report.applied.length) logger.info({ applied: report.applied }, 'store migrations applied');
     }),
   );
+  // Every role reads the registry and may append to the audit trail; both are ready before any role starts.
+  const registry = lifecycle.add(new BusRegistryView({ bus, store, logger, adminToken: config.adminToken }));
+  const audit = lifecycle.add(new AuditClient({ bus, clock: systemClock, logger }));
   const http = new HttpServer({ host: config.host, port: config.port, logger, metrics, lifecycle, version });
-  const ctx: RoleContext = { config, logger, metrics, clock: systemClock, bus, store, http, lifecycle };
-  const selected = config.role === 'all' ? (Object.keys(factories) as Array<keyof typeof factories>) : [config.role];
+  const ctx: RoleContext = {
+    config,
+    logger,
+    metrics,
+    clock: systemClock,
+    bus,
+    store,
+    registry,
+    audit,
+    http,
+    lifecycle,
+  };
+  const selected =
+    config.role === 'all' ? (Object.keys(factories) as Array<keyof typeof factories>) : [config.role];
   for (const role of selected) await factories[role](ctx);
   // Last to start, first to stop: no request is accepted before every part is ready, and none after drain begins.
   lifecycle.add(http);
@@ -80,6 +100,8 @@ async function ensureWritableDir(dir: string): Promise<void> {
     await mkdir(path, { recursive: true });
     await access(path, constants.W_OK);
   } catch (err) {
-    throw new ConfigError(`GLASSHOUSE_DATA_DIR: cannot write to ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    throw new ConfigError(
+      `GLASSHOUSE_DATA_DIR: cannot write to ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+    );
   }
 }

@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import type { AuditTrail } from '../ports/audit.js';
 import type { Bus } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
 import type { RegistryView } from '../ports/registry.js';
@@ -18,6 +19,8 @@ export interface RoleContext {
   store: Store;
   /** The registry as this process sees it (built from the registry topic at startup). */
   registry: RegistryView;
+  /** Appends to the hash-chained audit log (through the one sequencer, which the api role runs). */
+  audit: AuditTrail;
   http: HttpServer;
   lifecycle: Lifecycle;
 }
