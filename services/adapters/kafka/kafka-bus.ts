@@ -48,7 +48,6 @@ export class KafkaBus implements Bus {
   private admin: Admin | null = null;
   private producer: Producer | null = null;
   private producerReady: Promise<Producer> | null = null;
-  private producerConnected = false;
   private started = false;
   private stopped = false;
   private lastPublishError: BusError | null = null;
@@ -102,11 +101,8 @@ export class KafkaBus implements Bus {
     const unhealthy = [...this.consumptions].filter((c) => !c.healthy()).map((c) => c.description);
     if (unhealthy.length > 0)
       return { state: 'error', detail: `consumers not progressing: ${unhealthy.join(', ')}` };
-    if (!this.producerConnected) {
-      return {
-        state: 'degraded',
-        detail: `producer reconnecting (${this.lastPublishError?.message ?? 'idle'})`,
-      };
+    if (this.lastPublishError) {
+      return { state: 'degraded', detail: `last publish failed: ${this.lastPublishError.message}` };
     }
     return { state: 'ok' };
   }
@@ -218,12 +214,6 @@ export class KafkaBus implements Bus {
         maxRetryTime: 2_000,
       },
     });
-    producer.on(producer.events.CONNECT, () => {
-      if (this.producer === producer) this.producerConnected = true;
-    });
-    producer.on(producer.events.DISCONNECT, () => {
-      if (this.producer === producer) this.producerConnected = false;
-    });
     this.producer = producer;
     const ready = producer.connect().then(
       () => producer,
@@ -250,7 +240,6 @@ export class KafkaBus implements Bus {
       );
       this.producer = null;
       this.producerReady = null;
-      this.producerConnected = false;
       producer.disconnect().catch(() => {});
     }
     return error;
