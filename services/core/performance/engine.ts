@@ -1,0 +1,559 @@
+import type { AlertEvent, AlertKind } from '../../../schemas/alert.js';
+import { formatDuration, parseDuration, toTimestamp } from '../../../schemas/common.js';
+import type { PerformanceUpdate } from '../../../schemas/performance.js';
+import type { ModuleVersion } from '../../../schemas/registry.js';
+import type { Clock } from '../../ports/clock.js';
+import { aggregateValue, emptySummary, mergeSummary, type Summary } from './aggregate.js';
+import { type AlertReading, type AlertSubject, AlertTracker } from './alerts.js';
+import { RecentEvents } from './dedup.js';
+import { fromRollupRow, type RollupRow, toRollupRow } from './rollup.js';
+import { type RuleSpec, rulesOf, sameBuckets } from './rules.js';
+import { isStagnating, shortfallOf, statusOf, TrendSeries, towardTarget } from './status.js';
+import { BucketRing, type DirtyBucket } from './window.js';
+
+/** One accepted metric event as the processor hands it over (already validated and authorised). */
+export interface EngineEvent {
+  eventId: string;
+  agencyId: string;
+  moduleId: string;
+  metric: string;
+  value: number;
+  /** Event time, epoch ms. */
+  observedAt: number;
+  /** Wall-clock receipt time, epoch ms (drives dedup retention and data_gap). */
+  receivedAt: number;
+}
+
+/** `late`: behind the module's watermark; store it raw with `late = true`; it never enters the live window. */
+export type IngestResult = 'accepted' | 'duplicate' | 'late' | 'unknown_module';
+
+/** What one evaluation produced; the processor stores and publishes all of it before committing offsets. */
+export interface Evaluation {
+  updates: PerformanceUpdate[];
+  alerts: AlertEvent[];
+  /** Full `rollups` rows for changed buckets: insert as is (the fullest row wins). */
+  rollups: RollupRow[];
+  /**
+   * Partial rows for buckets older than the live windows (late or long-delayed events): after inserting
+   * `rollups`, read the stored row with the same key, `mergeRollupRows(stored, partial)`, insert.
+   */
+  rollupMerges: RollupRow[];
+}
+
+/** What a restarted processor reads back from the store for its partitions (see `Engine.restore`). */
+export interface RestoreInput {
+  /** Rollup rows of each rule with bucket_ms in its live window range (or more; older ones are ignored). */
+  rollups?: RollupRow[];
+  /** The latest version of every alert whose state is not `resolved`. */
+  openAlerts?: AlertEvent[];
+  /** Raw events received within allowedLateness + 24h, ordered by receivedMs. */
+  recentEventIds?: Array<{ moduleId: string; agencyId: string; eventId: string; receivedMs: number }>;
+  /** Stored PerformanceUpdates within each goal's stagnation horizon (rebuilds trend and change detection). */
+  updates?: PerformanceUpdate[];
+}
+
+export interface EngineOptions {
+  clock: Clock;
+  /** Value-only updates per rule are emitted at most once per this many ms (status changes at once). Default 1000. */
+  coalesceMs?: number;
+  /** Every module is re-evaluated at least this often, for what time alone changes. Default 1000. */
+  tickMs?: number;
+}
+
+const dayMs = 86_400_000;
+const silenceRuleId = 'max-silence';
+const recoveryFraction = 0.8;
+
+interface RuleState {
+  spec: RuleSpec;
+  ring: BucketRing;
+  series: TrendSeries;
+  deviation: AlertTracker;
+  stagnation: AlertTracker;
+  lastUpdate: PerformanceUpdate | undefined;
+  lastUpdateAt: number;
+  /** Buckets the ring no longer holds, to merge into storage: bucketMs → partial summary. */
+  outside: Map<number, Summary>;
+}
+
+interface ModuleState {
+  module: ModuleVersion;
+  latenessMs: number;
+  maxSilenceMs: number | undefined;
+  rules: Map<string, RuleState>;
+  byMetric: Map<string, RuleState[]>;
+  maxObserved: number;
+  lastReceived: number;
+  lateEvents: number;
+  silence: AlertTracker;
+  dirty: boolean;
+  /** Rows and alert versions produced outside evaluate (module edits), emitted with the next one. */
+  pendingRows: RollupRow[];
+  pendingMerges: RollupRow[];
+  pendingAlerts: AlertEvent[];
+}
+
+/**
+ * The performance engine for the modules of one partition: windows, goal status, alerts.
+ *
+ * Usage: `setModule` for every module version in force, `restore` once after a restart, then
+ * `ingest` each event and `evaluate(now)` after each batch and at least every second.
+ *
+ * Time: per module, watermark = max observedAt seen − allowedLateness; events behind it are `late`.
+ * Rules are evaluated at asOf = max(max observedAt seen, now − allowedLateness): driven by events, the
+ * window ends at the newest event (a deviation shows at once, not after the lateness delay); with no
+ * new events it still slides with the wall clock, allowedLateness behind it.
+ */
+export class Engine {
+  private readonly clock: Clock;
+  private readonly coalesceMs: number;
+  private readonly tickMs: number;
+  private readonly modules = new Map<string, ModuleState>();
+  private readonly recent = new RecentEvents();
+  private lastTick = Number.NEGATIVE_INFINITY;
+
+  constructor(options: EngineOptions) {
+    this.clock = options.clock;
+    this.coalesceMs = options.coalesceMs ?? 1000;
+    this.tickMs = options.tickMs ?? 1000;
+  }
+
+  /**
+   * Puts a module version in force. Rules whose metric, window and aggregation kind are unchanged keep
+   * their buckets, trend and alerts; open alerts carry the new version from their next version on; an
+   * open alert of a removed rule is resolved with a message saying so (never silently dropped).
+   */
+  setModule(module: ModuleVersion): void {
+    const previous = this.modules.get(module.id);
+    const latenessMs = parseDuration(module.allowedLateness) ?? 30_000;
+    const state: ModuleState = previous ?? {
+      module,
+      latenessMs,
+      maxSilenceMs: undefined,
+      rules: new Map(),
+      byMetric: new Map(),
+      maxObserved: Number.NEGATIVE_INFINITY,
+      lastReceived: this.clock.now(),
+      lateEvents: 0,
+      silence: new AlertTracker(),
+      dirty: true,
+      pendingRows: [],
+      pendingMerges: [],
+      pendingAlerts: [],
+    };
+    state.module = module;
+    state.latenessMs = latenessMs;
+    state.maxSilenceMs = module.maxSilence ? parseDuration(module.maxSilence) : undefined;
+    const rules = new Map<string, RuleState>();
+    for (const spec of rulesOf(module)) {
+      const old = state.rules.get(spec.id);
+      if (old && old.spec.kind === spec.kind && sameBuckets(old.spec, spec)) {
+        old.spec = spec;
+        if (old.series.horizonMs !== spec.horizonMs) old.series = new TrendSeries(spec.horizonMs);
+        rules.set(spec.id, old);
+        continue;
+      }
+      const rule = newRule(spec);
+      if (old) {
+        this.flushRule(state, old, this.clock.now());
+        rule.deviation = old.deviation;
+        rule.stagnation = old.stagnation;
+      }
+      rules.set(spec.id, rule);
+    }
+    for (const [id, old] of state.rules) {
+      if (rules.has(id)) continue;
+      const now = this.clock.now();
+      this.flushRule(state, old, now);
+      const message = `rule ${id} was removed in module version ${module.version}`;
+      for (const [tracker, kind] of trackersOf(old)) {
+        state.pendingAlerts.push(...tracker.close(subjectOf(state, old.spec, kind), now, message));
+      }
+    }
+    state.rules = rules;
+    state.byMetric = new Map();
+    for (const rule of rules.values()) {
+      const list = state.byMetric.get(rule.spec.metric) ?? [];
+      list.push(rule);
+      state.byMetric.set(rule.spec.metric, list);
+    }
+    state.dirty = true;
+    this.modules.set(module.id, state);
+  }
+
+  /** Takes one event into the windows of every rule on its metric. Never throws for a known module. */
+  ingest(event: EngineEvent): IngestResult {
+    const state = this.modules.get(event.moduleId);
+    if (!state) return 'unknown_module';
+    if (!this.recent.remember(event.agencyId, event.eventId, event.receivedAt)) return 'duplicate';
+    if (event.receivedAt > state.lastReceived) state.lastReceived = event.receivedAt;
+    state.dirty = true;
+    const late = event.observedAt < state.maxObserved - state.latenessMs;
+    if (late) state.lateEvents += 1;
+    else if (event.observedAt > state.maxObserved) state.maxObserved = event.observedAt;
+    for (const rule of state.byMetric.get(event.metric) ?? []) {
+      if (rule.ring.add(event, late) === 'outside') {
+        const bucketMs = rule.ring.bucketOf(event.observedAt);
+        let partial = rule.outside.get(bucketMs);
+        if (!partial) {
+          partial = emptySummary(rule.spec.withSketch);
+          rule.outside.set(bucketMs, partial);
+        }
+        mergeSummary(partial, singleSummary(event, rule.spec.withSketch));
+      }
+    }
+    return late ? 'late' : 'accepted';
+  }
+
+  /**
+   * Evaluates the modules that received events since the last call, and every module once per tick;
+   * returns the updates, alert versions and rollup rows to store and publish.
+   */
+  evaluate(now: number): Evaluation {
+    const out: Evaluation = { updates: [], alerts: [], rollups: [], rollupMerges: [] };
+    const tick = now - this.lastTick >= this.tickMs;
+    if (tick) {
+      this.lastTick = now;
+      this.recent.forgetBefore(now - this.retentionMs());
+    }
+    for (const state of this.modules.values()) {
+      if (!state.dirty && !tick) continue;
+      state.dirty = false;
+      out.alerts.push(...state.pendingAlerts.splice(0));
+      const asOf = Math.max(state.maxObserved, now - state.latenessMs);
+      for (const rule of state.rules.values()) {
+        this.evaluateRule(state, rule, asOf, now, out);
+        this.flushRule(state, rule, now);
+      }
+      this.evaluateSilence(state, now, out);
+      out.rollups.push(...state.pendingRows.splice(0));
+      out.rollupMerges.push(...state.pendingMerges.splice(0));
+    }
+    return out;
+  }
+
+  /**
+   * Rebuilds windows, open alerts, dedup memory and trends after a restart. Call after `setModule`
+   * for every module of the partition and before the first `ingest`. Rows of unknown modules or
+   * rules, or of a different bucket width, are ignored; an open alert of a rule that no longer exists
+   * is resolved at the next evaluation.
+   */
+  restore(input: RestoreInput): void {
+    const rows = [...(input.rollups ?? [])].sort((a, b) => a.bucket_ms - b.bucket_ms);
+    for (const row of rows) {
+      const state = this.modules.get(row.module_id);
+      const rule = state?.rules.get(row.rule_id);
+      if (!state || !rule || rule.spec.geometry.widthMs !== row.width_ms) continue;
+      const { stored, live } = fromRollupRow(row, rule.spec.withSketch);
+      rule.ring.restore(row.bucket_ms, stored, live);
+      if (stored.count > 0 && stored.lastMs > state.maxObserved) state.maxObserved = stored.lastMs;
+    }
+    for (const seen of input.recentEventIds ?? []) {
+      this.recent.remember(seen.agencyId, seen.eventId, seen.receivedMs);
+      const state = this.modules.get(seen.moduleId);
+      if (state && seen.receivedMs > state.lastReceived) state.lastReceived = seen.receivedMs;
+    }
+    const updates = [...(input.updates ?? [])].sort((a, b) => Date.parse(a.asOf) - Date.parse(b.asOf));
+    for (const update of updates) {
+      const rule = this.modules.get(update.moduleId)?.rules.get(update.goalId);
+      if (!rule) continue;
+      rule.lastUpdate = update;
+      if (update.value !== null && update.status !== 'no_data')
+        rule.series.record(Date.parse(update.asOf), update.value);
+    }
+    for (const alert of input.openAlerts ?? []) {
+      const state = this.modules.get(alert.moduleId);
+      if (!state) continue;
+      if (alert.kind === 'data_gap') {
+        state.silence.restore(alert);
+        continue;
+      }
+      const rule = state.rules.get(alert.ruleId);
+      const tracker = rule ? trackerFor(rule, alert.kind) : undefined;
+      if (tracker) {
+        tracker.restore(alert);
+      } else {
+        const orphan = new AlertTracker();
+        orphan.restore(alert);
+        const subject = { ...subjectOf(state, undefined, alert.kind), ruleId: alert.ruleId };
+        const message = `rule ${alert.ruleId} is not in module version ${state.module.version}`;
+        state.pendingAlerts.push(...orphan.close(subject, this.clock.now(), message));
+      }
+      state.dirty = true;
+    }
+  }
+
+  /**
+   * Acknowledges an open alert: returns its next version (same state, with acknowledgedBy,
+   * acknowledgedAt and note), or undefined when no open alert has this id here (for a resolved one,
+   * use `acknowledgeAlert` on its latest stored version).
+   */
+  acknowledge(alertId: string, by: string, note: string, atMs: number): AlertEvent | undefined {
+    for (const state of this.modules.values()) {
+      for (const tracker of [
+        state.silence,
+        ...[...state.rules.values()].flatMap((rule) => trackersOf(rule).map(([t]) => t)),
+      ]) {
+        if (tracker.current?.alertId === alertId) return tracker.acknowledge(by, note, atMs);
+      }
+    }
+    return undefined;
+  }
+
+  /** The open (pending or firing) alerts, latest version each. */
+  openAlerts(): AlertEvent[] {
+    const out: AlertEvent[] = [];
+    for (const state of this.modules.values()) {
+      if (state.silence.current) out.push(state.silence.current);
+      for (const rule of state.rules.values()) {
+        for (const [tracker] of trackersOf(rule)) if (tracker.current) out.push(tracker.current);
+      }
+    }
+    return out;
+  }
+
+  /** Counters for metrics and tests: late events per module and dedup memory. */
+  stats(): { lateEvents: Record<string, number>; rememberedEvents: number } {
+    const lateEvents: Record<string, number> = {};
+    for (const [id, state] of this.modules) lateEvents[id] = state.lateEvents;
+    return { lateEvents, rememberedEvents: this.recent.size };
+  }
+
+  private retentionMs(): number {
+    let lateness = 30_000;
+    for (const state of this.modules.values()) lateness = Math.max(lateness, state.latenessMs);
+    return lateness + dayMs;
+  }
+
+  private evaluateRule(
+    state: ModuleState,
+    rule: RuleState,
+    asOf: number,
+    now: number,
+    out: Evaluation,
+  ): void {
+    const { spec, ring } = rule;
+    const { geometry } = spec;
+    ring.advance(asOf);
+    const window = ring.window(asOf);
+    const value = aggregateValue(spec.aggregation, window, geometry.buckets * geometry.widthMs);
+    const rawShortfall = value === null ? null : shortfallOf(spec.direction, spec.target, value);
+    const status = statusOf(rawShortfall, spec.tolerance, window.count, spec.minSamples);
+    const shortfall = status === 'no_data' ? null : rawShortfall;
+
+    const fit = rule.series.fit(asOf, shortfall === null ? null : value);
+    const slope = fit.slopePerHour;
+    const trend =
+      slope === null || value === null ? null : towardTarget(spec.direction, spec.target, value, slope);
+    const stagnating =
+      spec.kind === 'goal' &&
+      isStagnating({
+        status,
+        value,
+        target: spec.target,
+        trend,
+        horizonMs: spec.horizonMs,
+        enoughHistory: fit.enoughHistory,
+      });
+
+    const shortWindow = ring.window(asOf, geometry.shortBuckets);
+    const shortValue = aggregateValue(
+      spec.aggregation,
+      shortWindow,
+      geometry.shortBuckets * geometry.widthMs,
+    );
+    const shortStatus = statusOf(
+      shortValue === null ? null : shortfallOf(spec.direction, spec.target, shortValue),
+      spec.tolerance,
+      shortWindow.count,
+      1,
+    );
+
+    const update: PerformanceUpdate = {
+      moduleId: state.module.id,
+      moduleVersion: state.module.version,
+      goalId: spec.id,
+      ruleKind: spec.kind,
+      metric: spec.metric,
+      aggregation: spec.aggregation,
+      window: spec.window,
+      asOf: toTimestamp(asOf),
+      value,
+      count: window.count,
+      target: spec.target,
+      shortfall,
+      status,
+      stagnating,
+      trend,
+    };
+    if (this.shouldEmit(rule.lastUpdate, update, now - rule.lastUpdateAt)) {
+      out.updates.push(update);
+      rule.lastUpdate = update;
+      rule.lastUpdateAt = now;
+      if (shortfall !== null && value !== null) rule.series.record(asOf, value);
+    }
+
+    const deviates = status === 'off_track';
+    const message = describe(spec, value, status);
+    out.alerts.push(
+      ...rule.deviation.step(
+        subjectOf(state, spec, spec.kind === 'goal' ? 'goal_deviation' : 'constraint_violation'),
+        {
+          t: asOf,
+          deviating: deviates,
+          recovered: shortfall !== null && shortfall <= recoveryFraction * spec.tolerance,
+          severity: deviates && shortStatus === 'off_track' ? 'critical' : 'warning',
+          observed: value,
+          target: spec.target,
+          shortfall,
+          message,
+        },
+      ),
+    );
+    if (spec.kind === 'goal') {
+      const reading: AlertReading = {
+        t: asOf,
+        deviating: stagnating,
+        recovered: !stagnating && status !== 'no_data',
+        severity: 'warning',
+        observed: value,
+        target: spec.target,
+        shortfall,
+        message: stagnating
+          ? `${message}; no meaningful progress toward the target over ${formatDuration(spec.horizonMs)} (trend ${round(trend)} per hour)`
+          : message,
+      };
+      out.alerts.push(...rule.stagnation.step(subjectOf(state, spec, 'stagnation'), reading));
+    }
+  }
+
+  private shouldEmit(last: PerformanceUpdate | undefined, next: PerformanceUpdate, sinceMs: number): boolean {
+    if (!last) return true;
+    if (last.status !== next.status || last.stagnating !== next.stagnating) return true;
+    const changed =
+      last.value !== next.value ||
+      last.count !== next.count ||
+      last.shortfall !== next.shortfall ||
+      last.trend !== next.trend ||
+      last.target !== next.target ||
+      last.moduleVersion !== next.moduleVersion;
+    return changed && sinceMs >= this.coalesceMs;
+  }
+
+  private evaluateSilence(state: ModuleState, now: number, out: Evaluation): void {
+    const limit = state.maxSilenceMs;
+    if (limit === undefined) {
+      if (state.silence.current) {
+        out.alerts.push(
+          ...state.silence.close(subjectOf(state, undefined, 'data_gap'), now, 'maxSilence was removed'),
+        );
+      }
+      return;
+    }
+    const silentMs = now - state.lastReceived;
+    const silent = silentMs >= limit;
+    // The episode starts when the silence crossed the limit, so a restarted engine derives the same id.
+    const t = silent && !state.silence.current ? state.lastReceived + limit : now;
+    out.alerts.push(
+      ...state.silence.step(subjectOf(state, undefined, 'data_gap'), {
+        t,
+        deviating: silent,
+        recovered: !silent,
+        severity: 'warning',
+        observed: null,
+        target: null,
+        shortfall: null,
+        message: silent
+          ? `no event received for ${formatDuration(Math.max(0, Math.round(silentMs)))} (max silence ${state.module.maxSilence})`
+          : `events are arriving again (max silence ${state.module.maxSilence})`,
+      }),
+    );
+  }
+
+  /** Moves a rule's changed buckets into the module's pending rows. */
+  private flushRule(state: ModuleState, rule: RuleState, now: number): void {
+    const key = {
+      moduleId: state.module.id,
+      ruleId: rule.spec.id,
+      metric: rule.spec.metric,
+      widthMs: rule.spec.geometry.widthMs,
+      moduleVersion: state.module.version,
+    };
+    const dirty = new Map<number, DirtyBucket>();
+    for (const bucket of rule.ring.takeDirty()) dirty.set(bucket.bucketMs, bucket);
+    for (const [bucketMs, partial] of rule.outside) {
+      const full = dirty.get(bucketMs);
+      if (full) mergeSummary(full.stored, partial);
+      else state.pendingMerges.push(toRollupRow(key, bucketMs, partial, undefined, now));
+    }
+    rule.outside.clear();
+    for (const bucket of dirty.values())
+      state.pendingRows.push(toRollupRow(key, bucket.bucketMs, bucket.stored, bucket.live, now));
+  }
+}
+
+function newRule(spec: RuleSpec): RuleState {
+  return {
+    spec,
+    ring: new BucketRing(spec.geometry, spec.withSketch),
+    series: new TrendSeries(spec.horizonMs),
+    deviation: new AlertTracker(),
+    stagnation: new AlertTracker(),
+    lastUpdate: undefined,
+    lastUpdateAt: Number.NEGATIVE_INFINITY,
+    outside: new Map(),
+  };
+}
+
+function trackersOf(rule: RuleState): Array<[AlertTracker, AlertKind]> {
+  return rule.spec.kind === 'goal'
+    ? [
+        [rule.deviation, 'goal_deviation'],
+        [rule.stagnation, 'stagnation'],
+      ]
+    : [[rule.deviation, 'constraint_violation']];
+}
+
+function trackerFor(rule: RuleState, kind: AlertKind): AlertTracker | undefined {
+  return trackersOf(rule).find(([, k]) => k === kind)?.[0];
+}
+
+function subjectOf(state: ModuleState, spec: RuleSpec | undefined, kind: AlertKind): AlertSubject {
+  return {
+    moduleId: state.module.id,
+    moduleVersion: state.module.version,
+    owner: state.module.owner,
+    ruleId: spec?.id ?? silenceRuleId,
+    kind,
+    holdMs: spec?.holdMs ?? 0,
+  };
+}
+
+function singleSummary(event: EngineEvent, withSketch: boolean): Summary {
+  const summary = emptySummary(withSketch);
+  summary.count = 1;
+  summary.sum = event.value;
+  summary.min = event.value;
+  summary.max = event.value;
+  summary.lastValue = event.value;
+  summary.lastMs = event.observedAt;
+  summary.lastEventId = event.eventId;
+  summary.sketch?.add(event.value);
+  return summary;
+}
+
+function round(value: number | null): string {
+  return value === null ? 'n/a' : String(Number(value.toPrecision(4)));
+}
+
+function describe(spec: RuleSpec, value: number | null, status: string): string {
+  const what = `${spec.aggregation} of ${spec.metric} over ${spec.window} is ${round(value)}`;
+  if (spec.kind === 'constraint') return `${what}; must be ${spec.op} ${spec.target} (${status})`;
+  const goal =
+    spec.direction === 'increase'
+      ? `at least ${spec.target}`
+      : spec.direction === 'decrease'
+        ? `at most ${spec.target}`
+        : `${spec.target}`;
+  return `${what}; goal ${goal} with tolerance ${spec.tolerance} (${status})`;
+}

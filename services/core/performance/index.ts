@@ -1,0 +1,14 @@
+/** The performance engine: windows, goal status and alerts. Pure: no I/O; time comes from arguments or a Clock. */
+export { acknowledgeAlert, alertIdOf } from './alerts.js';
+export {
+  Engine,
+  type EngineEvent,
+  type EngineOptions,
+  type Evaluation,
+  type IngestResult,
+  type RestoreInput,
+} from './engine.js';
+export { mergeRollupRows, type RollupRow } from './rollup.js';
+export { relativeAccuracy } from './sketch.js';
+export { stagnationProgressFraction } from './status.js';
+export { type WindowGeometry, windowGeometry, windowRange } from './window.js';
