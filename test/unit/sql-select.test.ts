@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { loadMigrations, splitStatements, versionAtLeast } from '../../services/adapters/sql/migrations.js';
+import { validateRows } from '../../services/adapters/sql/rows.js';
+import { renderSelect } from '../../services/adapters/sql/select.js';
+import { maxSelectRows } from '../../services/ports/store.js';
+import { tables } from '../../services/ports/tables.js';
+
+describe('renderSelect', () => {
+  it('splits key from non-key conditions and orders by the key as a tiebreaker', () => {
+    const parts = renderSelect(
+      'registry_entities',
+      {
+        where: [
+          { column: 'kind', op: '=', value: 'agency' },
+          { column: 'deleted', op: '=', value: false },
+          { column: 'id', op: 'in', value: ["o'brien", 'x'] },
+        ],
+        orderBy: [{ column: 'updated_ms', direction: 'desc' }],
+        limit: 10,
+      },
+      'duckdb',
+    );
+    expect(parts.keyConditions).toEqual([`"kind" = 'agency'`, `"id" IN ('o''brien', 'x')`]);
+    expect(parts.otherConditions).toEqual(['"deleted" = false']);
+    expect(parts.orderBy).toBe('"updated_ms" DESC, "kind" ASC, "id" ASC');
+    expect(parts).toMatchObject({ fetch: 10, unbounded: false });
+  });
+
+  it('fetches one row past the ceiling when no limit is given', () => {
+    expect(renderSelect('alerts', {}, 'clickhouse')).toMatchObject({
+      fetch: maxSelectRows + 1,
+      unbounded: true,
+    });
+  });
+
+  it('checks value types against the column', () => {
+    expect(() =>
+      renderSelect('alerts', { where: [{ column: 'version', op: '=', value: '1' }] }, 'clickhouse'),
+    ).toThrow(/expected a number/);
+    expect(() =>
+      renderSelect('registry_entities', { where: [{ column: 'deleted', op: '<', value: true }] }, 'duckdb'),
+    ).toThrow(/only = and !=/);
+  });
+});
+
+describe('validateRows', () => {
+  const row = {
+    seq: 1,
+    at_ms: 2,
+    actor: 'a',
+    action: 'b',
+    subject: 'c',
+    hash: 'd',
+    body: { x: 1 },
+  };
+  it('accepts rows of the catalog shape', () => {
+    expect(() => validateRows('audit_log', [row, { ...row, body: undefined }])).not.toThrow();
+  });
+  it('names the row and column at fault', () => {
+    expect(() => validateRows('audit_log', [row, { ...row, seq: 2 ** 53 }])).toThrow('audit_log[1].seq');
+    expect(() => validateRows('audit_log', [{ ...row, body: { big: 1n } }])).toThrow('audit_log[0].body');
+    expect(() => validateRows('audit_log', [null])).toThrow('audit_log[0]');
+  });
+});
+
+describe('migrations', () => {
+  it('splits statements on lines ending with a semicolon and drops comments', () => {
+    expect(splitStatements('-- c\nCREATE TABLE a (x Int8);\n\nCREATE TABLE b\n(y Int8)\n;\n')).toEqual([
+      'CREATE TABLE a (x Int8)',
+      'CREATE TABLE b\n(y Int8)',
+    ]);
+  });
+
+  it('compares server versions', () => {
+    expect(versionAtLeast('18.16.1', [20, 3])).toBe(false);
+    expect(versionAtLeast('24.8.4.13', [20, 3])).toBe(true);
+    expect(versionAtLeast('20.3.1', [20, 3])).toBe(true);
+  });
+
+  it('has the same migration ids for ClickHouse and DuckDB, each creating every catalog table', async () => {
+    const ch = await loadMigrations(new URL('../../infra/clickhouse/migrations/', import.meta.url));
+    const duck = await loadMigrations(new URL('../../infra/duckdb/migrations/', import.meta.url));
+    expect(ch.map((m) => m.id)).toEqual(duck.map((m) => m.id));
+    for (const migrations of [ch, duck]) {
+      const sql = migrations.flatMap((m) => m.statements).join('\n');
+      for (const table of Object.keys(tables)) expect(sql).toContain(`CREATE TABLE IF NOT EXISTS ${table} (`);
+      expect(sql).not.toMatch(/DateTime64|TTL|CODEC|PRIMARY KEY|UNIQUE/i);
+    }
+  });
+});
