@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { Topics } from '../../infra/kafka/topics.js';
-import type { AuditTrail } from '../ports/audit.js';
-import { GlasshouseError } from '../runtime/errors.js';
 import type { RoleContext, RoleFactory } from '../runtime/role.js';
 import { registerDashboard } from './dashboard.js';
 import { LiveFeed } from './feed.js';
@@ -13,8 +11,6 @@ import { LiveState } from './state.js';
 
 export interface GatewayOptions {
   limits?: Partial<LiveLimits>;
-  /** Where acknowledgements are audited. */
-  audit: AuditTrail;
 }
 
 /** The pieces a wired gateway consists of (tests publish through `feed`). */
@@ -25,18 +21,8 @@ export interface Gateway {
   server: LiveServer;
 }
 
-/** Until the audit trail is wired into the gateway's context, acknowledgements answer `audit_unavailable`. */
-const auditNotWired: AuditTrail = {
-  append: async () => {
-    throw new GlasshouseError('audit_unavailable', 'the audit trail is not available in this process', {
-      retriable: true,
-      status: 503,
-    });
-  },
-};
-
 /** Wires the live gateway (`GET /v1/live`) and the citizen dashboard (`GET /`) into the process. */
-export async function wireGateway(ctx: RoleContext, options: GatewayOptions): Promise<Gateway> {
+export async function wireGateway(ctx: RoleContext, options: GatewayOptions = {}): Promise<Gateway> {
   const limits = { ...defaultLiveLimits, ...options.limits };
   const logger = ctx.logger.child({ component: 'gateway' });
   const hub = new Hub(randomBytes(8).toString('hex'), limits.historyPerChannel);
@@ -45,7 +31,7 @@ export async function wireGateway(ctx: RoleContext, options: GatewayOptions): Pr
   const oversight = new Oversight({
     registry: ctx.registry,
     bus: ctx.bus,
-    audit: options.audit,
+    audit: ctx.audit,
     clock: ctx.clock,
     findAlert: (alertId) => state.alert(alertId),
     alertsTopic: Topics.alertsEvents,
@@ -70,5 +56,5 @@ export async function wireGateway(ctx: RoleContext, options: GatewayOptions): Pr
 }
 
 export const gatewayRole: RoleFactory = async (ctx) => {
-  await wireGateway(ctx, { audit: auditNotWired });
+  await wireGateway(ctx);
 };
