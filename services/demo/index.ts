@@ -1,0 +1,2 @@
+export { localBaseUrl } from './client.js';
+export { DemoComponent, type DemoOptions } from './component.js';
