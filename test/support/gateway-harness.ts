@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import WebSocket from 'ws';
-import { Topics } from '../../infra/kafka/topics.js';
+import { Topics, topicSpecs } from '../../infra/kafka/topics.js';
 import { AlertEvent } from '../../schemas/alert.js';
 import type { AuditEntry } from '../../schemas/audit.js';
 import { PerformanceUpdate } from '../../schemas/performance.js';
@@ -69,6 +69,7 @@ export async function startGateway(options: {
   limits?: Partial<LiveLimits>;
   allowedOrigins?: string[];
 }): Promise<RunningGateway> {
+  await options.bus.ensureTopics(topicSpecs);
   const logger = pino({ level: process.env.GLASSHOUSE_TEST_LOG ?? 'silent' });
   const config = { ...loadConfig({}), port: 0, allowedOrigins: options.allowedOrigins };
   const metrics = new Registry();
