@@ -35,7 +35,6 @@ function lineAndColumn(text: string, position: number): { line: number; column: 
 }
 
 const whitespace = new Set([' ', '\t', '\n', '\r']);
-const numberPattern = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 const escapes = new Set(['"', '\\', '/', 'b', 'f', 'n', 'r', 't']);
 
 /**
@@ -116,17 +115,17 @@ export function jsonErrorPosition(text: string): number {
           expect = afterValue();
           continue;
         }
-        for (const word of ['true', 'false', 'null']) {
-          if (text.startsWith(word, i)) {
-            i += word.length;
-            expect = afterValue();
-            break;
-          }
+        const literal = c === 't' ? 'true' : c === 'f' ? 'false' : c === 'n' ? 'null' : undefined;
+        if (literal) {
+          for (let k = 1; k < literal.length; k++) if (text[i + k] !== literal[k]) return i + k;
+          i += literal.length;
+          expect = afterValue();
+          continue;
         }
-        if (expect !== 'value' && expect !== 'valueOrClose') continue;
-        numberPattern.lastIndex = i;
-        if (numberPattern.exec(text)) {
-          i = numberPattern.lastIndex;
+        if (c === '-' || (c >= '0' && c <= '9')) {
+          const end = scanNumber(text, i);
+          if (end < 0) return -end - 1;
+          i = end;
           expect = afterValue();
           continue;
         }
@@ -149,7 +148,8 @@ function scanString(text: string, start: number): number {
       const e = text[i + 1];
       if (e === undefined) return -(text.length + 1);
       if (e === 'u') {
-        if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) return -(i + 2 + 1);
+        for (let k = i + 2; k < i + 6; k++)
+          if (!isHex(text.charCodeAt(k))) return -(Math.min(k, text.length) + 1);
         i += 6;
         continue;
       }
@@ -160,4 +160,28 @@ function scanString(text: string, start: number): number {
     i++;
   }
   return -(text.length + 1);
+}
+
+const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
+const isHex = (c: number) => isDigit(c) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
+
+/** Scans a number; returns the index after it, or -(errorIndex+1) where the grammar breaks (as V8 reports it). */
+function scanNumber(text: string, start: number): number {
+  let i = start;
+  if (text.charCodeAt(i) === 0x2d) i++;
+  if (!isDigit(text.charCodeAt(i))) return -(i + 1);
+  if (text.charCodeAt(i) === 0x30) i++;
+  else while (isDigit(text.charCodeAt(i))) i++;
+  if (text.charCodeAt(i) === 0x2e) {
+    i++;
+    if (!isDigit(text.charCodeAt(i))) return -(i + 1);
+    while (isDigit(text.charCodeAt(i))) i++;
+  }
+  if (text.charCodeAt(i) === 0x65 || text.charCodeAt(i) === 0x45) {
+    i++;
+    if (text.charCodeAt(i) === 0x2b || text.charCodeAt(i) === 0x2d) i++;
+    if (!isDigit(text.charCodeAt(i))) return -(i + 1);
+    while (isDigit(text.charCodeAt(i))) i++;
+  }
+  return i;
 }
