@@ -15,7 +15,8 @@ function simulate(seed: number, minutes: number): Map<string, MetricEventInput[]
   for (const agency of agencies) {
     const feed = new AgencyFeed(agency.feed, seed, 'run1');
     const events: MetricEventInput[] = [];
-    for (let elapsed = 1_000; elapsed <= minutes * minute; elapsed += 1_000) events.push(...feed.tick(elapsed, t0 + elapsed));
+    for (let elapsed = 1_000; elapsed <= minutes * minute; elapsed += 1_000)
+      events.push(...feed.tick(elapsed, t0 + elapsed));
     sent.set(agency.id, events);
   }
   return sent;
@@ -27,7 +28,11 @@ const parsedModules = new Map(modules.map((m) => [m.id, ModulePut.parse(m)]));
 
 function valuesIn(moduleId: string, metric: string, endMs: number, windowMs: number): MetricEventInput[] {
   return allEvents.filter(
-    (e) => e.moduleId === moduleId && e.metric === metric && (e.observedAt as number) > t0 + endMs - windowMs && (e.observedAt as number) <= t0 + endMs,
+    (e) =>
+      e.moduleId === moduleId &&
+      e.metric === metric &&
+      (e.observedAt as number) > t0 + endMs - windowMs &&
+      (e.observedAt as number) <= t0 + endMs,
   );
 }
 
@@ -89,7 +94,14 @@ function constraintHolds(moduleId: string, constraintId: string, atMs: number): 
 }
 
 describe('levelAt', () => {
-  const signal = { points: [[0, 93], [30_000, 93], [330_000, 74]] as const, noise: 0 };
+  const signal = {
+    points: [
+      [0, 93],
+      [30_000, 93],
+      [330_000, 74],
+    ] as const,
+    noise: 0,
+  };
   it('holds before the first point, interpolates between points and holds after the last', () => {
     expect(levelAt(signal, 0)).toBe(93);
     expect(levelAt(signal, 30_000)).toBe(93);
@@ -97,16 +109,47 @@ describe('levelAt', () => {
     expect(levelAt(signal, 900_000)).toBe(74);
   });
   it('treats two points at one time as a step', () => {
-    expect(levelAt({ points: [[0, 3], [60_000, 3], [60_000, 9]], noise: 0 }, 60_000)).toBe(3);
-    expect(levelAt({ points: [[0, 3], [60_000, 3], [60_000, 9]], noise: 0 }, 60_001)).toBe(9);
+    expect(
+      levelAt(
+        {
+          points: [
+            [0, 3],
+            [60_000, 3],
+            [60_000, 9],
+          ],
+          noise: 0,
+        },
+        60_000,
+      ),
+    ).toBe(3);
+    expect(
+      levelAt(
+        {
+          points: [
+            [0, 3],
+            [60_000, 3],
+            [60_000, 9],
+          ],
+          noise: 0,
+        },
+        60_001,
+      ),
+    ).toBe(9);
   });
 });
 
 describe('AgencyFeed', () => {
   it('is deterministic for a seed and differs between seeds', () => {
     expect(simulate(7, 1)).toEqual(simulate(7, 1));
-    const other = simulate(8, 1).get('city-transit')!.map((e) => e.value);
-    expect(other).not.toEqual(run.get('city-transit')!.slice(0, other.length).map((e) => e.value));
+    const other = simulate(8, 1)
+      .get('city-transit')!
+      .map((e) => e.value);
+    expect(other).not.toEqual(
+      run
+        .get('city-transit')!
+        .slice(0, other.length)
+        .map((e) => e.value),
+    );
   });
 
   it('sends valid events with unique ids, observed up to the jitter before now and never after', () => {
@@ -137,7 +180,9 @@ describe('the scripted scenarios', () => {
   });
 
   it('the stagnating module stays flat, well below target', () => {
-    const values = [2, 4, 6, 8].map((m) => goalValue('affordable-housing-pipeline', 'units-on-schedule', m * minute));
+    const values = [2, 4, 6, 8].map((m) =>
+      goalValue('affordable-housing-pipeline', 'units-on-schedule', m * minute),
+    );
     for (const v of values) expect(v).toBeGreaterThan(60);
     for (const v of values) expect(v).toBeLessThan(64);
     expect(Math.max(...values) - Math.min(...values)).toBeLessThan(1.5);
@@ -187,11 +232,15 @@ describe('the scripted scenarios', () => {
     for (const module of parsedModules.values()) {
       for (const goal of module.goals) {
         if (scripted.has(`${module.id}/${goal.id}`)) continue;
-        for (const m of [6, 7, 8]) expect(`${module.id}/${goal.id}@${m}m: ${status(module.id, goal.id, m * minute)}`).toMatch(/on_track$/);
+        for (const m of [6, 7, 8])
+          expect(`${module.id}/${goal.id}@${m}m: ${status(module.id, goal.id, m * minute)}`).toMatch(
+            /on_track$/,
+          );
       }
       for (const rule of module.constraints) {
         if (module.id === 'building-permits' || module.agencies.includes('environment-agency')) continue;
-        for (const m of [3, 8]) expect(constraintHolds(module.id, rule.id, m * minute), `${module.id}/${rule.id}@${m}m`).toBe(true);
+        for (const m of [3, 8])
+          expect(constraintHolds(module.id, rule.id, m * minute), `${module.id}/${rule.id}@${m}m`).toBe(true);
       }
     }
     expect(status('rapid-rehousing', 'tenancy-retention', 8 * minute)).toBe('at_risk');
