@@ -151,6 +151,7 @@ export class KafkaConsumption implements Consumption {
     commitOffsetsIfNecessary,
     isRunning,
     isStale,
+    heartbeat,
   }: EachBatchPayload): Promise<void> {
     await this.assignmentWork;
     const { partition } = batch;
@@ -161,6 +162,9 @@ export class KafkaConsumption implements Consumption {
 
     const records = batch.messages.map((m) => this.toRecord(partition, m));
     const started = Date.now();
+    // kafkajs heartbeats only between batches; keep the membership alive through a slow handler
+    // (a rebalance signalled here surfaces at the commit, which then makes kafkajs rejoin).
+    const keepAlive = setInterval(() => heartbeat().catch(() => {}), this.o.heartbeatIntervalMs);
     try {
       await this.o.options.onBatch({
         topic: this.o.options.topic,
@@ -171,6 +175,8 @@ export class KafkaConsumption implements Consumption {
     } catch (err) {
       this.retryLater(partition, batch.firstOffset() ?? records[0]!.offset, err);
       return;
+    } finally {
+      clearInterval(keepAlive);
     }
     this.failures.delete(partition);
     this.lastProgress = Date.now();
