@@ -1,4 +1,25 @@
 import type { RoleFactory } from '../runtime/role.js';
+import { AuditClient } from './audit-client.js';
+import { BusRegistryView } from './registry-view.js';
+import { auditRoutes } from './routes/audit.js';
+import { moduleRoutes } from './routes/modules.js';
+import { peopleRoutes } from './routes/people.js';
+import { AuditSequencer } from './sequencer.js';
 
-/** The api role. Wired in by its own issue; until then it adds nothing to the process. */
-export const apiRole: RoleFactory = () => {};
+/**
+ * The api role: the registry and audit endpoints, and this replica's seat in the audit sequencer
+ * group (exactly one replica's sequencer is active at a time).
+ */
+export const apiRole: RoleFactory = (ctx) => {
+  // main builds both; the api role needs their write side (apply, submit), not only the ports.
+  if (!(ctx.registry instanceof BusRegistryView) || !(ctx.audit instanceof AuditClient)) {
+    throw new TypeError('the api role needs the BusRegistryView and AuditClient that main creates');
+  }
+  const deps = { registry: ctx.registry, audit: ctx.audit, store: ctx.store, clock: ctx.clock };
+  ctx.lifecycle.add(
+    new AuditSequencer({ bus: ctx.bus, store: ctx.store, clock: ctx.clock, logger: ctx.logger }),
+  );
+  moduleRoutes(ctx.http.app, deps);
+  peopleRoutes(ctx.http.app, deps);
+  auditRoutes(ctx.http.app, deps);
+};

@@ -1,0 +1,34 @@
+import type { z } from 'zod';
+import { issueDetails } from '../../schemas/common.js';
+import type { Clock } from '../ports/clock.js';
+import type { Store } from '../ports/store.js';
+import { ValidationError } from '../runtime/errors.js';
+import type { AuditClient } from './audit-client.js';
+import type { Command } from './commands.js';
+import type { BusRegistryView } from './registry-view.js';
+
+/** What the api routes need: the registry view (read and apply), the audit client (write), the store (history). */
+export interface ApiDeps {
+  registry: BusRegistryView;
+  audit: AuditClient;
+  store: Store;
+  clock: Clock;
+}
+
+/**
+ * Submits a command to the sequencer and applies its registry records to this process's view before
+ * answering, so a read right after a write on the same replica sees it.
+ */
+export async function write(deps: ApiDeps, actor: string, command: Command) {
+  const result = await deps.audit.submit(actor, command);
+  deps.registry.apply(result.records);
+  return result;
+}
+
+/** Parses with a zod schema or throws a 400 listing every issue with its path. */
+export function parseOr400<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success)
+    throw new ValidationError(`${what} does not match the contract`, issueDetails(parsed.error));
+  return parsed.data;
+}
