@@ -5,6 +5,7 @@ import { topicSpecs } from '../infra/kafka/topics.js';
 import { AuditClient } from './api/audit-client.js';
 import { BusRegistryView } from './api/registry-view.js';
 import { apiRole } from './api/role.js';
+import { DemoComponent, ephemeralAdminToken, localBaseUrl } from './demo/index.js';
 import { gatewayRole } from './gateway/role.js';
 import { ingestRole } from './ingest/role.js';
 import { systemClock } from './ports/clock.js';
@@ -55,6 +56,8 @@ export async function startGlasshouse(config: Config, logger: Logger): Promise<R
       if (report.applied.length) logger.info({ applied: report.applied }, 'store migrations applied');
     }),
   );
+  // The demo seeds through the admin API; without a configured token this run uses a random one.
+  if (config.demo && config.role === 'all') config.adminToken ??= ephemeralAdminToken();
   // Every role reads the registry and may append to the audit trail; both are ready before any role starts.
   const registry = lifecycle.add(new BusRegistryView({ bus, store, logger, adminToken: config.adminToken }));
   const audit = lifecycle.add(new AuditClient({ bus, clock: systemClock, logger }));
@@ -76,6 +79,18 @@ export async function startGlasshouse(config: Config, logger: Logger): Promise<R
   for (const role of selected) await factories[role](ctx);
   // Last to start, first to stop: no request is accepted before every part is ready, and none after drain begins.
   lifecycle.add(http);
+  if (config.demo) {
+    // After the server: the demo uses the public API like any agency, and stops before the server drains.
+    lifecycle.add(
+      new DemoComponent({
+        baseUrl: () => localBaseUrl(config.host, http.port()),
+        adminToken: () => config.adminToken,
+        logger,
+        clock: systemClock,
+        keyFile: DemoComponent.keyFileIn(config.dataDir),
+      }),
+    );
+  }
   await lifecycle.start();
   return { port: http.port(), lifecycle, stop: () => lifecycle.stop() };
 }
