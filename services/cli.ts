@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { contracts, type ContractName } from '../schemas/index.js';
+import { type ContractName, contracts } from '../schemas/index.js';
 import { jsonSchemaOf } from '../schemas/openapi.js';
 import { type CliOverrides, loadConfig, type Role, roles } from './runtime/config.js';
 import { GlasshouseError } from './runtime/errors.js';
@@ -10,6 +10,8 @@ import { createLogger } from './runtime/logger.js';
 const usage = `usage:
   glasshouse start [--role all|ingest|processor|gateway|api] [--demo] [--port N] [--data-dir D]
   glasshouse schemas export [--out DIR]      write JSON Schema files for every public contract
+  glasshouse audit verify <url|file> [--head HASH]
+                                             recompute an exported audit log's hash chain offline
 `;
 
 type Command = (args: string[]) => Promise<number>;
@@ -18,6 +20,7 @@ type Command = (args: string[]) => Promise<number>;
 export const commands: Record<string, Command> = {
   start: startCommand,
   schemas: schemasCommand,
+  audit: auditCommand,
 };
 
 /** Runs the CLI and returns the exit code; `start` keeps the process alive until a signal. */
@@ -57,7 +60,10 @@ async function startCommand(args: string[]): Promise<number> {
   const cli: CliOverrides = {};
   if (values.role !== undefined) {
     if (!(roles as readonly string[]).includes(values.role)) {
-      throw new GlasshouseError('config_invalid', `--role must be one of ${roles.join(', ')} (got "${values.role}")`);
+      throw new GlasshouseError(
+        'config_invalid',
+        `--role must be one of ${roles.join(', ')} (got "${values.role}")`,
+      );
     }
     cli.role = values.role as Role;
   }
@@ -81,7 +87,8 @@ async function startCommand(args: string[]): Promise<number> {
 
 async function schemasCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
-  if (sub !== 'export') throw new GlasshouseError('usage', `unknown schemas sub-command "${sub ?? ''}"\n${usage}`);
+  if (sub !== 'export')
+    throw new GlasshouseError('usage', `unknown schemas sub-command "${sub ?? ''}"\n${usage}`);
   const { values } = parseArgs({ args: rest, options: { out: { type: 'string' } }, strict: true });
   const out = values.out ?? 'schemas/json';
   await mkdir(out, { recursive: true });
@@ -91,4 +98,40 @@ async function schemasCommand(args: string[]): Promise<number> {
   }
   process.stdout.write(`wrote ${Object.keys(contracts).length} JSON Schema files to ${out}\n`);
   return 0;
+}
+
+/**
+ * `audit verify <url|file>`: reads every entry (all pages of GET /v1/audit, or an exported file),
+ * recomputes the chain locally and prints the verdict as JSON. Exit 0 valid, 1 broken (or not the
+ * expected `--head`), 2 unusable input.
+ */
+async function auditCommand(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub !== 'verify')
+    throw new GlasshouseError('usage', `unknown audit sub-command "${sub ?? ''}"\n${usage}`);
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: { head: { type: 'string' } },
+    allowPositionals: true,
+    strict: true,
+  });
+  const [source] = positionals;
+  if (!source || positionals.length > 1)
+    throw new GlasshouseError('usage', `audit verify takes one url or file\n${usage}`);
+  const { verifyExport } = await import('./api/audit-export.js');
+  let result: Awaited<ReturnType<typeof verifyExport>>;
+  try {
+    result = await verifyExport(source);
+  } catch (err) {
+    if (err instanceof GlasshouseError) throw err;
+    throw new GlasshouseError('export_unavailable', `cannot read ${source}: ${(err as Error).message}`);
+  }
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  if (result.valid && values.head !== undefined && result.head !== values.head) {
+    process.stderr.write(
+      `glasshouse: the chain is intact but its head is ${result.head}, not ${values.head} (entries missing or added)\n`,
+    );
+    return 1;
+  }
+  return result.valid ? 0 : 1;
 }
