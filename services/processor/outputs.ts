@@ -1,0 +1,208 @@
+import { Topics } from '../../infra/kafka/topics.js';
+import type { AlertEvent } from '../../schemas/alert.js';
+import type { PerformanceUpdate } from '../../schemas/performance.js';
+import { mergeRollupRows, type RollupRow } from '../core/performance/index.js';
+import type { Bus } from '../ports/bus.js';
+import type { Store } from '../ports/store.js';
+import type { Row } from '../ports/tables.js';
+import { type DeadLetter, toDeadLetterRow, toDlqRecord } from './dead-letters.js';
+
+/** Everything one batch (or tick) of one partition must make durable before its offsets are committed. */
+export interface Outputs {
+  /** Processing time of the batch: `received_ms` of its events and `updated_ms` of its rollups. */
+  atMs: number;
+  deadLetters: DeadLetter[];
+  events: Row<'metric_events'>[];
+  alerts: AlertEvent[];
+  updates: PerformanceUpdate[];
+  /** Full rows for buckets the engine holds. */
+  rollups: RollupRow[];
+  /** Partial rows for buckets it no longer holds: merged into the stored row, once. */
+  merges: RollupRow[];
+}
+
+export function emptyOutputs(atMs: number): Outputs {
+  return { atMs, deadLetters: [], events: [], alerts: [], updates: [], rollups: [], merges: [] };
+}
+
+export function isEmpty(o: Outputs): boolean {
+  return (
+    o.deadLetters.length +
+      o.events.length +
+      o.alerts.length +
+      o.updates.length +
+      o.rollups.length +
+      o.merges.length ===
+    0
+  );
+}
+
+/**
+ * The write steps, in order. Rollups go last: a stored rollup row with `updated_ms` ≥ an event's
+ * `received_ms` proves the event was fully processed (its raw row, alerts and updates are written
+ * before), which is what the restore after a crash relies on (see restore.ts).
+ */
+export const steps = [
+  'dlq_publish',
+  'dead_letters',
+  'metric_events',
+  'alerts',
+  'performance_updates',
+  'publish_updates',
+  'publish_alerts',
+  'rollups',
+  'rollup_merges',
+] as const;
+export type Step = (typeof steps)[number];
+
+/** A write step that failed; retrying the flush resumes at this step. */
+export class SinkError extends Error {
+  readonly code = 'sink_failed';
+  readonly retriable = true;
+  constructor(
+    readonly step: Step,
+    cause: unknown,
+  ) {
+    super(`writing ${step} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'SinkError';
+  }
+}
+
+/**
+ * One pending set of outputs and how far its writes got. Each step is idempotent on its own (rows
+ * collapse by key, bus consumers tolerate redelivery), but a completed step is not repeated, and the
+ * merge of partial rollups is computed once and then written as computed, so a retry never merges twice.
+ */
+export class PendingWrite {
+  private next = 0;
+  private merged: RollupRow[] | undefined;
+  private inflight: Promise<void> | undefined;
+
+  constructor(readonly outputs: Outputs) {}
+
+  get done(): boolean {
+    return this.next >= steps.length;
+  }
+
+  /**
+   * Runs the remaining steps in order; throws SinkError naming the step that failed. A call while an
+   * earlier one still runs (a caller gave up waiting on it) joins that one, so steps never run twice at once.
+   */
+  flush(bus: Bus, store: Store): Promise<void> {
+    this.inflight ??= this.runSteps(bus, store).finally(() => {
+      this.inflight = undefined;
+    });
+    return this.inflight;
+  }
+
+  private async runSteps(bus: Bus, store: Store): Promise<void> {
+    while (this.next < steps.length) {
+      const step = steps[this.next]!;
+      try {
+        await this.run(step, bus, store);
+      } catch (err) {
+        throw new SinkError(step, err);
+      }
+      this.next += 1;
+    }
+  }
+
+  private async run(step: Step, bus: Bus, store: Store): Promise<void> {
+    const o = this.outputs;
+    switch (step) {
+      case 'dlq_publish':
+        return bus.publish(Topics.metricsDlq, o.deadLetters.map(toDlqRecord));
+      case 'dead_letters':
+        return insert(
+          store,
+          'dead_letters',
+          o.deadLetters.map((d) => toDeadLetterRow(d, o.atMs)),
+        );
+      case 'metric_events':
+        return insert(store, 'metric_events', o.events);
+      case 'alerts':
+        return insert(store, 'alerts', o.alerts.map(alertRow));
+      case 'performance_updates':
+        return insert(store, 'performance_updates', o.updates.map(updateRow));
+      case 'publish_updates':
+        return bus.publish(
+          Topics.performanceUpdates,
+          o.updates.map((u) => ({ key: u.moduleId, value: JSON.stringify(u) })),
+        );
+      case 'publish_alerts':
+        return bus.publish(
+          Topics.alertsEvents,
+          o.alerts.map((a) => ({ key: a.moduleId, value: JSON.stringify(a) })),
+        );
+      case 'rollups':
+        return insert(store, 'rollups', o.rollups);
+      case 'rollup_merges':
+        this.merged ??= await mergeWithStored(store, o.merges);
+        return insert(store, 'rollups', this.merged);
+    }
+  }
+}
+
+async function insert<T extends Parameters<Store['insert']>[0]>(store: Store, table: T, rows: Row<T>[]) {
+  if (rows.length > 0) await store.insert(table, rows);
+}
+
+export function alertRow(a: AlertEvent): Row<'alerts'> {
+  return {
+    alert_id: a.alertId,
+    version: a.version,
+    module_id: a.moduleId,
+    rule_id: a.ruleId,
+    kind: a.kind,
+    state: a.state,
+    opened_ms: Date.parse(a.openedAt),
+    updated_ms: Date.parse(a.updatedAt),
+    body: a,
+  };
+}
+
+export function updateRow(u: PerformanceUpdate): Row<'performance_updates'> {
+  return {
+    module_id: u.moduleId,
+    goal_id: u.goalId,
+    as_of_ms: Date.parse(u.asOf),
+    module_version: u.moduleVersion,
+    status: u.status,
+    value: u.value ?? 0,
+    body: u,
+  };
+}
+
+const rollupKey = (r: RollupRow) => `${r.module_id}\u0000${r.rule_id}\u0000${r.width_ms}\u0000${r.bucket_ms}`;
+
+/** Partial rows merged into what is stored under the same key (several partials of one key merge first). */
+export async function mergeWithStored(store: Store, partials: RollupRow[]): Promise<RollupRow[]> {
+  if (partials.length === 0) return [];
+  const byKey = new Map<string, RollupRow>();
+  for (const p of partials) {
+    const key = rollupKey(p);
+    const earlier = byKey.get(key);
+    byKey.set(key, earlier ? mergeRollupRows(earlier, p) : p);
+  }
+  const out: RollupRow[] = [];
+  // One read per module and rule: partials of one rule share all key columns but the bucket.
+  const groups = new Map<string, RollupRow[]>();
+  for (const p of byKey.values()) {
+    const g = `${p.module_id}\u0000${p.rule_id}\u0000${p.width_ms}`;
+    groups.set(g, [...(groups.get(g) ?? []), p]);
+  }
+  for (const group of groups.values()) {
+    const first = group[0]!;
+    const stored = await store.select('rollups', {
+      where: [
+        { column: 'module_id', op: '=', value: first.module_id },
+        { column: 'rule_id', op: '=', value: first.rule_id },
+        { column: 'width_ms', op: '=', value: first.width_ms },
+        { column: 'bucket_ms', op: 'in', value: group.map((p) => p.bucket_ms) },
+      ],
+    });
+    const storedByKey = new Map(stored.map((r) => [rollupKey(r), r]));
+    for (const p of group) out.push(mergeRollupRows(storedByKey.get(rollupKey(p)), p));
+  }
+  return out;
+}

@@ -1,0 +1,50 @@
+import { Engine } from '../core/performance/index.js';
+import type { Clock } from '../ports/clock.js';
+import type { PendingWrite } from './outputs.js';
+
+/**
+ * The state of one assigned partition of `metrics.raw`: its engine, the modules restored into it, and
+ * the outputs not yet acknowledged. Batches, ticks, registry changes and retries of one partition run
+ * one at a time through `run`, so the engine never sees two of them interleaved.
+ */
+export class PartitionState {
+  readonly engine: Engine;
+  /** Module id → the version in force in the engine. A module is restored on its first event. */
+  readonly modules = new Map<string, number>();
+  /** Outputs waiting to be written, oldest first. */
+  readonly pending: PendingWrite[] = [];
+  /** True while a background retry owns the pending writes (the partition is paused meanwhile). */
+  retrying = false;
+  /** Set on revoke: whatever is queued for it is abandoned (the next owner replays from the commit). */
+  dropped = false;
+  private chain: Promise<unknown> = Promise.resolve();
+  private lastAt = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    readonly partition: number,
+    clock: Clock,
+  ) {
+    this.engine = new Engine({ clock });
+  }
+
+  /** Runs `work` after everything queued before it; a failure is returned to this caller only. */
+  run<T>(work: () => Promise<T> | T): Promise<T> {
+    const next = this.chain.then(work);
+    this.chain = next.catch(() => {});
+    return next;
+  }
+
+  /**
+   * The processing time of the next batch: the clock, but strictly increasing per partition, so a
+   * rollup row's `updated_ms` orders the batches that wrote it (restore.ts relies on that).
+   */
+  nextTime(now: number): number {
+    this.lastAt = Math.max(now, this.lastAt + 1);
+    return this.lastAt;
+  }
+
+  /** Never stamps a batch before `ms` (a stored time from a previous owner whose clock ran ahead). */
+  notBefore(ms: number): void {
+    if (ms > this.lastAt) this.lastAt = ms;
+  }
+}
