@@ -10,6 +10,9 @@ import { createLogger } from './runtime/logger.js';
 const usage = `usage:
   glasshouse start [--role all|ingest|processor|gateway|api] [--demo] [--port N] [--data-dir D]
   glasshouse schemas export [--out DIR]      write JSON Schema files for every public contract
+  glasshouse dlq list [--all] [--limit N]    show records the processor set aside, with the reason
+  glasshouse dlq replay [--id ID ...]        re-publish them (all not yet replayed, or these) to metrics.raw
+  glasshouse verify-rollups --module M       recompute windows and rollups from stored raw events; exit 1 on disagreement
   glasshouse audit verify <url|file> [--head HASH]
                                              recompute an exported audit log's hash chain offline
 `;
@@ -20,6 +23,8 @@ type Command = (args: string[]) => Promise<number>;
 export const commands: Record<string, Command> = {
   start: startCommand,
   schemas: schemasCommand,
+  dlq: async (args) => (await import('./processor/commands.js')).dlqCommand(args),
+  'verify-rollups': async (args) => (await import('./processor/commands.js')).verifyRollupsCommand(args),
   audit: auditCommand,
 };
 
