@@ -68,6 +68,123 @@ export const endpoints: Endpoint[] = [
       503: 'ErrorBody',
     },
   },
+  // Registry and audit (api role).
+  {
+    method: 'get',
+    path: '/v1/modules',
+    summary:
+      'Every module (latest version) with goals[].current, the latest PerformanceUpdate of each goal when one is known.',
+    access: 'public',
+    query: { domain: 'only modules of this domain', owner: 'only modules of this sociotechnician' },
+    responses: { 200: { description: '{"items":[module]}' }, 400: 'ErrorBody' },
+  },
+  {
+    method: 'get',
+    path: '/v1/modules/{id}',
+    summary:
+      'One module: the latest version with goals[].current, or an old version with ?version=N. `flags` marks a version made while a goal was off track or near an alert.',
+    access: 'public',
+    query: { version: 'a version number (1, 2, ...)' },
+    responses: { 200: 'ModuleVersion', 400: 'ErrorBody', 404: 'ErrorBody' },
+  },
+  {
+    method: 'put',
+    path: '/v1/modules/{id}',
+    summary:
+      'Creates the next version of a module (the module plus a non-empty rationale); audited. An unchanged definition mints no version. At most 256 KiB.',
+    access: 'admin',
+    body: 'ModulePut',
+    responses: { 200: 'ModuleVersion', 400: 'ErrorBody', 413: 'ErrorBody', 503: 'ErrorBody' },
+  },
+  {
+    method: 'get',
+    path: '/v1/sociotechnicians',
+    summary: 'Every sociotechnician profile.',
+    access: 'public',
+    responses: { 200: { description: '{"items":[Sociotechnician]}' } },
+  },
+  {
+    method: 'get',
+    path: '/v1/sociotechnicians/{id}',
+    summary: 'A sociotechnician profile with the modules they are accountable for.',
+    access: 'public',
+    responses: { 200: { description: 'Sociotechnician plus modules' }, 404: 'ErrorBody' },
+  },
+  {
+    method: 'put',
+    path: '/v1/sociotechnicians/{id}',
+    summary: 'Creates or updates a sociotechnician profile; audited.',
+    access: 'admin',
+    body: 'SociotechnicianPut',
+    responses: { 200: 'Sociotechnician', 400: 'ErrorBody', 503: 'ErrorBody' },
+  },
+  {
+    method: 'post',
+    path: '/v1/agencies',
+    summary:
+      'Registers an agency and returns its API key once (stored as a salted scrypt hash); audited. 409 while the id is active.',
+    access: 'admin',
+    body: 'PrincipalCreate',
+    responses: { 201: 'AgencyCreated', 400: 'ErrorBody', 409: 'ErrorBody', 503: 'ErrorBody' },
+  },
+  {
+    method: 'delete',
+    path: '/v1/agencies/{id}',
+    summary: 'Revokes an agency key at once on every replica; audited.',
+    access: 'admin',
+    responses: { 200: { description: '{"agency":Principal}' }, 404: 'ErrorBody' },
+  },
+  {
+    method: 'post',
+    path: '/v1/overseers',
+    summary: 'Registers an oversight member and returns their token once; audited.',
+    access: 'admin',
+    body: 'PrincipalCreate',
+    responses: { 201: 'OverseerCreated', 400: 'ErrorBody', 409: 'ErrorBody', 503: 'ErrorBody' },
+  },
+  {
+    method: 'delete',
+    path: '/v1/overseers/{id}',
+    summary: 'Revokes an oversight token; audited.',
+    access: 'admin',
+    responses: { 200: { description: '{"overseer":Principal}' }, 404: 'ErrorBody' },
+  },
+  {
+    method: 'post',
+    path: '/v1/admins',
+    summary: 'Issues a named admin token once, so the audit trail names the person who acted; audited.',
+    access: 'admin',
+    body: 'PrincipalCreate',
+    responses: { 201: 'AdminCreated', 400: 'ErrorBody', 409: 'ErrorBody', 503: 'ErrorBody' },
+  },
+  {
+    method: 'delete',
+    path: '/v1/admins/{id}',
+    summary: 'Revokes a named admin token; audited.',
+    access: 'admin',
+    responses: { 200: { description: '{"admin":Principal}' }, 404: 'ErrorBody' },
+  },
+  {
+    method: 'get',
+    path: '/v1/audit',
+    summary:
+      'The hash-chained audit log in seq order, paged: {"items":[AuditEntry],"next"?}. hash = SHA-256 (hex) of the RFC 8785 ' +
+      'canonical JSON of the entry without `hash`; prevHash of seq 1 is 64 zeros. Verify offline with `glasshouse audit verify <url|file>`.',
+    access: 'public',
+    query: {
+      after: 'entries with seq greater than this (default 0)',
+      limit: 'entries per page, 1-1000 (default 100)',
+    },
+    responses: { 200: { description: '{"items":[AuditEntry],"next"?:string}' }, 400: 'ErrorBody' },
+  },
+  {
+    method: 'get',
+    path: '/v1/audit/verify',
+    summary:
+      'Recomputes the whole stored chain: {valid:true,length,head} or {valid:false,length,brokenAt,reason}.',
+    access: 'public',
+    responses: { 200: 'AuditVerification' },
+  },
 ];
 
 /** JSON Schema (draft 2020-12) of one contract, as agencies in other languages validate with it. */
