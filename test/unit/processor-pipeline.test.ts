@@ -1,0 +1,190 @@
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Topics, topicSpecs } from '../../infra/kafka/topics.js';
+import type { AlertEvent } from '../../schemas/alert.js';
+import { agencyHeader } from '../../schemas/metric-event.js';
+import type { PerformanceUpdate } from '../../schemas/performance.js';
+import { DuckDbStore } from '../../services/adapters/duckdb/index.js';
+import { MemoryBus } from '../../services/adapters/memory/index.js';
+import { systemClock } from '../../services/ports/clock.js';
+import type { Store } from '../../services/ports/store.js';
+import { verifyModule } from '../../services/processor/commands.js';
+import { ProcessorMetrics } from '../../services/processor/metrics.js';
+import { Processor } from '../../services/processor/processor.js';
+import { collect, meanGoalModule, metricRecord, values, waitUntil } from '../support/processor-harness.js';
+import { FixtureRegistry } from '../support/registry-fixture.js';
+
+const logger = pino({ level: 'silent' });
+
+interface Rig {
+  bus: MemoryBus;
+  store: Store;
+  registry: FixtureRegistry;
+  processor: Processor;
+  metrics: Registry;
+}
+
+const rigs: Rig[] = [];
+afterEach(async () => {
+  for (const rig of rigs.splice(0)) {
+    await rig.processor.stop();
+    await rig.bus.stop();
+    await rig.store.stop();
+  }
+});
+
+/** A processor on the in-process bus and an in-memory DuckDB, with `wrapStore` to inject failures. */
+async function rig(wrapStore: (store: Store) => Store = (s) => s): Promise<Rig> {
+  const bus = new MemoryBus({ retryBaseMs: 5 });
+  await bus.start();
+  await bus.ensureTopics(topicSpecs);
+  const base = new DuckDbStore({ path: ':memory:', logger });
+  await base.start();
+  await base.migrate();
+  const store = wrapStore(base);
+  const registry = new FixtureRegistry({ modules: [meanGoalModule('er-wait')] });
+  for (const m of registry.modules()) {
+    await base.insert('module_versions', [
+      { module_id: m.id, version: m.version, updated_ms: Date.parse(m.updatedAt), body: m },
+    ]);
+  }
+  const metrics = new Registry();
+  const processor = new Processor({
+    bus,
+    store,
+    registry,
+    clock: systemClock,
+    logger,
+    metrics: new ProcessorMetrics(metrics),
+    tickMs: 100,
+    backoff: { baseMs: 20, capMs: 200 },
+  });
+  await processor.start();
+  const r = { bus, store: base, registry, processor, metrics };
+  rigs.push(r);
+  return r;
+}
+
+const countOf = async (store: Store, table: 'metric_events' | 'dead_letters') =>
+  (await store.select(table)).length;
+
+describe('processor on the in-process bus and DuckDB', () => {
+  it('raises one goal_deviation for off-target values and resolves it when they recover', async () => {
+    const { bus, store } = await rig();
+    const alerts = await collect(bus, Topics.alertsEvents);
+    const updates = await collect(bus, Topics.performanceUpdates);
+    const t0 = Date.now();
+    await bus.publish(Topics.metricsRaw, [metricRecord('er-wait', 'e1', 20, t0)]);
+    await waitUntil('an on_track update', () =>
+      values<PerformanceUpdate>(updates.records).some((u) => u.status === 'on_track'),
+    );
+    const sent = Date.now();
+    await bus.publish(Topics.metricsRaw, [metricRecord('er-wait', 'e2', 200, t0 + 1)]);
+    const firing = await waitUntil('a firing goal_deviation', () =>
+      values<AlertEvent>(alerts.records).find((a) => a.kind === 'goal_deviation' && a.state === 'firing'),
+    );
+    expect(Date.now() - sent).toBeLessThan(2_000);
+    expect(firing.owner).toBe('ada');
+    // Recovery: enough low values to bring the mean under 0.8 × tolerance above the target.
+    await bus.publish(
+      Topics.metricsRaw,
+      Array.from({ length: 20 }, (_, i) => metricRecord('er-wait', `r${i}`, 10, t0 + 2 + i)),
+    );
+    await waitUntil('the alert resolved', () =>
+      values<AlertEvent>(alerts.records).some((a) => a.alertId === firing.alertId && a.state === 'resolved'),
+    );
+    const opened = new Set(
+      values<AlertEvent>(alerts.records)
+        .filter((a) => a.kind === 'goal_deviation')
+        .map((a) => a.alertId),
+    );
+    expect(opened.size).toBe(1);
+    const stored = await waitUntil('alert versions stored', async () => {
+      const rows = await store.select('alerts');
+      return rows.some((r) => r.state === 'resolved') ? rows : undefined;
+    });
+    expect(new Set(stored.map((r) => r.alert_id)).size).toBe(1);
+    expect(await countOf(store, 'metric_events')).toBe(22);
+    await waitUntil(
+      'ground truth agrees',
+      async () => (await verifyModule(store, 'er-wait'))?.differences.length === 0,
+    );
+  });
+
+  it('sends invalid records to metrics.dlq and dead_letters with the reason, and keeps going', async () => {
+    const { bus, store } = await rig();
+    const dlq = await collect(bus, Topics.metricsDlq);
+    const now = Date.now();
+    await bus.publish(Topics.metricsRaw, [
+      { key: 'er-wait', value: '{"eventId":', headers: { [agencyHeader]: 'clinic-agency' } },
+      {
+        key: 'er-wait',
+        value: JSON.stringify({
+          eventId: 'x1',
+          moduleId: 'er-wait',
+          metric: 'wait_minutes',
+          value: 1,
+          observedAt: now,
+        }),
+        headers: {},
+      },
+      metricRecord('er-wait', 'x2', 5, now, 'other-agency'),
+      metricRecord('er-wait', 'x3', 5, now, 'clinic-agency', 'no_such_metric'),
+      metricRecord('er-wait', 'ok1', 5, now),
+    ]);
+    await waitUntil('four dead letters stored', async () => (await countOf(store, 'dead_letters')) === 4);
+    await waitUntil('four DLQ records', () => dlq.records.length === 4);
+    const reasons = dlq.records.map((r) => r.headers['glasshouse-dlq-reason']).sort();
+    expect(reasons).toEqual(['agency_not_allowed', 'malformed_json', 'missing_agency', 'unknown_metric']);
+    expect(dlq.records[0]!.value.toString()).toBe('{"eventId":');
+    const rows = await store.select('dead_letters');
+    expect(rows.every((r) => r.replayed_ms === 0 && r.reason.length > 0)).toBe(true);
+    await waitUntil('the valid event stored', async () => (await countOf(store, 'metric_events')) === 1);
+  });
+
+  it('pauses and retries while the store fails, then writes every event exactly once', async () => {
+    let failing = false;
+    let failures = 0;
+    const flaky = (store: Store): Store =>
+      new Proxy(store, {
+        get(target, prop, receiver) {
+          if (prop === 'insert') {
+            return async (...args: Parameters<Store['insert']>) => {
+              if (failing) {
+                failures += 1;
+                throw new Error('store unavailable (injected)');
+              }
+              return target.insert(...args);
+            };
+          }
+          const value = Reflect.get(target, prop, receiver);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+    const { bus, store, processor, metrics } = await rig(flaky);
+    const t0 = Date.now();
+    failing = true;
+    await bus.publish(
+      Topics.metricsRaw,
+      Array.from({ length: 50 }, (_, i) => metricRecord('er-wait', `f${i}`, 20, t0 + i)),
+    );
+    await waitUntil('a few failed writes', () => failures >= 3);
+    expect(processor.health().state).toBe('degraded');
+    expect(await metrics.getSingleMetricAsString('glasshouse_processor_paused_partitions')).toMatch(/ 1$/m);
+    await bus.publish(
+      Topics.metricsRaw,
+      Array.from({ length: 50 }, (_, i) => metricRecord('er-wait', `g${i}`, 20, t0 + 50 + i)),
+    );
+    failing = false;
+    await waitUntil('all 100 events stored', async () => (await countOf(store, 'metric_events')) === 100);
+    await waitUntil('healthy again', () => processor.health().state === 'ok');
+    await waitUntil(
+      'ground truth agrees',
+      async () => (await verifyModule(store, 'er-wait'))?.differences.length === 0,
+    );
+    const rollups = await store.select('rollups');
+    expect(rollups.reduce((n, r) => n + r.count, 0)).toBe(100);
+    expect(await metrics.getSingleMetricAsString('glasshouse_processor_consumer_lag')).toMatch(/ 0$/m);
+  });
+});
