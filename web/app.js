@@ -1,0 +1,454 @@
+// The citizen dashboard: modules by domain with verdict badges and live charts, open alerts,
+// the scoreboard and the audit trail's verification. Reads the public API and /v1/live.
+import { GoalChart } from './chart.js';
+import {
+  ago,
+  esc,
+  goalSentence,
+  metricWords,
+  toleranceSentence,
+  verdictClass,
+  verdictIcon,
+  verdictOf,
+  when,
+  withUnit,
+  worstVerdict,
+} from './format.js';
+import { Live, liveUrl } from './live.js';
+
+const state = {
+  /** @type {Map<string, any>} module id -> module as GET /v1/modules answers it */
+  modules: new Map(),
+  /** @type {Map<string, any>} sociotechnician id -> profile */
+  people: new Map(),
+  /** `${moduleId}|${ruleKind}:${goalId}` -> latest PerformanceUpdate */
+  current: new Map(),
+  /** module id -> when the page last received data for it (ms) */
+  receivedAt: new Map(),
+  /** alert id -> latest open version */
+  alerts: new Map(),
+  charts: new Map(),
+  registry: 'loading',
+  audit: undefined,
+};
+
+const view = document.getElementById('view');
+let live;
+
+async function getJson(path) {
+  try {
+    const response = await fetch(path, { headers: { accept: 'application/json' } });
+    if (!response.ok) return { ok: false, status: response.status };
+    return { ok: true, body: await response.json() };
+  } catch (err) {
+    return { ok: false, status: 0, error: String(err) };
+  }
+}
+
+async function loadRegistry() {
+  const [modules, people, alerts] = await Promise.all([
+    getJson('/v1/modules'),
+    getJson('/v1/sociotechnicians'),
+    getJson('/v1/alerts?state=firing'),
+  ]);
+  if (people.ok) for (const person of people.body.items ?? []) state.people.set(person.id, person);
+  if (modules.ok) {
+    for (const module of modules.body.items ?? []) {
+      state.modules.set(module.id, module);
+      for (const goal of module.goals ?? []) if (goal.current) applyUpdate(goal.current, false);
+    }
+    state.registry = 'ok';
+  } else {
+    state.registry = modules.status === 404 ? 'absent' : 'error';
+  }
+  if (alerts.ok) for (const alert of alerts.body.items ?? []) applyAlert(alert, false);
+}
+
+// ---- live data ----
+
+function ruleKey(update) {
+  return `${update.moduleId}|${update.ruleKind ?? 'goal'}:${update.goalId}`;
+}
+
+function applyUpdate(update, fromLive = true) {
+  const key = ruleKey(update);
+  const previous = state.current.get(key);
+  if (previous && Date.parse(previous.asOf) > Date.parse(update.asOf)) return;
+  state.current.set(key, update);
+  if (fromLive) state.receivedAt.set(update.moduleId, Date.now());
+  state.charts.get(key)?.push(update.asOf, update.value);
+  patchGoal(update);
+  patchModule(update.moduleId);
+}
+
+function applyAlert(alert, announce = true) {
+  const known = state.alerts.get(alert.alertId);
+  if (known && known.version >= alert.version) return;
+  if (alert.state === 'resolved') state.alerts.delete(alert.alertId);
+  else state.alerts.set(alert.alertId, alert);
+  renderAlerts(announce ? alert.alertId : undefined);
+  patchModule(alert.moduleId);
+}
+
+function onLive(channel, message) {
+  if (message.type === 'snapshot') {
+    const items = Array.isArray(message.data) ? message.data : [];
+    if (channel.startsWith('alerts')) {
+      if (message.recovered === false || channel === 'alerts') {
+        // A fresh snapshot is the whole truth: alerts missing from it were resolved meanwhile.
+        const open = new Set(items.map((a) => a.alertId));
+        for (const id of [...state.alerts.keys()]) if (!open.has(id)) state.alerts.delete(id);
+      }
+      for (const alert of items) applyAlert(alert, false);
+      renderAlerts();
+    } else {
+      for (const update of items) applyUpdate(update);
+    }
+    return;
+  }
+  if (message.type === 'update') applyUpdate(message.data);
+  if (message.type === 'alert') applyAlert(message.data);
+}
+
+function onConnection(status, detail) {
+  const box = document.getElementById('connection');
+  box.dataset.state = status;
+  const text = { connecting: 'Connecting…', live: 'Live', offline: 'Offline' }[status];
+  box.querySelector('.connection-text').textContent = detail ? `${text}. ${detail}` : text;
+}
+
+// ---- module and goal rendering ----
+
+function moduleVerdict(module) {
+  const verdicts = (module.goals ?? []).map((goal) => {
+    const current = state.current.get(`${module.id}|goal:${goal.id}`);
+    return verdictOf(current?.status, current?.stagnating);
+  });
+  return verdicts.length ? worstVerdict(verdicts) : 'No data';
+}
+
+function badge(verdict, extraClass = '') {
+  return `<span class="badge badge-${verdictClass(verdict)} ${extraClass}" data-verdict="${esc(verdict)}"><span class="badge-icon" aria-hidden="true">${verdictIcon(verdict)}</span>${esc(verdict)}</span>`;
+}
+
+function ownerName(id) {
+  return state.people.get(id)?.name ?? id;
+}
+
+function latestAsOf(moduleId) {
+  let latest;
+  for (const [key, update] of state.current) {
+    if (!key.startsWith(`${moduleId}|`)) continue;
+    if (!latest || Date.parse(update.asOf) > Date.parse(latest)) latest = update.asOf;
+  }
+  return latest;
+}
+
+function freshnessText(moduleId) {
+  const asOf = latestAsOf(moduleId);
+  if (!asOf) return 'No data received yet';
+  const received = state.receivedAt.get(moduleId);
+  return `Complete through ${when(asOf)}${received ? ` · updated ${ago(Date.now() - received)}` : ''}`;
+}
+
+function goalHtml(module, goal) {
+  const key = `${module.id}|goal:${goal.id}`;
+  const current = state.current.get(key);
+  const verdict = verdictOf(current?.status, current?.stagnating);
+  const baseline =
+    goal.baseline === undefined ? '' : ` Baseline: ${esc(withUnit(goal.baseline, goal.unit))}.`;
+  return `
+    <li class="goal" data-goal="${esc(goal.id)}">
+      <div class="goal-head">
+        <p class="goal-sentence">${esc(goalSentence(goal))}</p>
+        ${badge(verdict, 'goal-verdict')}
+      </div>
+      <p class="goal-figures">
+        <span class="now">Now: <strong class="goal-value">${esc(withUnit(current?.value, goal.unit))}</strong></span>
+        <span>Target: ${esc(withUnit(goal.target, goal.unit))}</span>
+        <span class="goal-count">${current ? `${current.count.toLocaleString('en')} reports in window` : ''}</span>
+      </p>
+      <p class="muted small">${esc(toleranceSentence(goal))}${baseline}</p>
+      <div class="chart" role="img" aria-label="Chart of ${esc(metricWords(goal.metric))} over time against the target of ${esc(withUnit(goal.target, goal.unit))}"><p class="muted small chart-empty">The chart fills in as new figures arrive.</p></div>
+    </li>`;
+}
+
+function constraintHtml(module, constraint) {
+  const current = state.current.get(`${module.id}|constraint:${constraint.id}`);
+  const holds = current ? current.status === 'on_track' || current.status === 'at_risk' : undefined;
+  const word = holds === undefined ? 'No data' : holds ? 'Holds' : 'Breached';
+  const words = constraint.op === '<=' ? 'at most' : 'at least';
+  return `<li class="constraint" data-constraint="${esc(constraint.id)}">Limit: ${esc(metricWords(constraint.metric))} must stay ${words} ${esc(String(constraint.bound))} <span class="constraint-state state-${word.toLowerCase().replace(' ', '-')}">${word}</span></li>`;
+}
+
+function moduleHtml(module) {
+  const verdict = moduleVerdict(module);
+  const alerts = [...state.alerts.values()].filter((a) => a.moduleId === module.id).length;
+  return `
+    <article class="module" id="module-${esc(module.id)}" data-module="${esc(module.id)}" aria-labelledby="title-${esc(module.id)}">
+      <header class="module-head">
+        <div>
+          <h3 id="title-${esc(module.id)}">${esc(module.title)} ${module.demo ? '<span class="tag tag-demo" title="Seeded demonstration data, not a real programme">Demo data</span>' : ''}</h3>
+          <p class="owner">Responsible: <strong class="owner-name">${esc(ownerName(module.owner))}</strong>${state.people.get(module.owner)?.title ? `, ${esc(state.people.get(module.owner).title)}` : ''}</p>
+        </div>
+        <div class="module-status">
+          ${badge(verdict, 'module-verdict')}
+          <span class="module-alerts ${alerts ? '' : 'hidden'}">${alerts} open alert${alerts === 1 ? '' : 's'}</span>
+        </div>
+      </header>
+      ${module.summary ? `<p class="summary">${esc(module.summary)}</p>` : ''}
+      <ul class="goals" aria-label="Goals">${(module.goals ?? []).map((g) => goalHtml(module, g)).join('')}</ul>
+      ${(module.constraints ?? []).length ? `<ul class="constraints" aria-label="Limits">${module.constraints.map((c) => constraintHtml(module, c)).join('')}</ul>` : ''}
+      <p class="freshness muted small">${esc(freshnessText(module.id))}</p>
+    </article>`;
+}
+
+function mountCharts(module) {
+  const card = document.getElementById(`module-${module.id}`);
+  if (!card) return;
+  for (const goal of module.goals ?? []) {
+    const key = `${module.id}|goal:${goal.id}`;
+    const container = card.querySelector(`[data-goal="${CSS.escape(goal.id)}"] .chart`);
+    const chart = new GoalChart(container, {
+      target: goal.target,
+      unit: goal.unit,
+      label: metricWords(goal.metric),
+    });
+    state.charts.set(key, chart);
+    const current = state.current.get(key);
+    if (current) chart.push(current.asOf, current.value);
+  }
+}
+
+function patchGoal(update) {
+  const module = state.modules.get(update.moduleId);
+  const card = document.getElementById(`module-${update.moduleId}`);
+  if (!module || !card) return;
+  if ((update.ruleKind ?? 'goal') === 'constraint') {
+    const constraint = (module.constraints ?? []).find((c) => c.id === update.goalId);
+    const item = card.querySelector(`[data-constraint="${CSS.escape(update.goalId)}"]`);
+    if (constraint && item) item.outerHTML = constraintHtml(module, constraint);
+    return;
+  }
+  const goal = (module.goals ?? []).find((g) => g.id === update.goalId);
+  const item = card.querySelector(`[data-goal="${CSS.escape(update.goalId)}"]`);
+  if (!goal || !item) return;
+  item.querySelector('.goal-verdict').outerHTML = badge(
+    verdictOf(update.status, update.stagnating),
+    'goal-verdict',
+  );
+  item.querySelector('.goal-value').textContent = withUnit(update.value, goal.unit);
+  item.querySelector('.goal-count').textContent = `${update.count.toLocaleString('en')} reports in window`;
+}
+
+function patchModule(moduleId) {
+  const module = state.modules.get(moduleId);
+  const card = document.getElementById(`module-${moduleId}`);
+  if (!module || !card) return;
+  card.querySelector('.module-verdict').outerHTML = badge(moduleVerdict(module), 'module-verdict');
+  const alerts = [...state.alerts.values()].filter((a) => a.moduleId === moduleId).length;
+  const counter = card.querySelector('.module-alerts');
+  counter.textContent = `${alerts} open alert${alerts === 1 ? '' : 's'}`;
+  counter.classList.toggle('hidden', alerts === 0);
+  card.querySelector('.freshness').textContent = freshnessText(moduleId);
+}
+
+// ---- views ----
+
+function renderModules() {
+  state.charts.clear();
+  if (state.registry === 'loading') {
+    view.innerHTML = '<p class="muted">Loading modules…</p>';
+    return;
+  }
+  if (state.modules.size === 0) {
+    const why =
+      state.registry === 'ok'
+        ? 'No policy modules are registered yet.'
+        : 'The module registry is not available on this server right now. Live alerts still appear on this page.';
+    view.innerHTML = `<div class="notice" role="note">${esc(why)}</div>`;
+    return;
+  }
+  const domains = new Map();
+  for (const module of state.modules.values()) {
+    if (module.status === 'retired') continue;
+    if (!domains.has(module.domain)) domains.set(module.domain, []);
+    domains.get(module.domain).push(module);
+  }
+  const counts = { Success: 0, 'At risk': 0, Failure: 0, Stagnation: 0, 'No data': 0 };
+  for (const module of state.modules.values()) counts[moduleVerdict(module)] += 1;
+  view.innerHTML = `
+    <h2 class="visually-hidden">Modules</h2>
+    <ul class="summary-strip" aria-label="Modules by verdict">
+      ${Object.entries(counts)
+        .map(([verdict, n]) => `<li>${badge(verdict)} <span class="summary-count">${n}</span></li>`)
+        .join('')}
+    </ul>
+    ${[...domains.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(
+        ([domain, modules]) => `
+      <section class="domain" aria-labelledby="domain-${esc(domain)}">
+        <h2 id="domain-${esc(domain)}" class="domain-title">${esc(domain.replace(/[-_]/g, ' '))}</h2>
+        ${modules.map(moduleHtml).join('')}
+      </section>`,
+      )
+      .join('')}`;
+  for (const module of state.modules.values()) mountCharts(module);
+}
+
+function renderScoreboard() {
+  state.charts.clear();
+  const rows = new Map();
+  for (const module of state.modules.values()) {
+    if (module.status === 'retired') continue;
+    let row = rows.get(module.owner);
+    if (!row) {
+      row = {
+        id: module.owner,
+        modules: 0,
+        goals: 0,
+        success: 0,
+        risk: 0,
+        failure: 0,
+        stagnation: 0,
+        noData: 0,
+        alerts: 0,
+      };
+      rows.set(module.owner, row);
+    }
+    row.modules += 1;
+    for (const goal of module.goals ?? []) {
+      const current = state.current.get(`${module.id}|goal:${goal.id}`);
+      const verdict = verdictOf(current?.status, current?.stagnating);
+      row.goals += 1;
+      row[
+        {
+          Success: 'success',
+          'At risk': 'risk',
+          Failure: 'failure',
+          Stagnation: 'stagnation',
+          'No data': 'noData',
+        }[verdict]
+      ] += 1;
+    }
+  }
+  for (const alert of state.alerts.values()) if (rows.has(alert.owner)) rows.get(alert.owner).alerts += 1;
+  const sorted = [...rows.values()].sort((a, b) => ownerName(a.id).localeCompare(ownerName(b.id)));
+  view.innerHTML = `
+    <section aria-labelledby="scoreboard-title">
+      <h2 id="scoreboard-title">Scoreboard of the people responsible</h2>
+      <p class="muted">Each row counts the current verdict of every goal of the modules a person is responsible for. Same numbers for everyone, including them.</p>
+      ${
+        sorted.length === 0
+          ? '<div class="notice" role="note">No modules to score yet.</div>'
+          : `<div class="table-wrap"><table class="scoreboard">
+        <caption class="visually-hidden">Goals per verdict for each responsible person</caption>
+        <thead><tr><th scope="col">Person</th><th scope="col">Modules</th><th scope="col">Success</th><th scope="col">At risk</th><th scope="col">Failure</th><th scope="col">Stagnation</th><th scope="col">No data</th><th scope="col">Open alerts</th></tr></thead>
+        <tbody>${sorted
+          .map(
+            (r) =>
+              `<tr><th scope="row">${esc(ownerName(r.id))}<span class="muted small block">${esc(state.people.get(r.id)?.title ?? '')}</span></th><td>${r.modules}</td><td>${r.success}</td><td>${r.risk}</td><td>${r.failure}</td><td>${r.stagnation}</td><td>${r.noData}</td><td>${r.alerts}</td></tr>`,
+          )
+          .join('')}</tbody></table></div>`
+      }
+    </section>`;
+}
+
+async function renderAudit() {
+  state.charts.clear();
+  view.innerHTML =
+    '<section aria-labelledby="audit-title"><h2 id="audit-title">Audit trail</h2><p class="muted">Checking the chain…</p></section>';
+  const result = await getJson('/v1/audit/verify');
+  let body;
+  if (!result.ok) {
+    body = `<div class="notice" role="note">The audit trail cannot be checked on this server right now${result.status ? ` (HTTP ${result.status})` : ''}.</div>`;
+  } else if (result.body.valid) {
+    body = `<p class="verify verify-ok"><span aria-hidden="true">✓</span> Verified: ${result.body.length} entries, every one linked to the one before by its hash.</p>
+      <p class="small">Head of the chain: <code class="hash">${esc(result.body.head)}</code></p>`;
+  } else {
+    body = `<p class="verify verify-broken"><span aria-hidden="true">✕</span> The chain is broken at entry ${esc(result.body.brokenAt)}: ${esc(result.body.reason)}.</p>`;
+  }
+  view.innerHTML = `
+    <section aria-labelledby="audit-title">
+      <h2 id="audit-title">Audit trail</h2>
+      <p>Every change to a goal or to who is responsible, every credential issued and every alert acknowledgement is written to an append-only log. Each entry carries the hash of the one before, so a single edited or deleted entry breaks the chain.</p>
+      ${body}
+      <p class="small">Check it yourself: download <a href="/v1/audit">the full log</a> and run <code>glasshouse audit verify &lt;file&gt;</code>, or recompute the SHA-256 of each entry as <a href="/methodology.html#audit">the methodology</a> explains.</p>
+    </section>`;
+}
+
+const kindWords = {
+  goal_deviation: 'Goal missed',
+  constraint_violation: 'Limit breached',
+  stagnation: 'No progress',
+  data_gap: 'Stopped reporting',
+  anomaly: 'Unusual figures',
+};
+
+function renderAlerts(newId) {
+  const list = document.getElementById('alerts');
+  const alerts = [...state.alerts.values()].sort((a, b) => Date.parse(b.updatedAt) - Date.parse(a.updatedAt));
+  document.getElementById('alert-count').textContent = String(alerts.length);
+  if (alerts.length === 0) {
+    list.innerHTML = '<li class="alert-empty muted">No open alerts.</li>';
+    return;
+  }
+  list.innerHTML = alerts
+    .map((alert) => {
+      const module = state.modules.get(alert.moduleId);
+      const ack = alert.acknowledgedBy
+        ? `<p class="ack small">Acknowledged by ${esc(alert.acknowledgedBy)}${alert.acknowledgedAt ? ` at ${esc(when(alert.acknowledgedAt))}` : ''}: “${esc(alert.note ?? '')}”</p>`
+        : '<p class="ack small muted">Not yet acknowledged by oversight.</p>';
+      return `<li class="alert alert-${esc(alert.severity)} ${alert.alertId === newId ? 'alert-new' : ''}" data-alert="${esc(alert.alertId)}">
+        <p class="alert-head"><span class="severity">${alert.severity === 'critical' ? 'Critical' : 'Warning'}</span> <span>${esc(kindWords[alert.kind] ?? alert.kind)}</span></p>
+        <p class="alert-module"><a href="#/module/${esc(alert.moduleId)}">${esc(module?.title ?? alert.moduleId)}</a> · ${esc(ownerName(alert.owner))}</p>
+        <p class="alert-message">${esc(alert.message)}</p>
+        <p class="small muted">Since ${esc(when(alert.openedAt))}${alert.state === 'pending' ? ' · pending' : ''}</p>
+        ${ack}
+      </li>`;
+    })
+    .join('');
+}
+
+function route() {
+  const hash = location.hash || '#/';
+  for (const link of document.querySelectorAll('.nav a')) {
+    const current =
+      link.getAttribute('href') === hash ||
+      (hash.startsWith('#/module/') && link.getAttribute('href') === '#/');
+    if (current) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+  if (hash === '#/scoreboard') return renderScoreboard();
+  if (hash === '#/audit') return renderAudit();
+  renderModules();
+  if (hash.startsWith('#/module/')) {
+    const card = document.getElementById(`module-${decodeURIComponent(hash.slice('#/module/'.length))}`);
+    if (card) {
+      card.scrollIntoView({ block: 'start' });
+      card.classList.add('focus-ring');
+    }
+  }
+}
+
+async function main() {
+  renderAlerts();
+  live = new Live(liveUrl(), onLive, onConnection);
+  live.subscribe('alerts');
+  live.connect();
+  await loadRegistry();
+  const domains = new Set([...state.modules.values()].map((m) => m.domain));
+  for (const domain of domains) live.subscribe(`domain:${domain}`);
+  route();
+  renderAlerts();
+  window.addEventListener('hashchange', route);
+  setInterval(() => {
+    for (const moduleId of state.modules.keys()) {
+      const el = document.querySelector(`#module-${CSS.escape(moduleId)} .freshness`);
+      if (el) el.textContent = freshnessText(moduleId);
+    }
+  }, 1_000);
+}
+
+main();
