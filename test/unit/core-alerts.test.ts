@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { AlertEvent } from '../../schemas/alert.js';
-import { acknowledgeAlert, type AlertReading, type AlertSubject, AlertTracker, alertIdOf } from '../../services/core/performance/alerts.js';
+import {
+  type AlertReading,
+  type AlertSubject,
+  AlertTracker,
+  acknowledgeAlert,
+  alertIdOf,
+} from '../../services/core/performance/alerts.js';
 
 const subject: AlertSubject = {
   moduleId: 'bus',
@@ -13,7 +19,11 @@ const subject: AlertSubject = {
 };
 
 /** A goal reading with tolerance 0.1: off_track above 0.1, recovered at or below 0.08. */
-function reading(t: number, shortfall: number | null, severity: 'warning' | 'critical' = 'warning'): AlertReading {
+function reading(
+  t: number,
+  shortfall: number | null,
+  severity: 'warning' | 'critical' = 'warning',
+): AlertReading {
   return {
     t,
     deviating: shortfall !== null && shortfall > 0.1,
@@ -26,7 +36,11 @@ function reading(t: number, shortfall: number | null, severity: 'warning' | 'cri
   };
 }
 
-function run(tracker: AlertTracker, steps: Array<[number, number | null, ('warning' | 'critical')?]>, s = subject) {
+function run(
+  tracker: AlertTracker,
+  steps: Array<[number, number | null, ('warning' | 'critical')?]>,
+  s = subject,
+) {
   return steps.flatMap(([t, shortfall, severity]) => tracker.step(s, reading(t, shortfall, severity)));
 }
 
@@ -53,7 +67,9 @@ describe('AlertTracker', () => {
       [3, 'resolved'],
     ]);
     for (const v of versions) expect(() => AlertEvent.parse(v)).not.toThrow();
-    expect(new Set(versions.map((v) => v.alertId))).toEqual(new Set([alertIdOf('bus', 'ontime', 'goal_deviation', 0)]));
+    expect(new Set(versions.map((v) => v.alertId))).toEqual(
+      new Set([alertIdOf('bus', 'ontime', 'goal_deviation', 0)]),
+    );
     expect(versions[2]!.resolvedAt).toBe(new Date(150_000).toISOString());
     expect(versions[2]!.openedAt).toBe(new Date(0).toISOString());
   });
@@ -140,7 +156,12 @@ describe('AlertTracker', () => {
     const tracker = new AlertTracker();
     run(tracker, [[0, 0.2]], { ...subject, holdMs: 0 });
     const ack = tracker.acknowledge('olga', 'looking into it', 5_000)!;
-    expect(ack).toMatchObject({ version: 2, state: 'firing', acknowledgedBy: 'olga', note: 'looking into it' });
+    expect(ack).toMatchObject({
+      version: 2,
+      state: 'firing',
+      acknowledgedBy: 'olga',
+      note: 'looking into it',
+    });
     expect(ack.acknowledgedAt).toBe(new Date(5_000).toISOString());
     expect(acknowledgeAlert(ack, 'pat', 'again', 6_000)).toMatchObject({ version: 3, acknowledgedBy: 'pat' });
     expect(new AlertTracker().acknowledge('x', 'y', 1)).toBeUndefined();

@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { maxBins, minIndexable, QuantileSketch, relativeAccuracy } from '../../services/core/performance/sketch.js';
+import {
+  maxBins,
+  minIndexable,
+  QuantileSketch,
+  relativeAccuracy,
+} from '../../services/core/performance/sketch.js';
 
 /** The exact lower-nearest-rank quantile the sketch approximates. */
 function exactQuantile(values: number[], q: number): number {
@@ -21,13 +26,17 @@ const value = fc.oneof(
 describe('QuantileSketch', () => {
   it('answers every quantile within the documented relative error', () => {
     fc.assert(
-      fc.property(fc.array(value, { minLength: 1, maxLength: 300 }), fc.double({ min: 0, max: 1, noNaN: true }), (values, q) => {
-        const sketch = new QuantileSketch();
-        for (const v of values) sketch.add(v);
-        expect(sketch.count).toBe(values.length);
-        const estimate = sketch.quantile(q)!;
-        expect(withinError(estimate, exactQuantile(values, q))).toBe(true);
-      }),
+      fc.property(
+        fc.array(value, { minLength: 1, maxLength: 300 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (values, q) => {
+          const sketch = new QuantileSketch();
+          for (const v of values) sketch.add(v);
+          expect(sketch.count).toBe(values.length);
+          const estimate = sketch.quantile(q)!;
+          expect(withinError(estimate, exactQuantile(values, q))).toBe(true);
+        },
+      ),
       { numRuns: 300 },
     );
   });

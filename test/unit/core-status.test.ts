@@ -37,7 +37,12 @@ describe('shortfallOf', () => {
         (direction, target, value) => {
           const s = shortfallOf(direction, target, value);
           expect(s).toBeGreaterThanOrEqual(0);
-          const met = direction === 'increase' ? value >= target : direction === 'decrease' ? value <= target : value === target;
+          const met =
+            direction === 'increase'
+              ? value >= target
+              : direction === 'decrease'
+                ? value <= target
+                : value === target;
           expect(s === 0).toBe(met);
         },
       ),

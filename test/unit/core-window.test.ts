@@ -16,7 +16,13 @@ interface Ev {
 }
 
 /** Brute force: the aggregation over the events that were not late and fall in the live range. */
-function reference(aggregation: Aggregation, events: Ev[], fromMs: number, toMs: number, spanMs: number): number | null {
+function reference(
+  aggregation: Aggregation,
+  events: Ev[],
+  fromMs: number,
+  toMs: number,
+  spanMs: number,
+): number | null {
   const inside = events.filter((e) => !e.late && e.observedAt >= fromMs && e.observedAt < toMs);
   const values = inside.map((e) => e.value);
   const sum = values.reduce((a, b) => a + b, 0);
@@ -44,7 +50,12 @@ function reference(aggregation: Aggregation, events: Ev[], fromMs: number, toMs:
   }
 }
 
-function agrees(aggregation: Aggregation, actual: number | null, expected: number | null, scale: number): boolean {
+function agrees(
+  aggregation: Aggregation,
+  actual: number | null,
+  expected: number | null,
+  scale: number,
+): boolean {
   if (expected === null || actual === null) return actual === expected;
   if (needsSketch(aggregation)) {
     return Math.abs(actual - expected) <= relativeAccuracy * (1 + 1e-9) * Math.abs(expected) + minIndexable;
@@ -119,7 +130,11 @@ describe('BucketRing', () => {
           const short = windowRange(asOf, geometry.widthMs, geometry.shortBuckets);
           const shortSpan = geometry.shortBuckets * geometry.widthMs;
           const shortExpected = reference(aggregation, events, short.fromMs, short.toMs, shortSpan);
-          const shortActual = aggregateValue(aggregation, ring.window(asOf, geometry.shortBuckets), shortSpan);
+          const shortActual = aggregateValue(
+            aggregation,
+            ring.window(asOf, geometry.shortBuckets),
+            shortSpan,
+          );
           expect(agrees(aggregation, shortActual, shortExpected, scale)).toBe(true);
         },
       ),
@@ -169,8 +184,19 @@ describe('BucketRing', () => {
     const key = { moduleId: 'm', ruleId: 'g', metric: 'x', widthMs: 1000, moduleVersion: 2 };
     const a = { count: 2, sum: 3, min: 1, max: 2, lastValue: 2, lastMs: 10, lastEventId: 'b' };
     const b = { count: 1, sum: -4, min: -4, max: -4, lastValue: -4, lastMs: 10, lastEventId: 'c' };
-    const merged = mergeRollupRows(toRollupRow(key, 0, a, undefined, 1), toRollupRow(key, 0, b, undefined, 2));
-    expect(merged).toMatchObject({ count: 3, sum: -1, min: -4, max: 2, last_value: -4, last_event_id: 'c', updated_ms: 2 });
+    const merged = mergeRollupRows(
+      toRollupRow(key, 0, a, undefined, 1),
+      toRollupRow(key, 0, b, undefined, 2),
+    );
+    expect(merged).toMatchObject({
+      count: 3,
+      sum: -1,
+      min: -4,
+      max: 2,
+      last_value: -4,
+      last_event_id: 'c',
+      updated_ms: 2,
+    });
     expect(mergeRollupRows(undefined, merged)).toBe(merged);
   });
 });

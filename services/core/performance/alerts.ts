@@ -113,9 +113,11 @@ export class AlertTracker {
     } else if (reading.recovered && t - this.recoveredSince! >= subject.holdMs) {
       state = 'resolved';
     }
+    // Severity is re-rated only while deviating: recovering or missing data does not downgrade it.
+    const severity = reading.deviating ? reading.severity : open.severity;
     const changed =
       state !== open.state ||
-      (state !== 'resolved' && reading.severity !== open.severity) ||
+      severity !== open.severity ||
       subject.moduleVersion !== open.moduleVersion ||
       subject.owner !== open.owner;
     if (!changed) return [];
@@ -124,7 +126,7 @@ export class AlertTracker {
       version: open.version + 1,
       moduleVersion: subject.moduleVersion,
       owner: subject.owner,
-      severity: state === 'resolved' ? open.severity : reading.severity,
+      severity,
       state,
       updatedAt: toTimestamp(Math.max(t, Date.parse(open.updatedAt))),
       observed: reading.observed,
@@ -169,13 +171,15 @@ export class AlertTracker {
   }
 
   /**
-   * Takes back an open alert after a restart. A pending alert's hold restarts from its `openedAt`
-   * (the deviation is assumed continuous since); a firing alert's recovery hold restarts from zero.
+   * Takes back an open alert after a restart, with the hold clocks as the stored history shows them
+   * (the start of the trailing run of deviating, or recovered, readings). Without that history a
+   * pending alert's hold runs from its `openedAt` and a firing alert's recovery hold starts afresh.
    */
-  restore(latest: AlertEvent): void {
+  restore(latest: AlertEvent, since: { deviating?: number; recovered?: number } = {}): void {
     if (latest.state === 'resolved') return;
     this.open = latest;
-    this.deviatingSince = latest.state === 'pending' ? Date.parse(latest.openedAt) : undefined;
-    this.recoveredSince = undefined;
+    this.deviatingSince =
+      since.deviating ?? (latest.state === 'pending' ? Date.parse(latest.openedAt) : undefined);
+    this.recoveredSince = since.recovered;
   }
 }

@@ -24,8 +24,11 @@ export interface EngineEvent {
   receivedAt: number;
 }
 
-/** `late`: behind the module's watermark; store it raw with `late = true`; it never enters the live window. */
-export type IngestResult = 'accepted' | 'duplicate' | 'late' | 'unknown_module';
+/**
+ * `late`: behind the module's watermark; store it raw with `late = true`; it never enters the live window.
+ * `invalid`: a non-finite value or time (the processor validates first; this only keeps bad input out).
+ */
+export type IngestResult = 'accepted' | 'duplicate' | 'late' | 'unknown_module' | 'invalid';
 
 /** What one evaluation produced; the processor stores and publishes all of it before committing offsets. */
 export interface Evaluation {
@@ -185,6 +188,13 @@ export class Engine {
   ingest(event: EngineEvent): IngestResult {
     const state = this.modules.get(event.moduleId);
     if (!state) return 'unknown_module';
+    if (
+      !Number.isFinite(event.value) ||
+      !Number.isFinite(event.observedAt) ||
+      !Number.isFinite(event.receivedAt)
+    ) {
+      return 'invalid';
+    }
     if (!this.recent.remember(event.agencyId, event.eventId, event.receivedAt)) return 'duplicate';
     if (event.receivedAt > state.lastReceived) state.lastReceived = event.receivedAt;
     state.dirty = true;
@@ -270,8 +280,9 @@ export class Engine {
       }
       const rule = state.rules.get(alert.ruleId);
       const tracker = rule ? trackerFor(rule, alert.kind) : undefined;
-      if (tracker) {
-        tracker.restore(alert);
+      if (rule && tracker) {
+        const history = updates.filter((u) => u.moduleId === alert.moduleId && u.goalId === alert.ruleId);
+        tracker.restore(alert, holdClocks(rule.spec, alert.kind, history));
       } else {
         const orphan = new AlertTracker();
         orphan.restore(alert);
@@ -386,7 +397,10 @@ export class Engine {
       stagnating,
       trend,
     };
-    if (this.shouldEmit(rule.lastUpdate, update, now - rule.lastUpdateAt)) {
+    // An update is also due whenever the trend series takes a point, so the published updates are the
+    // series itself: anyone (and a restarted engine) recomputes the same trend from them.
+    const pointDue = shortfall !== null && rule.series.due(asOf);
+    if (this.shouldEmit(rule.lastUpdate, update, now - rule.lastUpdateAt, pointDue)) {
       out.updates.push(update);
       rule.lastUpdate = update;
       rule.lastUpdateAt = now;
@@ -427,10 +441,16 @@ export class Engine {
     }
   }
 
-  private shouldEmit(last: PerformanceUpdate | undefined, next: PerformanceUpdate, sinceMs: number): boolean {
+  private shouldEmit(
+    last: PerformanceUpdate | undefined,
+    next: PerformanceUpdate,
+    sinceMs: number,
+    pointDue: boolean,
+  ): boolean {
     if (!last) return true;
     if (last.status !== next.status || last.stagnating !== next.stagnating) return true;
     const changed =
+      pointDue ||
       last.value !== next.value ||
       last.count !== next.count ||
       last.shortfall !== next.shortfall ||
@@ -490,6 +510,36 @@ export class Engine {
     for (const bucket of dirty.values())
       state.pendingRows.push(toRollupRow(key, bucket.bucketMs, bucket.stored, bucket.live, now));
   }
+}
+
+/**
+ * Where a restored alert's hold clocks stood: the asOf starting the trailing run of stored updates that
+ * were deviating (or recovered). Status changes are always stored, so this is exact unless the value
+ * crossed 0.8 × tolerance inside a coalesced second.
+ */
+function holdClocks(
+  spec: RuleSpec,
+  kind: AlertKind,
+  history: PerformanceUpdate[],
+): { deviating?: number; recovered?: number } {
+  const deviating = (u: PerformanceUpdate) =>
+    kind === 'stagnation' ? u.stagnating : u.status === 'off_track';
+  const recovered = (u: PerformanceUpdate) =>
+    kind === 'stagnation'
+      ? !u.stagnating && u.status !== 'no_data'
+      : u.shortfall !== null && u.shortfall <= recoveryFraction * spec.tolerance;
+  const runStart = (test: (u: PerformanceUpdate) => boolean): number | undefined => {
+    let start: number | undefined;
+    for (let i = history.length - 1; i >= 0 && test(history[i]!); i -= 1)
+      start = Date.parse(history[i]!.asOf);
+    return start;
+  };
+  const clocks: { deviating?: number; recovered?: number } = {};
+  const d = runStart(deviating);
+  const r = runStart(recovered);
+  if (d !== undefined) clocks.deviating = d;
+  if (r !== undefined) clocks.recovered = r;
+  return clocks;
 }
 
 function newRule(spec: RuleSpec): RuleState {

@@ -82,12 +82,15 @@ export class TrendSeries {
 
   constructor(readonly horizonMs: number) {}
 
+  /** True when a point at event time t would be recorded (the last is at least horizon/120 older). */
+  due(t: number): boolean {
+    if (this.size === 0) return true;
+    return t - this.times[(this.next - 1 + trendPoints) % trendPoints]! >= this.horizonMs / 120;
+  }
+
   /** Records a value at event time t, at most one point per horizon/120 (later points within it are skipped). */
   record(t: number, value: number): void {
-    if (this.size > 0) {
-      const lastIndex = (this.next - 1 + trendPoints) % trendPoints;
-      if (t - this.times[lastIndex]! < this.horizonMs / 120) return;
-    }
+    if (!this.due(t)) return;
     this.times[this.next] = t;
     this.values[this.next] = value;
     this.next = (this.next + 1) % trendPoints;

@@ -2,7 +2,7 @@ import {
   addObservation,
   cloneSummary,
   emptySummary,
-  mergeSummary,
+  isLater,
   type Observation,
   type Summary,
 } from './aggregate.js';
@@ -158,9 +158,23 @@ export class BucketRing {
     const { fromMs, toMs } = windowRange(asOf, this.geometry.widthMs, buckets);
     const total = emptySummary(this.withSketch);
     const n = this.geometry.buckets;
+    const d = this.data;
+    // Read the arrays directly: this runs for every rule on every evaluation, so no per-slot objects.
     for (let slot = 0; slot < n; slot += 1) {
-      const start = this.data[START * n + slot]!;
-      if (start >= fromMs && start < toMs) mergeSummary(total, this.liveSummary(slot, false));
+      const start = d[START * n + slot]!;
+      if (!(start >= fromMs && start < toMs) || d[COUNT * n + slot] === 0) continue;
+      total.count += d[COUNT * n + slot]!;
+      total.sum += d[SUM * n + slot]!;
+      if (d[MIN * n + slot]! < total.min) total.min = d[MIN * n + slot]!;
+      if (d[MAX * n + slot]! > total.max) total.max = d[MAX * n + slot]!;
+      const lastMs = d[LAST_MS * n + slot]!;
+      if (isLater(lastMs, this.lastIds[slot]!, total.lastMs, total.lastEventId)) {
+        total.lastMs = lastMs;
+        total.lastValue = d[LAST_VALUE * n + slot]!;
+        total.lastEventId = this.lastIds[slot]!;
+      }
+      const sketch = this.sketches?.[slot];
+      if (sketch) total.sketch!.merge(sketch);
     }
     return total;
   }
