@@ -4,7 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalKafka, startLocalKafka } from '../../infra/kafka/local.js';
 import { Topics } from '../../infra/kafka/topics.js';
 import { KafkaBus } from '../../services/adapters/kafka/index.js';
-import { event, type IngestServer, postMetrics, readTopicUntil, startIngestServer } from '../support/ingest-harness.js';
+import {
+  event,
+  type IngestServer,
+  postMetrics,
+  readTopicUntil,
+  startIngestServer,
+} from '../support/ingest-harness.js';
 
 // A broker of its own: this file kills and restarts it while requests stream in.
 describe('ingest while the broker dies and comes back', () => {
@@ -49,7 +55,9 @@ describe('ingest while the broker dies and comes back', () => {
         const ids = Array.from({ length: 10 }, (_, i) => `c${c}-${sent}-${i}`);
         sent++;
         const modules = ['bus-punctuality', 'tram-punctuality'];
-        const answer = await postMetrics(server.url, { events: ids.map((id, i) => event(id, { moduleId: modules[i % 2] })) });
+        const answer = await postMetrics(server.url, {
+          events: ids.map((id, i) => event(id, { moduleId: modules[i % 2] })),
+        });
         statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
         if (answer.status === 202) {
           expect(answer.body).toEqual({ accepted: 10, duplicates: 0, rejected: [] });
