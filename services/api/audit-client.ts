@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Topics } from '../../infra/kafka/topics.js';
 import type { AuditEntry } from '../../schemas/audit.js';
+import { issueDetails } from '../../schemas/common.js';
 import type { AuditRecord, AuditTrail } from '../ports/audit.js';
 import type { Bus, Consumption } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
 import type { Component, Health } from '../ports/lifecycle.js';
 import { GlasshouseError, UnavailableError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
-import { type AuditLogRecord, type Command, type CommandOutcome, parseAuditLogRecord } from './commands.js';
+import { type AuditLogRecord, Command, type CommandOutcome, parseAuditLogRecord } from './commands.js';
 
 export interface AuditClientOptions {
   bus: Bus;
@@ -80,7 +81,17 @@ export class AuditClient implements AuditTrail, Component {
    * executed later, so a 503 means "not done".
    */
   async submit(actor: string, command: Command): Promise<Success> {
+    if (!actor)
+      throw new GlasshouseError('invalid_audit_record', 'an audit entry needs an actor', { status: 400 });
     if (!this.consumption) throw new UnavailableError('audit_unavailable', 'the audit trail is not started');
+    // A request the sequencer cannot parse would be skipped there and only time out here: refuse it now.
+    const checked = Command.safeParse(command);
+    if (!checked.success) {
+      throw new GlasshouseError('invalid_audit_record', 'the audit request does not match its contract', {
+        status: 400,
+        details: issueDetails(checked.error),
+      });
+    }
     const ttl = this.options.requestTtlMs ?? 15_000;
     const requestId = randomUUID();
     const request: AuditLogRecord = {

@@ -10,6 +10,7 @@ import { ClickHouseStore } from '../../services/adapters/clickhouse/index.js';
 import { DuckDbStore } from '../../services/adapters/duckdb/index.js';
 import { KafkaBus } from '../../services/adapters/kafka/index.js';
 import { MemoryBus } from '../../services/adapters/memory/index.js';
+import { acknowledgeAlert } from '../../services/api/audit-client.js';
 import { verifyExport } from '../../services/api/audit-export.js';
 import type { Bus } from '../../services/ports/bus.js';
 import type { Store } from '../../services/ports/store.js';
@@ -310,6 +311,35 @@ function registrySuite(name: string, makeSetup: () => Promise<Setup>) {
       expect(renamed.body.flags).toEqual([]);
     });
 
+    it('appends alert acknowledgements for other roles through the same chain', async () => {
+      const entry = await acknowledgeAlert(api.audit, {
+        actor: 'overseer:desk',
+        alertId: 'b'.repeat(32),
+        before: { version: 2, state: 'firing' },
+        after: { version: 3, state: 'firing', acknowledgedBy: 'desk' },
+        note: 'crew shortage, on it',
+      });
+      expect(entry).toMatchObject({
+        action: 'alert.acknowledge',
+        subject: `alert:${'b'.repeat(32)}`,
+        rationale: 'crew shortage, on it',
+      });
+      const verify = (await api.call('GET', '/v1/audit/verify')).body;
+      expect(verify).toEqual({ valid: true, length: entry.seq, head: entry.hash });
+      await expect(
+        api.audit.append({
+          actor: '',
+          action: 'x',
+          subject: 'y',
+          before: null,
+          after: null,
+          rationale: null,
+        }),
+      ).rejects.toMatchObject({
+        code: 'invalid_audit_record',
+      });
+    });
+
     it('refuses bad input with reasons and writes nothing', async () => {
       const before = (await api.call('GET', '/v1/audit/verify')).body.length;
       const current = (await api.call('GET', '/v1/modules/bus-punctuality')).body.version;
@@ -394,6 +424,29 @@ function registrySuite(name: string, makeSetup: () => Promise<Setup>) {
           'views to converge',
         );
       }
+    });
+
+    it('hands sequencing over when replicas stop, continuing the same chain', async () => {
+      // Stop each original replica in turn, so whichever held the sequencer partition gives it up.
+      const [first, second] = running.splice(0, 2);
+      await first!.stop();
+      const third = await start();
+      const put = (replica: RunningApi, target: number) =>
+        replica.call('PUT', '/v1/modules/handover', {
+          ...admin,
+          body: moduleBody({ goals: [goal({ target })], rationale: `target ${target}` }),
+        });
+      expect((await put(second!, 1)).body.version).toBe(1);
+      await second!.stop();
+      expect((await put(third, 2)).body.version).toBe(2);
+      api = third;
+      const verify = (await third.call('GET', '/v1/audit/verify')).body;
+      expect(verify.valid).toBe(true);
+      const audit = await third.call('GET', '/v1/audit?limit=1000');
+      expect(
+        audit.body.items.filter((e: { subject: string }) => e.subject === 'module:handover'),
+      ).toHaveLength(2);
+      expect(audit.body.items).toHaveLength(verify.length);
     });
 
     it('reports the exact seq of an entry altered in the store; the offline verifier agrees', async () => {

@@ -15,6 +15,7 @@ import type { RoleContext } from '../../services/runtime/role.js';
 export interface RunningApi {
   url: string;
   registry: BusRegistryView;
+  audit: AuditClient;
   lifecycle: Lifecycle;
   /** JSON request helper: answers status and parsed body. */
   call(
@@ -60,6 +61,7 @@ export async function startApi(options: { bus: Bus; store: Store; adminToken: st
   return {
     url,
     registry,
+    audit,
     lifecycle,
     async call(method, path, { token, body, raw } = {}) {
       const headers: Record<string, string> = {};
