@@ -251,6 +251,21 @@ function patchModule(moduleId) {
   counter.textContent = `${alerts} open alert${alerts === 1 ? '' : 's'}`;
   counter.classList.toggle('hidden', alerts === 0);
   card.querySelector('.freshness').textContent = freshnessText(moduleId);
+  patchSummary();
+}
+
+function verdictCounts() {
+  const counts = { Success: 0, 'At risk': 0, Failure: 0, Stagnation: 0, 'No data': 0 };
+  for (const module of state.modules.values())
+    if (module.status !== 'retired') counts[moduleVerdict(module)] += 1;
+  return counts;
+}
+
+function patchSummary() {
+  for (const [verdict, n] of Object.entries(verdictCounts())) {
+    const el = document.querySelector(`[data-count-for="${verdict}"]`);
+    if (el) el.textContent = String(n);
+  }
 }
 
 // ---- views ----
@@ -275,13 +290,15 @@ function renderModules() {
     if (!domains.has(module.domain)) domains.set(module.domain, []);
     domains.get(module.domain).push(module);
   }
-  const counts = { Success: 0, 'At risk': 0, Failure: 0, Stagnation: 0, 'No data': 0 };
-  for (const module of state.modules.values()) counts[moduleVerdict(module)] += 1;
+  const counts = verdictCounts();
   view.innerHTML = `
     <h2 class="visually-hidden">Modules</h2>
     <ul class="summary-strip" aria-label="Modules by verdict">
       ${Object.entries(counts)
-        .map(([verdict, n]) => `<li>${badge(verdict)} <span class="summary-count">${n}</span></li>`)
+        .map(
+          ([verdict, n]) =>
+            `<li>${badge(verdict)} <span class="summary-count" data-count-for="${esc(verdict)}">${n}</span></li>`,
+        )
         .join('')}
     </ul>
     ${[...domains.entries()]

@@ -51,10 +51,21 @@ export class GoalChart {
     this.plot = new uPlot(
       {
         width,
-        height: 140,
+        height: 160,
         legend: { show: false },
         cursor: { drag: { x: false, y: false } },
-        scales: { x: { time: true } },
+        scales: {
+          x: { time: true },
+          // Keep the target line in view with some room around the data.
+          y: {
+            range: (_u, min, max) => {
+              const lo = Math.min(min, this.goal.target);
+              const hi = Math.max(max, this.goal.target);
+              const pad = (hi - lo) * 0.15 || Math.abs(hi) * 0.1 || 1;
+              return [lo - pad, hi + pad];
+            },
+          },
+        },
         axes: [
           { stroke: '#4b5563', grid: { stroke: '#e5e7eb' }, ticks: { stroke: '#e5e7eb' } },
           { stroke: '#4b5563', grid: { stroke: '#e5e7eb' }, ticks: { stroke: '#e5e7eb' }, size: 48 },
@@ -79,6 +90,6 @@ export class GoalChart {
   resize() {
     if (!this.plot) return;
     const width = Math.max(200, this.container.clientWidth);
-    if (Math.abs(width - this.plot.width) > 2) this.plot.setSize({ width, height: 140 });
+    if (Math.abs(width - this.plot.width) > 2) this.plot.setSize({ width, height: 160 });
   }
 }

@@ -78,10 +78,8 @@ export function goalSentence(goal) {
 export function toleranceSentence(goal) {
   if (goal.tolerance === 0) return 'Any shortfall counts as a failure.';
   const slack =
-    goal.target === 0
-      ? withUnit(goal.tolerance, goal.unit)
-      : `${Math.round(goal.tolerance * 1000) / 10}% of the target`;
-  return `Within ${slack} of the target it is "At risk"; beyond that, "Failure".`;
+    goal.target === 0 ? withUnit(goal.tolerance, goal.unit) : `${Math.round(goal.tolerance * 1000) / 10}%`;
+  return `Missing the target by up to ${slack} counts as "At risk"; by more, as "Failure".`;
 }
 
 /** "12 s ago", "3 min ago", "2 h ago". */

@@ -1,3 +1,4 @@
+import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import WebSocket from 'ws';
@@ -68,6 +69,8 @@ export async function startGateway(options: {
   registry: RegistryView;
   limits?: Partial<LiveLimits>;
   allowedOrigins?: string[];
+  /** Extra routes on the same server, registered before it listens (e.g. API fixtures for the dashboard). */
+  routes?: (app: FastifyInstance) => void;
 }): Promise<RunningGateway> {
   await options.bus.ensureTopics(topicSpecs);
   const logger = pino({ level: process.env.GLASSHOUSE_TEST_LOG ?? 'silent' });
@@ -89,6 +92,7 @@ export async function startGateway(options: {
     lifecycle,
   };
   const gateway = await wireGateway(ctx, options.limits ? { limits: options.limits } : {});
+  options.routes?.(http.app);
   lifecycle.add(http);
   await lifecycle.start();
   const port = http.port();
