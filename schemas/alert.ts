@@ -1,7 +1,13 @@
 import { z } from 'zod';
 import { Slug, Timestamp } from './common.js';
 
-export const AlertKind = z.enum(['goal_deviation', 'constraint_violation', 'stagnation', 'data_gap', 'anomaly']);
+export const AlertKind = z.enum([
+  'goal_deviation',
+  'constraint_violation',
+  'stagnation',
+  'data_gap',
+  'anomaly',
+]);
 export type AlertKind = z.infer<typeof AlertKind>;
 
 export const AlertState = z.enum(['pending', 'firing', 'resolved']);

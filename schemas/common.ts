@@ -3,7 +3,10 @@ import { z } from 'zod';
 /** Lowercase identifier used for module, goal, metric, domain, owner and agency ids. */
 export const Slug = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be 1-64 characters of a-z, 0-9, "_" or "-", starting with a letter or digit');
+  .regex(
+    /^[a-z0-9][a-z0-9_-]{0,63}$/,
+    'must be 1-64 characters of a-z, 0-9, "_" or "-", starting with a letter or digit',
+  );
 export type Slug = z.infer<typeof Slug>;
 
 const durationUnits = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
@@ -19,7 +22,8 @@ export function parseDuration(text: string): number | undefined {
 /** Formats milliseconds as the largest exact unit (90000 → "90s", 3600000 → "1h"). */
 export function formatDuration(ms: number): string {
   for (const unit of ['d', 'h', 'm', 's'] as const) {
-    if (ms % durationUnits[unit] === 0 && ms >= durationUnits[unit]) return `${ms / durationUnits[unit]}${unit}`;
+    if (ms % durationUnits[unit] === 0 && ms >= durationUnits[unit])
+      return `${ms / durationUnits[unit]}${unit}`;
   }
   return `${ms}ms`;
 }
@@ -27,12 +31,21 @@ export function formatDuration(ms: number): string {
 /** A duration string such as `10s`, `5m`, `24h`, `7d`; at most 366 days. */
 export const Duration = z
   .string()
-  .regex(durationPattern, 'must be a duration like 500ms, 10s, 5m, 1h or 7d (a non-negative whole number and a unit)')
-  .refine((text) => (parseDuration(text) ?? Number.POSITIVE_INFINITY) <= 366 * durationUnits.d, 'must be at most 366d');
+  .regex(
+    durationPattern,
+    'must be a duration like 500ms, 10s, 5m, 1h or 7d (a non-negative whole number and a unit)',
+  )
+  .refine(
+    (text) => (parseDuration(text) ?? Number.POSITIVE_INFINITY) <= 366 * durationUnits.d,
+    'must be at most 366d',
+  );
 export type Duration = z.infer<typeof Duration>;
 
 /** A duration that must be greater than zero (windows). */
-export const PositiveDuration = Duration.refine((text) => (parseDuration(text) ?? 0) > 0, 'must be greater than 0');
+export const PositiveDuration = Duration.refine(
+  (text) => (parseDuration(text) ?? 0) > 0,
+  'must be greater than 0',
+);
 
 /** RFC 3339 timestamp with an explicit offset, as every answer carries it. */
 export const Timestamp = z.iso.datetime({ offset: true });

@@ -21,7 +21,11 @@ export const ClientMessage = z.discriminatedUnion('op', [
   }),
   z.strictObject({ op: z.literal('unsubscribe'), channel: Channel }),
   z.strictObject({ op: z.literal('auth'), token: z.string().min(1).max(512) }),
-  z.strictObject({ op: z.literal('ack'), alertId: z.string().max(64), note: z.string().trim().min(1).max(2000) }),
+  z.strictObject({
+    op: z.literal('ack'),
+    alertId: z.string().max(64),
+    note: z.string().trim().min(1).max(2000),
+  }),
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 
@@ -29,7 +33,12 @@ const envelope = { channel: Channel, epoch: z.string(), seq: z.number().int().mi
 
 /** Messages the server sends on `/v1/live`. */
 export const ServerMessage = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('snapshot'), ...envelope, recovered: z.boolean().optional(), data: z.unknown() }),
+  z.strictObject({
+    type: z.literal('snapshot'),
+    ...envelope,
+    recovered: z.boolean().optional(),
+    data: z.unknown(),
+  }),
   z.strictObject({ type: z.literal('update'), ...envelope, data: PerformanceUpdate }),
   z.strictObject({ type: z.literal('alert'), ...envelope, data: AlertEvent }),
   z.strictObject({
@@ -38,7 +47,12 @@ export const ServerMessage = z.discriminatedUnion('type', [
     channel: Channel.optional(),
     alertId: z.string().optional(),
   }),
-  z.strictObject({ type: z.literal('error'), code: z.string(), message: z.string(), op: z.string().optional() }),
+  z.strictObject({
+    type: z.literal('error'),
+    code: z.string(),
+    message: z.string(),
+    op: z.string().optional(),
+  }),
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;
 

@@ -9,7 +9,12 @@ export const maxDimensions = 16;
 
 export const Dimensions = z
   .record(
-    z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, 'dimension names are 1-64 characters of A-Z, a-z, 0-9, ".", "_", ":" or "-"'),
+    z
+      .string()
+      .regex(
+        /^[A-Za-z0-9._:-]{1,64}$/,
+        'dimension names are 1-64 characters of A-Z, a-z, 0-9, ".", "_", ":" or "-"',
+      ),
     z.string().max(256, 'dimension values are at most 256 characters'),
   )
   .refine((dims) => Object.keys(dims).length <= maxDimensions, `at most ${maxDimensions} dimensions`);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { Aggregation } from './registry.js';
 import { Duration, Slug, Timestamp } from './common.js';
+import { Aggregation } from './registry.js';
 
 export const GoalStatus = z.enum(['on_track', 'at_risk', 'off_track', 'no_data']);
 export type GoalStatus = z.infer<typeof GoalStatus>;

@@ -7,7 +7,8 @@ export type Direction = z.infer<typeof Direction>;
 export const Aggregation = z.enum(['mean', 'sum', 'count', 'min', 'max', 'p50', 'p95', 'last', 'rate']);
 export type Aggregation = z.infer<typeof Aggregation>;
 
-const Text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
+const Text = (max: number) =>
+  z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
 
 /** A public goal: what the module promises, measured over a sliding window of event time. */
 export const Goal = z.strictObject({
@@ -91,14 +92,17 @@ export type PolicyModule = z.output<typeof PolicyModule>;
 export type PolicyModuleInput = z.input<typeof PolicyModule>;
 
 /** `PUT /v1/modules/:id` body: the module plus why it changes (required, public, audited). */
-export const ModulePut = z
-  .strictObject({ ...moduleFields, rationale: Text(2000) })
-  .superRefine(checkRuleIds);
+export const ModulePut = z.strictObject({ ...moduleFields, rationale: Text(2000) }).superRefine(checkRuleIds);
 export type ModulePut = z.output<typeof ModulePut>;
 
 /** Why a change deserves a second look ("influence leaves fingerprints"). */
 export const ChangeFlag = z.strictObject({
-  code: z.enum(['changed_while_off_track', 'changed_near_alert', 'owner_changed_while_off_track', 'owner_changed_near_alert']),
+  code: z.enum([
+    'changed_while_off_track',
+    'changed_near_alert',
+    'owner_changed_while_off_track',
+    'owner_changed_near_alert',
+  ]),
   ruleId: z.string().optional(),
   message: z.string(),
 });

@@ -137,13 +137,7 @@ export const tables = {
 
 export type TableName = keyof typeof tables;
 
-type TsOf<C> = C extends 'string'
-  ? string
-  : C extends 'bool'
-    ? boolean
-    : C extends 'json'
-      ? unknown
-      : number;
+type TsOf<C> = C extends 'string' ? string : C extends 'bool' ? boolean : C extends 'json' ? unknown : number;
 
 /** The row shape of a table, derived from the catalog. */
 export type Row<T extends TableName> = {

@@ -20,7 +20,12 @@ export async function chooseAdapters(config: Config, logger: Logger): Promise<Ch
   let busText: string;
   if (config.kafka) {
     const { KafkaBus } = await import('../adapters/kafka/index.js');
-    bus = new KafkaBus({ brokers: config.kafka.brokers, clientId: `glasshouse-${config.role}`, topicPrefix: config.topicPrefix, logger });
+    bus = new KafkaBus({
+      brokers: config.kafka.brokers,
+      clientId: `glasshouse-${config.role}`,
+      topicPrefix: config.topicPrefix,
+      logger,
+    });
     busText = `kafka (${config.kafka.brokers.join(',')})`;
   } else {
     const { MemoryBus } = await import('../adapters/memory/index.js');

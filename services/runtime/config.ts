@@ -13,8 +13,17 @@ const intFrom = (min: number, max: number) =>
 
 const brokerList = z
   .string()
-  .transform((text) => text.split(',').map((s) => s.trim()).filter(Boolean))
-  .pipe(z.array(z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'each broker must be host:port')).min(1, 'must name at least one broker'));
+  .transform((text) =>
+    text
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  )
+  .pipe(
+    z
+      .array(z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'each broker must be host:port'))
+      .min(1, 'must name at least one broker'),
+  );
 
 /** Every environment variable Glasshouse reads, parsed once at startup. */
 const Env = z.object({
@@ -24,16 +33,29 @@ const Env = z.object({
   GLASSHOUSE_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   GLASSHOUSE_KAFKA_BROKERS: brokerList.optional(),
   GLASSHOUSE_CLICKHOUSE_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
-  GLASSHOUSE_CLICKHOUSE_DATABASE: z.string().regex(/^[a-z_][a-z0-9_]{0,63}$/, 'must be a lowercase identifier').default('glasshouse'),
+  GLASSHOUSE_CLICKHOUSE_DATABASE: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,63}$/, 'must be a lowercase identifier')
+    .default('glasshouse'),
   GLASSHOUSE_CLICKHOUSE_USER: z.string().optional(),
   GLASSHOUSE_CLICKHOUSE_PASSWORD: z.string().optional(),
-  GLASSHOUSE_TOPIC_PREFIX: z.string().regex(/^[A-Za-z0-9._-]{0,100}$/, 'must be letters, digits, ".", "_" or "-"').default(''),
-  GLASSHOUSE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  GLASSHOUSE_TOPIC_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{0,100}$/, 'must be letters, digits, ".", "_" or "-"')
+    .default(''),
+  GLASSHOUSE_LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info'),
   GLASSHOUSE_INGEST_RATE: intFrom(1, 10_000_000).default(5_000),
   GLASSHOUSE_INGEST_BURST: intFrom(1, 100_000_000).default(10_000),
   GLASSHOUSE_ALLOWED_ORIGINS: z
     .string()
-    .transform((text) => text.split(',').map((s) => s.trim()).filter(Boolean))
+    .transform((text) =>
+      text
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
     .optional(),
   GLASSHOUSE_SHUTDOWN_TIMEOUT_MS: intFrom(100, 600_000).default(15_000),
 });
@@ -64,7 +86,9 @@ export interface Config {
 
 /** Parses the environment (and CLI overrides); throws ConfigError naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv, cli: CliOverrides = {}): Config {
-  const present = Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith('GLASSHOUSE_') && v !== ''));
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([k, v]) => k.startsWith('GLASSHOUSE_') && v !== ''),
+  );
   const parsed = Env.safeParse(present);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);

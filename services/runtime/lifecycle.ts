@@ -57,7 +57,8 @@ export class Lifecycle {
         });
         try {
           const outcome = await Promise.race([part.stop().then(() => 'stopped' as const), watchdog]);
-          if (outcome === 'timeout') this.logger.error({ component: part.name }, 'stop timed out; abandoning it');
+          if (outcome === 'timeout')
+            this.logger.error({ component: part.name }, 'stop timed out; abandoning it');
         } catch (err) {
           this.logger.error({ err, component: part.name }, 'stop failed');
         } finally {
@@ -71,7 +72,8 @@ export class Lifecycle {
   /** Health of every part; the process is ready only once all started and none is in error. */
   health(): { ready: boolean; parts: PartHealth[] } {
     const parts = this.parts.map((part) => {
-      if (!this.started.includes(part)) return { name: part.name, state: 'error' as const, detail: 'not started' };
+      if (!this.started.includes(part))
+        return { name: part.name, state: 'error' as const, detail: 'not started' };
       try {
         return { name: part.name, ...part.health() };
       } catch (err) {

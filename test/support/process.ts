@@ -35,7 +35,10 @@ export function runGlasshouse(args: string[], env: NodeJS.ProcessEnv = {}): Glas
     exited: () => exit,
     ready: (timeoutMs = 60_000) =>
       new Promise<number>((done, fail) => {
-        const deadline = setTimeout(() => fail(new Error(`not ready within ${timeoutMs} ms:\n${text}`)), timeoutMs);
+        const deadline = setTimeout(
+          () => fail(new Error(`not ready within ${timeoutMs} ms:\n${text}`)),
+          timeoutMs,
+        );
         const check = () => {
           const match = /glasshouse ready on http:\/\/[^:]+:(\d+)\//.exec(text);
           if (match) {

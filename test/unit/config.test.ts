@@ -25,7 +25,10 @@ describe('loadConfig', () => {
   });
 
   it('lets CLI flags override the environment', () => {
-    const config = loadConfig({ GLASSHOUSE_PORT: '9000' }, { port: 9100, role: 'ingest', demo: true, dataDir: '/tmp/x' });
+    const config = loadConfig(
+      { GLASSHOUSE_PORT: '9000' },
+      { port: 9100, role: 'ingest', demo: true, dataDir: '/tmp/x' },
+    );
     expect(config).toMatchObject({ port: 9100, role: 'ingest', demo: true, dataDir: '/tmp/x' });
   });
 

@@ -5,7 +5,11 @@ import { createLogger } from '../../services/runtime/logger.js';
 
 const silent = createLogger('silent');
 
-function part(name: string, log: string[], behaviour: { failStart?: boolean; hangStop?: boolean; health?: Health } = {}): Component {
+function part(
+  name: string,
+  log: string[],
+  behaviour: { failStart?: boolean; hangStop?: boolean; health?: Health } = {},
+): Component {
   return {
     name,
     async start() {
@@ -60,7 +64,10 @@ describe('Lifecycle', () => {
     lifecycle.add(part('bus', [], { health: { state: 'degraded', detail: 'lagging' } }));
     expect(lifecycle.health().ready).toBe(false);
     await lifecycle.start();
-    expect(lifecycle.health()).toEqual({ ready: true, parts: [{ name: 'bus', state: 'degraded', detail: 'lagging' }] });
+    expect(lifecycle.health()).toEqual({
+      ready: true,
+      parts: [{ name: 'bus', state: 'degraded', detail: 'lagging' }],
+    });
     const failing = new Lifecycle(silent, 1_000);
     failing.add(part('store', [], { health: { state: 'error', detail: 'connection refused' } }));
     await failing.start();

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import type { z } from 'zod';
 import {
   AlertEvent,
   AuditEntry,
   ClientMessage,
   contracts,
+  formatDuration,
   IngestEnvelope,
   issueDetails,
   MetricEvent,
@@ -11,11 +13,9 @@ import {
   PerformanceUpdate,
   PolicyModule,
   parseDuration,
-  formatDuration,
   ServerMessage,
   verdictOf,
 } from '../../schemas/index.js';
-import type { z } from 'zod';
 import { openApiDocument } from '../../schemas/openapi.js';
 
 /** Parses and returns `path: message` lines, so a failing expectation shows what went wrong. */
@@ -34,18 +34,39 @@ const goodModule = {
   comparisonGroup: 'punctuality-approaches',
   maxSilence: '10m',
   goals: [
-    { id: 'ontime', metric: 'on_time_rate', unit: '%', direction: 'increase', target: 90, tolerance: 0.05, window: '1h', aggregation: 'mean', minSamples: 10, hold: '5m' },
+    {
+      id: 'ontime',
+      metric: 'on_time_rate',
+      unit: '%',
+      direction: 'increase',
+      target: 90,
+      tolerance: 0.05,
+      window: '1h',
+      aggregation: 'mean',
+      minSamples: 10,
+      hold: '5m',
+    },
   ],
-  constraints: [{ id: 'cost', metric: 'cost_per_trip', op: '<=', bound: 12, window: '24h', aggregation: 'mean' }],
+  constraints: [
+    { id: 'cost', metric: 'cost_per_trip', op: '<=', bound: 12, window: '24h', aggregation: 'mean' },
+  ],
 };
 
 describe('MetricEvent', () => {
-  const good = { eventId: 'evt-1:a.b', moduleId: 'bus-punctuality', metric: 'on_time_rate', value: 91.5, observedAt: '2026-11-26T10:00:00Z' };
+  const good = {
+    eventId: 'evt-1:a.b',
+    moduleId: 'bus-punctuality',
+    metric: 'on_time_rate',
+    value: 91.5,
+    observedAt: '2026-11-26T10:00:00Z',
+  };
 
   it('accepts RFC 3339 and epoch ms, and parses both to epoch ms', () => {
     expect(MetricEvent.parse(good).observedAt).toBe(Date.parse('2026-11-26T10:00:00Z'));
     expect(MetricEvent.parse({ ...good, observedAt: 1_764_151_200_000 }).observedAt).toBe(1_764_151_200_000);
-    expect(MetricEvent.parse({ ...good, observedAt: '2026-11-26T11:00:00+01:00' }).observedAt).toBe(Date.parse('2026-11-26T10:00:00Z'));
+    expect(MetricEvent.parse({ ...good, observedAt: '2026-11-26T11:00:00+01:00' }).observedAt).toBe(
+      Date.parse('2026-11-26T10:00:00Z'),
+    );
   });
 
   it.each([
@@ -68,7 +89,9 @@ describe('MetricEvent', () => {
 
   it('limits dimensions to 16', () => {
     const dims = Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`d${i}`, 'v']));
-    expect(problems(MetricEvent, { ...good, dimensions: dims })).toEqual(['dimensions: at most 16 dimensions']);
+    expect(problems(MetricEvent, { ...good, dimensions: dims })).toEqual([
+      'dimensions: at most 16 dimensions',
+    ]);
     dims.d16 = undefined as unknown as string;
     delete dims.d16;
     expect(problems(MetricEvent, { ...good, dimensions: dims })).toEqual([]);
@@ -76,7 +99,9 @@ describe('MetricEvent', () => {
 
   it('checks the envelope size limits', () => {
     expect(problems(IngestEnvelope, { events: [] })).toEqual(['events: must hold at least 1 event']);
-    expect(problems(IngestEnvelope, { events: Array(1001).fill({}) })).toEqual(['events: must hold at most 1000 events']);
+    expect(problems(IngestEnvelope, { events: Array(1001).fill({}) })).toEqual([
+      'events: must hold at most 1000 events',
+    ]);
     expect(problems(IngestEnvelope, { events: [{}] })).toEqual([]);
   });
 });
@@ -96,7 +121,10 @@ describe('PolicyModule', () => {
     [{ goals: [{ ...goodModule.goals[0], aggregation: 'median' }] }, 'goals.0.aggregation:'],
     [{ goals: [] }, 'goals: a module needs at least one goal'],
     [{ goals: [goodModule.goals[0], goodModule.goals[0]] }, 'goals.1.id: duplicate rule id "ontime"'],
-    [{ constraints: [{ ...goodModule.constraints[0], id: 'ontime' }] }, 'constraints.0.id: duplicate rule id "ontime" (already used by goals[0])'],
+    [
+      { constraints: [{ ...goodModule.constraints[0], id: 'ontime' }] },
+      'constraints.0.id: duplicate rule id "ontime" (already used by goals[0])',
+    ],
     [{ title: '   ' }, 'title: must not be empty'],
     [{ allowedLateness: '30d' }, 'allowedLateness: must be at most 7d'],
   ])('rejects %o', (patch, expected) => {
@@ -109,7 +137,9 @@ describe('PolicyModule', () => {
   });
 
   it('requires a non-empty rationale on PUT', () => {
-    expect(problems(ModulePut, goodModule)).toContain('rationale: Invalid input: expected string, received undefined');
+    expect(problems(ModulePut, goodModule)).toContain(
+      'rationale: Invalid input: expected string, received undefined',
+    );
     expect(problems(ModulePut, { ...goodModule, rationale: ' ' })).toContain('rationale: must not be empty');
     expect(problems(ModulePut, { ...goodModule, rationale: 'raise target after review' })).toEqual([]);
   });
@@ -128,13 +158,37 @@ describe('durations', () => {
 });
 
 const update = {
-  moduleId: 'bus-punctuality', moduleVersion: 1, goalId: 'ontime', metric: 'on_time_rate', aggregation: 'mean', window: '1h',
-  asOf: '2026-11-26T10:00:00.000Z', value: 80, count: 12, target: 90, shortfall: 0.111, status: 'off_track', stagnating: false, trend: -1.5,
+  moduleId: 'bus-punctuality',
+  moduleVersion: 1,
+  goalId: 'ontime',
+  metric: 'on_time_rate',
+  aggregation: 'mean',
+  window: '1h',
+  asOf: '2026-11-26T10:00:00.000Z',
+  value: 80,
+  count: 12,
+  target: 90,
+  shortfall: 0.111,
+  status: 'off_track',
+  stagnating: false,
+  trend: -1.5,
 };
 const alert = {
-  alertId: 'a'.repeat(32), version: 1, moduleId: 'bus-punctuality', moduleVersion: 1, ruleId: 'ontime', kind: 'goal_deviation',
-  severity: 'critical', state: 'firing', owner: 'ada', openedAt: '2026-11-26T10:00:00.000Z', updatedAt: '2026-11-26T10:00:00.000Z',
-  observed: 80, target: 90, shortfall: 0.111, message: 'on time rate 80% is below 90%',
+  alertId: 'a'.repeat(32),
+  version: 1,
+  moduleId: 'bus-punctuality',
+  moduleVersion: 1,
+  ruleId: 'ontime',
+  kind: 'goal_deviation',
+  severity: 'critical',
+  state: 'firing',
+  owner: 'ada',
+  openedAt: '2026-11-26T10:00:00.000Z',
+  updatedAt: '2026-11-26T10:00:00.000Z',
+  observed: 80,
+  target: 90,
+  shortfall: 0.111,
+  message: 'on time rate 80% is below 90%',
 };
 
 describe('outputs', () => {
@@ -147,9 +201,22 @@ describe('outputs', () => {
   });
 
   it('checks audit entry hashes are SHA-256 hex', () => {
-    const entry = { seq: 1, at: '2026-11-26T10:00:00.000Z', actor: 'bootstrap', action: 'module.put', subject: 'module:x', before: null, after: {}, rationale: 'r', prevHash: '0'.repeat(64), hash: 'f'.repeat(64) };
+    const entry = {
+      seq: 1,
+      at: '2026-11-26T10:00:00.000Z',
+      actor: 'bootstrap',
+      action: 'module.put',
+      subject: 'module:x',
+      before: null,
+      after: {},
+      rationale: 'r',
+      prevHash: '0'.repeat(64),
+      hash: 'f'.repeat(64),
+    };
     expect(problems(AuditEntry, entry)).toEqual([]);
-    expect(problems(AuditEntry, { ...entry, hash: 'xyz' })).toEqual(['hash: must be 64 lowercase hex characters (SHA-256)']);
+    expect(problems(AuditEntry, { ...entry, hash: 'xyz' })).toEqual([
+      'hash: must be 64 lowercase hex characters (SHA-256)',
+    ]);
   });
 
   it('maps every status to its public verdict word', () => {
@@ -163,11 +230,17 @@ describe('outputs', () => {
 
 describe('live messages', () => {
   it('accepts every client op and rejects unknown ops and channels', () => {
-    expect(problems(ClientMessage, { op: 'subscribe', channel: 'module:bus-punctuality', since: 4, epoch: 'e1' })).toEqual([]);
+    expect(
+      problems(ClientMessage, { op: 'subscribe', channel: 'module:bus-punctuality', since: 4, epoch: 'e1' }),
+    ).toEqual([]);
     expect(problems(ClientMessage, { op: 'subscribe', channel: 'scoreboard' })).toEqual([]);
-    expect(problems(ClientMessage, { op: 'ack', alertId: alert.alertId, note: 'looking into it' })).toEqual([]);
+    expect(problems(ClientMessage, { op: 'ack', alertId: alert.alertId, note: 'looking into it' })).toEqual(
+      [],
+    );
     expect(problems(ClientMessage, { op: 'dance' }).join()).toContain('op:');
-    expect(problems(ClientMessage, { op: 'subscribe', channel: 'everything' }).join()).toContain('channel: must be module:<id>');
+    expect(problems(ClientMessage, { op: 'subscribe', channel: 'everything' }).join()).toContain(
+      'channel: must be module:<id>',
+    );
   });
 
   it('types server messages by their payload', () => {
@@ -186,9 +259,15 @@ describe('exported contracts', () => {
       expect(schema.$schema, name).toContain('2020-12');
     }
     const metric = jsonSchemaOf('MetricEvent');
-    expect(metric).toMatchObject({ type: 'object', required: expect.arrayContaining(['eventId', 'moduleId', 'metric', 'value', 'observedAt']), additionalProperties: false });
+    expect(metric).toMatchObject({
+      type: 'object',
+      required: expect.arrayContaining(['eventId', 'moduleId', 'metric', 'value', 'observedAt']),
+      additionalProperties: false,
+    });
     const doc = openApiDocument('test') as { openapi: string; paths: Record<string, unknown> };
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/healthz', '/readyz', '/metrics', '/v1/openapi.json']));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/healthz', '/readyz', '/metrics', '/v1/openapi.json']),
+    );
   });
 });
