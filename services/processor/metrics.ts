@@ -14,6 +14,8 @@ export class ProcessorMetrics {
   readonly pausedPartitions: Gauge;
   readonly batchSeconds: Histogram;
   readonly outputs: Counter<'kind'>;
+  /** Partitions gained and lost in rebalances (a storm shows as a climbing `revoked`). */
+  readonly assignments: Counter<'change'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -56,6 +58,12 @@ export class ProcessorMetrics {
       name: 'glasshouse_processor_outputs_total',
       help: 'Outputs written, by kind (metric_events, rollups, alerts, performance_updates)',
       labelNames: ['kind'],
+      registers,
+    });
+    this.assignments = new Counter({
+      name: 'glasshouse_processor_partition_changes_total',
+      help: 'Partitions of metrics.raw assigned to or revoked from this member',
+      labelNames: ['change'],
       registers,
     });
   }

@@ -72,10 +72,12 @@ export class Processor implements Component {
       onBatch: (batch) => this.onBatch(batch),
       onAssign: async (partitions) => {
         for (const p of partitions) this.partitions.set(p, new PartitionState(p, this.o.clock));
+        this.o.metrics.assignments.inc({ change: 'assigned' }, partitions.length);
         this.log.info({ partitions }, 'partitions assigned');
       },
       onRevoke: async (partitions) => {
         await Promise.all(partitions.map((p) => this.drop(p)));
+        this.o.metrics.assignments.inc({ change: 'revoked' }, partitions.length);
         this.log.info({ partitions }, 'partitions revoked');
       },
     });
