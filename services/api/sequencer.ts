@@ -136,11 +136,13 @@ export class AuditSequencer implements Component {
     const stored = rows
       .map((row) => StoredAudit.safeParse(row.body))
       .flatMap((parsed) => (parsed.success ? [parsed.data] : []));
-    const last = stored[0];
+    const newest = rows[0];
+    // The head comes from the row's own columns: an altered body must neither fork nor bless the chain.
+    const last = newest && stored[0]?.entry.seq === newest.seq ? stored[0] : undefined;
     const state = new RegistryState();
     for (const record of await loadRegistryRecords(store, this.log)) state.apply(record);
     if (last) await this.finish(state, last);
-    const head = last ? { seq: last.entry.seq, hash: last.entry.hash } : emptyHead;
+    const head = newest ? { seq: newest.seq, hash: newest.hash } : emptyHead;
     this.owned = { state, head, last, done: new Set(stored.map((item) => item.requestId)) };
     this.log.info({ seq: head.seq }, 'sequencing the audit log');
   }

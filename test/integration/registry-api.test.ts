@@ -472,6 +472,9 @@ function registrySuite(name: string, makeSetup: () => Promise<Setup>) {
         reason: 'hash does not match the entry content',
       });
       expect(await verifyExport(after.url)).toEqual(broken);
+      // The registry survives a restart (standalone rebuilds its view from the store).
+      expect((await after.call('GET', '/v1/modules/handover')).body.version).toBe(2);
+      expect((await after.call('GET', '/v1/sociotechnicians/ada')).body.name).toBe('Ada Lovelace');
     });
   });
 }
@@ -563,4 +566,50 @@ registrySuite('Kafka + ClickHouse', async () => {
       await raw.command({ query: `DROP DATABASE IF EXISTS ${database}` }).finally(() => raw.close());
     },
   };
+});
+
+describe('audit sequencer recovery', () => {
+  it('finishes a request whose entry was committed before a failure, without a second entry', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'glasshouse-sequencer-'));
+    const bus = new MemoryBus({ topicPrefix: 'recovery', retryBaseMs: 20 });
+    const real = new DuckDbStore({ path: join(dir, 'store.duckdb'), logger });
+    await bus.start();
+    await real.start();
+    await real.migrate();
+    // Fails the first registry write after an audit row: the sequencer's batch throws after its commit point.
+    let failNext = false;
+    let injected = 0;
+    const store: Store = Object.create(real, {
+      insert: {
+        value: async (table: Parameters<Store['insert']>[0], rows: never[]) => {
+          if (table === 'audit_log') failNext = true;
+          else if (failNext && table === 'registry_entities') {
+            failNext = false;
+            injected++;
+            throw new Error('injected failure after the audit row');
+          }
+          return real.insert(table, rows);
+        },
+      },
+    });
+    const api = await startApi({ bus, store, adminToken });
+    try {
+      const answer = await api.call('PUT', '/v1/sociotechnicians/ada', {
+        token: adminToken,
+        body: { name: 'Ada' },
+      });
+      expect(answer.status).toBe(200);
+      expect(injected).toBe(1);
+      const audit = await api.call('GET', '/v1/audit');
+      expect(audit.body.items.map((e: { action: string }) => e.action)).toEqual(['sociotechnician.put']);
+      expect((await api.call('GET', '/v1/audit/verify')).body).toMatchObject({ valid: true, length: 1 });
+      expect(await real.select('registry_entities')).toHaveLength(1);
+      expect((await api.call('GET', '/v1/sociotechnicians/ada')).body.name).toBe('Ada');
+    } finally {
+      await api.stop();
+      await bus.stop();
+      await real.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
