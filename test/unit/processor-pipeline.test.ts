@@ -187,4 +187,49 @@ describe('processor on the in-process bus and DuckDB', () => {
     expect(rollups.reduce((n, r) => n + r.count, 0)).toBe(100);
     expect(await metrics.getSingleMetricAsString('glasshouse_processor_consumer_lag')).toMatch(/ 0$/m);
   });
+
+  it('after dying between raw events and rollups, the next owner counts the redelivered events once', async () => {
+    let rollupsFail = true;
+    const noRollups = (store: Store): Store =>
+      new Proxy(store, {
+        get(target, prop, receiver) {
+          if (prop === 'insert') {
+            return async (...args: Parameters<Store['insert']>) => {
+              if (rollupsFail && args[0] === 'rollups') throw new Error('died before the rollups (injected)');
+              return target.insert(...args);
+            };
+          }
+          const value = Reflect.get(target, prop, receiver);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+    const first = await rig(noRollups);
+    const t0 = Date.now();
+    await first.bus.publish(
+      Topics.metricsRaw,
+      Array.from({ length: 10 }, (_, i) => metricRecord('er-wait', `d${i}`, 20, t0 + i)),
+    );
+    await waitUntil('raw events written', async () => (await countOf(first.store, 'metric_events')) === 10);
+    await first.processor.stop();
+    rollupsFail = false;
+    // The next owner: same bus (uncommitted batch), same store (raw events without their rollups).
+    const next = new Processor({
+      bus: first.bus,
+      store: first.store,
+      registry: first.registry,
+      clock: systemClock,
+      logger,
+      metrics: new ProcessorMetrics(new Registry()),
+      tickMs: 100,
+    });
+    await next.start();
+    rigs.push({ ...first, processor: next });
+    await waitUntil('rollups written', async () => (await first.store.select('rollups')).length > 0);
+    await waitUntil(
+      'ground truth agrees',
+      async () => (await verifyModule(first.store, 'er-wait'))?.differences.length === 0,
+    );
+    const rollups = await first.store.select('rollups');
+    expect(rollups.reduce((n, r) => n + r.count, 0)).toBe(10);
+  });
 });
