@@ -1,0 +1,400 @@
+/**
+ * Live gateway fan-out: messages delivered per second and delivery latency to N WebSocket
+ * subscribers of one channel. Three processes: this orchestrator, the server, and the subscribers.
+ * Baseline, same run, same clients: a bare `ws` server (no compression) that serializes each message
+ * once and sends it to every socket, with no protocol, limits, history or bus.
+ *
+ * Phases per server: throughput (`--rate` messages/s for `--seconds`, delivered count over the time
+ * from first publish to last receipt), then latency (10 messages/s for 5 s; p99 of publish → receipt).
+ * Rounds (`--rounds`, default 2) alternate the two servers; each keeps its best round.
+ * `--stalled 0.1` makes that share of subscribers never read (the gateway must conflate and close them
+ * without growing memory; their messages are not counted). The server's RSS is reported.
+ *
+ *   node --import tsx bench/gateway.ts [--subscribers 1000] [--rate 100] [--seconds 5] [--stalled 0] [--rounds 2]
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
+import * as hdr from 'hdr-histogram-js';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import WebSocket, { WebSocketServer } from 'ws';
+import { Topics, topicSpecs } from '../infra/kafka/topics.js';
+import { ModuleVersion } from '../schemas/registry.js';
+import { MemoryBus } from '../services/adapters/memory/index.js';
+import { wireGateway } from '../services/gateway/role.js';
+import { systemClock } from '../services/ports/clock.js';
+import type { RegistryView } from '../services/ports/registry.js';
+import type { Store } from '../services/ports/store.js';
+import { loadConfig } from '../services/runtime/config.js';
+import { HttpServer } from '../services/runtime/http.js';
+import { Lifecycle } from '../services/runtime/lifecycle.js';
+
+type Kind = 'gateway' | 'bare';
+type Command =
+  | { cmd: 'start'; kind: Kind }
+  | { cmd: 'publish'; rate: number; count: number }
+  | { cmd: 'connect'; url: string; n: number; subscribe: boolean; stalled: number }
+  | { cmd: 'reset' }
+  | { cmd: 'wait'; expected: number; timeoutMs: number }
+  | { cmd: 'close' };
+
+const { values: args } = parseArgs({
+  options: {
+    child: { type: 'string' },
+    subscribers: { type: 'string', default: '1000' },
+    rate: { type: 'string', default: '100' },
+    seconds: { type: 'string', default: '5' },
+    stalled: { type: 'string', default: '0' },
+    rounds: { type: 'string', default: '2' },
+  },
+});
+
+if (args.child === 'server') serverChild();
+else if (args.child === 'clients') clientsChild();
+else await main();
+
+// ---------------------------------------------------------------- orchestrator
+
+async function main(): Promise<void> {
+  const subscribers = Number(args.subscribers);
+  const rate = Number(args.rate);
+  const seconds = Number(args.seconds);
+  const stalled = Number(args.stalled);
+  const results: Record<
+    Kind,
+    { throughput: number; p50: number; p99: number; rssMb: number; delivered: number; expected: number }
+  > = {} as never;
+  // Rounds alternate bare and gateway; each keeps its best round, as other load on a shared machine only slows things down.
+  const order = Array.from({ length: Number(args.rounds) }, () => ['bare', 'gateway'] as Kind[]).flat();
+  for (const kind of order) {
+    const server = child('server');
+    const clients = child('clients');
+    try {
+      const { port } = await ask<{ port: number }>(server, { cmd: 'start', kind });
+      const url = kind === 'gateway' ? `ws://127.0.0.1:${port}/v1/live` : `ws://127.0.0.1:${port}/`;
+      const { readers } = await ask<{ readers: number }>(
+        clients,
+        { cmd: 'connect', url, n: subscribers, subscribe: kind === 'gateway', stalled },
+        120_000,
+      );
+
+      // Warm-up, then throughput.
+      await ask(server, { cmd: 'publish', rate: 50, count: 50 });
+      await ask(clients, { cmd: 'wait', expected: 50, timeoutMs: 30_000 });
+      await ask(clients, { cmd: 'reset' });
+      const count = rate * seconds;
+      const began = Date.now();
+      const publishing = ask(server, { cmd: 'publish', rate, count });
+      const done = await ask<{ received: number; lastAt: number }>(clients, {
+        cmd: 'wait',
+        expected: count,
+        timeoutMs: seconds * 1000 + 60_000,
+      });
+      await publishing;
+      const throughput = done.received / ((done.lastAt - began) / 1000);
+
+      // Latency at a calm rate.
+      await ask(clients, { cmd: 'reset' });
+      await ask(server, { cmd: 'publish', rate: 10, count: 50 });
+      const calm = await ask<{ p50: number; p99: number }>(clients, {
+        cmd: 'wait',
+        expected: 50,
+        timeoutMs: 30_000,
+      });
+      const { rssMb } = await ask<{ rssMb: number }>(server, { cmd: 'close' });
+      results[kind] = {
+        throughput,
+        p50: calm.p50,
+        p99: calm.p99,
+        rssMb,
+        delivered: done.received,
+        expected: count * readers,
+      };
+      console.log(
+        `${kind === 'bare' ? 'bare ws' : 'gateway'}: ${Math.round(throughput)} msgs/s delivered (${done.received}/${count * readers}), ` +
+          `latency p50 ${calm.p50} ms p99 ${calm.p99} ms, server rss ${rssMb} MB, ${readers} reading subscribers`,
+      );
+    } finally {
+      server.kill();
+      clients.kill();
+    }
+  }
+  const g = results.gateway;
+  const ratio = g.throughput / results.bare.throughput;
+  console.log(
+    `gateway: ${Math.round(g.throughput)} msgs/s (${ratio.toFixed(2)} of bare ws), p99 ${g.p99} ms at ${subscribers} subscribers`,
+  );
+}
+
+function child(role: 'server' | 'clients'): ChildProcess {
+  return fork(new URL(import.meta.url).pathname, ['--child', role], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+}
+
+function ask<T = unknown>(proc: ChildProcess, command: Command, timeoutMs = 30_000): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${command.cmd} timed out after ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    proc.once('message', (reply: { error?: string } & T) => {
+      clearTimeout(timer);
+      if (reply.error) reject(new Error(reply.error));
+      else resolve(reply);
+    });
+    proc.send(command);
+  });
+}
+
+function serve(handle: (command: Command) => Promise<unknown>): void {
+  process.on('message', (command: Command) => {
+    handle(command).then(
+      (reply) => process.send?.(reply ?? {}),
+      (err: Error) => process.send?.({ error: err.stack ?? String(err) }),
+    );
+  });
+}
+
+// ---------------------------------------------------------------- server process
+
+function serverChild(): void {
+  let publish: (n: number) => Promise<void>;
+  let stop: () => Promise<void> = async () => {};
+  let seq = 0;
+  let lastMs = 0;
+  // The same PerformanceUpdate for both servers; asOf carries the publish time for latency.
+  const update = () => {
+    // Strictly increasing times keep every update fresh for the gateway's latest-per-goal state.
+    lastMs = Math.max(Date.now(), lastMs + 1);
+    seq += 1;
+    return {
+      moduleId: 'bench',
+      moduleVersion: 1,
+      goalId: `goal-${seq % 20}`,
+      ruleKind: 'goal',
+      metric: 'on_time_rate',
+      aggregation: 'mean',
+      window: '1h',
+      asOf: new Date(lastMs).toISOString(),
+      value: 90 + (seq % 10),
+      count: 1200,
+      target: 90,
+      shortfall: 0,
+      status: 'on_track',
+      stagnating: false,
+      trend: 0.25,
+    };
+  };
+
+  serve(async (command) => {
+    if (command.cmd === 'start') {
+      if (command.kind === 'bare') {
+        const wss = new WebSocketServer({
+          host: '127.0.0.1',
+          port: 0,
+          perMessageDeflate: false,
+          clientTracking: true,
+        });
+        await new Promise((resolve) => wss.once('listening', resolve));
+        publish = async () => {
+          const bytes = Buffer.from(
+            JSON.stringify({ type: 'update', channel: 'module:bench', epoch: 'bare', seq, data: update() }),
+          );
+          for (const ws of wss.clients) ws.send(bytes, { binary: false });
+        };
+        stop = async () => {
+          for (const ws of wss.clients) ws.terminate();
+          wss.close();
+        };
+        return { port: (wss.address() as AddressInfo).port };
+      }
+      const logger = pino({ level: 'warn' });
+      const bus = new MemoryBus({ topicPrefix: `bench-${randomBytes(3).toString('hex')}` });
+      await bus.start();
+      await bus.ensureTopics(topicSpecs);
+      const lifecycle = new Lifecycle(logger, 5_000);
+      const metrics = new Registry();
+      const http = new HttpServer({
+        host: '127.0.0.1',
+        port: 0,
+        logger,
+        metrics,
+        lifecycle,
+        version: 'bench',
+      });
+      await wireGateway(
+        {
+          config: { ...loadConfig({}), port: 0 },
+          logger,
+          metrics,
+          clock: systemClock,
+          bus,
+          store: unusedStore,
+          registry: benchRegistry,
+          audit: { append: async () => Promise.reject(new Error('no audit in the benchmark')) },
+          http,
+          lifecycle,
+        },
+        // Every subscriber connects from 127.0.0.1 here; every other limit stays at its default.
+        { limits: { maxConnectionsPerIp: 1_000_000 } },
+      );
+      lifecycle.add(http);
+      await lifecycle.start();
+      publish = (n) =>
+        bus.publish(
+          Topics.performanceUpdates,
+          Array.from({ length: n }, () => ({ key: 'bench', value: JSON.stringify(update()) })),
+        );
+      stop = async () => {
+        await lifecycle.stop();
+        await bus.stop();
+      };
+      return { port: http.port() };
+    }
+    if (command.cmd === 'publish') {
+      // Paced in 10 ms ticks, catching up if a tick ran late.
+      const began = Date.now();
+      let sent = 0;
+      while (sent < command.count) {
+        const due = Math.min(command.count, Math.floor(((Date.now() - began) / 1000) * command.rate) + 1);
+        if (due > sent) {
+          for (let i = sent; i < due; i += 1) await publish(1);
+          sent = due;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      return {};
+    }
+    if (command.cmd === 'close') {
+      const rssMb = Math.round(process.memoryUsage().rss / 1024 / 1024);
+      await stop();
+      return { rssMb };
+    }
+    throw new Error(`server: unknown command ${command.cmd}`);
+  });
+}
+
+const benchRegistry: RegistryView = (() => {
+  const module = ModuleVersion.parse({
+    id: 'bench',
+    domain: 'bench',
+    title: 'Benchmark module',
+    owner: 'bench',
+    goals: [
+      {
+        id: 'goal-0',
+        metric: 'on_time_rate',
+        unit: '%',
+        direction: 'increase',
+        target: 90,
+        tolerance: 0.05,
+        window: '1h',
+        aggregation: 'mean',
+      },
+    ],
+    version: 1,
+    updatedAt: new Date().toISOString(),
+    updatedBy: 'bench',
+    rationale: 'bench',
+  });
+  return {
+    module: (id) => (id === 'bench' ? module : undefined),
+    modules: () => [module],
+    sociotechnician: () => undefined,
+    sociotechnicians: () => [],
+    authenticate: async () => undefined,
+    onChange: () => () => {},
+  };
+})();
+
+const unusedStore: Store = {
+  name: 'store',
+  start: async () => {},
+  stop: async () => {},
+  health: () => ({ state: 'ok' }),
+  migrate: async () => ({ applied: [], current: [] }),
+  insert: async () => {},
+  select: async () => [],
+};
+
+// ---------------------------------------------------------------- subscriber process
+
+function clientsChild(): void {
+  const sockets: WebSocket[] = [];
+  let counts: number[] = [];
+  let lastAt = 0;
+  let histogram = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 600_000,
+    numberOfSignificantValueDigits: 3,
+  });
+  const marker = '"asOf":"';
+
+  serve(async (command) => {
+    if (command.cmd === 'connect') {
+      const stalledEvery = command.stalled > 0 ? Math.round(1 / command.stalled) : 0;
+      const reading: number[] = [];
+      for (let i = 0; i < command.n; i += 1) {
+        const index = i;
+        const ws = new WebSocket(command.url, { perMessageDeflate: false });
+        ws.on('error', () => {});
+        await new Promise<void>((resolve, reject) => {
+          ws.once('open', () => resolve());
+          ws.once('error', reject);
+        });
+        const stalled = stalledEvery > 0 && i % stalledEvery === stalledEvery - 1;
+        if (command.subscribe) {
+          const subscribed = new Promise<void>((resolve) => ws.once('message', () => resolve()));
+          ws.send(JSON.stringify({ op: 'subscribe', channel: 'module:bench' }));
+          await subscribed;
+        }
+        sockets.push(ws);
+        if (stalled) {
+          ws.pause();
+          continue;
+        }
+        reading.push(index);
+        ws.on('message', (data: Buffer) => {
+          const text = data.toString('latin1');
+          const at = text.indexOf(marker);
+          if (at < 0) return;
+          const now = Date.now();
+          const sent = Date.parse(text.slice(at + marker.length, at + marker.length + 24));
+          histogram.recordValue(Math.max(1, now - sent));
+          counts[index] = (counts[index] ?? 0) + 1;
+          lastAt = now;
+        });
+      }
+      counts = new Array(command.n).fill(0);
+      for (let i = 0; i < command.n; i += 1) if (!reading.includes(i)) counts[i] = Number.NaN;
+      return { readers: reading.length };
+    }
+    if (command.cmd === 'reset') {
+      counts = counts.map((c) => (Number.isNaN(c) ? c : 0));
+      histogram = hdr.build({
+        lowestDiscernibleValue: 1,
+        highestTrackableValue: 600_000,
+        numberOfSignificantValueDigits: 3,
+      });
+      lastAt = 0;
+      return {};
+    }
+    if (command.cmd === 'wait') {
+      const deadline = Date.now() + command.timeoutMs;
+      const complete = () => counts.every((c) => Number.isNaN(c) || c >= command.expected);
+      while (!complete() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+      const received = counts.reduce((sum, c) => sum + (Number.isNaN(c) ? 0 : c), 0);
+      return {
+        received,
+        lastAt,
+        p50: histogram.getValueAtPercentile(50),
+        p99: histogram.getValueAtPercentile(99),
+      };
+    }
+    throw new Error(`clients: unknown command ${command.cmd}`);
+  });
+}
