@@ -16,13 +16,14 @@ import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { startLocalKafka } from '../infra/kafka/local.js';
-import { topicName, Topics } from '../infra/kafka/topics.js';
+import { Topics, topicName } from '../infra/kafka/topics.js';
 import { MetricEvent } from '../schemas/metric-event.js';
 import { ModuleVersion } from '../schemas/registry.js';
 import { KafkaBus } from '../services/adapters/kafka/index.js';
 import { validateMetricEvent } from '../services/core/validation/index.js';
 import { defaultBodyOptions } from '../services/ingest/body.js';
 import { IngestMetrics } from '../services/ingest/metrics.js';
+import { CoalescingPublisher } from '../services/ingest/publisher.js';
 import { RateLimiter } from '../services/ingest/rate-limit.js';
 import { RecentEvents } from '../services/ingest/recent-events.js';
 import { ingestRoutes } from '../services/ingest/routes.js';
@@ -60,7 +61,10 @@ async function main(): Promise<void> {
   const logger = pino({ level: 'warn' });
   const bus = new KafkaBus({ brokers, clientId: 'bench-ingest', topicPrefix: prefix, logger });
   await bus.start();
-  await bus.ensureTopics([{ name: Topics.metricsRaw, partitions: 6 }, { name: 'bare.metrics.raw', partitions: 6 }]);
+  await bus.ensureTopics([
+    { name: Topics.metricsRaw, partitions: 6 },
+    { name: 'bare.metrics.raw', partitions: 6 },
+  ]);
 
   const bare = await startBare(brokers, topicName(prefix, 'bare.metrics.raw'));
   const ingest = await startIngest(bus, logger);
@@ -77,7 +81,9 @@ async function main(): Promise<void> {
       `validation: ${share.fastUs.toFixed(2)} µs/event (zod alone ${share.zodUs.toFixed(2)} µs/event); ` +
         `${((share.fastUs * rate(ours)) / 1e4).toFixed(1)}% of one core at the measured ingest rate`,
     );
-    console.log(`ingest: ${Math.round(rate(ours))} events/s (${(rate(ours) / rate(baseline)).toFixed(2)} of bare parse-and-produce), p99 ${ours.p99.toFixed(1)} ms`);
+    console.log(
+      `ingest: ${Math.round(rate(ours))} events/s (${(rate(ours) / rate(baseline)).toFixed(2)} of bare parse-and-produce), p99 ${ours.p99.toFixed(1)} ms`,
+    );
   } finally {
     await ingest.stop();
     await bare.stop();
@@ -104,7 +110,11 @@ function runWorker(url: string, tag: string): Promise<LoadResult> {
 /** The client side: 50 loops posting batches of 100 fresh events; latency per request. */
 async function load(url: string, tag: string): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: clients });
-  const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  const histogram = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
   let seq = 0;
   let measuring = false;
   let events = 0;
@@ -140,14 +150,28 @@ async function load(url: string, tag: string): Promise<LoadResult> {
   };
   await Promise.all(Array.from({ length: clients }, loop));
   agent.destroy();
-  return { events, seconds: measureMs / 1000, p50: histogram.getValueAtPercentile(50) / 1000, p99: histogram.getValueAtPercentile(99) / 1000, errors };
+  return {
+    events,
+    seconds: measureMs / 1000,
+    p50: histogram.getValueAtPercentile(50) / 1000,
+    p99: histogram.getValueAtPercentile(99) / 1000,
+    errors,
+  };
 }
 
 function post(url: string, agent: Agent, body: string): Promise<number> {
   return new Promise((resolve) => {
     const req = request(
       `${url}/v1/metrics`,
-      { method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'content-length': Buffer.byteLength(body) } },
+      {
+        method: 'POST',
+        agent,
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${key}`,
+          'content-length': Buffer.byteLength(body),
+        },
+      },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
@@ -161,7 +185,11 @@ function post(url: string, agent: Agent, body: string): Promise<number> {
 /** The baseline: parse, map to records, produce, answer. Nothing else. */
 async function startBare(brokers: string[], topic: string) {
   const kafka = new Kafka({ clientId: 'bench-bare', brokers, logLevel: logLevel.NOTHING });
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+  });
   await producer.connect();
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -169,7 +197,9 @@ async function startBare(brokers: string[], topic: string) {
     req.on('end', () => {
       let events: Array<Record<string, unknown>>;
       try {
-        events = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { events: Array<Record<string, unknown>> }).events;
+        events = (
+          JSON.parse(Buffer.concat(chunks).toString('utf8')) as { events: Array<Record<string, unknown>> }
+        ).events;
       } catch {
         res.writeHead(400).end();
         return;
@@ -180,7 +210,10 @@ async function startBare(brokers: string[], topic: string) {
         headers: { 'glasshouse-agency': 'bench-agency' },
       }));
       producer.send({ topic, acks: -1, messages }).then(
-        () => res.writeHead(202, { 'content-type': 'application/json' }).end(JSON.stringify({ accepted: events.length, duplicates: 0, rejected: [] })),
+        () =>
+          res
+            .writeHead(202, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ accepted: events.length, duplicates: 0, rejected: [] })),
         () => res.writeHead(503).end(),
       );
     });
@@ -205,7 +238,18 @@ function benchRegistry(): RegistryView {
         title: id,
         owner: 'bench-owner',
         agencies: ['bench-agency'],
-        goals: [{ id: 'lat', metric: 'latency_ms', unit: 'ms', direction: 'decrease', target: 50, tolerance: 0.1, window: '1m', aggregation: 'p95' }],
+        goals: [
+          {
+            id: 'lat',
+            metric: 'latency_ms',
+            unit: 'ms',
+            direction: 'decrease',
+            target: 50,
+            tolerance: 0.1,
+            window: '1m',
+            aggregation: 'p95',
+          },
+        ],
         version: 1,
         updatedAt: new Date().toISOString(),
         updatedBy: 'bench',
@@ -231,7 +275,7 @@ async function startIngest(bus: KafkaBus, logger: pino.Logger) {
   const registry = benchRegistry();
   http.app.register(
     ingestRoutes({
-      bus,
+      publisher: new CoalescingPublisher(bus, Topics.metricsRaw),
       registry,
       auth: registry,
       clock: { now: () => Date.now() },

@@ -1,6 +1,8 @@
+import { Topics } from '../../infra/kafka/topics.js';
 import type { RoleFactory } from '../runtime/role.js';
 import { defaultBodyOptions } from './body.js';
 import { IngestMetrics } from './metrics.js';
+import { CoalescingPublisher } from './publisher.js';
 import { RateLimiter } from './rate-limit.js';
 import { RecentEvents } from './recent-events.js';
 import { ingestRoutes } from './routes.js';
@@ -12,6 +14,7 @@ const publishTimeoutMs = 10_000;
 export const ingestRole: RoleFactory = (ctx) => {
   const deps = {
     bus: ctx.bus,
+    publisher: new CoalescingPublisher(ctx.bus, Topics.metricsRaw),
     registry: ctx.registry,
     auth: ctx.registry,
     clock: ctx.clock,

@@ -1,14 +1,15 @@
-import { Topics } from '../../infra/kafka/topics.js';
 import { agencyHeader, type IngestResponse, type RejectedEvent } from '../../schemas/metric-event.js';
 import { type ModuleLookup, type ValidEvent, validateMetricEvent } from '../core/validation/index.js';
-import type { Bus, OutgoingRecord } from '../ports/bus.js';
+import type { OutgoingRecord } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
 import { UnavailableError } from '../runtime/errors.js';
 import type { IngestMetrics } from './metrics.js';
+import type { CoalescingPublisher } from './publisher.js';
 import type { RecentEvents } from './recent-events.js';
 
 export interface SubmitDeps {
-  bus: Bus;
+  /** Publishes to `metrics.raw`, coalescing concurrent requests (see publisher.ts). */
+  publisher: Pick<CoalescingPublisher, 'publish'>;
   registry: ModuleLookup;
   clock: Clock;
   recent: RecentEvents;
@@ -61,7 +62,7 @@ export async function submitEvents(
     }));
     const started = performance.now();
     try {
-      await withTimeout(deps.bus.publish(Topics.metricsRaw, records), deps.publishTimeoutMs);
+      await withTimeout(deps.publisher.publish(records), deps.publishTimeoutMs);
     } catch (err) {
       deps.metrics.publishSeconds.observe(
         { agency: agencyId, outcome: 'failed' },

@@ -1,8 +1,10 @@
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
+import { Topics } from '../../infra/kafka/topics.js';
 import type { PolicyModuleInput } from '../../schemas/registry.js';
 import { defaultBodyOptions } from '../../services/ingest/body.js';
 import { IngestMetrics } from '../../services/ingest/metrics.js';
+import { CoalescingPublisher } from '../../services/ingest/publisher.js';
 import { RateLimiter } from '../../services/ingest/rate-limit.js';
 import { RecentEvents } from '../../services/ingest/recent-events.js';
 import { type IngestRouteDeps, ingestRoutes } from '../../services/ingest/routes.js';
@@ -99,7 +101,7 @@ export async function startIngestServer(
   const registry = ingestRegistry();
   http.app.register(
     ingestRoutes({
-      bus,
+      publisher: new CoalescingPublisher(bus, Topics.metricsRaw),
       registry,
       auth: registry,
       clock: overrides.clock ?? { now: () => Date.now() },
