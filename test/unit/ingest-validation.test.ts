@@ -136,7 +136,11 @@ describe('validateMetricRecord', () => {
     expect(verdict).toMatchObject({ ok: true, agencyId: 'transit-agency', event: { eventId: 'r-1' } });
   });
   it('refuses a record without a usable agency header', () => {
-    const cases: Array<Record<string, string>> = [{}, { 'glasshouse-agency': '' }, { 'glasshouse-agency': 'Not A Slug' }];
+    const cases: Array<Record<string, string>> = [
+      {},
+      { 'glasshouse-agency': '' },
+      { 'glasshouse-agency': 'Not A Slug' },
+    ];
     for (const headers of cases) {
       expect(validateMetricRecord(record(event('r-2')), headers, registry, now)).toMatchObject({
         ok: false,
