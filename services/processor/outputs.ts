@@ -38,7 +38,7 @@ export function isEmpty(o: Outputs): boolean {
 }
 
 /**
- * The write steps, in order. Rollups go last: a stored rollup row with `updated_ms` ≥ an event's
+ * The write steps. Rollups go last: a stored rollup row with `updated_ms` ≥ an event's
  * `received_ms` proves the event was fully processed (its raw row, alerts and updates are written
  * before), which is what the restore after a crash relies on (see restore.ts).
  */
@@ -54,6 +54,7 @@ export const steps = [
   'rollup_merges',
 ] as const;
 export type Step = (typeof steps)[number];
+const concurrentSteps = steps.filter((s) => s !== 'rollups' && s !== 'rollup_merges');
 
 /** A write step that failed; retrying the flush resumes at this step. */
 export class SinkError extends Error {
@@ -69,24 +70,22 @@ export class SinkError extends Error {
 }
 
 /**
- * One pending set of outputs and how far its writes got. Each step is idempotent on its own (rows
- * collapse by key, bus consumers tolerate redelivery), but a completed step is not repeated, and the
- * merge of partial rollups is computed once and then written as computed, so a retry never merges twice.
+ * One pending set of outputs and how far its writes got. Every step but the rollups is independent,
+ * so they run concurrently; the rollups follow once all of them succeeded (restore.ts relies on rollups
+ * being last). Each step is idempotent on its own (rows collapse by key, bus consumers tolerate
+ * redelivery), but a completed step is not repeated, and the merge of partial rollups is computed once
+ * and then written as computed, so a retry never merges twice.
  */
 export class PendingWrite {
-  private next = 0;
+  private readonly done = new Set<Step>();
   private merged: RollupRow[] | undefined;
   private inflight: Promise<void> | undefined;
 
   constructor(readonly outputs: Outputs) {}
 
-  get done(): boolean {
-    return this.next >= steps.length;
-  }
-
   /**
-   * Runs the remaining steps in order; throws SinkError naming the step that failed. A call while an
-   * earlier one still runs (a caller gave up waiting on it) joins that one, so steps never run twice at once.
+   * Runs the remaining steps; throws SinkError naming a step that failed. A call while an earlier one
+   * still runs (a caller gave up waiting on it) joins that one, so steps never run twice at once.
    */
   flush(bus: Bus, store: Store): Promise<void> {
     this.inflight ??= this.runSteps(bus, store).finally(() => {
@@ -96,15 +95,26 @@ export class PendingWrite {
   }
 
   private async runSteps(bus: Bus, store: Store): Promise<void> {
-    while (this.next < steps.length) {
-      const step = steps[this.next]!;
-      try {
-        await this.run(step, bus, store);
-      } catch (err) {
-        throw new SinkError(step, err);
-      }
-      this.next += 1;
-    }
+    await this.runAll(concurrentSteps, bus, store);
+    await this.runAll(['rollups'], bus, store);
+    await this.runAll(['rollup_merges'], bus, store);
+  }
+
+  private async runAll(list: readonly Step[], bus: Bus, store: Store): Promise<void> {
+    const results = await Promise.allSettled(
+      list
+        .filter((step) => !this.done.has(step))
+        .map(async (step) => {
+          try {
+            await this.run(step, bus, store);
+          } catch (err) {
+            throw new SinkError(step, err);
+          }
+          this.done.add(step);
+        }),
+    );
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   private async run(step: Step, bus: Bus, store: Store): Promise<void> {

@@ -1,0 +1,358 @@
+/**
+ * The processor end to end on Kafka + ClickHouse, for 1,000 modules × 3 goals, against same-run baselines.
+ *
+ * 1. Throughput: `--events` records pre-published to metrics.raw, then one Processor (the real role
+ *    class, store and bus adapters) consumes them; events/s = events / time until all are processed and
+ *    their outputs acknowledged. Baseline: a bare kafkajs consumer (eachBatch, no auto-commit) that
+ *    produces each batch to another topic (acks all) and commits, over the same topic.
+ * 2. Sink: the same raw-event rows written through the Store adapter in 10k-row batches, against a bare
+ *    @clickhouse/client JSONEachRow insert of the same rows in 10k-row batches into a twin table.
+ * 3. Latency: 5,000 events/s for `--seconds`, one status-changing probe per 50 ms batch (a `last` goal
+ *    flipping between on and off track); p99 from the publish acknowledgement (what makes ingest answer
+ *    202) to the probe's PerformanceUpdate arriving on performance.updates.
+ * 4. Memory (engine alone): resident memory for 100,000 mean/sum/count goals, and per p95 goal.
+ *
+ *   GLASSHOUSE_KAFKA_BROKERS=... GLASSHOUSE_CLICKHOUSE_URL=... node --expose-gc --import tsx bench/engine.ts [--events 50000] [--seconds 10]
+ */
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { createClient } from '@clickhouse/client';
+import * as hdr from 'hdr-histogram-js';
+import { Kafka, logLevel } from 'kafkajs';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { Topics, topicName, topicSpecs } from '../infra/kafka/topics.js';
+import type { PerformanceUpdate } from '../schemas/performance.js';
+import type { PolicyModuleInput } from '../schemas/registry.js';
+import { ClickHouseStore } from '../services/adapters/clickhouse/index.js';
+import { KafkaBus } from '../services/adapters/kafka/index.js';
+import { Engine } from '../services/core/performance/index.js';
+import { systemClock } from '../services/ports/clock.js';
+import type { Row } from '../services/ports/tables.js';
+import { ProcessorMetrics } from '../services/processor/metrics.js';
+import { Processor } from '../services/processor/processor.js';
+import { metricRecord } from '../test/support/processor-harness.js';
+import { FixtureRegistry } from '../test/support/registry-fixture.js';
+
+const { values: args } = parseArgs({
+  options: { events: { type: 'string', default: '50000' }, seconds: { type: 'string', default: '10' } },
+});
+const totalEvents = Number(args.events);
+const latencySeconds = Number(args.seconds);
+const brokers = process.env.GLASSHOUSE_KAFKA_BROKERS?.split(',');
+const clickhouseUrl = process.env.GLASSHOUSE_CLICKHOUSE_URL;
+if (!brokers || !clickhouseUrl) {
+  process.stderr.write('set GLASSHOUSE_KAFKA_BROKERS and GLASSHOUSE_CLICKHOUSE_URL\n');
+  process.exit(2);
+}
+const suffix = randomBytes(4).toString('hex');
+const prefix = `bench-engine-${suffix}`;
+const database = `bench_engine_${suffix}`;
+const logger = pino({ level: 'silent' });
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+function moduleOf(
+  i: number,
+  goals: Array<'mean' | 'sum' | 'count' | 'max' | 'p95' | 'last'>,
+): PolicyModuleInput {
+  return {
+    id: `mod-${i}`,
+    domain: 'bench',
+    title: `Module ${i}`,
+    owner: 'ada',
+    agencies: ['clinic-agency'],
+    goals: goals.map((aggregation, g) => ({
+      id: `g${g}`,
+      metric: 'wait_minutes',
+      unit: 'min',
+      direction: 'decrease' as const,
+      target: aggregation === 'count' || aggregation === 'sum' ? 1e9 : 30,
+      tolerance: 0.1,
+      window: '1m',
+      aggregation,
+      minSamples: 1,
+      hold: '0s',
+    })),
+  };
+}
+
+const moduleCount = 1000;
+const probeModules = 20;
+const modules = [
+  ...Array.from({ length: moduleCount }, (_, i) => moduleOf(i, ['mean', 'sum', 'count'])),
+  // Probes: a `last` goal flips status with every probe value (100 off track, 10 on track).
+  ...Array.from({ length: probeModules }, (_, i) => ({ ...moduleOf(i, ['last']), id: `probe-${i}` })),
+];
+const registry = new FixtureRegistry({ modules });
+
+async function main(): Promise<void> {
+  const bus = new KafkaBus({ brokers: brokers!, clientId: 'bench-engine', topicPrefix: prefix, logger });
+  await bus.start();
+  await bus.ensureTopics([...topicSpecs, { name: 'bench.out', partitions: 6 }]);
+  const store = new ClickHouseStore({ url: clickhouseUrl!, database, logger });
+  await store.start();
+  await store.migrate();
+
+  // ---- 1. throughput: pre-publish, then processor vs bare consume-produce ----
+  const t0 = Date.now() - 20_000;
+  const rawRows: Row<'metric_events'>[] = [];
+  for (let i = 0; i < totalEvents; i += 1000) {
+    const chunk = [];
+    for (let j = i; j < Math.min(totalEvents, i + 1000); j++) {
+      const m = j % moduleCount;
+      const value = 10 + (j % 17);
+      const at = t0 + Math.floor(j / moduleCount) * 10;
+      chunk.push(metricRecord(`mod-${m}`, `e${j}`, value, at));
+      rawRows.push({
+        module_id: `mod-${m}`,
+        agency_id: 'clinic-agency',
+        event_id: `e${j}`,
+        metric: 'wait_minutes',
+        value,
+        observed_ms: at,
+        received_ms: Date.now(),
+        dimensions: {},
+        late: false,
+        module_version: 1,
+      });
+    }
+    await bus.publish(Topics.metricsRaw, chunk);
+  }
+  say(`published ${totalEvents} events for ${moduleCount} modules × 3 goals`);
+
+  const bare = await bareConsumeProduce();
+  say(`bare kafkajs consume-produce: ${Math.round(bare)} events/s`);
+
+  const metrics = new Registry();
+  const processorMetrics = new ProcessorMetrics(metrics);
+  const processor = new Processor({
+    bus,
+    store,
+    registry,
+    clock: systemClock,
+    logger,
+    metrics: processorMetrics,
+  });
+  const began = Date.now();
+  await processor.start();
+  const processed = async () => {
+    const m = await processorMetrics.records.get();
+    return m.values.reduce((n, v) => n + v.value, 0);
+  };
+  while ((await processed()) < totalEvents) await new Promise((r) => setTimeout(r, 50));
+  while ((await processorMetrics.lag.get()).values.some((v) => v.value > 0))
+    await new Promise((r) => setTimeout(r, 20));
+  const engineSeconds = (Date.now() - began) / 1000;
+  const engineRate = totalEvents / engineSeconds;
+  const rowsWritten = (await processorMetrics.outputs.get()).values.reduce((n, v) => n + v.value, 0);
+  say(
+    `processor: ${Math.round(engineRate)} events/s (${rowsWritten} rows written, ${Math.round(rowsWritten / engineSeconds)} rows/s)`,
+  );
+
+  // ---- 2. sink: Store adapter vs bare client, same rows, 10k-row batches ----
+  const sinkRate = await timeRows(rawRows.length, async () => {
+    for (let i = 0; i < rawRows.length; i += 10_000)
+      await store.insert('metric_events', rawRows.slice(i, i + 10_000));
+  });
+  const bareInsert = await bareInsertRate(rawRows);
+  say(
+    `sink (Store.insert): ${Math.round(sinkRate)} rows/s; bare @clickhouse/client insert: ${Math.round(bareInsert)} rows/s`,
+  );
+
+  // ---- 3. latency at 5,000 events/s ----
+  const histogram = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 120_000,
+    numberOfSignificantValueDigits: 3,
+  });
+  const waiting = new Map<string, number>();
+  const updates = await bus.consume({
+    topic: Topics.performanceUpdates,
+    group: null,
+    onBatch: async (batch) => {
+      const now = performance.now();
+      for (const record of batch.records) {
+        const u = JSON.parse(record.value.toString()) as PerformanceUpdate;
+        if (!u.moduleId.startsWith('probe-')) continue;
+        const key = `${u.moduleId}:${u.value}`;
+        const sent = waiting.get(key);
+        if (sent !== undefined) {
+          histogram.recordValue(Math.max(1, Math.round(now - sent)));
+          waiting.delete(key);
+        }
+      }
+    },
+  });
+  let seq = totalEvents;
+  let probe = 0;
+  const perBatch = 250;
+  const start = performance.now();
+  for (let tick = 0; tick < latencySeconds * 20; tick++) {
+    const due = start + tick * 50;
+    const delay = due - performance.now();
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+    const batch = [];
+    for (let j = 0; j < perBatch - 1; j++, seq++)
+      batch.push(metricRecord(`mod-${seq % moduleCount}`, `e${seq}`, 10 + (seq % 17), Date.now()));
+    const p = probe++;
+    const moduleId = `probe-${p % probeModules}`;
+    const value = Math.floor(p / probeModules) % 2 === 0 ? 100 : 10;
+    batch.push(metricRecord(moduleId, `p${p}`, value, Date.now()));
+    const sending = bus.publish(Topics.metricsRaw, batch);
+    await sending;
+    waiting.set(`${moduleId}:${value}`, performance.now());
+  }
+  const deadline = Date.now() + 10_000;
+  while (waiting.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const p99 = histogram.getValueAtPercentile(99);
+  say(
+    `latency: ${histogram.totalCount} probes, p50 ${histogram.getValueAtPercentile(50)} ms, p99 ${p99} ms, ${waiting.size} unanswered`,
+  );
+  await updates.stop();
+  await processor.stop();
+  await bus.stop();
+  await store.stop();
+
+  // ---- 4. memory (engine alone) ----
+  const mem = memoryFigures();
+  say(
+    `memory: 100,000 mean/sum/count goals: ${mem.goalsMiB.toFixed(0)} MiB resident; a p95 goal costs ${mem.percentileKiB.toFixed(1)} KiB`,
+  );
+
+  say(
+    `engine: ${Math.round(engineRate)} events/s (${(engineRate / bare).toFixed(2)} of bare consume-produce), ` +
+      `sink ${Math.round(sinkRate)} rows/s (${(sinkRate / bareInsert).toFixed(2)} of bare insert), p99 ${p99} ms`,
+  );
+}
+
+async function bareConsumeProduce(): Promise<number> {
+  const kafka = new Kafka({ clientId: 'bench-bare', brokers: brokers!, logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({ groupId: `${prefix}.bare` });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await Promise.all([consumer.connect(), producer.connect()]);
+  await consumer.subscribe({ topic: topicName(prefix, Topics.metricsRaw), fromBeginning: true });
+  let seen = 0;
+  let began = 0;
+  const done = new Promise<void>((resolve) => {
+    void consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary }) => {
+        if (began === 0) began = Date.now();
+        await producer.send({
+          topic: topicName(prefix, 'bench.out'),
+          acks: -1,
+          messages: batch.messages.map((m) => ({ key: m.key, value: m.value })),
+        });
+        const last = batch.messages[batch.messages.length - 1];
+        if (last) {
+          resolveOffset(last.offset);
+          await commitOffsetsIfNecessary({
+            topics: [
+              {
+                topic: batch.topic,
+                partitions: [{ partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }],
+              },
+            ],
+          });
+        }
+        seen += batch.messages.length;
+        if (seen >= totalEvents) resolve();
+      },
+    });
+  });
+  await done;
+  const rate = totalEvents / ((Date.now() - began) / 1000);
+  await consumer.disconnect();
+  await producer.disconnect();
+  return rate;
+}
+
+async function bareInsertRate(rows: Row<'metric_events'>[]): Promise<number> {
+  const client = createClient({ url: clickhouseUrl!, database });
+  await client.command({ query: 'CREATE TABLE IF NOT EXISTS bare_metric_events AS metric_events' });
+  const json = rows.map((r) => ({
+    ...r,
+    dimensions: JSON.stringify(r.dimensions),
+    late: r.late ? 1 : 0,
+    observed_at: Math.floor(r.observed_ms / 1000),
+  }));
+  const rate = await timeRows(rows.length, async () => {
+    for (let i = 0; i < json.length; i += 10_000) {
+      await client.insert({
+        table: 'bare_metric_events',
+        values: json.slice(i, i + 10_000),
+        format: 'JSONEachRow',
+      });
+    }
+  });
+  await client.close();
+  return rate;
+}
+
+async function timeRows(rows: number, work: () => Promise<void>): Promise<number> {
+  const began = performance.now();
+  await work();
+  return rows / ((performance.now() - began) / 1000);
+}
+
+function rss(): number {
+  (globalThis as { gc?: () => void }).gc?.();
+  return process.memoryUsage().rss;
+}
+
+function memoryFigures(): { goalsMiB: number; percentileKiB: number } {
+  const now = Date.now();
+  const before = rss();
+  const engine = new Engine({ clock: systemClock });
+  const count = Math.ceil(100_000 / 3);
+  for (let i = 0; i < count; i++) {
+    const m = new FixtureRegistry({ modules: [moduleOf(i, ['mean', 'sum', 'count'])] }).module(`mod-${i}`)!;
+    engine.setModule(m);
+    for (let e = 0; e < 5; e++) {
+      engine.ingest({
+        eventId: `m${i}-${e}`,
+        agencyId: 'a',
+        moduleId: m.id,
+        metric: 'wait_minutes',
+        value: e,
+        observedAt: now + e * 1000,
+        receivedAt: now,
+      });
+    }
+  }
+  engine.evaluate(now);
+  const goalsMiB = (rss() - before) / 2 ** 20;
+  const keep = [engine];
+  const beforeP = rss();
+  const p = new Engine({ clock: systemClock });
+  const pGoals = 5_000;
+  for (let i = 0; i < pGoals; i++) {
+    const m = new FixtureRegistry({ modules: [moduleOf(i, ['p95'])] }).module(`mod-${i}`)!;
+    p.setModule(m);
+    for (let e = 0; e < 60; e++) {
+      p.ingest({
+        eventId: `p${i}-${e}`,
+        agencyId: 'a',
+        moduleId: m.id,
+        metric: 'wait_minutes',
+        value: 1 + ((e * 37) % 500),
+        observedAt: now + e * 1000,
+        receivedAt: now,
+      });
+    }
+  }
+  p.evaluate(now);
+  const percentileKiB = (rss() - beforeP) / 1024 / pGoals;
+  keep.push(p);
+  return { goalsMiB, percentileKiB };
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(
+      `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    process.exit(1);
+  },
+);
