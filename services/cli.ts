@@ -85,7 +85,18 @@ async function startCommand(args: string[]): Promise<number> {
   const { startGlasshouse } = await import('./main.js');
   const running = await startGlasshouse(config, logger);
   running.lifecycle.installSignalHandlers();
-  logger.info({ port: running.port }, `glasshouse ready on http://${config.host}:${running.port}/`);
+  logger.info(
+    { port: running.port, dashboard: running.dashboardUrl },
+    `glasshouse ready on http://${config.host}:${running.port}/ (dashboard ${running.dashboardUrl})`,
+  );
+  if (running.generatedAdminToken !== undefined) {
+    // Plain text on the terminal, not in the structured log: shown this once, never stored in clear.
+    process.stdout.write(
+      `\n  Dashboard:   ${running.dashboardUrl}\n` +
+        `  Admin token: ${running.generatedAdminToken}\n` +
+        '  (shown once: only its hash is kept, in the data directory; keep it to administer this Glasshouse)\n\n',
+    );
+  }
   // Stay alive: the HTTP server and consumers hold the event loop open until a signal stops them.
   return new Promise<number>(() => {});
 }

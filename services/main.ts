@@ -12,6 +12,7 @@ import { systemClock } from './ports/clock.js';
 import type { Component } from './ports/lifecycle.js';
 import { processorRole } from './processor/role.js';
 import { chooseAdapters } from './runtime/adapters.js';
+import { adminHashFile, resolveBootstrapAdmin } from './runtime/admin-token.js';
 import type { Config, Role } from './runtime/config.js';
 import { ConfigError } from './runtime/errors.js';
 import { HttpServer } from './runtime/http.js';
@@ -34,16 +35,26 @@ export interface Running {
   port: number;
   lifecycle: Lifecycle;
   stop(): Promise<void>;
+  /** The dashboard's URL (`/` of the one HTTP server). */
+  dashboardUrl: string;
+  /**
+   * Standalone only: the bootstrap admin token generated on this first run (its hash is kept under
+   * the data directory). The one time it exists in plain text; the caller shows it once.
+   */
+  generatedAdminToken?: string;
 }
 
 /** Picks adapters and roles from the config, starts everything in order, and returns once ready. */
 export async function startGlasshouse(config: Config, logger: Logger): Promise<Running> {
   const lifecycle = new Lifecycle(logger, config.shutdownTimeoutMs);
-  if (!config.clickhouse) await ensureWritableDir(config.dataDir);
+  // Standalone: no Kafka and no ClickHouse configured; everything (bus log, DuckDB, admin token hash) lives in the data dir.
+  const standalone = !config.kafka && !config.clickhouse;
+  if (!config.clickhouse || !config.kafka) await ensureWritableDir(config.dataDir);
   const metrics = createMetricsRegistry(config.role);
   const { bus, store, description } = await chooseAdapters(config, logger);
+  const dataDir = resolve(config.dataDir);
   logger.info(
-    { role: config.role, adapters: description },
+    { role: config.role, adapters: description, ...(config.clickhouse && config.kafka ? {} : { dataDir }) },
     `glasshouse ${version} starting (${description})`,
   );
 
@@ -56,10 +67,25 @@ export async function startGlasshouse(config: Config, logger: Logger): Promise<R
       if (report.applied.length) logger.info({ applied: report.applied }, 'store migrations applied');
     }),
   );
-  // The demo seeds through the admin API; without a configured token this run uses a random one.
-  if (config.demo && config.role === 'all') config.adminToken ??= ephemeralAdminToken();
+  // Standalone without GLASSHOUSE_ADMIN_TOKEN: a token generated on the first run, its hash kept after.
+  const admin = standalone
+    ? await resolveBootstrapAdmin(config.adminToken, config.dataDir)
+    : { token: config.adminToken, hash: undefined, generated: false };
+  if (admin.hash !== undefined)
+    logger.info({ file: adminHashFile(dataDir) }, 'admin token: the one printed on the first run');
+  // The demo seeds through the admin API; on runs after the first only a hash is kept, so the demo
+  // gets a random token of its own that lives in this process's memory only.
+  const demoToken = config.demo && config.role === 'all' ? (admin.token ?? ephemeralAdminToken()) : undefined;
   // Every role reads the registry and may append to the audit trail; both are ready before any role starts.
-  const registry = lifecycle.add(new BusRegistryView({ bus, store, logger, adminToken: config.adminToken }));
+  const registry = lifecycle.add(
+    new BusRegistryView({
+      bus,
+      store,
+      logger,
+      adminToken: admin.token ?? demoToken,
+      adminTokenHash: admin.hash,
+    }),
+  );
   const audit = lifecycle.add(new AuditClient({ bus, clock: systemClock, logger }));
   const http = new HttpServer({ host: config.host, port: config.port, logger, metrics, lifecycle, version });
   const ctx: RoleContext = {
@@ -84,7 +110,7 @@ export async function startGlasshouse(config: Config, logger: Logger): Promise<R
     lifecycle.add(
       new DemoComponent({
         baseUrl: () => localBaseUrl(config.host, http.port()),
-        adminToken: () => config.adminToken,
+        adminToken: () => demoToken,
         logger,
         clock: systemClock,
         keyFile: DemoComponent.keyFileIn(config.dataDir),
@@ -92,7 +118,13 @@ export async function startGlasshouse(config: Config, logger: Logger): Promise<R
     );
   }
   await lifecycle.start();
-  return { port: http.port(), lifecycle, stop: () => lifecycle.stop() };
+  return {
+    port: http.port(),
+    lifecycle,
+    stop: () => lifecycle.stop(),
+    dashboardUrl: localBaseUrl(config.host, http.port()),
+    ...(admin.generated && admin.token !== undefined ? { generatedAdminToken: admin.token } : {}),
+  };
 }
 
 /** A one-shot startup step as a component (e.g. migrations), so it runs in order with the rest. */

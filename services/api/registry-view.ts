@@ -18,6 +18,11 @@ export interface RegistryViewOptions {
   logger: Logger;
   /** The bootstrap admin's token (`GLASSHOUSE_ADMIN_TOKEN`), or undefined for none. */
   adminToken: string | undefined;
+  /**
+   * The scrypt hash of the bootstrap admin's token, when only the hash is kept (standalone keeps the
+   * token it generated on its first run as `<data dir>/admin-token.hash`). Accepted besides `adminToken`.
+   */
+  adminTokenHash?: string | undefined;
   /** How long `start` waits to catch up with the registry topic. */
   catchUpTimeoutMs?: number;
 }
@@ -26,6 +31,8 @@ export interface RegistryViewOptions {
 export const bootstrapAdmin: Principal = { kind: 'admin', id: 'bootstrap', name: 'Bootstrap admin' };
 
 const maxCachedSecrets = 10_000;
+/** Cache key of the bootstrap admin; registry principal keys are `<kind>:<slug>`, so it cannot collide. */
+const bootstrapKey = 'bootstrap-admin:';
 
 /**
  * The registry as one process sees it. At start it loads the latest versions from the store (the
@@ -156,6 +163,8 @@ export class BusRegistryView implements RegistryView, Component {
     if (adminToken !== undefined && secretsEqual(secret, adminToken)) return bootstrapAdmin;
     const claim = parseSecret(secret);
     if (!claim) return undefined;
+    if (claim.kind === 'admin' && claim.id === bootstrapAdmin.id && (await this.matchesAdminHash(secret)))
+      return bootstrapAdmin;
     const key = `${claim.kind}:${claim.id}`;
     const entry = this.state.principal(claim.kind, claim.id);
     if (!entry || entry.principal.revokedAt !== undefined) return undefined;
@@ -168,6 +177,21 @@ export class BusRegistryView implements RegistryView, Component {
     if (this.verified.size >= maxCachedSecrets) this.verified.clear();
     this.verified.set(digest, key);
     return principal;
+  }
+
+  /**
+   * Whether the secret is the bootstrap admin's stored-hash token (`gh_admin_bootstrap_…`; only such
+   * secrets reach scrypt here, so other credentials pay nothing), verified once, then cached by digest.
+   */
+  private async matchesAdminHash(secret: string): Promise<boolean> {
+    const { adminTokenHash } = this.options;
+    if (adminTokenHash === undefined) return false;
+    const digest = secretDigest(secret);
+    if (this.verified.get(digest) === bootstrapKey) return true;
+    if (!(await verifySecret(secret, adminTokenHash))) return false;
+    if (this.verified.size >= maxCachedSecrets) this.verified.clear();
+    this.verified.set(digest, bootstrapKey);
+    return true;
   }
 
   onChange(listener: (moduleId: string | undefined) => void): () => void {
