@@ -1,9 +1,14 @@
 import type { RoleFactory } from '../runtime/role.js';
 import { AuditClient } from './audit-client.js';
 import { BusRegistryView } from './registry-view.js';
+import { alertRoutes } from './routes/alerts.js';
 import { auditRoutes } from './routes/audit.js';
+import { comparisonRoutes } from './routes/comparisons.js';
+import { eventRoutes } from './routes/events.js';
+import { historyRoutes } from './routes/history.js';
 import { moduleRoutes } from './routes/modules.js';
 import { peopleRoutes } from './routes/people.js';
+import { scorecardRoutes } from './routes/scorecards.js';
 import { AuditSequencer } from './sequencer.js';
 
 /**
@@ -22,4 +27,9 @@ export const apiRole: RoleFactory = (ctx) => {
   moduleRoutes(ctx.http.app, deps);
   peopleRoutes(ctx.http.app, deps);
   auditRoutes(ctx.http.app, deps);
+  historyRoutes(ctx.http.app, deps);
+  eventRoutes(ctx.http.app, deps);
+  alertRoutes(ctx.http.app, deps);
+  comparisonRoutes(ctx.http.app, deps);
+  scorecardRoutes(ctx.http.app, deps);
 };

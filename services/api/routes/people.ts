@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Slug } from '../../../schemas/common.js';
 import { type Principal, PrincipalCreate, SociotechnicianPut } from '../../../schemas/registry.js';
 import type { PrincipalKind } from '../../ports/registry.js';
-import { GlasshouseError, ValidationError } from '../../runtime/errors.js';
+import { ValidationError } from '../../runtime/errors.js';
 import { actorOf, requirePrincipal } from '../auth.js';
 import { type ApiDeps, parseOr400, write } from '../deps.js';
 import { hashSecret, issueSecret } from '../secrets.js';
@@ -42,17 +42,9 @@ const principalRoutes: Array<{ kind: PrincipalKind; path: string; holder: string
   { kind: 'admin', path: '/v1/admins', holder: 'admin', secret: 'token' },
 ];
 
-/** Sociotechnician profiles and the credentials of agencies, overseers and admins. */
+/** Sociotechnician profile writes and the credentials of agencies, overseers and admins. */
 export function peopleRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  app.get('/v1/sociotechnicians', async () => ({ items: deps.registry.sociotechnicians() }));
-
-  app.get<{ Params: { id: string } }>('/v1/sociotechnicians/:id', async (request) => {
-    const id = slugParam(request.params.id, 'id');
-    const profile = profileOf(deps, id);
-    if (!profile) throw new GlasshouseError('not_found', `no sociotechnician "${id}"`, { status: 404 });
-    return profile;
-  });
-
+  // GET /v1/sociotechnicians and /v1/sociotechnicians/:id (profiles with scorecards): routes/scorecards.ts.
   app.put<{ Params: { id: string } }>(
     '/v1/sociotechnicians/:id',
     { bodyLimit: smallBody },

@@ -1,0 +1,148 @@
+import { z } from 'zod';
+import { AlertEvent } from './alert.js';
+import { Slug, Timestamp } from './common.js';
+import { GoalStatus } from './performance.js';
+import { Aggregation, Direction, Sociotechnician } from './registry.js';
+
+/** `GET /v1/modules/:id/history`: the goal's stored rollups merged into step-aligned points. */
+export const HistoryAnswer = z.strictObject({
+  moduleId: Slug,
+  goalId: Slug,
+  aggregation: Aggregation,
+  from: Timestamp,
+  to: Timestamp,
+  step: z.string(),
+  points: z.array(
+    z.strictObject({
+      t: Timestamp,
+      value: z.number().nullable(),
+      count: z.number().int().min(0),
+      status: GoalStatus,
+    }),
+  ),
+  method: z.string(),
+});
+export type HistoryAnswer = z.infer<typeof HistoryAnswer>;
+
+/** `GET /v1/alerts`: the latest version of each alert, newest opened first. */
+export const AlertList = z.strictObject({ items: z.array(AlertEvent), next: z.string().optional() });
+
+const StatusTimeShape = z.strictObject({
+  on_track: z.number(),
+  at_risk: z.number(),
+  off_track: z.number(),
+  no_data: z.number(),
+  observed: z.number(),
+});
+
+/** A sociotechnician's scorecard; `method` states the formula. Times are ms. */
+export const Scorecard = z.strictObject({
+  period: z.strictObject({ from: Timestamp, to: Timestamp }),
+  score: z.number().int().min(0).max(100).nullable(),
+  onTrackShare: z.number().min(0).max(1).nullable(),
+  timeMs: StatusTimeShape,
+  goals: z.array(
+    z.strictObject({
+      moduleId: Slug,
+      goalId: Slug,
+      status: GoalStatus,
+      onTrackShare: z.number().nullable(),
+      timeMs: StatusTimeShape,
+    }),
+  ),
+  openAlerts: z.number().int().min(0),
+  meanTimeToAcknowledgeMs: z.number().nullable(),
+  acknowledgedAlerts: z.number().int().min(0),
+  trend: z.strictObject({
+    direction: z.enum(['improving', 'steady', 'worsening', 'unknown']),
+    changePoints: z.number().nullable(),
+  }),
+  method: z.string(),
+});
+export type Scorecard = z.infer<typeof Scorecard>;
+
+/** `GET /v1/sociotechnicians/:id`: the profile, their modules and their scorecard. */
+export const SociotechnicianProfile = z.strictObject({
+  ...Sociotechnician.shape,
+  modules: z.array(
+    z.strictObject({
+      id: Slug,
+      title: z.string(),
+      domain: Slug,
+      status: z.enum(['active', 'retired']),
+      version: z.number().int(),
+    }),
+  ),
+  scorecard: Scorecard,
+});
+
+/** `GET /v1/sociotechnicians`: every profile with its summary score (the public scoreboard). */
+export const SociotechnicianList = z.strictObject({
+  items: z.array(
+    z.strictObject({
+      ...Sociotechnician.shape,
+      modules: z.number().int().min(0),
+      score: z.number().int().nullable(),
+      onTrackShare: z.number().nullable(),
+      openAlerts: z.number().int().min(0),
+      trend: z.enum(['improving', 'steady', 'worsening', 'unknown']),
+    }),
+  ),
+  period: z.strictObject({ from: Timestamp, to: Timestamp }),
+  method: z.string(),
+});
+
+const ComparisonSample = z.strictObject({
+  moduleId: Slug,
+  goalId: Slug,
+  n: z.number().int().min(0),
+  mean: z.number().nullable(),
+  sd: z.number().nullable(),
+});
+
+/** `GET /v1/comparisons/:group`: the group's modules side by side per shared goal metric. */
+export const ComparisonAnswer = z.strictObject({
+  group: Slug,
+  window: z.strictObject({ from: Timestamp, to: Timestamp, length: z.string() }),
+  modules: z.array(
+    z.strictObject({ id: Slug, title: z.string(), owner: Slug, status: z.enum(['active', 'retired']) }),
+  ),
+  metrics: z.array(
+    z.strictObject({
+      metric: Slug,
+      unit: z.string(),
+      direction: Direction,
+      samples: z.array(ComparisonSample),
+      pairs: z.array(
+        z.strictObject({
+          a: Slug,
+          b: Slug,
+          t: z.number().nullable(),
+          df: z.number().nullable(),
+          p: z.number().nullable(),
+          alpha: z.number(),
+          significant: z.boolean(),
+          better: Slug.nullable(),
+          verdict: z.string(),
+        }),
+      ),
+    }),
+  ),
+  method: z.string(),
+});
+export type ComparisonAnswer = z.infer<typeof ComparisonAnswer>;
+
+/** One open-data row of `GET /v1/modules/:id/events` (NDJSON line or CSV row). */
+export const OpenEvent = z.strictObject({
+  moduleId: Slug,
+  agencyId: Slug,
+  eventId: z.string(),
+  metric: Slug,
+  value: z.number(),
+  observedAt: Timestamp,
+  receivedAt: Timestamp,
+  late: z.boolean(),
+  moduleVersion: z.number().int(),
+  dimensions: z.record(z.string(), z.string()),
+});
+export type OpenEvent = z.infer<typeof OpenEvent>;
