@@ -39,7 +39,7 @@ export async function runCli(argv: string[]): Promise<number> {
   try {
     return await command(rest);
   } catch (err) {
-    if (err instanceof GlasshouseError) {
+    if (err instanceof GlasshouseError || isCodedError(err)) {
       process.stderr.write(`glasshouse: ${err.message}\n`);
       return 2;
     }
@@ -49,6 +49,15 @@ export async function runCli(argv: string[]): Promise<number> {
     }
     throw err;
   }
+}
+
+/** Errors of the adapters' contract (a stable `code` and `retriable`), e.g. a data directory in use. */
+function isCodedError(err: unknown): err is Error & { code: string } {
+  return (
+    err instanceof Error &&
+    typeof (err as { code?: unknown }).code === 'string' &&
+    typeof (err as { retriable?: unknown }).retriable === 'boolean'
+  );
 }
 
 async function startCommand(args: string[]): Promise<number> {

@@ -58,9 +58,12 @@ export async function startGlasshouse(config: Config, logger: Logger): Promise<R
     `glasshouse ${version} starting (${description})`,
   );
 
+  // Standalone: the DuckDB file's lock doubles as the data directory's lock. Taken before the bus
+  // log is opened, it stops a second process on the same directory before it touches the log.
+  if (standalone) lifecycle.add(store);
   lifecycle.add(bus);
   lifecycle.add(step('topics', () => bus.ensureTopics(topicSpecs)));
-  lifecycle.add(store);
+  if (!standalone) lifecycle.add(store);
   lifecycle.add(
     step('migrations', async () => {
       const report = await store.migrate();

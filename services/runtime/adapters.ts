@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { resolve } from 'node:path';
 import type { Bus } from '../ports/bus.js';
 import type { Store } from '../ports/store.js';
 import type { Config } from './config.js';
@@ -29,8 +29,10 @@ export async function chooseAdapters(config: Config, logger: Logger): Promise<Ch
     busText = `kafka (${config.kafka.brokers.join(',')})`;
   } else {
     const { MemoryBus } = await import('../adapters/memory/index.js');
-    bus = new MemoryBus({ topicPrefix: config.topicPrefix });
-    busText = 'in-process bus';
+    // Durable: an event answered 202 is fsynced in this log and replayed after a kill (memory-bus.ts).
+    const dataDir = resolve(config.dataDir, 'bus');
+    bus = new MemoryBus({ topicPrefix: config.topicPrefix, dataDir, logger });
+    busText = `in-process bus (log in ${dataDir})`;
   }
   let store: Store;
   let storeText: string;
@@ -40,7 +42,7 @@ export async function chooseAdapters(config: Config, logger: Logger): Promise<Ch
     storeText = `clickhouse (${config.clickhouse.url}, database ${config.clickhouse.database})`;
   } else {
     const { DuckDbStore } = await import('../adapters/duckdb/index.js');
-    const path = join(config.dataDir, 'glasshouse.duckdb');
+    const path = resolve(config.dataDir, 'glasshouse.duckdb');
     store = new DuckDbStore({ path, logger });
     storeText = `duckdb (${path})`;
   }

@@ -1,3 +1,5 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { type Logger, pino } from 'pino';
 import { topicName } from '../../../infra/kafka/topics.js';
 import type { Bus, ConsumeOptions, Consumption, OutgoingRecord, TopicSpec } from '../../ports/bus.js';
@@ -5,6 +7,8 @@ import { type Clock, systemClock } from '../../ports/clock.js';
 import type { Health } from '../../ports/lifecycle.js';
 import { BusError } from '../kafka/errors.js';
 import { type GroupState, MemoryConsumption, type TopicState } from './memory-consumption.js';
+import { type CommittedOffsets, OffsetsFile } from './offsets-file.js';
+import { PartitionFile } from './partition-file.js';
 import { hashKey, PartitionLog } from './partition-log.js';
 import { Mutex } from './sync.js';
 
@@ -19,13 +23,30 @@ export interface MemoryBusOptions {
   retryBaseMs?: number;
   clock?: Clock;
   logger?: Logger;
+  /**
+   * Makes the bus durable: every partition is also an append-only log under this directory
+   * (`<dir>/<topic>/<partition>/<first offset>.log`), `publish` resolves only after its records are
+   * fsynced (group commit), committed offsets are kept in `<dir>/offsets.json`, and a restart
+   * reloads the logs and resumes every group at its committed offset. Without it, memory only.
+   */
+  dataDir?: string;
+  /** Size at which a durable partition starts a new segment file (default 8 MiB). */
+  segmentBytes?: number;
 }
 
 /**
  * The Bus port in process, for the standalone deployment and unit tests, with Kafka's semantics:
  * partitions by key hash (order per key), consumer groups that split partitions and keep committed
  * offsets, broadcast readers, pause/resume, and at-least-once redelivery when `onBatch` throws.
- * "Durable" here means appended to this process's memory: it does not survive a restart.
+ * Without `dataDir`, "durable" means appended to this process's memory: it does not survive a restart.
+ *
+ * With `dataDir` (the standalone deployment), an acknowledged publish survives SIGKILL. Why a log
+ * here rather than writing events to DuckDB before answering 202: the standalone process then runs
+ * exactly the distributed code path (ingest publishes, the processor consumes, validates, dedups and
+ * stores, committing after the store acknowledged), with the bus log playing Kafka's part, so there
+ * is one engine path and one dedup design to prove. Logs are bounded: segments below every group's
+ * persisted committed offset are deleted, group-less topics keep one closed segment (their readers
+ * start at the end), and compacted topics rewrite closed segments to the latest record per key.
  */
 export class MemoryBus implements Bus {
   readonly name = 'bus';
@@ -35,6 +56,12 @@ export class MemoryBus implements Bus {
   private readonly prefix: string;
   private readonly clock: Clock;
   private readonly log: Logger;
+  /** Durable mode: the disk log of each partition, by physical topic name. */
+  private readonly files = new Map<string, PartitionFile[]>();
+  private offsetsFile: OffsetsFile | undefined;
+  private readonly compactedTopics = new Set<string>();
+  /** Durable mode: offsets an earlier run committed, adopted by groups as they join. */
+  private stored: CommittedOffsets = new Map();
   private started = false;
   private stopped = false;
 
@@ -46,6 +73,16 @@ export class MemoryBus implements Bus {
 
   async start(): Promise<void> {
     if (this.stopped) throw new BusError('bus_stopped', 'the in-process bus was stopped', false);
+    const dir = this.options.dataDir;
+    if (dir && !this.offsetsFile) {
+      await mkdir(dir, { recursive: true });
+      this.offsetsFile = new OffsetsFile(
+        dir,
+        () => this.committedOffsets(),
+        (written) => this.truncate(written),
+      );
+      this.stored = await this.offsetsFile.load();
+    }
     this.started = true;
   }
 
@@ -53,6 +90,9 @@ export class MemoryBus implements Bus {
     if (this.stopped) return;
     this.stopped = true;
     await Promise.allSettled([...this.consumptions].map((c) => c.stop()));
+    this.offsetsFile?.schedule();
+    await this.offsetsFile?.flush();
+    await Promise.allSettled([...this.files.values()].flat().map((f) => f.close()));
   }
 
   health(): Health {
@@ -68,14 +108,87 @@ export class MemoryBus implements Bus {
     for (const spec of specs) {
       const name = topicName(this.prefix, spec.name);
       if (this.topics.has(name)) continue;
-      this.topics.set(name, {
+      const durable = this.options.dataDir !== undefined;
+      const state: TopicState = {
         name,
         partitions: Array.from(
           { length: spec.partitions },
-          () => new PartitionLog(retain, spec.compacted ?? false),
+          (_, p) =>
+            new PartitionLog(
+              retain,
+              spec.compacted ?? false,
+              durable ? () => this.floor(name, p) : undefined,
+            ),
         ),
         roundRobin: 0,
         listeners: new Set(),
+      };
+      if (spec.compacted) this.compactedTopics.add(name);
+      if (this.options.dataDir) await this.openFiles(state, spec, this.options.dataDir);
+      this.topics.set(name, state);
+    }
+  }
+
+  /** Reloads a topic's partitions from disk and keeps their files for appends. */
+  private async openFiles(state: TopicState, spec: TopicSpec, dir: string): Promise<void> {
+    const files: PartitionFile[] = [];
+    for (const [p, log] of state.partitions.entries()) {
+      const { file, records, next } = await PartitionFile.open({
+        dir: join(dir, state.name, String(p)),
+        segmentBytes: this.options.segmentBytes ?? 8 * 1024 * 1024,
+        compacted: spec.compacted ?? false,
+        onDurable: (stored) => {
+          log.appendStored(stored.map((r) => ({ ...r, topic: spec.name, partition: p })));
+          for (const wake of state.listeners) wake();
+        },
+      });
+      log.appendStored(
+        records.map((r) => ({ ...r, topic: spec.name, partition: p })),
+        next,
+      );
+      files.push(file);
+    }
+    this.files.set(state.name, files);
+    if (files.some((f) => f.end > 0)) this.log.info({ topic: state.name }, 'reloaded from disk');
+  }
+
+  /** The lowest committed offset of any group on this partition (Infinity without groups). */
+  private floor(topic: string, partition: number): number {
+    let low = Number.POSITIVE_INFINITY;
+    for (const [key, group] of this.groups) {
+      if (!key.startsWith(`${topic}\u0000`)) continue;
+      low = Math.min(low, group.committed.get(partition) ?? 0);
+    }
+    for (const committed of this.stored.get(topic)?.values() ?? [])
+      low = Math.min(low, committed.get(partition) ?? 0);
+    return low;
+  }
+
+  private committedOffsets(): CommittedOffsets {
+    const out: CommittedOffsets = new Map();
+    // Offsets of groups that have not rejoined in this run are kept as they were.
+    for (const [topic, groups] of this.stored) out.set(topic, new Map(groups));
+    for (const [key, group] of this.groups) {
+      const [topic, name] = key.split('\u0000') as [string, string];
+      const groups = out.get(topic) ?? new Map<string, Map<number, number>>();
+      out.set(topic, groups);
+      groups.set(name, new Map(group.committed));
+    }
+    return out;
+  }
+
+  /** After offsets are on disk: deletes segments every group has read past (or old ones without groups). */
+  private truncate(written: CommittedOffsets): void {
+    for (const [topic, files] of this.files) {
+      const groups = [...(written.get(topic)?.values() ?? [])];
+      const compacted = this.compactedTopics.has(topic);
+      files.forEach((file, p) => {
+        if (groups.length === 0) {
+          if (!compacted) void file.dropBelow(Number.POSITIVE_INFINITY).catch(() => {});
+          return;
+        }
+        const low = Math.min(...groups.map((g) => g.get(p) ?? 0));
+        void file.dropBelow(low).catch(() => {});
       });
     }
   }
@@ -86,6 +199,36 @@ export class MemoryBus implements Bus {
     const state = this.requireTopic(topic);
     const count = state.partitions.length;
     const timestamp = this.clock.now();
+    const files = this.files.get(state.name);
+    if (files) {
+      const byPartition = new Map<
+        number,
+        Array<{ key: string | null; value: Buffer; headers: Record<string, string>; timestamp: number }>
+      >();
+      for (const r of records) {
+        const partition = r.key === null ? state.roundRobin++ % count : hashKey(r.key) % count;
+        const list = byPartition.get(partition) ?? [];
+        byPartition.set(partition, list);
+        list.push({
+          key: r.key,
+          value: typeof r.value === 'string' ? Buffer.from(r.value, 'utf8') : Buffer.from(r.value),
+          headers: { ...(r.headers ?? {}) },
+          timestamp,
+        });
+      }
+      try {
+        // Records become visible to consumers as each partition's fsync completes (see PartitionFile).
+        await Promise.all([...byPartition].map(([p, list]) => files[p]!.append(list)));
+      } catch (err) {
+        throw new BusError(
+          'bus_unavailable',
+          `writing to ${topic} failed: ${(err as Error).message}`,
+          true,
+          err,
+        );
+      }
+      return;
+    }
     for (const r of records) {
       const partition = r.key === null ? state.roundRobin++ % count : hashKey(r.key) % count;
       state.partitions[partition]!.append({
@@ -100,6 +243,11 @@ export class MemoryBus implements Bus {
     for (const wake of state.listeners) wake();
   }
 
+  /** The partition `publish` puts a record with this key on (the same hash). */
+  async partitionFor(topic: string, key: string): Promise<number> {
+    return hashKey(key) % this.requireTopic(topic).partitions.length;
+  }
+
   async consume(options: ConsumeOptions): Promise<Consumption> {
     if (!this.started || this.stopped)
       throw new BusError('bus_stopped', 'the in-process bus is not running', false);
@@ -107,7 +255,15 @@ export class MemoryBus implements Bus {
     let group: GroupState | null = null;
     if (options.group !== null) {
       const key = `${topic.name}\u0000${options.group}`;
-      group = this.groups.get(key) ?? { committed: new Map(), members: [], mutex: new Mutex() };
+      group = this.groups.get(key) ?? {
+        committed: new Map(this.stored.get(topic.name)?.get(options.group) ?? []),
+        members: [],
+        mutex: new Mutex(),
+      };
+      if (this.offsetsFile) {
+        const file = this.offsetsFile;
+        group.onCommit = () => file.schedule();
+      }
       this.groups.set(key, group);
     }
     const consumption = new MemoryConsumption({

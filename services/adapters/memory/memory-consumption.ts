@@ -19,6 +19,8 @@ export interface GroupState {
   members: MemoryConsumption[];
   /** Batch deliveries and rebalances of one group never overlap, as with Kafka's eager protocol. */
   mutex: Mutex;
+  /** Called after every commit (the durable bus persists the offsets). */
+  onCommit?: () => void;
 }
 
 interface Options {
@@ -178,6 +180,7 @@ export class MemoryConsumption implements Consumption {
     const next = Number(records[records.length - 1]!.offset) + 1;
     this.positions.set(partition, next);
     this.o.group?.committed.set(partition, next);
+    this.o.group?.onCommit?.();
   }
 
   private retryLater(partition: number, err: unknown): void {

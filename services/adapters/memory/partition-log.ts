@@ -8,6 +8,11 @@ export class PartitionLog {
   constructor(
     private readonly retain: number,
     private readonly compacted: boolean,
+    /**
+     * The lowest offset some consumer group still has to read (durable mode): trimming never drops
+     * records at or above it, so a lagging group is never skipped past records it has not seen.
+     */
+    private readonly floor: () => number = () => Number.POSITIVE_INFINITY,
   ) {}
 
   /** The offset the next record will get (Kafka's log end offset / high watermark). */
@@ -26,8 +31,32 @@ export class PartitionLog {
     if (this.records.length > this.retain * 1.25) this.trim();
   }
 
+  /**
+   * Appends records that already carry their offsets (a log reloaded from disk, or records the disk
+   * log made durable), in offset order. Offsets may skip (a compacted file) but never go back.
+   */
+  appendStored(
+    records: ReadonlyArray<Omit<IncomingRecord, 'offset'> & { offset: string }>,
+    next?: number,
+  ): void {
+    for (const r of records) {
+      const offset = Number(r.offset);
+      if (offset < this.next) continue;
+      this.records.push(r);
+      this.next = offset + 1;
+    }
+    if (next !== undefined && next > this.next) this.next = next;
+    if (this.records.length > this.retain * 1.25) this.trim();
+  }
+
   /** Up to `max` records from `offset` on (an offset already trimmed starts at the oldest held). */
   read(offset: number, max: number): IncomingRecord[] {
+    const lo = this.indexAt(offset);
+    return this.records.slice(lo, lo + max);
+  }
+
+  /** Index of the first held record at or after `offset`. */
+  private indexAt(offset: number): number {
     let lo = 0;
     let hi = this.records.length;
     while (lo < hi) {
@@ -35,10 +64,18 @@ export class PartitionLog {
       if (Number(this.records[mid]!.offset) < offset) lo = mid + 1;
       else hi = mid;
     }
-    return this.records.slice(lo, lo + max);
+    return lo;
   }
 
   private trim(): void {
+    const floor = this.floor();
+    if (Number.isFinite(floor)) {
+      // Only what every group has read may go; compaction is left to the disk log.
+      const drop = Math.min(this.indexAt(floor), this.records.length - this.retain);
+      // Amortized like the plain trim: only a chunk of at least a quarter is worth copying the array.
+      if (drop >= this.retain / 4) this.records = this.records.slice(drop);
+      return;
+    }
     if (this.compacted) {
       // Keep the latest record per key (null keys cannot be compacted and age out like a plain log).
       const latest = new Map<string, number>();

@@ -1,0 +1,99 @@
+import { open, readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { syncDir } from './partition-file.js';
+
+/** Committed offsets of every consumer group: topic → group → partition → next offset to read. */
+export type CommittedOffsets = Map<string, Map<string, Map<number, number>>>;
+
+interface Entry {
+  topic: string;
+  group: string;
+  partitions: Record<string, number>;
+}
+
+/**
+ * The in-process bus's committed consumer offsets on disk (`offsets.json`), replaced atomically
+ * (temp file, fsync, rename, fsync of the directory), so a kill leaves either the old or the new
+ * file. Commits are frequent, so writes coalesce: while one is in flight, later commits mark the
+ * file dirty and one more write follows. A commit not yet written only means redelivery after a
+ * crash (at-least-once), never a loss.
+ */
+export class OffsetsFile {
+  private readonly path: string;
+  private writing: Promise<void> | undefined;
+  private dirty = false;
+
+  constructor(
+    dir: string,
+    /** Reads the current offsets at write time. */
+    private readonly snapshot: () => CommittedOffsets,
+    /** Called with the offsets each successful write made durable. */
+    private readonly onWritten: (written: CommittedOffsets) => void,
+  ) {
+    this.path = join(dir, 'offsets.json');
+  }
+
+  /** Reads the offsets written by an earlier run (none when the file does not exist yet). */
+  async load(): Promise<CommittedOffsets> {
+    const out: CommittedOffsets = new Map();
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return out;
+      throw err;
+    }
+    for (const e of JSON.parse(text) as Entry[]) {
+      const groups = out.get(e.topic) ?? new Map<string, Map<number, number>>();
+      out.set(e.topic, groups);
+      groups.set(e.group, new Map(Object.entries(e.partitions).map(([p, o]) => [Number(p), o])));
+    }
+    return out;
+  }
+
+  /** Schedules a write of the current offsets. */
+  schedule(): void {
+    this.dirty = true;
+    this.writing ??= this.writeWhileDirty().finally(() => {
+      this.writing = undefined;
+    });
+  }
+
+  /** Resolves once everything scheduled so far is written. */
+  async flush(): Promise<void> {
+    while (this.writing) await this.writing;
+  }
+
+  private async writeWhileDirty(): Promise<void> {
+    while (this.dirty) {
+      this.dirty = false;
+      const offsets = copy(this.snapshot());
+      const entries: Entry[] = [];
+      for (const [topic, groups] of offsets)
+        for (const [group, partitions] of groups)
+          entries.push({ topic, group, partitions: Object.fromEntries(partitions) });
+      try {
+        const temp = `${this.path}.tmp`;
+        const h = await open(temp, 'w');
+        try {
+          await h.writeFile(`${JSON.stringify(entries)}\n`, 'utf8');
+          await h.sync();
+        } finally {
+          await h.close();
+        }
+        await rename(temp, this.path);
+        await syncDir(join(this.path, '..'));
+        this.onWritten(offsets);
+      } catch {
+        // The next commit schedules another attempt; until then the older file stands (redelivery).
+        return;
+      }
+    }
+  }
+}
+
+function copy(offsets: CommittedOffsets): CommittedOffsets {
+  return new Map(
+    [...offsets].map(([t, groups]) => [t, new Map([...groups].map(([g, parts]) => [g, new Map(parts)]))]),
+  );
+}

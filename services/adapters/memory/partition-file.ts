@@ -1,0 +1,275 @@
+import { type FileHandle, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import type { IncomingRecord } from '../../ports/bus.js';
+
+/** A record as kept on disk: everything but the topic and partition (the file's place says those). */
+export type StoredRecord = Omit<IncomingRecord, 'topic' | 'partition'>;
+type NewRecord = Omit<StoredRecord, 'offset'>;
+
+export interface PartitionFileOptions {
+  /** The partition's directory: `<bus dir>/<topic>/<partition>`. */
+  dir: string;
+  /** A segment is closed and a new one started once it reaches this size. */
+  segmentBytes: number;
+  /** Keep the latest record per key when closed segments are rewritten. */
+  compacted: boolean;
+  /** Called after every fsync with the records it made durable, in offset order. */
+  onDurable(records: StoredRecord[]): void;
+}
+
+interface Segment {
+  base: number;
+  path: string;
+  size: number;
+  /** Offset of the last record in it, base − 1 when empty. */
+  last: number;
+}
+
+interface Waiting {
+  records: NewRecord[];
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+// Frame: u32 length of what follows the crc | u32 crc32 | f64 offset | f64 timestamp |
+// i32 key length (−1 = null) | u32 headers length | key | headers JSON | value.
+const frameHead = 8;
+const bodyHead = 24;
+
+/**
+ * One partition of the in-process bus on disk: an append-only log in segment files named by their
+ * first offset. Appends use group commit: while one write + fdatasync is in flight, later appends
+ * queue, and the next flush writes all of them with one write and one fdatasync. A record becomes
+ * visible to consumers (`onDurable`) only after its fdatasync, as on Kafka where consumers read up to
+ * the high watermark. Every frame carries a CRC, so a write torn by a kill is cut off at the next open.
+ */
+export class PartitionFile {
+  private segments: Segment[] = [];
+  private handle: FileHandle | undefined;
+  private next = 0;
+  private queue: Waiting[] = [];
+  private flushing = false;
+  private maintaining: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  private constructor(private readonly o: PartitionFileOptions) {}
+
+  /** Opens (creating if needed) the partition's log; returns it with every record it holds. */
+  static async open(
+    o: PartitionFileOptions,
+  ): Promise<{ file: PartitionFile; records: StoredRecord[]; next: number }> {
+    const file = new PartitionFile(o);
+    const records = await file.load();
+    return { file, records, next: file.next };
+  }
+
+  /** Offset the next appended record gets. */
+  get end(): number {
+    return this.next;
+  }
+
+  /** Appends records and resolves once they are on disk (fdatasync) and visible. */
+  append(records: NewRecord[]): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('partition file closed'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ records, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  /**
+   * Deletes closed segments whose records all lie below `offset` (every group has committed past
+   * them). For a log without groups, `offset` may be Infinity: then only the newest `keep` closed
+   * segments stay.
+   */
+  dropBelow(offset: number, keep = 1): Promise<void> {
+    this.maintaining = this.maintaining.then(async () => {
+      const closed = this.segments.slice(0, -1);
+      const excess = closed.length - keep;
+      const doomed = closed.filter((s, i) => s.last < offset && (Number.isFinite(offset) || i < excess));
+      for (const s of doomed) await unlink(s.path).catch(() => {});
+      this.segments = this.segments.filter((s) => !doomed.includes(s));
+    });
+    return this.maintaining;
+  }
+
+  /** Waits for queued appends and maintenance, then closes the file. */
+  async close(): Promise<void> {
+    while (this.flushing || this.queue.length > 0) await new Promise((r) => setImmediate(r));
+    this.closed = true;
+    await this.maintaining;
+    await this.handle?.close();
+    this.handle = undefined;
+  }
+
+  private async load(): Promise<StoredRecord[]> {
+    await mkdir(this.o.dir, { recursive: true });
+    const names = (await readdir(this.o.dir)).filter((n) => /^\d{20}\.log$/.test(n)).sort();
+    const out: StoredRecord[] = [];
+    for (const name of names) {
+      const path = join(this.o.dir, name);
+      const base = Number(name.slice(0, 20));
+      const bytes = await readFile(path);
+      const { records, goodBytes } = decodeFrames(bytes);
+      if (goodBytes < bytes.length) {
+        // A frame torn by a kill (or a bad disk block): everything after the last whole frame goes.
+        const h = await open(path, 'r+');
+        await h.truncate(goodBytes);
+        await h.sync();
+        await h.close();
+      }
+      if (this.next < base) this.next = base;
+      // A compaction interrupted before deleting the segments it replaced leaves records twice.
+      for (const r of records) {
+        if (Number(r.offset) < this.next) continue;
+        out.push(r);
+        this.next = Number(r.offset) + 1;
+      }
+      const last = records.length > 0 ? Number(records[records.length - 1]!.offset) : base - 1;
+      this.segments.push({ base, path, size: goodBytes, last });
+    }
+    if (this.segments.length === 0) await this.roll();
+    else this.handle = await open(this.segments[this.segments.length - 1]!.path, 'a');
+    return out;
+  }
+
+  private async roll(): Promise<void> {
+    await this.handle?.close();
+    const path = join(this.o.dir, `${String(this.next).padStart(20, '0')}.log`);
+    this.handle = await open(path, 'a');
+    this.segments.push({ base: this.next, path, size: 0, last: this.next - 1 });
+    await syncDir(this.o.dir);
+    if (this.o.compacted && this.segments.length > 2) {
+      this.maintaining = this.maintaining.then(() => this.compact()).catch(() => {});
+    }
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.queue.length > 0) {
+        const group = this.queue.splice(0);
+        const active = this.segments[this.segments.length - 1];
+        try {
+          if (!active || active.size >= this.o.segmentBytes) await this.roll();
+          const segment = this.segments[this.segments.length - 1]!;
+          let offset = this.next;
+          const stored: StoredRecord[] = [];
+          for (const w of group) for (const r of w.records) stored.push({ ...r, offset: String(offset++) });
+          const bytes = Buffer.concat(stored.map(encodeFrame));
+          try {
+            await writeAll(this.handle!, bytes);
+            await this.handle!.datasync();
+          } catch (err) {
+            // Cut off whatever part of the write landed, so the next frame starts on a boundary.
+            await this.handle!.truncate(segment.size).catch(() => {});
+            throw err;
+          }
+          segment.size += bytes.length;
+          segment.last = offset - 1;
+          this.next = offset;
+          this.o.onDurable(stored);
+          for (const w of group) w.resolve();
+        } catch (err) {
+          for (const w of group) w.reject(err);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  /** Rewrites the closed segments into one holding the latest record per key (compacted topics). */
+  private async compact(): Promise<void> {
+    const closed = this.segments.slice(0, -1);
+    if (closed.length < 2) return;
+    const latest = new Map<string, StoredRecord>();
+    for (const s of closed) {
+      for (const r of decodeFrames(await readFile(s.path)).records) if (r.key !== null) latest.set(r.key, r);
+    }
+    const kept = [...latest.values()].sort((a, b) => Number(a.offset) - Number(b.offset));
+    const bytes = Buffer.concat(kept.map(encodeFrame));
+    const first = closed[0]!;
+    const temp = `${first.path}.tmp`;
+    const h = await open(temp, 'w');
+    await writeAll(h, bytes);
+    await h.sync();
+    await h.close();
+    await rename(temp, first.path);
+    await syncDir(this.o.dir);
+    for (const s of closed.slice(1)) await unlink(s.path).catch(() => {});
+    const merged: Segment = { ...first, size: bytes.length, last: closed[closed.length - 1]!.last };
+    this.segments = [merged, ...this.segments.slice(closed.length)];
+  }
+}
+
+function encodeFrame(r: StoredRecord): Buffer {
+  const key = r.key === null ? null : Buffer.from(r.key, 'utf8');
+  const headers = Buffer.from(JSON.stringify(r.headers), 'utf8');
+  const bodyLength = bodyHead + (key?.length ?? 0) + headers.length + r.value.length;
+  const frame = Buffer.allocUnsafe(frameHead + bodyLength);
+  frame.writeUInt32LE(bodyLength, 0);
+  frame.writeDoubleLE(Number(r.offset), 8);
+  frame.writeDoubleLE(r.timestamp, 16);
+  frame.writeInt32LE(key === null ? -1 : key.length, 24);
+  frame.writeUInt32LE(headers.length, 28);
+  let at = frameHead + bodyHead;
+  if (key) at += key.copy(frame, at);
+  at += headers.copy(frame, at);
+  r.value.copy(frame, at);
+  frame.writeUInt32LE(crc32(frame.subarray(frameHead)), 4);
+  return frame;
+}
+
+/** Decodes whole, intact frames from the start; stops at the first torn or corrupt one. */
+export function decodeFrames(bytes: Buffer): { records: StoredRecord[]; goodBytes: number } {
+  const records: StoredRecord[] = [];
+  let at = 0;
+  while (at + frameHead + bodyHead <= bytes.length) {
+    const length = bytes.readUInt32LE(at);
+    const end = at + frameHead + length;
+    if (length < bodyHead || end > bytes.length) break;
+    const body = bytes.subarray(at + frameHead, end);
+    if (crc32(body) !== bytes.readUInt32LE(at + 4)) break;
+    const keyLength = body.readInt32LE(16);
+    const headersLength = body.readUInt32LE(20);
+    const keyEnd = bodyHead + Math.max(0, keyLength);
+    const headersEnd = keyEnd + headersLength;
+    if (headersEnd > body.length) break;
+    const key = keyLength < 0 ? null : body.toString('utf8', bodyHead, keyEnd);
+    let headers: Record<string, string>;
+    try {
+      headers = JSON.parse(body.toString('utf8', keyEnd, headersEnd)) as Record<string, string>;
+    } catch {
+      break;
+    }
+    records.push({
+      offset: String(body.readDoubleLE(0)),
+      timestamp: body.readDoubleLE(8),
+      key,
+      headers,
+      value: Buffer.from(body.subarray(headersEnd)),
+    });
+    at = end;
+  }
+  return { records, goodBytes: at };
+}
+
+async function writeAll(handle: FileHandle, bytes: Buffer): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) {
+    const { bytesWritten } = await handle.write(bytes, written, bytes.length - written);
+    written += bytesWritten;
+  }
+}
+
+/** Makes a created, renamed or deleted directory entry durable. */
+export async function syncDir(dir: string): Promise<void> {
+  const h = await open(dir, 'r');
+  try {
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+}

@@ -1,0 +1,208 @@
+import { appendFile, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { MemoryBus } from '../../services/adapters/memory/index.js';
+import type { IncomingRecord, TopicSpec } from '../../services/ports/bus.js';
+import { busContract, waitFor } from '../contract/bus-contract.js';
+
+const dirs: string[] = [];
+async function freshDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'gh-bus-'));
+  dirs.push(dir);
+  return dir;
+}
+/** Waits for an async condition (polling), failing with `state()` after the timeout. */
+async function until(
+  condition: () => Promise<boolean>,
+  timeoutMs: number,
+  state: () => Promise<string> | string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms; have ${await state()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+afterAll(async () => {
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+busContract('memory, durable', {
+  async createBus() {
+    const bus = new MemoryBus({ topicPrefix: 'unit', retryBaseMs: 5, dataDir: await freshDir() });
+    await bus.start();
+    return bus;
+  },
+  waitMs: 5_000,
+});
+
+const raw: TopicSpec = { name: 'raw', partitions: 3 };
+
+/** A bus on `dir` with the topic ready; `segmentBytes` small to exercise rolling. */
+async function openBus(dir: string, segmentBytes?: number, specs: TopicSpec[] = [raw]): Promise<MemoryBus> {
+  const bus = new MemoryBus({ dataDir: dir, retryBaseMs: 5, ...(segmentBytes ? { segmentBytes } : {}) });
+  await bus.start();
+  await bus.ensureTopics(specs);
+  return bus;
+}
+
+/** Reads a topic from the beginning with a broadcast reader until `count` records arrived. */
+async function readAll(bus: MemoryBus, topic: string, count: number): Promise<IncomingRecord[]> {
+  const seen: IncomingRecord[] = [];
+  const c = await bus.consume({
+    topic,
+    group: null,
+    fromBeginning: true,
+    onBatch: async (b) => void seen.push(...b.records),
+  });
+  await waitFor(
+    () => seen.length >= count,
+    5_000,
+    () => `${seen.length} of ${count}`,
+  );
+  await c.stop();
+  return seen;
+}
+
+describe('MemoryBus with a data directory', () => {
+  it('keeps every acknowledged record and each group offset across an abandoned process (no stop)', async () => {
+    const dir = await freshDir();
+    const first = await openBus(dir);
+    const handled: string[] = [];
+    await first.consume({
+      topic: 'raw',
+      group: 'g',
+      fromBeginning: true,
+      onBatch: async (b) => void handled.push(...b.records.map((r) => r.value.toString())),
+    });
+    // Concurrent publishes share fsyncs (group commit); each resolves only once durable.
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) => first.publish('raw', [{ key: `k${i % 7}`, value: `v${i}` }])),
+    );
+    await waitFor(
+      () => handled.length === 50,
+      5_000,
+      () => `${handled.length}`,
+    );
+    // Committed offsets reach disk asynchronously; wait until the file says all 50 were read.
+    await until(
+      async () => {
+        const text = await readFile(join(dir, 'offsets.json'), 'utf8').catch(() => '[]');
+        const entries = JSON.parse(text) as Array<{ partitions: Record<string, number> }>;
+        return entries.flatMap((e) => Object.values(e.partitions)).reduce((a, b) => a + b, 0) === 50;
+      },
+      5_000,
+      () => 'offsets not written',
+    );
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) => first.publish('raw', [{ key: `k${i}`, value: `late${i}` }])),
+    );
+    // `first` is never stopped: as after SIGKILL, its files are simply reopened.
+    const second = await openBus(dir);
+    expect((await readAll(second, 'raw', 60)).length).toBe(60);
+    const redelivered: string[] = [];
+    await second.consume({
+      topic: 'raw',
+      group: 'g',
+      onBatch: async (b) => void redelivered.push(...b.records.map((r) => r.value.toString())),
+    });
+    await waitFor(
+      () => redelivered.length >= 10,
+      5_000,
+      () => `${redelivered.length}`,
+    );
+    expect(redelivered.sort()).toEqual(Array.from({ length: 10 }, (_, i) => `late${i}`).sort());
+    await second.stop();
+  });
+
+  it('cuts off a torn tail at the next open and keeps appending after the last whole record', async () => {
+    const dir = await freshDir();
+    const first = await openBus(dir, undefined, [{ name: 'one', partitions: 1 }]);
+    await first.publish('one', [
+      { key: 'a', value: 'first' },
+      { key: 'b', value: 'second' },
+    ]);
+    const segment = join(dir, 'one', '0', '00000000000000000000.log');
+    const whole = (await stat(segment)).size;
+    await appendFile(segment, Buffer.from([40, 0, 0, 0, 1, 2, 3]));
+    const second = await openBus(dir, undefined, [{ name: 'one', partitions: 1 }]);
+    expect((await stat(segment)).size).toBe(whole);
+    await second.publish('one', [{ key: 'c', value: 'third' }]);
+    const records = await readAll(second, 'one', 3);
+    expect(records.map((r) => [r.offset, r.value.toString()])).toEqual([
+      ['0', 'first'],
+      ['1', 'second'],
+      ['2', 'third'],
+    ]);
+    await second.stop();
+  });
+
+  it('deletes segments every group has committed past, and keeps the rest', async () => {
+    const dir = await freshDir();
+    const bus = await openBus(dir, 512, [{ name: 'one', partitions: 1 }]);
+    let read = 0;
+    const c = await bus.consume({
+      topic: 'one',
+      group: 'g',
+      fromBeginning: true,
+      onBatch: async (b) => {
+        read += b.records.length;
+      },
+    });
+    for (let i = 0; i < 100; i++)
+      await bus.publish('one', [{ key: 'k', value: `value-${i}`.padEnd(40, '.') }]);
+    await waitFor(
+      () => read === 100,
+      5_000,
+      () => `${read}`,
+    );
+    const partitionDir = join(dir, 'one', '0');
+    await until(
+      async () => (await readdir(partitionDir)).length <= 2,
+      5_000,
+      async () => `segments: ${(await readdir(partitionDir)).join(',')}`,
+    );
+    await c.stop();
+    // Offsets survive, the numbering continues, and nothing committed is delivered again.
+    await bus.stop();
+    const again = await openBus(dir, 512, [{ name: 'one', partitions: 1 }]);
+    await again.publish('one', [{ key: 'k', value: 'after' }]);
+    const after: IncomingRecord[] = [];
+    await again.consume({
+      topic: 'one',
+      group: 'g',
+      onBatch: async (b) => void after.push(...b.records),
+    });
+    await waitFor(
+      () => after.length > 0,
+      5_000,
+      () => 'nothing delivered',
+    );
+    expect(after.map((r) => [r.offset, r.value.toString()])).toEqual([['100', 'after']]);
+    await again.stop();
+  });
+
+  it('compacts a compacted topic on disk to the latest record per key', async () => {
+    const dir = await freshDir();
+    const spec: TopicSpec = { name: 'registry', partitions: 1, compacted: true };
+    const bus = await openBus(dir, 256, [spec]);
+    for (let round = 0; round < 30; round++) {
+      await bus.publish('registry', [
+        { key: 'alpha', value: `a${round}`.padEnd(30, '.') },
+        { key: 'beta', value: `b${round}`.padEnd(30, '.') },
+      ]);
+    }
+    await bus.stop();
+    const files = await readdir(join(dir, 'registry', '0'));
+    expect(files.length).toBeLessThanOrEqual(3);
+    const again = await openBus(dir, 256, [spec]);
+    const latest = new Map<string, string>();
+    const records = await readAll(again, 'registry', 2);
+    for (const r of records) latest.set(r.key ?? '', r.value.toString().replace(/\.+$/, ''));
+    expect(Object.fromEntries(latest)).toEqual({ alpha: 'a29', beta: 'b29' });
+    expect(records.length).toBeLessThan(20);
+    await again.stop();
+  });
+});
