@@ -1,5 +1,10 @@
 import { ModuleVersion } from '../../schemas/registry.js';
-import { PrincipalEntry, type RegistryRecord, SociotechnicianEntry } from '../core/registry/records.js';
+import {
+  PrincipalEntry,
+  PrincipalKindSchema,
+  type RegistryRecord,
+  SociotechnicianEntry,
+} from '../core/registry/records.js';
 import type { Store } from '../ports/store.js';
 import type { Row } from '../ports/tables.js';
 import type { Logger } from '../runtime/logger.js';
@@ -13,7 +18,10 @@ export async function loadRegistryRecords(store: Store, logger: Logger): Promise
     store.select('module_versions', {
       orderBy: [{ column: 'module_id' }, { column: 'version', direction: 'desc' }],
     }),
-    store.select('registry_entities'),
+    // Other kinds (e.g. webhook subscriptions) share the table but are not registry state.
+    store.select('registry_entities', {
+      where: [{ column: 'kind', op: 'in', value: ['sociotechnician', ...PrincipalKindSchema.options] }],
+    }),
   ]);
   const records: RegistryRecord[] = [];
   const seen = new Set<string>();
