@@ -1,20 +1,25 @@
-// The citizen dashboard: modules by domain with verdict badges and live charts, open alerts,
-// the scoreboard and the audit trail's verification. Reads the public API and /v1/live.
+// The citizen dashboard: modules by domain with verdict badges and live charts seeded from their
+// history, open alerts, the scoreboard and scorecards, comparisons and the audit trail. Reads the public
+// API and /v1/live; views for endpoints a server lacks say so in words instead of breaking.
+import { getJson } from './api.js';
+import { renderAudit } from './audit.js';
 import { GoalChart } from './chart.js';
+import { renderComparison, renderComparisons } from './compare.js';
 import {
   ago,
+  badge,
   esc,
   goalSentence,
   metricWords,
   toleranceSentence,
-  verdictClass,
-  verdictIcon,
   verdictOf,
   when,
   withUnit,
   worstVerdict,
 } from './format.js';
+import { loadHistory } from './history.js';
 import { Live, liveUrl } from './live.js';
+import { renderScoreboard, renderScorecard } from './people.js';
 
 const state = {
   /** @type {Map<string, any>} module id -> module as GET /v1/modules answers it */
@@ -35,21 +40,12 @@ const state = {
 const view = document.getElementById('view');
 let live;
 
-async function getJson(path) {
-  try {
-    const response = await fetch(path, { headers: { accept: 'application/json' } });
-    if (!response.ok) return { ok: false, status: response.status };
-    return { ok: true, body: await response.json() };
-  } catch (err) {
-    return { ok: false, status: 0, error: String(err) };
-  }
-}
-
 async function loadRegistry() {
-  const [modules, people, alerts] = await Promise.all([
+  const [modules, people, firing, pending] = await Promise.all([
     getJson('/v1/modules'),
     getJson('/v1/sociotechnicians'),
     getJson('/v1/alerts?state=firing'),
+    getJson('/v1/alerts?state=pending'),
   ]);
   if (people.ok) for (const person of people.body.items ?? []) state.people.set(person.id, person);
   if (modules.ok) {
@@ -61,7 +57,8 @@ async function loadRegistry() {
   } else {
     state.registry = modules.status === 404 ? 'absent' : 'error';
   }
-  if (alerts.ok) for (const alert of alerts.body.items ?? []) applyAlert(alert, false);
+  for (const alerts of [firing, pending])
+    if (alerts.ok) for (const alert of alerts.body.items ?? []) applyAlert(alert, false);
 }
 
 // ---- live data ----
@@ -127,10 +124,6 @@ function moduleVerdict(module) {
   return verdicts.length ? worstVerdict(verdicts) : 'No data';
 }
 
-function badge(verdict, extraClass = '') {
-  return `<span class="badge badge-${verdictClass(verdict)} ${extraClass}" data-verdict="${esc(verdict)}"><span class="badge-icon" aria-hidden="true">${verdictIcon(verdict)}</span>${esc(verdict)}</span>`;
-}
-
 function ownerName(id) {
   return state.people.get(id)?.name ?? id;
 }
@@ -188,8 +181,8 @@ function moduleHtml(module) {
     <article class="module" id="module-${esc(module.id)}" data-module="${esc(module.id)}" aria-labelledby="title-${esc(module.id)}">
       <header class="module-head">
         <div>
-          <h3 id="title-${esc(module.id)}">${esc(module.title)} ${module.demo ? '<span class="tag tag-demo" title="Seeded demonstration data, not a real programme">Demo data</span>' : ''}</h3>
-          <p class="owner">Responsible: <strong class="owner-name">${esc(ownerName(module.owner))}</strong>${state.people.get(module.owner)?.title ? `, ${esc(state.people.get(module.owner).title)}` : ''}</p>
+          <h3 id="title-${esc(module.id)}"><a class="module-link" href="#/module/${esc(module.id)}">${esc(module.title)}</a> ${module.demo ? '<span class="tag tag-demo" title="Seeded demonstration data, not a real programme">Demo data</span>' : ''}</h3>
+          <p class="owner">Responsible: <a class="owner-link" href="#/people/${esc(module.owner)}"><strong class="owner-name">${esc(ownerName(module.owner))}</strong></a>${state.people.get(module.owner)?.title ? `, ${esc(state.people.get(module.owner).title)}` : ''}</p>
         </div>
         <div class="module-status">
           ${badge(verdict, 'module-verdict')}
@@ -199,7 +192,11 @@ function moduleHtml(module) {
       ${module.summary ? `<p class="summary">${esc(module.summary)}</p>` : ''}
       <ul class="goals" aria-label="Goals">${(module.goals ?? []).map((g) => goalHtml(module, g)).join('')}</ul>
       ${(module.constraints ?? []).length ? `<ul class="constraints" aria-label="Limits">${module.constraints.map((c) => constraintHtml(module, c)).join('')}</ul>` : ''}
-      <p class="freshness muted small">${esc(freshnessText(module.id))}</p>
+      <p class="module-foot small">
+        <span class="freshness muted">${esc(freshnessText(module.id))}</span>
+        ${module.comparisonGroup ? `<a href="#/compare/${esc(module.comparisonGroup)}">Compare with the alternatives</a>` : ''}
+        <a href="/v1/modules/${esc(module.id)}/events">Raw reports (open data)</a>
+      </p>
     </article>`;
 }
 
@@ -217,6 +214,9 @@ function mountCharts(module) {
     state.charts.set(key, chart);
     const current = state.current.get(key);
     if (current) chart.push(current.asOf, current.value);
+    loadHistory(module.id, goal).then((points) => {
+      if (points && state.charts.get(key) === chart) chart.seed(points);
+    });
   }
 }
 
@@ -243,8 +243,12 @@ function patchGoal(update) {
 
 function patchModule(moduleId) {
   const module = state.modules.get(moduleId);
+  if (!module) return;
+  // The comparison view shows each alternative's verdict live too.
+  const alternative = view.querySelector(`.alt[data-module="${CSS.escape(moduleId)}"] .alt-verdict`);
+  if (alternative) alternative.outerHTML = badge(moduleVerdict(module), 'alt-verdict');
   const card = document.getElementById(`module-${moduleId}`);
-  if (!module || !card) return;
+  if (!card) return;
   card.querySelector('.module-verdict').outerHTML = badge(moduleVerdict(module), 'module-verdict');
   const alerts = [...state.alerts.values()].filter((a) => a.moduleId === moduleId).length;
   const counter = card.querySelector('.module-alerts');
@@ -270,8 +274,32 @@ function patchSummary() {
 
 // ---- views ----
 
-function renderModules() {
+function clearCharts() {
+  for (const chart of state.charts.values()) chart.destroy();
   state.charts.clear();
+}
+
+function demoBanner(modules) {
+  if (!modules.some((m) => m.demo)) return '';
+  return '<p class="demo-banner" role="note"><strong>Demo data.</strong> The modules, people and figures marked “Demo data” are fictional, generated by the Glasshouse demo to show how the site works.</p>';
+}
+
+/** `#/module/:id`: one module, its goals with their history and live charts. */
+function renderModule(id) {
+  const module = state.modules.get(id);
+  if (!module) {
+    view.innerHTML = `<section><div class="notice" role="note">${esc(
+      state.registry === 'ok'
+        ? `There is no module “${id}”.`
+        : 'The module registry is not available on this server right now.',
+    )}</div><p><a href="#/">All modules</a></p></section>`;
+    return;
+  }
+  view.innerHTML = `<p class="small"><a href="#/">← All modules</a> · ${esc(module.domain.replace(/[-_]/g, ' '))}</p>${demoBanner([module])}${moduleHtml(module)}`;
+  mountCharts(module);
+}
+
+function renderModules() {
   if (state.registry === 'loading') {
     view.innerHTML = '<p class="muted">Loading modules…</p>';
     return;
@@ -293,6 +321,8 @@ function renderModules() {
   const counts = verdictCounts();
   view.innerHTML = `
     <h2 class="visually-hidden">Modules</h2>
+    ${demoBanner([...state.modules.values()])}
+    <p class="page-freshness small muted" id="page-freshness">${esc(pageFreshness())}</p>
     <ul class="summary-strip" aria-label="Modules by verdict">
       ${Object.entries(counts)
         .map(
@@ -312,87 +342,6 @@ function renderModules() {
       )
       .join('')}`;
   for (const module of state.modules.values()) mountCharts(module);
-}
-
-function renderScoreboard() {
-  state.charts.clear();
-  const rows = new Map();
-  for (const module of state.modules.values()) {
-    if (module.status === 'retired') continue;
-    let row = rows.get(module.owner);
-    if (!row) {
-      row = {
-        id: module.owner,
-        modules: 0,
-        goals: 0,
-        success: 0,
-        risk: 0,
-        failure: 0,
-        stagnation: 0,
-        noData: 0,
-        alerts: 0,
-      };
-      rows.set(module.owner, row);
-    }
-    row.modules += 1;
-    for (const goal of module.goals ?? []) {
-      const current = state.current.get(`${module.id}|goal:${goal.id}`);
-      const verdict = verdictOf(current?.status, current?.stagnating);
-      row.goals += 1;
-      row[
-        {
-          Success: 'success',
-          'At risk': 'risk',
-          Failure: 'failure',
-          Stagnation: 'stagnation',
-          'No data': 'noData',
-        }[verdict]
-      ] += 1;
-    }
-  }
-  for (const alert of state.alerts.values()) if (rows.has(alert.owner)) rows.get(alert.owner).alerts += 1;
-  const sorted = [...rows.values()].sort((a, b) => ownerName(a.id).localeCompare(ownerName(b.id)));
-  view.innerHTML = `
-    <section aria-labelledby="scoreboard-title">
-      <h2 id="scoreboard-title">Scoreboard of the people responsible</h2>
-      <p class="muted">Each row counts the current verdict of every goal of the modules a person is responsible for. Same numbers for everyone, including them.</p>
-      ${
-        sorted.length === 0
-          ? '<div class="notice" role="note">No modules to score yet.</div>'
-          : `<div class="table-wrap"><table class="scoreboard">
-        <caption class="visually-hidden">Goals per verdict for each responsible person</caption>
-        <thead><tr><th scope="col">Person</th><th scope="col">Modules</th><th scope="col">Success</th><th scope="col">At risk</th><th scope="col">Failure</th><th scope="col">Stagnation</th><th scope="col">No data</th><th scope="col">Open alerts</th></tr></thead>
-        <tbody>${sorted
-          .map(
-            (r) =>
-              `<tr><th scope="row">${esc(ownerName(r.id))}<span class="muted small block">${esc(state.people.get(r.id)?.title ?? '')}</span></th><td>${r.modules}</td><td>${r.success}</td><td>${r.risk}</td><td>${r.failure}</td><td>${r.stagnation}</td><td>${r.noData}</td><td>${r.alerts}</td></tr>`,
-          )
-          .join('')}</tbody></table></div>`
-      }
-    </section>`;
-}
-
-async function renderAudit() {
-  state.charts.clear();
-  view.innerHTML =
-    '<section aria-labelledby="audit-title"><h2 id="audit-title">Audit trail</h2><p class="muted">Checking the chain…</p></section>';
-  const result = await getJson('/v1/audit/verify');
-  let body;
-  if (!result.ok) {
-    body = `<div class="notice" role="note">The audit trail cannot be checked on this server right now${result.status ? ` (HTTP ${result.status})` : ''}.</div>`;
-  } else if (result.body.valid) {
-    body = `<p class="verify verify-ok"><span aria-hidden="true">✓</span> Verified: ${result.body.length} entries, every one linked to the one before by its hash.</p>
-      <p class="small">Head of the chain: <code class="hash">${esc(result.body.head)}</code></p>`;
-  } else {
-    body = `<p class="verify verify-broken"><span aria-hidden="true">✕</span> The chain is broken at entry ${esc(result.body.brokenAt)}: ${esc(result.body.reason)}.</p>`;
-  }
-  view.innerHTML = `
-    <section aria-labelledby="audit-title">
-      <h2 id="audit-title">Audit trail</h2>
-      <p>Every change to a goal or to who is responsible, every credential issued and every alert acknowledgement is written to an append-only log. Each entry carries the hash of the one before, so a single edited or deleted entry breaks the chain.</p>
-      ${body}
-      <p class="small">Check it yourself: download <a href="/v1/audit">the full log</a> and run <code>glasshouse audit verify &lt;file&gt;</code>, or recompute the SHA-256 of each entry as <a href="/methodology.html#audit">the methodology</a> explains.</p>
-    </section>`;
 }
 
 const kindWords = {
@@ -428,25 +377,80 @@ function renderAlerts(newId) {
     .join('');
 }
 
+/** When the page last heard anything live, and how current the newest figure is. */
+function pageFreshness() {
+  let newest;
+  for (const update of state.current.values())
+    if (!newest || Date.parse(update.asOf) > Date.parse(newest)) newest = update.asOf;
+  const received = Math.max(0, ...state.receivedAt.values());
+  if (!newest) return 'Data freshness: no figures received yet.';
+  return `Data freshness: newest figure observed ${when(newest)}${received ? `, received ${ago(Date.now() - received)}` : ''}.`;
+}
+
+// ---- routing ----
+
+let routeToken = 0;
+
+function viewContext() {
+  const token = routeToken;
+  return {
+    isCurrent: () => token === routeToken,
+    ownerName,
+    modules: state.modules,
+    moduleVerdict: (id) => {
+      const module = state.modules.get(id);
+      return module ? moduleVerdict(module) : 'No data';
+    },
+    goalVerdicts: (id) => {
+      const counts = {};
+      for (const goal of state.modules.get(id)?.goals ?? []) {
+        const current = state.current.get(`${id}|goal:${goal.id}`);
+        const verdict = verdictOf(current?.status, current?.stagnating);
+        counts[verdict] = (counts[verdict] ?? 0) + 1;
+      }
+      return counts;
+    },
+    goalVerdict: (moduleId, goalId) => {
+      const current = state.current.get(`${moduleId}|goal:${goalId}`);
+      return current ? verdictOf(current.status, current.stagnating) : undefined;
+    },
+  };
+}
+
+const sections = [
+  ['#/scoreboard', '#/scoreboard'],
+  ['#/people/', '#/scoreboard'],
+  ['#/compare', '#/compare'],
+  ['#/audit', '#/audit'],
+  ['#/', '#/'],
+];
+
 function route() {
+  routeToken += 1;
+  clearCharts();
   const hash = location.hash || '#/';
+  const section = sections.find(([prefix]) => hash.startsWith(prefix))?.[1] ?? '#/';
   for (const link of document.querySelectorAll('.nav a')) {
-    const current =
-      link.getAttribute('href') === hash ||
-      (hash.startsWith('#/module/') && link.getAttribute('href') === '#/');
-    if (current) link.setAttribute('aria-current', 'page');
+    if (link.getAttribute('href') === section) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
   }
-  if (hash === '#/scoreboard') return renderScoreboard();
-  if (hash === '#/audit') return renderAudit();
-  renderModules();
-  if (hash.startsWith('#/module/')) {
-    const card = document.getElementById(`module-${decodeURIComponent(hash.slice('#/module/'.length))}`);
-    if (card) {
-      card.scrollIntoView({ block: 'start' });
-      card.classList.add('focus-ring');
-    }
-  }
+  const rest = (prefix) => decodeURIComponent(hash.slice(prefix.length));
+  const ctx = viewContext();
+  if (hash === '#/scoreboard') renderScoreboard(view, ctx);
+  else if (hash.startsWith('#/people/')) renderScorecard(view, ctx, rest('#/people/'));
+  else if (hash === '#/compare') renderComparisons(view, ctx);
+  else if (hash.startsWith('#/compare/')) renderComparison(view, ctx, rest('#/compare/'));
+  else if (hash === '#/audit') renderAudit(view, ctx);
+  else if (hash.startsWith('#/module/')) renderModule(rest('#/module/'));
+  else renderModules();
+  document.body.dataset.view = section.slice(2) || 'modules';
+}
+
+/** After a click on an in-page link, move focus to the new view so keyboard and screen-reader users land there. */
+function focusView() {
+  const main = document.getElementById('main');
+  main.focus({ preventScroll: true });
+  window.scrollTo({ top: 0 });
 }
 
 async function main() {
@@ -459,12 +463,17 @@ async function main() {
   for (const domain of domains) live.subscribe(`domain:${domain}`);
   route();
   renderAlerts();
-  window.addEventListener('hashchange', route);
+  window.addEventListener('hashchange', () => {
+    route();
+    focusView();
+  });
   setInterval(() => {
     for (const moduleId of state.modules.keys()) {
       const el = document.querySelector(`#module-${CSS.escape(moduleId)} .freshness`);
       if (el) el.textContent = freshnessText(moduleId);
     }
+    const page = document.getElementById('page-freshness');
+    if (page) page.textContent = pageFreshness();
   }, 1_000);
 }
 

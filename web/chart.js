@@ -1,7 +1,10 @@
-// A live line chart per goal (uPlot): the goal's value over time against its target.
+// A live line chart per goal (uPlot): the goal's value over time against its target. Seeded from the
+// stored history, then extended by the live feed.
 import uPlot from '/vendor/uPlot.esm.js';
 
 const maxPoints = 600;
+/** The chart always shows at least this much time, so a fresh chart does not zoom into milliseconds. */
+const minSpanSeconds = 300;
 
 export class GoalChart {
   /**
@@ -29,11 +32,30 @@ export class GoalChart {
       this.times.push(t);
       this.values.push(value);
     }
-    if (this.times.length > maxPoints) {
-      this.times.shift();
-      this.values.shift();
-    }
+    this.trim();
     this.render();
+  }
+
+  /** Adds stored history (points `{ at: ms, value }`) before the live points already shown. */
+  seed(points) {
+    const first = this.times[0] ?? Number.POSITIVE_INFINITY;
+    const older = points
+      .filter((p) => p.value !== null && Number.isFinite(p.at) && p.at / 1000 < first)
+      .sort((a, b) => a.at - b.at);
+    if (older.length === 0) return;
+    this.times = [...older.map((p) => p.at / 1000), ...this.times];
+    this.values = [...older.map((p) => p.value), ...this.values];
+    this.trim();
+    this.render();
+  }
+
+  trim() {
+    const excess = this.times.length - maxPoints;
+    if (excess > 0) {
+      this.times.splice(0, excess);
+      this.values.splice(0, excess);
+    }
+    this.container.dataset.points = String(this.times.length);
   }
 
   data() {
@@ -55,7 +77,10 @@ export class GoalChart {
         legend: { show: false },
         cursor: { drag: { x: false, y: false } },
         scales: {
-          x: { time: true },
+          x: {
+            time: true,
+            range: (_u, min, max) => [Math.min(min, max - minSpanSeconds), max],
+          },
           // Keep the target line in view with some room around the data.
           y: {
             range: (_u, min, max) => {
@@ -68,7 +93,7 @@ export class GoalChart {
         },
         axes: [
           { stroke: '#4b5563', grid: { stroke: '#e5e7eb' }, ticks: { stroke: '#e5e7eb' } },
-          { stroke: '#4b5563', grid: { stroke: '#e5e7eb' }, ticks: { stroke: '#e5e7eb' }, size: 48 },
+          { stroke: '#4b5563', grid: { stroke: '#e5e7eb' }, ticks: { stroke: '#e5e7eb' }, size: 52 },
         ],
         series: [
           {},
@@ -77,7 +102,7 @@ export class GoalChart {
             stroke: '#1d4ed8',
             width: 2,
             fill: 'rgba(29, 78, 216, 0.08)',
-            points: { show: this.times.length < 30 },
+            // uPlot's default: dots only while they are sparse enough to read.
           },
           { label: 'Target', stroke: '#6b7280', width: 1.5, dash: [6, 4], points: { show: false } },
         ],
@@ -91,5 +116,11 @@ export class GoalChart {
     if (!this.plot) return;
     const width = Math.max(200, this.container.clientWidth);
     if (Math.abs(width - this.plot.width) > 2) this.plot.setSize({ width, height: 160 });
+  }
+
+  /** Stops watching the container's size (the view was replaced). */
+  destroy() {
+    this.resizeObserver.disconnect();
+    this.plot?.destroy();
   }
 }

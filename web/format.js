@@ -111,3 +111,65 @@ export function esc(text) {
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c],
   );
 }
+
+/** A verdict badge: the word always, the colour and icon only as a second cue. */
+export function badge(verdict, extraClass = '') {
+  return `<span class="badge badge-${verdictClass(verdict)} ${extraClass}" data-verdict="${esc(verdict)}"><span class="badge-icon" aria-hidden="true">${verdictIcon(verdict)}</span>${esc(verdict)}</span>`;
+}
+
+const durationMs = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "5m" -> 300000; undefined for anything else. */
+export function parseDuration(text) {
+  const match = /^(\d+)(ms|s|m|h|d)$/.exec(text ?? '');
+  return match ? Number(match[1]) * durationMs[match[2]] : undefined;
+}
+
+/** A span of time for people: "45 s", "3 min 20 s", "2 h 5 min", "3 days 4 h". */
+export function spanWords(ms) {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return '—';
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return s % 60 ? `${m} min ${s % 60} s` : `${m} min`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;
+  const d = Math.floor(h / 24);
+  return h % 24 ? `${d} days ${h % 24} h` : `${d} days`;
+}
+
+/** A share 0..1 as a whole percentage, or "—". */
+export function percent(share) {
+  if (share === null || share === undefined || !Number.isFinite(share)) return '—';
+  return `${Math.round(share * 100)}%`;
+}
+
+/** A p-value as people read it: "p < 0.001" or "p = 0.042". */
+export function pValue(p) {
+  if (p === null || p === undefined || !Number.isFinite(p)) return 'not computed';
+  if (p < 0.001) return 'p < 0.001';
+  return `p = ${Number(p.toPrecision(2))}`;
+}
+
+const trendText = {
+  improving: 'Improving',
+  steady: 'Steady',
+  worsening: 'Worsening',
+  unknown: 'Not enough data',
+};
+const trendIcons = { improving: '↗', steady: '→', worsening: '↘', unknown: '?' };
+
+/** A scorecard trend as a word with an icon; the change in percentage points when known. */
+export function trendHtml(direction, changePoints) {
+  const word = trendText[direction] ?? 'Not enough data';
+  const change =
+    changePoints === null || changePoints === undefined
+      ? ''
+      : ` <span class="muted small">(${changePoints > 0 ? '+' : ''}${changePoints} points)</span>`;
+  return `<span class="trend trend-${esc(direction ?? 'unknown')}"><span aria-hidden="true">${trendIcons[direction] ?? '?'}</span> ${word}</span>${change}`;
+}
+
+/** The verdict word of a scorecard-style goal status (no stagnation flag there). */
+export function statusWord(status) {
+  return verdictOf(status, false);
+}
