@@ -43,3 +43,29 @@ export type AlertEvent = z.infer<typeof AlertEvent>;
 /** `POST /v1/alerts/:id/ack` body (and the WS `ack` op). */
 export const AlertAck = z.strictObject({ note: z.string().trim().min(1, 'must not be empty').max(2000) });
 export type AlertAck = z.infer<typeof AlertAck>;
+
+/**
+ * The `metrics.raw` header that marks a record as a command to the processor instead of a metric
+ * event; its value names the command (`alert.ack`). Only the gateway and api roles write it. Like
+ * the agency header, it is trusted as written: Kafka cannot authenticate a header, so the operator's
+ * ACLs must keep agencies that produce straight to `metrics.raw` from setting it (as they must keep
+ * them from forging another agency's header). Ingest never forwards client headers.
+ */
+export const commandHeader = 'glasshouse-command';
+
+/** Command names carried in the `glasshouse-command` header. */
+export const AlertCommandName = z.enum(['alert.ack']);
+export type AlertCommandName = z.infer<typeof AlertCommandName>;
+
+/**
+ * The body of an `alert.ack` command on `metrics.raw` (key: the alert's moduleId, so it reaches the
+ * partition whose processor owns the alert). The processor writes the acknowledged version; `at`
+ * (epoch ms) becomes `acknowledgedAt`, so a replayed command is recognised and changes nothing.
+ */
+export const AlertAckCommand = z.strictObject({
+  alertId: z.string().regex(/^[a-f0-9]{32}$/),
+  by: z.string().min(1).max(128),
+  note: AlertAck.shape.note,
+  at: z.number().int().min(0),
+});
+export type AlertAckCommand = z.infer<typeof AlertAckCommand>;

@@ -49,6 +49,11 @@ export interface ConsumeOptions {
   onAssign?(partitions: number[]): Promise<void>;
   /** Partitions taken away; state for them should be dropped. */
   onRevoke?(partitions: number[]): Promise<void>;
+  /**
+   * How many partitions' batches may be in `onBatch` at once (default 1). Batches of one partition
+   * are still delivered one at a time, in offset order, each committed only after its `onBatch`.
+   */
+  concurrency?: number;
 }
 
 /** A running consumption started by `Bus.consume`. */
@@ -81,4 +86,9 @@ export interface Bus extends Component {
   publish(topic: string, records: OutgoingRecord[]): Promise<void>;
   /** Starts consuming; resolves once the consumer has joined (and received its first assignment). */
   consume(options: ConsumeOptions): Promise<Consumption>;
+  /**
+   * The partition `publish` puts a record with this key on (Kafka: the default partitioner's murmur2
+   * over the topic's partition count), so a consumer can tell which keys its assigned partitions hold.
+   */
+  partitionFor(topic: string, key: string): Promise<number>;
 }

@@ -16,6 +16,8 @@ export class ProcessorMetrics {
   readonly outputs: Counter<'kind'>;
   /** Partitions gained and lost in rebalances (a storm shows as a climbing `revoked`). */
   readonly assignments: Counter<'change'>;
+  /** Command records (alert acknowledgements) by outcome: applied, unchanged (a replay), dlq. */
+  readonly commands: Counter<'outcome'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -64,6 +66,12 @@ export class ProcessorMetrics {
       name: 'glasshouse_processor_partition_changes_total',
       help: 'Partitions of metrics.raw assigned to or revoked from this member',
       labelNames: ['change'],
+      registers,
+    });
+    this.commands = new Counter({
+      name: 'glasshouse_processor_commands_total',
+      help: 'Command records on metrics.raw (alert acknowledgements), by outcome (applied, unchanged, dlq)',
+      labelNames: ['outcome'],
       registers,
     });
   }

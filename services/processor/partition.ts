@@ -11,6 +11,12 @@ export class PartitionState {
   readonly engine: Engine;
   /** Module id → the version in force in the engine. A module is restored on its first event. */
   readonly modules = new Map<string, number>();
+  /**
+   * Modules this partition owns (their id hashes here) that are not restored yet: restored on
+   * assignment, or by the next batch or tick if that failed, so a module that stays silent after a
+   * restart is still watched (data_gap) without waiting for its next event.
+   */
+  unrestored: string[] = [];
   /** Outputs waiting to be written, oldest first. */
   readonly pending: PendingWrite[] = [];
   /** True while a background retry owns the pending writes (the partition is paused meanwhile). */

@@ -1,13 +1,21 @@
 import { Topics } from '../../infra/kafka/topics.js';
+import type { AlertEvent } from '../../schemas/alert.js';
 import type { ModuleVersion } from '../../schemas/registry.js';
-import { validateMetricRecord } from '../core/validation/index.js';
-import type { Bus, Consumption, RecordBatch } from '../ports/bus.js';
+import {
+  type CommandVerdict,
+  isCommandRecord,
+  type RecordVerdict,
+  validateCommandRecord,
+  validateMetricRecord,
+} from '../core/validation/index.js';
+import type { Bus, Consumption, IncomingRecord, RecordBatch } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
 import type { Component, Health } from '../ports/lifecycle.js';
 import type { RegistryView } from '../ports/registry.js';
 import type { Store } from '../ports/store.js';
 import { UnavailableError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
+import { applyAcknowledgement } from './acknowledgements.js';
 import { type Backoff, backoffDelay, sinkBackoff } from './backoff.js';
 import type { ProcessorMetrics } from './metrics.js';
 import { emptyOutputs, isEmpty, type Outputs, PendingWrite, SinkError } from './outputs.js';
@@ -28,12 +36,30 @@ export interface ProcessorOptions {
   /** Longest a store or bus call may take inside a batch before the batch is retried (default 4 s). */
   stepTimeoutMs?: number;
   backoff?: Backoff;
+  /** Partitions whose batches are processed at once (default 4); each partition stays in order. */
+  concurrency?: number;
 }
+
+type Item =
+  | { record: IncomingRecord; verdict: RecordVerdict }
+  | { record: IncomingRecord; command: CommandVerdict };
+
+/** Modules restored per store round trip when a partition is assigned (each round trip is bounded). */
+const restoreChunk = 50;
 
 /**
  * The processor: consumes `metrics.raw` in a consumer group, validates each record, feeds the
  * partition's engine, and makes the outputs durable (store and bus) before the batch's offsets are
  * committed. See restore.ts for how a partition's state is rebuilt, outputs.ts for the write order.
+ *
+ * Commands: a record with the `glasshouse-command` header (schemas/alert.ts) is not a metric event;
+ * it is routed before validation. `alert.ack` makes the acknowledged version of an alert here, in
+ * record order with the events of its module, so the processor is the only writer of alert versions
+ * (acknowledgements.ts); the version is stored and published like every output of the batch.
+ *
+ * Ownership: on assignment, every active module whose id hashes to an assigned partition is
+ * restored from the store at once (not only on its next event), so one that stays silent after a
+ * restart still gets its data_gap.
  *
  * Failures: a record that fails validation goes to `metrics.dlq` and `dead_letters` and is committed
  * like any other. A store or bus failure while writing outputs keeps them queued: the partition is
@@ -69,11 +95,13 @@ export class Processor implements Component {
       topic: Topics.metricsRaw,
       group: this.o.group ?? 'processor',
       fromBeginning: true,
+      concurrency: this.o.concurrency ?? 4,
       onBatch: (batch) => this.onBatch(batch),
       onAssign: async (partitions) => {
         for (const p of partitions) this.partitions.set(p, new PartitionState(p, this.o.clock));
         this.o.metrics.assignments.inc({ change: 'assigned' }, partitions.length);
         this.log.info({ partitions }, 'partitions assigned');
+        await this.claimOwned(partitions);
       },
       onRevoke: async (partitions) => {
         await Promise.all(partitions.map((p) => this.drop(p)));
@@ -139,23 +167,42 @@ export class Processor implements Component {
     this.o.metrics.batchSeconds.observe((performance.now() - began) / 1000);
   }
 
-  /** Validates, restores modules seen for the first time, feeds the engine, evaluates. */
+  /** Validates, restores modules seen for the first time, feeds the engine, applies commands, evaluates. */
   private async process(state: PartitionState, batch: RecordBatch): Promise<Outputs> {
     const now = this.o.clock.now();
-    const verdicts = batch.records.map((record) => ({
-      record,
-      verdict: validateMetricRecord(record.value, record.headers, this.o.registry, now),
-    }));
+    // Commands are routed by header before validation: they are not metric events.
+    const items: Item[] = batch.records.map((record) =>
+      isCommandRecord(record.headers)
+        ? { record, command: validateCommandRecord(record.value, record.headers, record.key) }
+        : { record, verdict: validateMetricRecord(record.value, record.headers, this.o.registry, now) },
+    );
+    await this.restorePending(state);
     const fresh = new Map<string, ModuleVersion>();
-    for (const { verdict } of verdicts) {
-      if (verdict.ok && !state.modules.has(verdict.module.id)) fresh.set(verdict.module.id, verdict.module);
+    for (const item of items) {
+      const module =
+        'verdict' in item
+          ? item.verdict.ok
+            ? item.verdict.module
+            : undefined
+          : item.command.ok
+            ? this.o.registry.module(item.command.moduleId)
+            : undefined;
+      if (module && !state.modules.has(module.id)) fresh.set(module.id, module);
     }
     if (fresh.size > 0) await this.restore(state, [...fresh.values()], now);
 
     const at = state.nextTime(now);
     const outputs = emptyOutputs(at);
     const { engine } = state;
-    for (const { record, verdict } of verdicts) {
+    // Alert versions made by this batch's commands, by id, so a second command builds on the first.
+    const produced = new Map<string, AlertEvent>();
+    for (const item of items) {
+      const { record } = item;
+      if ('command' in item) {
+        await this.command(state, outputs, record, item.command, produced);
+        continue;
+      }
+      const { verdict } = item;
       if (!verdict.ok) {
         outputs.deadLetters.push({ record, reason: verdict.reason, errors: verdict.errors });
         continue;
@@ -197,12 +244,94 @@ export class Processor implements Component {
     return outputs;
   }
 
+  /** Applies one command record; a refused one goes to the DLQ like a bad event. */
+  private async command(
+    state: PartitionState,
+    outputs: Outputs,
+    record: IncomingRecord,
+    verdict: CommandVerdict,
+    produced: Map<string, AlertEvent>,
+  ): Promise<void> {
+    const refuse = (reason: string, errors: Array<{ path: string; message: string }>) => {
+      this.o.metrics.commands.inc({ outcome: 'dlq' });
+      outputs.deadLetters.push({ record, reason, errors });
+    };
+    if (!verdict.ok) return refuse(verdict.reason, verdict.errors);
+    if (!state.modules.has(verdict.moduleId))
+      return refuse('unknown_module', [
+        { path: 'key', message: `module ${verdict.moduleId} is not registered` },
+      ]);
+    const outcome = await this.timed(
+      applyAcknowledgement(state.engine, this.o.store, verdict.moduleId, verdict.command, produced),
+      'acknowledge',
+    );
+    if (outcome.kind === 'refused') return refuse(outcome.reason, outcome.errors);
+    if (outcome.kind === 'unchanged') {
+      this.o.metrics.commands.inc({ outcome: 'unchanged' });
+      return;
+    }
+    this.o.metrics.commands.inc({ outcome: 'applied' });
+    produced.set(outcome.alert.alertId, outcome.alert);
+    outputs.alerts.push(outcome.alert);
+  }
+
   private addEvaluation(outputs: Outputs, state: PartitionState, at: number): void {
     const evaluation = state.engine.evaluate(at);
     outputs.updates.push(...evaluation.updates);
     outputs.alerts.push(...evaluation.alerts);
     outputs.rollups.push(...evaluation.rollups);
     outputs.merges.push(...evaluation.rollupMerges);
+  }
+
+  /**
+   * Marks every active module whose id hashes to one of these partitions as owned there, and restores
+   * them. What fails here is retried by the partition's next batch or tick (restorePending).
+   */
+  private async claimOwned(partitions: number[]): Promise<void> {
+    const wanted = new Set(partitions);
+    const owned = new Map<number, string[]>();
+    try {
+      for (const module of this.o.registry.modules()) {
+        if (module.status !== 'active') continue;
+        const p = await this.o.bus.partitionFor(Topics.metricsRaw, module.id);
+        if (wanted.has(p)) owned.set(p, [...(owned.get(p) ?? []), module.id]);
+      }
+    } catch (err) {
+      // Modules are then restored on their first event, as before this partition's owner was known.
+      this.log.warn(
+        { err, partitions },
+        'could not map modules to partitions; restoring them on their first event',
+      );
+      return;
+    }
+    await Promise.all(
+      partitions.map(async (p) => {
+        const state = this.partitions.get(p);
+        if (!state) return;
+        state.unrestored = owned.get(p) ?? [];
+        await state
+          .run(() => this.restorePending(state))
+          .catch((err: unknown) =>
+            this.log.warn(
+              { err, partition: p },
+              'restore on assignment failed; the next batch or tick retries',
+            ),
+          );
+      }),
+    );
+  }
+
+  /** Restores the owned modules not restored yet, a chunk at a time (progress is kept on failure). */
+  private async restorePending(state: PartitionState): Promise<void> {
+    while (state.unrestored.length > 0 && !state.dropped) {
+      const ids = state.unrestored.slice(0, restoreChunk);
+      const modules = ids
+        .filter((id) => !state.modules.has(id))
+        .map((id) => this.o.registry.module(id))
+        .filter((m): m is ModuleVersion => m !== undefined);
+      if (modules.length > 0) await this.restore(state, modules, this.o.clock.now());
+      state.unrestored = state.unrestored.slice(ids.length);
+    }
   }
 
   /** Puts modules into the engine with their stored state (restore.ts). Throws before changing anything. */
@@ -291,10 +420,11 @@ export class Processor implements Component {
   /** Evaluates every partition for what time alone changes (windows sliding, silence). */
   private tickAll(): void {
     for (const state of this.partitions.values()) {
-      if (state.modules.size === 0) continue;
+      if (state.modules.size === 0 && state.unrestored.length === 0) continue;
       void state
         .run(async () => {
           if (state.dropped) return;
+          await this.restorePending(state);
           const outputs = emptyOutputs(state.nextTime(this.o.clock.now()));
           this.addEvaluation(outputs, state, outputs.atMs);
           if (!isEmpty(outputs)) state.pending.push(new PendingWrite(outputs));
@@ -309,6 +439,8 @@ export class Processor implements Component {
   private moduleChanged(id: string): void {
     const module = this.o.registry.module(id);
     if (!module) return;
+    if (module.status === 'active' && ![...this.partitions.values()].some((s) => s.modules.has(id)))
+      void this.claimNew(id);
     for (const state of this.partitions.values()) {
       if (!state.modules.has(id)) continue;
       void state.run(() => {
@@ -316,6 +448,18 @@ export class Processor implements Component {
         state.engine.setModule(module);
         state.modules.set(id, module.version);
       });
+    }
+  }
+
+  /** A module new to this member: restored now if its partition is assigned here (watched before its first event). */
+  private async claimNew(id: string): Promise<void> {
+    try {
+      const state = this.partitions.get(await this.o.bus.partitionFor(Topics.metricsRaw, id));
+      if (!state || state.unrestored.includes(id)) return;
+      state.unrestored.push(id);
+      await state.run(() => this.restorePending(state));
+    } catch (err) {
+      this.log.debug({ err, moduleId: id }, 'new module not restored yet; the next batch or tick retries');
     }
   }
 

@@ -282,6 +282,67 @@ export function busContract(label: string, { createBus, waitMs }: BusContractOpt
       }
     });
 
+    it('names the partition a key is published to (partitionFor)', async () => {
+      const bus = await setup(5);
+      const keys = Array.from({ length: 40 }, (_, i) => `module-${i}`);
+      await bus.publish(TOPIC, records(keys, 0, 1));
+      const sink = new Sink();
+      await consume(bus, sink, 'g8');
+      await waitFor(
+        () => sink.records.length >= keys.length,
+        waitMs,
+        () => `${sink.records.length}/${keys.length} records`,
+      );
+      for (const r of sink.records) expect(await bus.partitionFor(TOPIC, r.key!)).toBe(r.partition);
+      expect(new Set(sink.records.map((r) => r.partition)).size).toBeGreaterThan(2);
+      const err = await bus.partitionFor('contract.missing', 'a').catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'bus_topic_unknown' });
+    });
+
+    it('with concurrency, keeps each partition in order, one batch at a time, committed after onBatch', async () => {
+      const bus = await setup();
+      const keys = ['a', 'b', 'c', 'd', 'e', 'f'];
+      await bus.publish(TOPIC, records(keys, 0, 30));
+      const sink = new Sink();
+      const inFlight = new Set<number>();
+      let twice = false;
+      const c = await bus.consume({
+        topic: TOPIC,
+        group: 'g9',
+        fromBeginning: true,
+        concurrency: 3,
+        onBatch: async (batch) => {
+          if (inFlight.has(batch.partition)) twice = true;
+          inFlight.add(batch.partition);
+          await new Promise((r) => setTimeout(r, 5));
+          sink.records.push(...batch.records);
+          inFlight.delete(batch.partition);
+        },
+      });
+      cleanups.push(() => c.stop());
+      await waitFor(
+        () => sink.records.length >= 180,
+        waitMs,
+        () => `${sink.records.length}/180 records`,
+      );
+      expect(twice).toBe(false);
+      for (const key of keys) {
+        const seqs = sink.records.filter((r) => r.key === key).map((r) => seq(r));
+        expect(seqs).toEqual(Array.from({ length: 30 }, (_, i) => i));
+      }
+      await c.stop();
+      // Committed: the same group starts after everything it handled.
+      await bus.publish(TOPIC, records(keys, 30, 1));
+      const after = new Sink();
+      await consume(bus, after, 'g9');
+      await waitFor(
+        () => after.records.length >= 6,
+        waitMs,
+        () => `${after.records.length}/6 records`,
+      );
+      expect(after.records.map((r) => seq(r))).toEqual([30, 30, 30, 30, 30, 30]);
+    });
+
     it('rejects a publish to a topic that does not exist, with a stable code', async () => {
       const bus = await setup();
       const err = await bus.publish('contract.missing', [{ key: 'a', value: 'x' }]).catch((e: unknown) => e);

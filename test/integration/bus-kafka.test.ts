@@ -31,6 +31,50 @@ busContract('kafka', {
   waitMs: 30_000,
 });
 
+describe('KafkaBus consumption concurrency', () => {
+  it('hands batches of several partitions to onBatch at once', async () => {
+    const bus = kafkaBus(inject('kafkaBrokers'));
+    await bus.start();
+    try {
+      await bus.ensureTopics([{ name: 'concurrent', partitions: 3 }]);
+      const keys = Array.from({ length: 12 }, (_, i) => `k${i}`);
+      const partitions = new Set(await Promise.all(keys.map((k) => bus.partitionFor('concurrent', k))));
+      expect(partitions.size).toBe(3);
+      await bus.publish(
+        'concurrent',
+        keys.map((key) => ({ key, value: key })),
+      );
+      let inFlight = 0;
+      let most = 0;
+      let seen = 0;
+      const consumption = await bus.consume({
+        topic: 'concurrent',
+        group: 'concurrent',
+        fromBeginning: true,
+        concurrency: 3,
+        onBatch: async (batch) => {
+          inFlight += 1;
+          most = Math.max(most, inFlight);
+          // Hold each batch until another partition's batch is in flight too (or 3 s pass).
+          const until = Date.now() + 3_000;
+          while (inFlight < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+          seen += batch.records.length;
+          inFlight -= 1;
+        },
+      });
+      await waitFor(
+        () => seen >= keys.length,
+        30_000,
+        () => `${seen}/${keys.length} records`,
+      );
+      await consumption.stop();
+      expect(most).toBeGreaterThanOrEqual(2);
+    } finally {
+      await bus.stop();
+    }
+  });
+});
+
 describe('KafkaBus against a broker that dies', () => {
   const stops: (() => Promise<void>)[] = [];
   afterAll(async () => {

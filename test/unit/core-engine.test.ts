@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { AlertEvent } from '../../schemas/alert.js';
 import { PerformanceUpdate } from '../../schemas/performance.js';
 import { type Goal, ModuleVersion, type PolicyModuleInput } from '../../schemas/registry.js';
-import { alertIdOf } from '../../services/core/performance/alerts.js';
+import { alertIdOf, hasAcknowledgement } from '../../services/core/performance/alerts.js';
 import { Engine, type EngineEvent, type Evaluation } from '../../services/core/performance/engine.js';
 import { mergeRollupRows, type RollupRow } from '../../services/core/performance/rollup.js';
 import { windowGeometry, windowRange } from '../../services/core/performance/window.js';
@@ -298,6 +298,19 @@ describe('Engine: data_gap and stagnation', () => {
     expect(h.evaluate().alerts).toMatchObject([{ kind: 'data_gap', state: 'resolved', version: 2 }]);
   });
 
+  it('counts silence from the last stored receipt after a restart, with the same alert id', () => {
+    const module = moduleVersion({ maxSilence: '10s' });
+    let now = T0 + 4_000;
+    const engine = new Engine({ clock: { now: () => now } });
+    engine.setModule(module);
+    engine.restore({ recentEventIds: [{ moduleId: 'bus', agencyId: 'a', eventId: 'e1', receivedMs: T0 }] });
+    expect(engine.evaluate(now).alerts).toEqual([]);
+    now = T0 + 10_500;
+    const gap = engine.evaluate(now).alerts;
+    expect(gap).toMatchObject([{ kind: 'data_gap', state: 'firing' }]);
+    expect(gap[0]!.alertId).toBe(alertIdOf('bus', 'max-silence', 'data_gap', T0 + 10_000));
+  });
+
   it('flags a goal that does not move toward its target as stagnating and alerts', () => {
     const h = harness(moduleVersion({ goals: [goal({ window: '10s' })] }));
     const seen: Evaluation[] = [];
@@ -364,6 +377,27 @@ describe('Engine: module edits and acknowledgement', () => {
     const ack = h.engine.acknowledge(alert!.alertId, 'olga', 'on it', T0 + 5)!;
     expect(ack).toMatchObject({ version: 2, state: 'firing', acknowledgedBy: 'olga', note: 'on it' });
     expect(h.engine.acknowledge('0'.repeat(32), 'olga', 'x', T0)).toBeUndefined();
+  });
+
+  it('keeps the acknowledgement on every later version, the resolve included', () => {
+    const h = harness();
+    h.at(T0);
+    h.send(10, T0);
+    const [alert] = h.evaluate().alerts;
+    expect(h.engine.openAlert(alert!.alertId)).toEqual(alert);
+    const ack = h.engine.acknowledge(alert!.alertId, 'olga', 'on it', T0 + 5)!;
+    expect(hasAcknowledgement(ack, 'olga', 'on it', T0 + 5)).toBe(true);
+    expect(hasAcknowledgement(ack, 'olga', 'on it', T0 + 6)).toBe(false);
+    h.at(T0 + 70_000);
+    for (let i = 0; i < 5; i += 1) h.send(99, T0 + 70_000 + i);
+    const later = h.evaluate().alerts;
+    expect(later).toMatchObject([{ alertId: alert!.alertId, version: 3, state: 'resolved' }]);
+    expect(later[0]).toMatchObject({
+      acknowledgedBy: 'olga',
+      acknowledgedAt: new Date(T0 + 5).toISOString(),
+      note: 'on it',
+    });
+    expect(h.engine.openAlert(alert!.alertId)).toBeUndefined();
   });
 });
 

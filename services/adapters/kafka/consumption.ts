@@ -89,6 +89,8 @@ export class KafkaConsumption implements Consumption {
       await this.consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
+        // kafkajs hands one partition's batches out one at a time, in order, at any concurrency.
+        partitionsConsumedConcurrently: Math.max(1, Math.floor(this.o.options.concurrency ?? 1)),
         eachBatch: (payload) => this.handleBatch(payload),
       });
       await joined;

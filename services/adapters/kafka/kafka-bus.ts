@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type Admin, Kafka, type Producer } from 'kafkajs';
+import { type Admin, type ICustomPartitioner, Kafka, Partitioners, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { topicName } from '../../../infra/kafka/topics.js';
 import type { Bus, ConsumeOptions, Consumption, OutgoingRecord, TopicSpec } from '../../ports/bus.js';
@@ -34,6 +34,9 @@ export interface KafkaBusOptions {
   connectionTimeoutMs?: number;
 }
 
+/** How long a topic's partition count is trusted before `partitionFor` reads it again. */
+const partitionCountTtlMs = 30_000;
+
 /**
  * The Bus port on Kafka (kafkajs). Publishing uses one idempotent producer (acks = all); it is
  * recreated after any failed send, because kafkajs rolls its sequence numbers back on failure and a
@@ -52,6 +55,10 @@ export class KafkaBus implements Bus {
   private stopped = false;
   private lastPublishError: BusError | null = null;
   private readonly consumptions = new Set<KafkaConsumption>();
+  /** The producer's partitioner (kafkajs's default: Java-compatible murmur2), for `partitionFor`. */
+  private readonly partitioner: ReturnType<ICustomPartitioner> = Partitioners.DefaultPartitioner();
+  /** Partition counts by physical topic, read from the broker at most once per `partitionCountTtlMs`. */
+  private readonly partitionCounts = new Map<string, { count: number; readAt: number }>();
 
   constructor(private readonly options: KafkaBusOptions) {
     this.log = options.logger.child({ component: 'kafka-bus' });
@@ -162,6 +169,47 @@ export class KafkaBus implements Bus {
         toBusError(err, `publishing ${records.length} records to ${physical}`),
       );
     }
+  }
+
+  /**
+   * The partition the producer puts a record with this key on: the default partitioner's murmur2 of
+   * the key modulo the topic's partition count (read from the broker, cached for a short while).
+   */
+  async partitionFor(topic: string, key: string): Promise<number> {
+    const physical = this.topic(topic);
+    const count = await this.partitionCount(physical);
+    return this.partitioner({
+      topic: physical,
+      partitionMetadata: Array.from({ length: count }, (_, partitionId) => ({
+        partitionId,
+        leader: 0,
+        partitionErrorCode: 0,
+        replicas: [],
+        isr: [],
+      })),
+      message: { key, value: null },
+    });
+  }
+
+  private async partitionCount(physical: string): Promise<number> {
+    const known = this.partitionCounts.get(physical);
+    if (known && Date.now() - known.readAt < partitionCountTtlMs) return known.count;
+    const admin = this.requireAdmin();
+    let count: number;
+    try {
+      const { topics } = await admin.fetchTopicMetadata({ topics: [physical] });
+      count = topics[0]?.partitions.length ?? 0;
+    } catch (err) {
+      throw toBusError(err, `reading the partitions of ${physical}`);
+    }
+    if (count === 0)
+      throw new BusError(
+        'bus_topic_unknown',
+        `topic ${physical} has no partitions (ensureTopics first)`,
+        false,
+      );
+    this.partitionCounts.set(physical, { count, readAt: Date.now() });
+    return count;
   }
 
   async consume(options: ConsumeOptions): Promise<Consumption> {

@@ -26,6 +26,14 @@ export function acknowledgeAlert(latest: AlertEvent, by: string, note: string, a
   };
 }
 
+/**
+ * True when `alert` already carries this acknowledgement (same overseer, note and time): applying the
+ * same command again (a replay after a restart) must not make another version.
+ */
+export function hasAcknowledgement(alert: AlertEvent, by: string, note: string, atMs: number): boolean {
+  return alert.acknowledgedBy === by && alert.note === note && alert.acknowledgedAt === toTimestamp(atMs);
+}
+
 /** Who and what an alert is about; the module version and owner are those in force at each version. */
 export interface AlertSubject {
   moduleId: string;

@@ -258,10 +258,16 @@ export class Engine {
       rule.ring.restore(row.bucket_ms, stored, live);
       if (stored.count > 0 && stored.lastMs > state.maxObserved) state.maxObserved = stored.lastMs;
     }
+    // Silence counts from the last stored receipt, not from this restart (a module that went quiet
+    // before it still gets its data_gap, with the same id as before the restart).
+    const lastReceipt = new Map<string, number>();
     for (const seen of input.recentEventIds ?? []) {
       this.recent.remember(seen.agencyId, seen.eventId, seen.receivedMs);
-      const state = this.modules.get(seen.moduleId);
-      if (state && seen.receivedMs > state.lastReceived) state.lastReceived = seen.receivedMs;
+      lastReceipt.set(seen.moduleId, Math.max(lastReceipt.get(seen.moduleId) ?? 0, seen.receivedMs));
+    }
+    for (const [moduleId, receivedMs] of lastReceipt) {
+      const state = this.modules.get(moduleId);
+      if (state) state.lastReceived = receivedMs;
     }
     const updates = [...(input.updates ?? [])].sort((a, b) => Date.parse(a.asOf) - Date.parse(b.asOf));
     for (const update of updates) {
@@ -306,6 +312,18 @@ export class Engine {
         ...[...state.rules.values()].flatMap((rule) => trackersOf(rule).map(([t]) => t)),
       ]) {
         if (tracker.current?.alertId === alertId) return tracker.acknowledge(by, note, atMs);
+      }
+    }
+    return undefined;
+  }
+
+  /** The latest version of an open (pending or firing) alert held here, or undefined. */
+  openAlert(alertId: string): AlertEvent | undefined {
+    for (const state of this.modules.values()) {
+      if (state.silence.current?.alertId === alertId) return state.silence.current;
+      for (const rule of state.rules.values()) {
+        for (const [tracker] of trackersOf(rule))
+          if (tracker.current?.alertId === alertId) return tracker.current;
       }
     }
     return undefined;

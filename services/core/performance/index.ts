@@ -1,5 +1,5 @@
 /** The performance engine: windows, goal status and alerts. Pure: no I/O; time comes from arguments or a Clock. */
-export { acknowledgeAlert, alertIdOf } from './alerts.js';
+export { acknowledgeAlert, alertIdOf, hasAcknowledgement } from './alerts.js';
 export {
   Engine,
   type EngineEvent,

@@ -1,3 +1,9 @@
+export {
+  type CommandRejectionReason,
+  type CommandVerdict,
+  isCommandRecord,
+  validateCommandRecord,
+} from './command.js';
 export { type JsonParse, jsonErrorPosition, parseJson } from './json.js';
 export {
   type EventRules,
