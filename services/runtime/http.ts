@@ -1,4 +1,4 @@
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { issueDetails } from '../../schemas/common.js';
@@ -32,7 +32,8 @@ export class HttpServer implements Component {
   constructor(private readonly options: HttpOptions) {
     this.app = Fastify({
       loggerInstance: options.logger.child({ component: 'http' }),
-      disableRequestLogging: true,
+      // Per-request logs would dominate at ingest rates; errors are logged by the error handler.
+      logController: new LogController({ disableRequestLogging: true }),
       bodyLimit: options.bodyLimit ?? 1024 * 1024,
       // Explicit timeouts: a slow or stalled client cannot hold a connection for minutes.
       connectionTimeout: 30_000,

@@ -67,7 +67,7 @@ describe('glasshouse start', () => {
     const missing = await fetch(`${base}/v1/nothing-here`);
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('not_found');
-    expect(run.output()).toMatch(/bus: in-process bus; store: duckdb/);
+    expect(run.output()).toMatch(/bus: in-process bus.*; store: duckdb/);
     run.child.kill('SIGTERM');
     expect(await run.exited()).toBe(0);
   });
