@@ -10,6 +10,8 @@ import { moduleRoutes } from './routes/modules.js';
 import { peopleRoutes } from './routes/people.js';
 import { scorecardRoutes } from './routes/scorecards.js';
 import { AuditSequencer } from './sequencer.js';
+import { WebhookDeliverer } from './webhooks/deliverer.js';
+import { webhookRoutes } from './webhooks/routes.js';
 
 /**
  * The api role: the registry and audit endpoints, and this replica's seat in the audit sequencer
@@ -24,6 +26,17 @@ export const apiRole: RoleFactory = (ctx) => {
   ctx.lifecycle.add(
     new AuditSequencer({ bus: ctx.bus, store: ctx.store, clock: ctx.clock, logger: ctx.logger }),
   );
+  ctx.lifecycle.add(
+    new WebhookDeliverer({
+      bus: ctx.bus,
+      store: ctx.store,
+      clock: ctx.clock,
+      logger: ctx.logger,
+      metrics: ctx.metrics,
+      maxAttempts: ctx.config.webhooks.maxAttempts,
+      retryBaseMs: ctx.config.webhooks.retryBaseMs,
+    }),
+  );
   moduleRoutes(ctx.http.app, deps);
   peopleRoutes(ctx.http.app, deps);
   auditRoutes(ctx.http.app, deps);
@@ -32,4 +45,5 @@ export const apiRole: RoleFactory = (ctx) => {
   alertRoutes(ctx.http.app, deps);
   comparisonRoutes(ctx.http.app, deps);
   scorecardRoutes(ctx.http.app, deps);
+  webhookRoutes(ctx.http.app, deps);
 };

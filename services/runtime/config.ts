@@ -58,6 +58,10 @@ const Env = z.object({
     )
     .optional(),
   GLASSHOUSE_SHUTDOWN_TIMEOUT_MS: intFrom(100, 600_000).default(15_000),
+  /** Attempts per webhook delivery before it is kept as failed. */
+  GLASSHOUSE_WEBHOOK_ATTEMPTS: intFrom(1, 20).default(6),
+  /** First webhook retry delay in ms; doubles per attempt, capped at 60 s. */
+  GLASSHOUSE_WEBHOOK_RETRY_MS: intFrom(10, 60_000).default(1_000),
 });
 
 export interface CliOverrides {
@@ -82,6 +86,7 @@ export interface Config {
   ingest: { ratePerSecond: number; burst: number };
   allowedOrigins: string[] | undefined;
   shutdownTimeoutMs: number;
+  webhooks: { maxAttempts: number; retryBaseMs: number };
 }
 
 /** Parses the environment (and CLI overrides); throws ConfigError naming every bad variable. */
@@ -116,5 +121,6 @@ export function loadConfig(env: NodeJS.ProcessEnv, cli: CliOverrides = {}): Conf
     ingest: { ratePerSecond: e.GLASSHOUSE_INGEST_RATE, burst: e.GLASSHOUSE_INGEST_BURST },
     allowedOrigins: e.GLASSHOUSE_ALLOWED_ORIGINS,
     shutdownTimeoutMs: e.GLASSHOUSE_SHUTDOWN_TIMEOUT_MS,
+    webhooks: { maxAttempts: e.GLASSHOUSE_WEBHOOK_ATTEMPTS, retryBaseMs: e.GLASSHOUSE_WEBHOOK_RETRY_MS },
   };
 }

@@ -32,11 +32,21 @@ export interface RunningApi {
  * port) over a bus and store the caller owns and has started. Several replicas may share one bus
  * (in-process) or each have their own client of one Kafka cluster.
  */
-export async function startApi(options: { bus: Bus; store: Store; adminToken: string }): Promise<RunningApi> {
+export async function startApi(options: {
+  bus: Bus;
+  store: Store;
+  adminToken: string;
+  /** Extra GLASSHOUSE_* variables for the config (e.g. webhook retry timing). */
+  env?: Record<string, string>;
+}): Promise<RunningApi> {
   const { bus, store, adminToken } = options;
   await bus.ensureTopics(topicSpecs);
   const logger = pino({ level: process.env.GLASSHOUSE_TEST_LOG ?? 'silent' });
-  const config = { ...loadConfig({ GLASSHOUSE_ADMIN_TOKEN: adminToken }), port: 0, role: 'api' as const };
+  const config = {
+    ...loadConfig({ ...options.env, GLASSHOUSE_ADMIN_TOKEN: adminToken }),
+    port: 0,
+    role: 'api' as const,
+  };
   const metrics = new Registry();
   const lifecycle = new Lifecycle(logger, 10_000);
   const registry = lifecycle.add(new BusRegistryView({ bus, store, logger, adminToken }));

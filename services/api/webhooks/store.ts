@@ -1,0 +1,142 @@
+import { z } from 'zod';
+import { AlertKind } from '../../../schemas/alert.js';
+import { Timestamp } from '../../../schemas/common.js';
+import { type Webhook, WebhookDelivery } from '../../../schemas/webhooks.js';
+import type { Store } from '../../ports/store.js';
+
+/**
+ * Webhook subscriptions and their deliveries live in `registry_entities` (append-only, latest
+ * version per (kind, id) wins): kind `webhook` (id = webhook id; version 1 created, 2 deleted) and
+ * kind `webhook_delivery` (id = `<webhookId>:<alertId>:<alertVersion>`, version = attempts so far).
+ * The secret is stored as given: signing needs it.
+ */
+export const webhookKind = 'webhook';
+export const deliveryKind = 'webhook_delivery';
+
+export const StoredWebhook = z.strictObject({
+  id: z.string(),
+  url: z.string(),
+  secret: z.string(),
+  events: z.array(AlertKind),
+  createdAt: Timestamp,
+  createdBy: z.string(),
+});
+export type StoredWebhook = z.infer<typeof StoredWebhook>;
+
+export function deliveryIdOf(webhookId: string, alertId: string, alertVersion: number): string {
+  return `${webhookId}:${alertId}:${alertVersion}`;
+}
+
+/** Subscriptions that are not deleted. */
+export async function activeWebhooks(store: Store): Promise<StoredWebhook[]> {
+  const rows = await store.select('registry_entities', {
+    where: [
+      { column: 'kind', op: '=', value: webhookKind },
+      { column: 'deleted', op: '=', value: false },
+    ],
+    orderBy: [{ column: 'updated_ms', direction: 'asc' }],
+    limit: 10_000,
+  });
+  return rows.flatMap((row) => {
+    const parsed = StoredWebhook.safeParse(row.body);
+    return parsed.success ? [parsed.data] : [];
+  });
+}
+
+/** One subscription (deleted or not), or undefined. */
+export async function findWebhook(
+  store: Store,
+  id: string,
+): Promise<{ webhook: StoredWebhook; deleted: boolean } | undefined> {
+  const [row] = await store.select('registry_entities', {
+    where: [
+      { column: 'kind', op: '=', value: webhookKind },
+      { column: 'id', op: '=', value: id },
+    ],
+    limit: 1,
+  });
+  const parsed = row ? StoredWebhook.safeParse(row.body) : undefined;
+  return parsed?.success ? { webhook: parsed.data, deleted: row!.deleted } : undefined;
+}
+
+export async function saveWebhook(store: Store, webhook: StoredWebhook, deleted: boolean, atMs: number) {
+  await store.insert('registry_entities', [
+    { kind: webhookKind, id: webhook.id, version: deleted ? 2 : 1, updated_ms: atMs, deleted, body: webhook },
+  ]);
+}
+
+/** The stored state of one delivery, or undefined. */
+export async function findDelivery(store: Store, deliveryId: string): Promise<WebhookDelivery | undefined> {
+  const [row] = await store.select('registry_entities', {
+    where: [
+      { column: 'kind', op: '=', value: deliveryKind },
+      { column: 'id', op: '=', value: deliveryId },
+    ],
+    limit: 1,
+  });
+  const parsed = row ? WebhookDelivery.safeParse(row.body) : undefined;
+  return parsed?.success ? parsed.data : undefined;
+}
+
+export async function saveDelivery(store: Store, delivery: WebhookDelivery): Promise<void> {
+  await store.insert('registry_entities', [
+    {
+      kind: deliveryKind,
+      id: delivery.deliveryId,
+      version: delivery.attempts,
+      updated_ms: Date.parse(delivery.lastAttemptAt),
+      deleted: false,
+      body: delivery,
+    },
+  ]);
+}
+
+/**
+ * A webhook's most recent deliveries, newest first, optionally only in one state. Delivery ids
+ * start with `<webhookId>:`, so the ids of one webhook form the range [`<id>:`, `<id>;`).
+ */
+export async function recentDeliveries(
+  store: Store,
+  webhookId: string,
+  limit: number,
+  state?: WebhookDelivery['state'],
+): Promise<WebhookDelivery[]> {
+  const rows = await store.select('registry_entities', {
+    where: [
+      { column: 'kind', op: '=', value: deliveryKind },
+      { column: 'id', op: '>=', value: `${webhookId}:` },
+      { column: 'id', op: '<', value: `${webhookId};` },
+    ],
+    orderBy: [{ column: 'updated_ms', direction: 'desc' }],
+    limit: state ? 10_000 : limit,
+  });
+  return rows
+    .flatMap((row) => {
+      const parsed = WebhookDelivery.safeParse(row.body);
+      return parsed.success ? [parsed.data] : [];
+    })
+    .filter((d) => state === undefined || d.state === state)
+    .slice(0, limit);
+}
+
+/** A subscription as admins see it, with the status of its recent deliveries. Never the secret. */
+export function publicWebhook(webhook: StoredWebhook, recent: WebhookDelivery[]): Webhook {
+  const success = recent.find((d) => d.state === 'delivered');
+  const failure = recent.find((d) => d.lastError !== undefined);
+  return {
+    id: webhook.id,
+    url: webhook.url,
+    events: webhook.events,
+    createdAt: webhook.createdAt,
+    createdBy: webhook.createdBy,
+    delivery: {
+      ...(success ? { lastSuccessAt: success.lastAttemptAt } : {}),
+      ...(failure ? { lastFailureAt: failure.lastAttemptAt, lastError: failure.lastError } : {}),
+      delivered: recent.filter((d) => d.state === 'delivered').length,
+      failed: recent.filter((d) => d.state === 'failed').length,
+      retrying: recent.filter((d) => d.state === 'retrying').length,
+      attempts: recent.reduce((sum, d) => sum + d.attempts, 0),
+      recent,
+    },
+  };
+}
