@@ -32,8 +32,8 @@ export interface WebhookDelivererOptions {
 class Stopped extends Error {}
 
 /**
- * Delivers every alert version from `alerts.events` to every matching webhook subscription as a
- * signed JSON POST. Deliveries of one webhook go in order; webhooks are served concurrently.
+ * Delivers every alert version from `alerts.events` to every matching webhook subscription created
+ * before the version was published, as a signed JSON POST. Deliveries of one webhook go in order; webhooks are served concurrently.
  *
  * A failed attempt (network error, timeout, non-2xx answer; redirects are not followed) is retried
  * with capped exponential backoff; after `maxAttempts` the delivery is kept as `failed`. A webhook
@@ -68,7 +68,9 @@ export class WebhookDeliverer implements Component {
     this.consumption = await this.o.bus.consume({
       topic: Topics.alertsEvents,
       group: webhookGroup,
-      fromBeginning: false,
+      // From the beginning for a new group, so no version published while the group forms is missed;
+      // versions appended before a subscription was created are not sent to it.
+      fromBeginning: true,
       onBatch: (batch) => this.handle(batch),
     });
   }
@@ -88,10 +90,10 @@ export class WebhookDeliverer implements Component {
   }
 
   private async handle(batch: RecordBatch): Promise<void> {
-    const alerts: AlertEvent[] = [];
+    const alerts: Array<{ alert: AlertEvent; appendedAt: number }> = [];
     for (const record of batch.records) {
       const alert = parseAlert(record.value);
-      if (alert) alerts.push(alert);
+      if (alert) alerts.push({ alert, appendedAt: record.timestamp });
       else
         this.log.error(
           { partition: batch.partition, offset: record.offset },
@@ -102,8 +104,11 @@ export class WebhookDeliverer implements Component {
     const webhooks = await activeWebhooks(this.o.store);
     await Promise.all(
       webhooks.map(async (webhook) => {
-        for (const alert of alerts) {
-          if (webhook.events.includes(alert.kind)) await this.deliver(webhook, alert);
+        // 5 s of slack for the broker's clock against this process's.
+        const since = Date.parse(webhook.createdAt) - 5_000;
+        for (const { alert, appendedAt } of alerts) {
+          // A subscription receives the alert versions published after it was created.
+          if (appendedAt >= since && webhook.events.includes(alert.kind)) await this.deliver(webhook, alert);
         }
       }),
     );
