@@ -165,6 +165,24 @@ export const endpoints: Endpoint[] = [
     responses: { 200: { description: '{"admin":Principal}' }, 404: 'ErrorBody' },
   },
   {
+    method: 'post',
+    path: '/v1/alerts/{id}/ack',
+    summary:
+      'Acknowledges an alert with a note (oversight token); audited. The processor writes the acknowledged version ' +
+      '(acknowledgedBy, acknowledgedAt, note; the state is unchanged), which is answered once it is on alerts.events. ' +
+      '503 ack_pending when it did not arrive within 10 s (it is applied when the processor catches up).',
+    access: 'overseer',
+    body: 'AlertAck',
+    responses: {
+      200: 'AlertEvent',
+      400: 'ErrorBody',
+      401: 'ErrorBody',
+      403: 'ErrorBody',
+      404: 'ErrorBody',
+      503: 'ErrorBody',
+    },
+  },
+  {
     method: 'get',
     path: '/v1/audit',
     summary:

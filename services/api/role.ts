@@ -1,6 +1,9 @@
+import { AlertAcknowledger } from '../oversight/acknowledge.js';
+import { AlertVersions, AlertVersionsReader } from '../oversight/alert-versions.js';
 import type { RoleFactory } from '../runtime/role.js';
 import { AuditClient } from './audit-client.js';
 import { BusRegistryView } from './registry-view.js';
+import { acknowledgementRoutes } from './routes/acknowledgements.js';
 import { alertRoutes } from './routes/alerts.js';
 import { auditRoutes } from './routes/audit.js';
 import { comparisonRoutes } from './routes/comparisons.js';
@@ -45,5 +48,17 @@ export const apiRole: RoleFactory = (ctx) => {
   alertRoutes(ctx.http.app, deps);
   comparisonRoutes(ctx.http.app, deps);
   scorecardRoutes(ctx.http.app, deps);
+  // Acknowledgements wait for the processor's version on alerts.events: this replica reads it too.
+  const versions = ctx.lifecycle.add(new AlertVersionsReader(ctx.bus, new AlertVersions())).versions;
+  acknowledgementRoutes(ctx.http.app, {
+    registry: ctx.registry,
+    acknowledger: new AlertAcknowledger({
+      bus: ctx.bus,
+      store: ctx.store,
+      audit: ctx.audit,
+      clock: ctx.clock,
+      versions,
+    }),
+  });
   webhookRoutes(ctx.http.app, deps);
 };

@@ -2,16 +2,30 @@ import { Counter, type Registry } from 'prom-client';
 import { Topics } from '../../infra/kafka/topics.js';
 import { AlertEvent } from '../../schemas/alert.js';
 import { PerformanceUpdate } from '../../schemas/performance.js';
+import type { AlertVersions } from '../oversight/alert-versions.js';
 import type { Bus, Consumption, IncomingRecord } from '../ports/bus.js';
 import type { Component, Health } from '../ports/lifecycle.js';
 import type { Logger } from '../runtime/logger.js';
 import type { Hub } from './hub.js';
+import type { LiveSnapshot } from './snapshot.js';
 import type { LiveState } from './state.js';
+
+export interface LiveFeedOptions {
+  /** Receives every alert version read (acknowledgements wait on it). */
+  versions?: AlertVersions;
+  /** What the store knows, read once at start (after the readers joined) so a restart starts full. */
+  snapshot?: () => Promise<LiveSnapshot>;
+}
+
+/** Attempts at reading the start snapshot before the gateway gives up starting. */
+const snapshotAttempts = 5;
 
 /**
  * Reads every performance update and alert version as a broadcast reader (no consumer group:
  * every gateway replica sees everything), applies them to the live state and fans them out to
- * the channels that carry them.
+ * the channels that carry them. At start, after the readers joined, it loads the latest update
+ * per goal and the open alerts from the store (`options.snapshot`), so a restarted gateway's
+ * snapshots are complete before it reports ready; the state keeps the newer of stored and live.
  */
 export class LiveFeed implements Component {
   readonly name = 'live-feed';
@@ -24,6 +38,7 @@ export class LiveFeed implements Component {
     private readonly state: LiveState,
     metrics: Registry,
     private readonly logger: Logger,
+    private readonly options: LiveFeedOptions = {},
   ) {
     this.dropped = new Counter({
       name: 'glasshouse_live_feed_dropped_total',
@@ -50,6 +65,30 @@ export class LiveFeed implements Component {
         },
       }),
     ];
+    await this.loadSnapshot();
+  }
+
+  private async loadSnapshot(): Promise<void> {
+    const read = this.options.snapshot;
+    if (!read) return;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const began = Date.now();
+        const { updates, alerts } = await read();
+        // Straight into the state: nobody is subscribed yet, and the hub's history is for live messages.
+        for (const update of updates) this.state.applyUpdate(update);
+        for (const alert of alerts) this.state.applyAlert(alert);
+        this.logger.info(
+          { updates: updates.length, openAlerts: alerts.length, ms: Date.now() - began },
+          'live state loaded from the store',
+        );
+        return;
+      } catch (err) {
+        if (attempt >= snapshotAttempts) throw err;
+        this.logger.warn({ err, attempt }, 'reading the live snapshot failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
+      }
+    }
   }
 
   async stop(): Promise<void> {
@@ -94,7 +133,9 @@ export class LiveFeed implements Component {
 
   private onAlert(record: IncomingRecord): void {
     const alert = this.decode(record, AlertEvent);
-    if (alert) this.publishAlert(alert);
+    if (!alert) return;
+    this.publishAlert(alert);
+    this.options.versions?.observe(alert);
   }
 
   private decode<T>(

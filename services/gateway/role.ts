@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Topics } from '../../infra/kafka/topics.js';
+import { AlertAcknowledger } from '../oversight/acknowledge.js';
+import { AlertVersions } from '../oversight/alert-versions.js';
 import type { RoleContext, RoleFactory } from '../runtime/role.js';
 import { registerDashboard } from './dashboard.js';
 import { LiveFeed } from './feed.js';
@@ -7,10 +8,13 @@ import { Hub } from './hub.js';
 import { defaultLiveLimits, type LiveLimits } from './limits.js';
 import { Oversight } from './oversight.js';
 import { LiveServer } from './server.js';
+import { loadLiveSnapshot } from './snapshot.js';
 import { LiveState } from './state.js';
 
 export interface GatewayOptions {
   limits?: Partial<LiveLimits>;
+  /** How long an acknowledgement waits for its alert version (default 10 s). */
+  ackWaitMs?: number;
 }
 
 /** The pieces a wired gateway consists of (tests publish through `feed`). */
@@ -19,6 +23,8 @@ export interface Gateway {
   state: LiveState;
   feed: LiveFeed;
   server: LiveServer;
+  /** Alert versions as the feed reads them (acknowledgements wait on these). */
+  versions: AlertVersions;
 }
 
 /** Wires the live gateway (`GET /v1/live`) and the citizen dashboard (`GET /`) into the process. */
@@ -27,14 +33,22 @@ export async function wireGateway(ctx: RoleContext, options: GatewayOptions = {}
   const logger = ctx.logger.child({ component: 'gateway' });
   const hub = new Hub(randomBytes(8).toString('hex'), limits.historyPerChannel);
   const state = new LiveState(ctx.registry);
-  const feed = new LiveFeed(ctx.bus, hub, state, ctx.metrics, logger.child({ component: 'live-feed' }));
+  const versions = new AlertVersions();
+  const feed = new LiveFeed(ctx.bus, hub, state, ctx.metrics, logger.child({ component: 'live-feed' }), {
+    versions,
+    snapshot: () => loadLiveSnapshot(ctx.store, ctx.registry.modules(), ctx.clock.now()),
+  });
   const oversight = new Oversight({
     registry: ctx.registry,
-    bus: ctx.bus,
-    audit: ctx.audit,
-    clock: ctx.clock,
-    findAlert: (alertId) => state.alert(alertId),
-    alertsTopic: Topics.alertsEvents,
+    acknowledger: new AlertAcknowledger({
+      bus: ctx.bus,
+      store: ctx.store,
+      audit: ctx.audit,
+      clock: ctx.clock,
+      versions,
+      cached: (alertId) => state.alert(alertId),
+      ...(options.ackWaitMs === undefined ? {} : { waitMs: options.ackWaitMs }),
+    }),
   });
   const server = new LiveServer({
     server: ctx.http.app.server,
@@ -52,7 +66,7 @@ export async function wireGateway(ctx: RoleContext, options: GatewayOptions = {}
   ctx.http.app.addHook('preClose', async () => server.stop());
   ctx.lifecycle.add(feed);
   ctx.lifecycle.add(server);
-  return { hub, state, feed, server };
+  return { hub, state, feed, server, versions };
 }
 
 export const gatewayRole: RoleFactory = async (ctx) => {

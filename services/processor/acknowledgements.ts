@@ -1,6 +1,7 @@
-import { type AlertAckCommand, AlertEvent } from '../../schemas/alert.js';
+import type { AlertAckCommand, AlertEvent } from '../../schemas/alert.js';
 import type { IssueDetail } from '../../schemas/common.js';
 import { acknowledgeAlert, type Engine, hasAcknowledgement } from '../core/performance/index.js';
+import { latestAlert } from '../oversight/acknowledge.js';
 import type { Store } from '../ports/store.js';
 
 export type AckOutcome =
@@ -36,7 +37,7 @@ export async function applyAcknowledgement(
     const next = engine.acknowledge(alertId, by, note, at);
     return next ? { kind: 'version', alert: next } : { kind: 'unchanged' };
   }
-  const latest = produced.get(alertId) ?? (await latestStored(store, alertId));
+  const latest = produced.get(alertId) ?? (await latestAlert(store, alertId));
   if (!latest) {
     return {
       kind: 'refused',
@@ -57,16 +58,4 @@ function wrongModule(moduleId: string, alert: AlertEvent): AckOutcome {
       { path: 'key', message: `alert ${alert.alertId} belongs to ${alert.moduleId}, not ${moduleId}` },
     ],
   };
-}
-
-/** The newest stored version of an alert, or undefined. */
-export async function latestStored(store: Store, alertId: string): Promise<AlertEvent | undefined> {
-  const [row] = await store.select('alerts', {
-    where: [{ column: 'alert_id', op: '=', value: alertId }],
-    orderBy: [{ column: 'version', direction: 'desc' }],
-    limit: 1,
-  });
-  if (!row) return undefined;
-  const parsed = AlertEvent.safeParse(row.body);
-  return parsed.success ? parsed.data : undefined;
 }

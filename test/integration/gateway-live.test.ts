@@ -1,5 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Topics } from '../../infra/kafka/topics.js';
+import { AlertAckCommand, commandHeader } from '../../schemas/alert.js';
 import { MemoryBus } from '../../services/adapters/memory/index.js';
+import { acknowledgeAlert } from '../../services/core/performance/index.js';
 import {
   LiveClient,
   publishLive,
@@ -8,12 +11,14 @@ import {
   sampleUpdate,
   startGateway,
 } from '../support/gateway-harness.js';
+import { collect, waitUntil } from '../support/processor-harness.js';
 import { sampleRegistry } from '../support/registry-fixture.js';
 
 // The live protocol end to end over real sockets, on the in-process bus.
 let bus: MemoryBus;
 let gw: RunningGateway;
 const clients: LiveClient[] = [];
+const collectors: Array<{ stop(): Promise<void> }> = [];
 
 async function connect(): Promise<LiveClient> {
   const client = await LiveClient.connect(gw.url);
@@ -29,6 +34,7 @@ beforeEach(async () => {
 
 afterEach(async () => {
   for (const client of clients.splice(0)) client.close();
+  for (const c of collectors.splice(0)) await c.stop();
   await gw?.stop();
   await bus.stop();
 });
@@ -183,7 +189,7 @@ describe('resume', () => {
 });
 
 describe('alerts and oversight', () => {
-  it('delivers alert versions live and lets an authenticated overseer acknowledge one', async () => {
+  it('delivers alert versions live; an overseer ack becomes a command for the processor, answered with its version', async () => {
     const viewer = await connect();
     viewer.send({ op: 'subscribe', channel: 'alerts:bus-punctuality' });
     await viewer.next('snapshot');
@@ -195,6 +201,9 @@ describe('alerts and oversight', () => {
       seq: 1,
       data: { alertId: alert.alertId, version: 1 },
     });
+    const raw = await collect(bus, Topics.metricsRaw);
+    const versions = await collect(bus, Topics.alertsEvents);
+    collectors.push(raw, versions);
 
     const overseer = await connect();
     overseer.send({ op: 'ack', alertId: alert.alertId, note: 'looking into it' });
@@ -207,35 +216,55 @@ describe('alerts and oversight', () => {
     expect(await overseer.next('error', (m) => m.op === 'ack' && m.code !== 'unauthorized')).toMatchObject({
       code: 'alert_not_found',
     });
-    overseer.send({
-      op: 'ack',
-      alertId: alert.alertId,
-      note: 'Depot B short of drivers; extra shift from Monday',
-    });
-    expect(await overseer.next('ok', (m) => m.op === 'ack')).toEqual({
-      type: 'ok',
-      op: 'ack',
-      alertId: alert.alertId,
-    });
+    const note = 'Depot B short of drivers; extra shift from Monday';
+    overseer.send({ op: 'ack', alertId: alert.alertId, note });
 
-    const acked = await viewer.next('alert', (m) => (m.data as { version: number }).version === 2);
-    expect(acked).toMatchObject({
-      seq: 2,
-      data: {
-        alertId: alert.alertId,
-        acknowledgedBy: 'oversight-desk',
-        note: 'Depot B short of drivers; extra shift from Monday',
-        state: 'firing',
-      },
-    });
+    // The gateway writes no alert version itself: it sends the processor a command, keyed by module.
+    const [command] = await waitUntil('the ack command', () =>
+      raw.records.length > 0 ? raw.records : undefined,
+    );
+    expect(command).toMatchObject({ key: 'bus-punctuality', headers: { [commandHeader]: 'alert.ack' } });
+    const body = AlertAckCommand.parse(JSON.parse(command!.value.toString('utf8')));
+    expect(body).toMatchObject({ alertId: alert.alertId, by: 'oversight-desk', note });
     expect(gw.audit.records).toEqual([
       expect.objectContaining({
         actor: 'overseer:oversight-desk',
         action: 'alert.acknowledge',
         subject: `alert:${alert.alertId}`,
-        rationale: 'Depot B short of drivers; extra shift from Monday',
+        rationale: note,
       }),
     ]);
+    expect(overseer.messages.some((m) => m.type === 'ok' && m.op === 'ack')).toBe(false);
+
+    // What the processor then writes: the next version carrying the acknowledgement.
+    await publishLive(bus, [acknowledgeAlert(alert, body.by, body.note, body.at)]);
+    expect(await overseer.next('ok', (m) => m.op === 'ack')).toEqual({
+      type: 'ok',
+      op: 'ack',
+      alertId: alert.alertId,
+    });
+    const acked = await viewer.next('alert', (m) => (m.data as { version: number }).version === 2);
+    expect(acked).toMatchObject({
+      seq: 2,
+      data: { alertId: alert.alertId, acknowledgedBy: 'oversight-desk', note, state: 'firing' },
+    });
+    expect(versions.records).toHaveLength(2);
+  });
+
+  it('answers ack_pending when the acknowledged version does not arrive in time', async () => {
+    const slow = await startGateway({ bus, registry: sampleRegistry(), ackWaitMs: 300 });
+    try {
+      const alert = sampleAlert({ alertId: 'b'.repeat(32) });
+      await publishLive(bus, [alert]);
+      await waitUntil('the alert known', () => slow.gateway.state.alert(alert.alertId));
+      const overseer = await LiveClient.connect(slow.url);
+      clients.push(overseer);
+      overseer.send({ op: 'auth', token: 'overseer-token-0123456789' });
+      overseer.send({ op: 'ack', alertId: alert.alertId, note: 'no processor is running' });
+      expect(await overseer.next('error', (m) => m.op === 'ack')).toMatchObject({ code: 'ack_pending' });
+    } finally {
+      await slow.stop();
+    }
   });
 });
 

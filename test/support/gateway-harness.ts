@@ -37,8 +37,8 @@ export class RecordingAudit implements AuditTrail {
   }
 }
 
-// The gateway never touches storage; a store that says so if that ever changes.
-const noStore: Store = {
+// The gateway only reads storage (its start snapshot, alerts it does not hold); by default an empty one.
+const emptyStore: Store = {
   name: 'store',
   start: async () => {},
   stop: async () => {},
@@ -47,9 +47,7 @@ const noStore: Store = {
   insert: async () => {
     throw new Error('the gateway does not write to the store');
   },
-  select: async () => {
-    throw new Error('the gateway does not read the store');
-  },
+  select: async () => [],
 };
 
 export interface RunningGateway {
@@ -68,6 +66,10 @@ export async function startGateway(options: {
   bus: Bus;
   registry: RegistryView;
   limits?: Partial<LiveLimits>;
+  /** The store the gateway reads at start and for acknowledgements (default: an empty one). */
+  store?: Store;
+  /** How long an acknowledgement waits for its version (default 10 s). */
+  ackWaitMs?: number;
   allowedOrigins?: string[];
   /** Extra routes on the same server, registered before it listens (e.g. API fixtures for the dashboard). */
   routes?: (app: FastifyInstance) => void;
@@ -85,13 +87,16 @@ export async function startGateway(options: {
     metrics,
     clock: systemClock,
     bus: options.bus,
-    store: noStore,
+    store: options.store ?? emptyStore,
     registry: options.registry,
     audit,
     http,
     lifecycle,
   };
-  const gateway = await wireGateway(ctx, options.limits ? { limits: options.limits } : {});
+  const gateway = await wireGateway(ctx, {
+    ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.ackWaitMs === undefined ? {} : { ackWaitMs: options.ackWaitMs }),
+  });
   options.routes?.(http.app);
   lifecycle.add(http);
   await lifecycle.start();
