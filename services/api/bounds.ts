@@ -15,7 +15,7 @@ export const queryLimits = {
   /** Rows one raw events export may hold. */
   eventRows: 50_000,
   /** Raw events per module one comparison may read. */
-  comparisonEvents: 100_000,
+  comparisonEvents: 50_000,
   /** Longest comparison window. */
   comparisonWindowMs: 31 * 86_400_000,
   /** Alerts per page of `GET /v1/alerts`. */
