@@ -41,24 +41,68 @@ const view = document.getElementById('view');
 let live;
 
 async function loadRegistry() {
-  const [modules, people, firing, pending] = await Promise.all([
-    getJson('/v1/modules'),
-    getJson('/v1/sociotechnicians'),
+  const [firing, pending] = await Promise.all([
     getJson('/v1/alerts?state=firing'),
     getJson('/v1/alerts?state=pending'),
+    refreshRegistry(),
   ]);
-  if (people.ok) for (const person of people.body.items ?? []) state.people.set(person.id, person);
-  if (modules.ok) {
-    for (const module of modules.body.items ?? []) {
-      state.modules.set(module.id, module);
-      for (const goal of module.goals ?? []) if (goal.current) applyUpdate(goal.current, false);
-    }
-    state.registry = 'ok';
-  } else {
-    state.registry = modules.status === 404 ? 'absent' : 'error';
-  }
   for (const alerts of [firing, pending])
     if (alerts.ok) for (const alert of alerts.body.items ?? []) applyAlert(alert, false);
+}
+
+/** What the registry-drawn views depend on: module ids and versions, people's names and titles. */
+function registryShape() {
+  return JSON.stringify([
+    [...state.modules.values()].map((m) => [m.id, m.version, m.status]),
+    [...state.people.values()].map((p) => [p.id, p.name, p.title]),
+  ]);
+}
+
+let refreshing;
+let lastRefresh = 0;
+
+/**
+ * Reloads modules and people. Modules registered after the page opened (a demo still seeding, a new
+ * programme) appear without a reload; a view drawn from the registry is redrawn only when it changed.
+ */
+function refreshRegistry() {
+  refreshing ??= (async () => {
+    lastRefresh = Date.now();
+    const before = registryShape();
+    const [modules, people] = await Promise.all([getJson('/v1/modules'), getJson('/v1/sociotechnicians')]);
+    if (people.ok) state.people = new Map((people.body.items ?? []).map((person) => [person.id, person]));
+    if (modules.ok) {
+      state.modules = new Map((modules.body.items ?? []).map((module) => [module.id, module]));
+      for (const module of state.modules.values())
+        for (const goal of module.goals ?? []) if (goal.current) applyUpdate(goal.current, false);
+      state.registry = 'ok';
+    } else if (state.registry === 'loading') {
+      state.registry = modules.status === 404 ? 'absent' : 'error';
+    }
+    for (const domain of new Set([...state.modules.values()].map((m) => m.domain)))
+      live?.subscribe(`domain:${domain}`);
+    const changed = registryShape() !== before;
+    refreshing = undefined;
+    if (changed && started && registryDrawn()) route();
+  })();
+  return refreshing;
+}
+
+/** True on views drawn from the registry alone (the others fetch their own answers). */
+function registryDrawn() {
+  const hash = location.hash || '#/';
+  return hash === '#/' || hash.startsWith('#/module/') || hash === '#/compare';
+}
+
+/** Refreshes the registry every 30 s, every 3 s while it holds no module yet. */
+function scheduleRefresh() {
+  setTimeout(
+    async () => {
+      await refreshRegistry();
+      scheduleRefresh();
+    },
+    state.modules.size === 0 ? 3_000 : 30_000,
+  );
 }
 
 // ---- live data ----
@@ -68,6 +112,7 @@ function ruleKey(update) {
 }
 
 function applyUpdate(update, fromLive = true) {
+  if (fromLive && !state.modules.has(update.moduleId) && Date.now() - lastRefresh > 2_000) refreshRegistry();
   const key = ruleKey(update);
   const previous = state.current.get(key);
   if (previous && Date.parse(previous.asOf) > Date.parse(update.asOf)) return;
@@ -390,6 +435,8 @@ function pageFreshness() {
 // ---- routing ----
 
 let routeToken = 0;
+/** Set once the first view is drawn; registry refreshes before that draw nothing. */
+let started = false;
 
 function viewContext() {
   const token = routeToken;
@@ -459,10 +506,10 @@ async function main() {
   live.subscribe('alerts');
   live.connect();
   await loadRegistry();
-  const domains = new Set([...state.modules.values()].map((m) => m.domain));
-  for (const domain of domains) live.subscribe(`domain:${domain}`);
+  started = true;
   route();
   renderAlerts();
+  scheduleRefresh();
   window.addEventListener('hashchange', () => {
     route();
     focusView();
