@@ -1,0 +1,97 @@
+/** A JSON call to a Glasshouse HTTP API: the status and the parsed body (undefined when not JSON). */
+export async function call(
+  baseUrl: string,
+  method: string,
+  path: string,
+  options: { token?: string; body?: unknown; timeoutMs?: number } = {},
+): Promise<{ status: number; body: any }> {
+  const response = await fetch(new URL(path, baseUrl), {
+    method,
+    headers: {
+      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+      ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+    signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+  });
+  const text = await response.text();
+  let body: unknown;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    body = undefined;
+  }
+  return { status: response.status, body };
+}
+
+/** Calls and insists on one status, failing with the answer otherwise. */
+export async function expectCall(
+  baseUrl: string,
+  method: string,
+  path: string,
+  status: number,
+  options: { token?: string; body?: unknown } = {},
+): Promise<any> {
+  const answer = await call(baseUrl, method, path, options);
+  if (answer.status !== status) {
+    throw new Error(
+      `${method} ${path}: expected ${status}, got ${answer.status} ${JSON.stringify(answer.body)}`,
+    );
+  }
+  return answer.body;
+}
+
+/** Polls until `probe` returns a value other than undefined; fails with `describe()` after the timeout. */
+export async function eventually<T>(
+  probe: () => Promise<T | undefined>,
+  timeoutMs: number,
+  describe: () => string,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let value: T | undefined;
+    try {
+      value = await probe();
+    } catch {
+      value = undefined;
+    }
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${describe()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Registers an owner, a reporting agency and one module through the admin API (the module's goals
+ * and constraints are the caller's). Returns the agency's key.
+ */
+export async function seedModule(
+  baseUrl: string,
+  adminToken: string,
+  module: { id: string; owner: string; agency: string; [field: string]: unknown },
+): Promise<string> {
+  const { id, owner, agency, ...rest } = module;
+  await expectCall(baseUrl, 'PUT', `/v1/sociotechnicians/${owner}`, 200, {
+    token: adminToken,
+    body: { name: `Owner ${owner}`, title: 'Programme lead' },
+  });
+  const created = await expectCall(baseUrl, 'POST', '/v1/agencies', 201, {
+    token: adminToken,
+    body: { id: agency, name: `Agency ${agency}` },
+  });
+  await expectCall(baseUrl, 'PUT', `/v1/modules/${id}`, 200, {
+    token: adminToken,
+    body: {
+      id,
+      owner,
+      agencies: [agency],
+      domain: 'testing',
+      title: `Module ${id}`,
+      summary: 'A module created by a test.',
+      constraints: [],
+      rationale: 'test setup',
+      ...rest,
+    },
+  });
+  return created.key as string;
+}
