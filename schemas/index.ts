@@ -6,6 +6,15 @@ import { ClientMessage, ServerMessage } from './live.js';
 import { IngestEnvelope, IngestResponse, MetricEvent } from './metric-event.js';
 import { PerformanceUpdate } from './performance.js';
 import {
+  AlertList,
+  ComparisonAnswer,
+  HistoryAnswer,
+  OpenEvent,
+  Scorecard,
+  SociotechnicianList,
+  SociotechnicianProfile,
+} from './queries.js';
+import {
   AdminCreated,
   AgencyCreated,
   Constraint,
@@ -19,6 +28,7 @@ import {
   Sociotechnician,
   SociotechnicianPut,
 } from './registry.js';
+import { Webhook, WebhookCreate, WebhookCreated, WebhookDelivery, WebhookPayload } from './webhooks.js';
 
 export * from './alert.js';
 export * from './audit.js';
@@ -26,7 +36,9 @@ export * from './common.js';
 export * from './live.js';
 export * from './metric-event.js';
 export * from './performance.js';
+export * from './queries.js';
 export * from './registry.js';
+export * from './webhooks.js';
 
 /** Every public contract by name: exported as JSON Schema and referenced from the OpenAPI document. */
 export const contracts = {
@@ -53,6 +65,18 @@ export const contracts = {
   ClientMessage,
   ServerMessage,
   ErrorBody,
+  HistoryAnswer,
+  AlertList,
+  Scorecard,
+  SociotechnicianProfile,
+  SociotechnicianList,
+  ComparisonAnswer,
+  OpenEvent,
+  WebhookCreate,
+  Webhook,
+  WebhookCreated,
+  WebhookDelivery,
+  WebhookPayload,
 } satisfies Record<string, z.ZodType>;
 
 export type ContractName = keyof typeof contracts;

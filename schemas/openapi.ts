@@ -99,16 +99,18 @@ export const endpoints: Endpoint[] = [
   {
     method: 'get',
     path: '/v1/sociotechnicians',
-    summary: 'Every sociotechnician profile.',
+    summary:
+      'The public scoreboard: every sociotechnician profile with their active module count, summary score (percent of goal-time on track over the last 24 h), open alerts and trend; `method` states the formula.',
     access: 'public',
-    responses: { 200: { description: '{"items":[Sociotechnician]}' } },
+    responses: { 200: 'SociotechnicianList' },
   },
   {
     method: 'get',
     path: '/v1/sociotechnicians/{id}',
-    summary: 'A sociotechnician profile with the modules they are accountable for.',
+    summary:
+      'A sociotechnician profile with the modules they are accountable for and their scorecard (time on track, open alerts, mean time to acknowledge, trend; `method` states the formula).',
     access: 'public',
-    responses: { 200: { description: 'Sociotechnician plus modules' }, 404: 'ErrorBody' },
+    responses: { 200: 'SociotechnicianProfile', 400: 'ErrorBody', 404: 'ErrorBody' },
   },
   {
     method: 'put',
@@ -202,6 +204,103 @@ export const endpoints: Endpoint[] = [
       'Recomputes the whole stored chain: {valid:true,length,head} or {valid:false,length,brokenAt,reason}.',
     access: 'public',
     responses: { 200: 'AuditVerification' },
+  },
+  // Queries (api role). Every query is bounded; a query over a bound answers 400 `limit_exceeded` naming it.
+  {
+    method: 'get',
+    path: '/v1/modules/{id}/history',
+    summary:
+      "A goal's time series from the stored rollups: step-aligned points {t, value, count, status}, empty steps omitted, " +
+      'at most 10,000 points and 366 days (400 `limit_exceeded` naming the limit). `method` states how points are computed.',
+    access: 'public',
+    query: {
+      goal: 'goal (or constraint) id; default the first goal',
+      from: 'RFC 3339 or epoch ms; default to − 24h',
+      to: 'RFC 3339 or epoch ms; default now',
+      step: 'a duration of at least 1s; default the goal bucket width (window / 60), widened to fit 10,000 points',
+    },
+    responses: { 200: 'HistoryAnswer', 400: 'ErrorBody', 404: 'ErrorBody' },
+  },
+  {
+    method: 'get',
+    path: '/v1/modules/{id}/events',
+    summary:
+      'Open data: the stored raw events of a module (late ones included, flagged) in observedAt order, as NDJSON (one OpenEvent ' +
+      'per line) or, with `Accept: text/csv` or `format=csv`, RFC 4180 CSV with a header row (dimensions as a JSON field). ' +
+      'At most 31 days and 50,000 rows (400 `limit_exceeded`).',
+    access: 'public',
+    query: {
+      from: 'RFC 3339 or epoch ms (required)',
+      to: 'RFC 3339 or epoch ms (required)',
+      metric: 'only this metric',
+      format: 'ndjson or csv (overrides Accept)',
+    },
+    responses: {
+      200: { description: 'NDJSON of OpenEvent, or CSV', contentType: 'application/x-ndjson' },
+      400: 'ErrorBody',
+      404: 'ErrorBody',
+    },
+  },
+  {
+    method: 'get',
+    path: '/v1/alerts',
+    summary:
+      'The latest version of each alert, newest opened first, resolved ones too unless `state` filters; paged with `next`.',
+    access: 'public',
+    query: {
+      state: 'pending, firing, resolved, or open (anything not resolved)',
+      moduleId: 'only alerts of this module',
+      limit: 'alerts per page, 1-1000 (default 100)',
+      after: 'the `next` value of the previous page',
+    },
+    responses: { 200: 'AlertList', 400: 'ErrorBody' },
+  },
+  {
+    method: 'get',
+    path: '/v1/comparisons/{group}',
+    summary:
+      "The modules of a comparison group side by side per shared goal metric, with Welch's t-test on the stored raw events " +
+      '(t, df, p, sample sizes, means) and a plain-language verdict per pair; `method` states the test, window and alpha.',
+    access: 'public',
+    query: {
+      window: 'a duration up to 31d; default the longest window of the compared goals, else 24h',
+      to: 'end of the window, RFC 3339 or epoch ms; default now',
+    },
+    responses: { 200: 'ComparisonAnswer', 400: 'ErrorBody', 404: 'ErrorBody' },
+  },
+  // Oversight notifications (api role).
+  {
+    method: 'post',
+    path: '/v1/webhooks',
+    summary:
+      'Subscribes an oversight system to every alert version: each is POSTed as JSON (WebhookPayload) with ' +
+      '`X-Glasshouse-Signature: sha256=<hex HMAC-SHA256 of the raw body>`, `X-Glasshouse-Timestamp` (epoch s) and ' +
+      '`X-Glasshouse-Delivery`; retried with capped exponential backoff; failures kept. The secret is returned once. Audited.',
+    access: 'admin',
+    body: 'WebhookCreate',
+    responses: { 201: 'WebhookCreated', 400: 'ErrorBody', 503: 'ErrorBody' },
+  },
+  {
+    method: 'get',
+    path: '/v1/webhooks',
+    summary: 'Every subscription (never its secret) with the status of its recent deliveries.',
+    access: 'admin',
+    responses: { 200: { description: '{"items":[Webhook]}' } },
+  },
+  {
+    method: 'get',
+    path: '/v1/webhooks/{id}/deliveries',
+    summary: 'A subscription’s deliveries, newest first; `state=failed` lists the kept failures.',
+    access: 'admin',
+    query: { state: 'retrying, delivered or failed', limit: '1-1000 (default 100)' },
+    responses: { 200: { description: '{"items":[WebhookDelivery]}' }, 400: 'ErrorBody', 404: 'ErrorBody' },
+  },
+  {
+    method: 'delete',
+    path: '/v1/webhooks/{id}',
+    summary: 'Ends a subscription; audited. Its delivery records are kept.',
+    access: 'admin',
+    responses: { 200: { description: '{"webhook":Webhook}' }, 404: 'ErrorBody' },
   },
 ];
 
