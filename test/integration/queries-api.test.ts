@@ -2,6 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AlertEvent } from '../../schemas/alert.js';
 import { toTimestamp } from '../../schemas/common.js';
+import {
+  AlertList,
+  ComparisonAnswer,
+  HistoryAnswer,
+  SociotechnicianList,
+  SociotechnicianProfile,
+} from '../../schemas/queries.js';
 import { parseCsv } from '../../services/api/csv.js';
 import { eventColumns } from '../../services/api/routes/events.js';
 import { addObservation, emptySummary } from '../../services/core/performance/aggregate.js';
@@ -154,6 +161,7 @@ function querySuite(name: string, deploy: () => Promise<Deployment>) {
         { t: toTimestamp(t0 + 600_000), value: 87.5, count: 4, status: 'at_risk' },
       ]);
       expect(history.body.method).toContain('Steps without events are omitted');
+      expect(HistoryAnswer.safeParse(history.body).success).toBe(true);
       const minutes = await api.call('GET', `/v1/modules/bus/history?from=${t0}&to=${t0 + hour}&step=1m`);
       expect(minutes.body.points.map((p: { count: number }) => p.count)).toEqual([2, 2, 1, 4]);
     });
@@ -271,6 +279,7 @@ function querySuite(name: string, deploy: () => Promise<Deployment>) {
         ['a', 2, 'resolved'],
       ]);
       expect(all.body.next).toBeUndefined();
+      expect(AlertList.safeParse(all.body).success).toBe(true);
       const resolved = await api.call('GET', '/v1/alerts?state=resolved');
       expect(resolved.body.items.map((a: AlertEvent) => a.alertId[0])).toEqual(['a']);
       const firingBus = await api.call('GET', '/v1/alerts?state=firing&moduleId=bus');
@@ -338,6 +347,7 @@ function querySuite(name: string, deploy: () => Promise<Deployment>) {
         /^no significant difference between Ferry punctuality and Tram punctuality \(p = 0\.\d+, n = 6 vs 5\)$/,
       );
       expect(answer.body.method).toContain('Welch');
+      expect(ComparisonAnswer.safeParse(answer.body).success).toBe(true);
       const tooLong = await api.call('GET', '/v1/comparisons/punctuality?window=40d');
       expect(tooLong.body.error).toMatchObject({
         code: 'limit_exceeded',
@@ -391,6 +401,7 @@ function querySuite(name: string, deploy: () => Promise<Deployment>) {
         expect.objectContaining({ moduleId: 'bus', goalId: 'ontime', status: 'on_track' }),
       ]);
       expect(card.method).toContain('score = round(100 × onTrackShare)');
+      expect(SociotechnicianProfile.safeParse(ada.body).success).toBe(true);
 
       // A later status change is picked up by the next request.
       await deployment.store.insert('performance_updates', [
@@ -398,6 +409,7 @@ function querySuite(name: string, deploy: () => Promise<Deployment>) {
       ]);
       const list = await api.call('GET', '/v1/sociotechnicians');
       expect(list.status).toBe(200);
+      expect(SociotechnicianList.safeParse(list.body).success).toBe(true);
       expect(list.body.items.map((p: { id: string; score: number | null }) => [p.id, p.score])).toEqual([
         ['ada', 75],
         ['grace', null],
