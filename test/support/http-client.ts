@@ -1,10 +1,14 @@
+/** JSON answers, which each test inspects as it expects. */
+// biome-ignore lint/suspicious/noExplicitAny: answers are JSON that each test inspects as it expects
+type Json = any;
+
 /** A JSON call to a Glasshouse HTTP API: the status and the parsed body (undefined when not JSON). */
 export async function call(
   baseUrl: string,
   method: string,
   path: string,
   options: { token?: string; body?: unknown; timeoutMs?: number } = {},
-): Promise<{ status: number; body: any }> {
+): Promise<{ status: number; body: Json }> {
   const response = await fetch(new URL(path, baseUrl), {
     method,
     headers: {
@@ -31,7 +35,7 @@ export async function expectCall(
   path: string,
   status: number,
   options: { token?: string; body?: unknown } = {},
-): Promise<any> {
+): Promise<Json> {
   const answer = await call(baseUrl, method, path, options);
   if (answer.status !== status) {
     throw new Error(
