@@ -6,7 +6,7 @@ import { esc, when } from './format.js';
 const pageSize = 50;
 
 const actionWords = {
-  'module.put': 'Module registered or changed',
+  'module.put': 'Module changed',
   'sociotechnician.put': 'Profile of a responsible person set',
   'agency.create': 'Agency key issued',
   'agency.revoke': 'Agency key revoked',
@@ -16,6 +16,11 @@ const actionWords = {
   'admin.revoke': 'Admin token revoked',
   'alert.acknowledge': 'Alert acknowledged',
 };
+
+function actionText(entry) {
+  if (entry.action === 'module.put' && entry.before === null) return 'Module registered';
+  return actionWords[entry.action] ?? entry.action;
+}
 
 function verifyHtml(result) {
   if (!result.ok)
@@ -43,7 +48,7 @@ function entryHtml(entry) {
       ? `<p class="flags">${entry.flags.map((f) => `<span class="tag tag-flag">${esc(f.replace(/[-_]/g, ' '))}</span>`).join(' ')}</p>`
       : '';
   return `<li class="entry" data-seq="${esc(entry.seq)}">
-    <p class="entry-head"><span class="seq">#${esc(entry.seq)}</span> <strong>${esc(actionWords[entry.action] ?? entry.action)}</strong> <span class="muted">· ${esc(entry.subject)}</span></p>
+    <p class="entry-head"><span class="seq">#${esc(entry.seq)}</span> <strong>${esc(actionText(entry))}</strong> <span class="muted">· ${esc(entry.subject)}</span></p>
     <p class="small muted">${esc(when(entry.at))} by ${esc(entry.actor)} · ${esc(changeSummary(entry))}</p>
     ${entry.rationale ? `<p class="small">Reason given: “${esc(entry.rationale)}”</p>` : ''}
     ${flags}

@@ -72,7 +72,7 @@ function pairHtml(pair, titleOf) {
     <p class="pair-verdict"><strong>${esc(verdict)}.</strong></p>
     <p class="small muted">${esc(titleOf(pair.a))} vs ${esc(titleOf(pair.b))}: <span class="p-value">${esc(pValue(pair.p))}</span>${
       typeof pair.t === 'number' ? `, t = ${esc(pair.t.toFixed(2))}` : ''
-    }${typeof pair.df === 'number' ? `, ${esc(pair.df.toFixed(1))} degrees of freedom` : ''}; significant below ${esc(Number(pair.alpha.toPrecision(2)))}.</p>
+    }${typeof pair.df === 'number' ? `, ${esc(pair.df.toFixed(1))} degrees of freedom` : ''}; a difference counts as significant when p is below ${esc(Number(pair.alpha.toPrecision(2)))}.</p>
   </li>`;
 }
 

@@ -155,13 +155,13 @@ const trendText = {
   improving: 'Improving',
   steady: 'Steady',
   worsening: 'Worsening',
-  unknown: 'Not enough data',
+  unknown: 'Too early to tell',
 };
 const trendIcons = { improving: '↗', steady: '→', worsening: '↘', unknown: '?' };
 
 /** A scorecard trend as a word with an icon; the change in percentage points when known. */
 export function trendHtml(direction, changePoints) {
-  const word = trendText[direction] ?? 'Not enough data';
+  const word = trendText[direction] ?? trendText.unknown;
   const change =
     changePoints === null || changePoints === undefined
       ? ''

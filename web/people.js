@@ -1,7 +1,7 @@
 // The scoreboard of sociotechnicians (GET /v1/sociotechnicians) and each one's scorecard
 // (GET /v1/sociotechnicians/:id), with the formula the API states. Live verdict counts come from the page.
 import { getJson, unavailable } from './api.js';
-import { badge, esc, percent, spanWords, statusWord, trendHtml, when } from './format.js';
+import { badge, esc, goalSentence, percent, spanWords, statusWord, trendHtml, when } from './format.js';
 
 /**
  * @typedef {object} PeopleContext
@@ -138,9 +138,10 @@ export async function renderScorecard(view, ctx, id) {
   const card = person.scorecard;
   const modules = [...ctx.modules.values()].filter((m) => m.owner === id);
   const demo = modules.some((m) => m.demo);
-  const goalTitle = (moduleId, goalId) => {
+  const goalCell = (moduleId, goalId) => {
     const module = ctx.modules.get(moduleId);
-    return `${module?.title ?? moduleId} — ${goalId.replace(/[-_]/g, ' ')}`;
+    const goal = module?.goals?.find((g) => g.id === goalId);
+    return `<a href="#/module/${esc(moduleId)}">${esc(module?.title ?? moduleId)}</a><span class="muted small block">${esc(goal ? goalSentence(goal) : goalId)}</span>`;
   };
   view.innerHTML = `
     <section class="scorecard" aria-labelledby="person-title" data-person="${esc(id)}">
@@ -153,7 +154,11 @@ export async function renderScorecard(view, ctx, id) {
           ? `<div class="facts">
         <div class="fact"><span class="fact-label">Score</span>${scoreHtml(card.score)}<span class="small muted">${esc(percent(card.onTrackShare))} of the time on track</span></div>
         <div class="fact"><span class="fact-label">Open alerts</span><strong class="fact-value">${esc(card.openAlerts)}</strong></div>
-        <div class="fact"><span class="fact-label">Time to acknowledge</span><strong class="fact-value">${esc(spanWords(card.meanTimeToAcknowledgeMs))}</strong><span class="small muted">mean over ${esc(card.acknowledgedAlerts)} acknowledged alert${card.acknowledgedAlerts === 1 ? '' : 's'}</span></div>
+        <div class="fact"><span class="fact-label">Time to acknowledge</span><strong class="fact-value">${esc(spanWords(card.meanTimeToAcknowledgeMs))}</strong><span class="small muted">${
+          card.acknowledgedAlerts
+            ? `mean over ${esc(card.acknowledgedAlerts)} acknowledged alert${card.acknowledgedAlerts === 1 ? '' : 's'}`
+            : 'no alert acknowledged yet'
+        }</span></div>
         <div class="fact"><span class="fact-label">Trend</span><span class="fact-value">${trendHtml(card.trend?.direction, card.trend?.changePoints)}</span></div>
       </div>
       <h3>Time by verdict</h3>
@@ -165,7 +170,7 @@ export async function renderScorecard(view, ctx, id) {
         <tbody>${(card.goals ?? [])
           .map(
             (g) =>
-              `<tr><th scope="row"><a href="#/module/${esc(g.moduleId)}">${esc(goalTitle(g.moduleId, g.goalId))}</a></th><td>${badge(ctx.goalVerdict(g.moduleId, g.goalId) ?? statusWord(g.status), 'badge-small')}</td><td class="num">${esc(percent(g.onTrackShare))}</td></tr>`,
+              `<tr><th scope="row">${goalCell(g.moduleId, g.goalId)}</th><td>${badge(ctx.goalVerdict(g.moduleId, g.goalId) ?? statusWord(g.status), 'badge-small')}</td><td class="num">${esc(percent(g.onTrackShare))}</td></tr>`,
           )
           .join('')}</tbody></table></div>
       ${methodHtml(card.method, card.period)}`
