@@ -1,7 +1,6 @@
-import type { AlertAckCommand, AlertEvent } from '../../schemas/alert.js';
+import { type AlertAckCommand, AlertEvent } from '../../schemas/alert.js';
 import type { IssueDetail } from '../../schemas/common.js';
 import { acknowledgeAlert, type Engine, hasAcknowledgement } from '../core/performance/index.js';
-import { latestAlert } from '../oversight/acknowledge.js';
 import type { Store } from '../ports/store.js';
 
 export type AckOutcome =
@@ -18,7 +17,8 @@ export type AckOutcome =
  * - any other (a resolved one) gets `acknowledgeAlert(latest)`, where latest is the newest version
  *   this batch already produced, else the newest stored one (earlier batches' outputs are written
  *   before a batch runs, so the store is current for this partition);
- * - an alert that already carries the same acknowledgement is left as it is (a replayed command).
+ * - a command some version already carries (same overseer, note and time) changes nothing: a replay
+ *   after a restart, of this command or of older ones followed by newer, makes no version.
  *
  * `produced` holds the versions this batch made so far, by alert id; the caller records the result.
  */
@@ -30,14 +30,14 @@ export async function applyAcknowledgement(
   produced: ReadonlyMap<string, AlertEvent>,
 ): Promise<AckOutcome> {
   const { alertId, by, note, at } = command;
+  const stored = await storedVersions(store, alertId);
+  const inBatch = produced.get(alertId);
   const open = engine.openAlert(alertId);
-  if (open) {
-    if (open.moduleId !== moduleId) return wrongModule(moduleId, open);
-    if (hasAcknowledgement(open, by, note, at)) return { kind: 'unchanged' };
-    const next = engine.acknowledge(alertId, by, note, at);
-    return next ? { kind: 'version', alert: next } : { kind: 'unchanged' };
-  }
-  const latest = produced.get(alertId) ?? (await latestAlert(store, alertId));
+  const known = [...stored, ...(inBatch ? [inBatch] : []), ...(open ? [open] : [])];
+  const latest = known.reduce<AlertEvent | undefined>(
+    (a, b) => (a && a.version >= b.version ? a : b),
+    undefined,
+  );
   if (!latest) {
     return {
       kind: 'refused',
@@ -46,7 +46,11 @@ export async function applyAcknowledgement(
     };
   }
   if (latest.moduleId !== moduleId) return wrongModule(moduleId, latest);
-  if (hasAcknowledgement(latest, by, note, at)) return { kind: 'unchanged' };
+  if (known.some((v) => hasAcknowledgement(v, by, note, at))) return { kind: 'unchanged' };
+  if (open) {
+    const next = engine.acknowledge(alertId, by, note, at);
+    if (next) return { kind: 'version', alert: next };
+  }
   return { kind: 'version', alert: acknowledgeAlert(latest, by, note, at) };
 }
 
@@ -58,4 +62,19 @@ function wrongModule(moduleId: string, alert: AlertEvent): AckOutcome {
       { path: 'key', message: `alert ${alert.alertId} belongs to ${alert.moduleId}, not ${moduleId}` },
     ],
   };
+}
+
+/** Every stored version of an alert (an alert has a handful; the cap only bounds a pathological one). */
+async function storedVersions(store: Store, alertId: string): Promise<AlertEvent[]> {
+  const rows = await store.select('alerts', {
+    where: [{ column: 'alert_id', op: '=', value: alertId }],
+    orderBy: [{ column: 'version', direction: 'desc' }],
+    limit: 10_000,
+  });
+  const out: AlertEvent[] = [];
+  for (const row of rows) {
+    const parsed = AlertEvent.safeParse(row.body);
+    if (parsed.success) out.push(parsed.data);
+  }
+  return out;
 }
