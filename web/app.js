@@ -415,7 +415,7 @@ function renderAlerts(newId) {
         <p class="alert-head"><span class="severity">${alert.severity === 'critical' ? 'Critical' : 'Warning'}</span> <span>${esc(kindWords[alert.kind] ?? alert.kind)}</span></p>
         <p class="alert-module"><a href="#/module/${esc(alert.moduleId)}">${esc(module?.title ?? alert.moduleId)}</a> · ${esc(ownerName(alert.owner))}</p>
         <p class="alert-message">${esc(alert.message)}</p>
-        <p class="small muted">Since ${esc(when(alert.openedAt))}${alert.state === 'pending' ? ' · pending' : ''}</p>
+        <p class="small muted">${alert.state === 'pending' ? 'Being confirmed' : 'Open'} since ${esc(when(alert.openedAt))}</p>
         ${ack}
       </li>`;
     })
@@ -490,7 +490,7 @@ function route() {
   else if (hash === '#/audit') renderAudit(view, ctx);
   else if (hash.startsWith('#/module/')) renderModule(rest('#/module/'));
   else renderModules();
-  document.body.dataset.view = section.slice(2) || 'modules';
+  document.body.dataset.view = hash.startsWith('#/module/') ? 'module' : section.slice(2) || 'modules';
 }
 
 /** After a click on an in-page link, move focus to the new view so keyboard and screen-reader users land there. */

@@ -4,7 +4,15 @@ import uPlot from '/vendor/uPlot.esm.js';
 
 const maxPoints = 600;
 /** The chart always shows at least this much time, so a fresh chart does not zoom into milliseconds. */
-const minSpanSeconds = 300;
+const minSpanSeconds = 180;
+
+function clockTime(seconds, withSeconds) {
+  return new Date(seconds * 1000).toLocaleTimeString('en-GB', {
+    hour: '2-digit',
+    minute: '2-digit',
+    ...(withSeconds ? { second: '2-digit' } : {}),
+  });
+}
 
 export class GoalChart {
   /**
@@ -59,7 +67,29 @@ export class GoalChart {
   }
 
   data() {
-    return [this.times, this.values, this.times.map(() => this.goal.target)];
+    return [this.times, this.values];
+  }
+
+  /** The target as a dashed line across the whole plot (not only under the points), labelled. */
+  drawTarget(u) {
+    const y = Math.round(u.valToPos(this.goal.target, 'y', true));
+    const ratio = window.devicePixelRatio || 1;
+    const { ctx } = u;
+    ctx.save();
+    ctx.strokeStyle = '#4b5563';
+    ctx.lineWidth = 1.5 * ratio;
+    ctx.setLineDash([6 * ratio, 4 * ratio]);
+    ctx.beginPath();
+    ctx.moveTo(u.bbox.left, y);
+    ctx.lineTo(u.bbox.left + u.bbox.width, y);
+    ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.fillStyle = '#374151';
+    ctx.font = `${12 * ratio}px system-ui, sans-serif`;
+    ctx.textAlign = 'left';
+    ctx.textBaseline = 'bottom';
+    ctx.fillText('Target', u.bbox.left + 4 * ratio, y - 2 * ratio);
+    ctx.restore();
   }
 
   render() {
@@ -92,7 +122,14 @@ export class GoalChart {
           },
         },
         axes: [
-          { stroke: '#4b5563', grid: { stroke: '#e5e7eb' }, ticks: { stroke: '#e5e7eb' } },
+          {
+            stroke: '#4b5563',
+            grid: { stroke: '#e5e7eb' },
+            ticks: { stroke: '#e5e7eb' },
+            space: 80,
+            // Clock times only (the date is in the freshness line): "14:05", or "14:05:30" for fine ticks.
+            values: (_u, splits, _axis, _space, increment) => splits.map((t) => clockTime(t, increment < 60)),
+          },
           { stroke: '#4b5563', grid: { stroke: '#e5e7eb' }, ticks: { stroke: '#e5e7eb' }, size: 52 },
         ],
         series: [
@@ -104,8 +141,8 @@ export class GoalChart {
             fill: 'rgba(29, 78, 216, 0.08)',
             // uPlot's default: dots only while they are sparse enough to read.
           },
-          { label: 'Target', stroke: '#6b7280', width: 1.5, dash: [6, 4], points: { show: false } },
         ],
+        hooks: { draw: [(u) => this.drawTarget(u)] },
       },
       this.data(),
       this.container,
