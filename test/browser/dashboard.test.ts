@@ -104,6 +104,25 @@ describe('citizen dashboard', () => {
     const page = await open();
     await page.goto(`http://127.0.0.1:${gw.port}/#/audit`);
     await expect.poll(() => page.locator('.notice').textContent()).toContain('cannot be checked');
+    expect(await page.locator('.command').textContent()).toBe(
+      `glasshouse audit verify http://127.0.0.1:${gw.port}`,
+    );
+
+    // Scoreboard without scores: the people and their live verdicts, no numbers invented.
+    await page.goto(`http://127.0.0.1:${gw.port}/#/scoreboard`);
+    await expect.poll(() => page.locator('table.scoreboard tbody tr').count()).toBe(2);
+    expect(await page.locator('table.scoreboard thead th').allTextContents()).toEqual([
+      'Person',
+      'Goals now',
+    ]);
+    // A scorecard whose endpoint is missing still shows the person from the list.
+    await page.locator('a[href="#/people/ada"]').click();
+    await expect.poll(() => page.locator('#person-title').textContent()).toContain('Ada Lovelace');
+    expect(await page.locator('.notice').textContent()).toContain('not available');
+    // A comparison whose endpoint is missing shows the alternatives and says the test is unavailable.
+    await page.goto(`http://127.0.0.1:${gw.port}/#/compare/punctuality-approaches`);
+    await expect.poll(() => page.locator('.notice').textContent()).toContain('not available');
+    expect(await page.locator('.alt').count()).toBe(1);
     await page.goto(`http://127.0.0.1:${gw.port}/methodology.html`);
     expect(await page.locator('h1').textContent()).toBe('How we measure');
     expect(await page.locator('dt').allTextContents()).toEqual([
