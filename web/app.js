@@ -189,6 +189,14 @@ function freshnessText(moduleId) {
   return `Complete through ${when(asOf)}${received ? ` · updated ${ago(Date.now() - received)}` : ''}`;
 }
 
+/** Reports in the window, and why there is no verdict when there are too few. */
+function countText(goal, current) {
+  if (!current) return '';
+  const reports = `${current.count.toLocaleString('en')} report${current.count === 1 ? '' : 's'} in window`;
+  if (current.status !== 'no_data' || !(goal.minSamples > current.count)) return reports;
+  return `${reports} (a verdict needs at least ${goal.minSamples})`;
+}
+
 function goalHtml(module, goal) {
   const key = `${module.id}|goal:${goal.id}`;
   const current = state.current.get(key);
@@ -204,7 +212,7 @@ function goalHtml(module, goal) {
       <p class="goal-figures">
         <span class="now">Now: <strong class="goal-value">${esc(withUnit(current?.value, goal.unit))}</strong></span>
         <span>Target: ${esc(withUnit(goal.target, goal.unit))}</span>
-        <span class="goal-count">${current ? `${current.count.toLocaleString('en')} reports in window` : ''}</span>
+        <span class="goal-count">${esc(countText(goal, current))}</span>
       </p>
       <p class="muted small">${esc(toleranceSentence(goal))}${baseline}</p>
       <div class="chart" role="img" aria-label="Chart of ${esc(metricWords(goal.metric))} over time against the target of ${esc(withUnit(goal.target, goal.unit))}"><p class="muted small chart-empty">The chart fills in as new figures arrive.</p></div>
@@ -283,7 +291,7 @@ function patchGoal(update) {
     'goal-verdict',
   );
   item.querySelector('.goal-value').textContent = withUnit(update.value, goal.unit);
-  item.querySelector('.goal-count').textContent = `${update.count.toLocaleString('en')} reports in window`;
+  item.querySelector('.goal-count').textContent = countText(goal, update);
 }
 
 function patchModule(moduleId) {

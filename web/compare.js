@@ -58,9 +58,9 @@ function sampleRows(metric, titleOf) {
     .map(
       (s) => `<tr data-sample="${esc(s.moduleId)}">
         <th scope="row">${esc(titleOf(s.moduleId))}</th>
-        <td class="num">${esc(withUnit(s.mean, metric.unit))}</td>
-        <td class="num">${s.sd === null || s.sd === undefined ? '—' : esc(withUnit(s.sd, metric.unit))}</td>
-        <td class="num sample-n">${esc(s.n)}</td>
+        <td class="num" data-label="Mean">${esc(withUnit(s.mean, metric.unit))}</td>
+        <td class="num" data-label="Spread (sd)">${s.sd === null || s.sd === undefined ? '—' : esc(withUnit(s.sd, metric.unit))}</td>
+        <td class="num sample-n" data-label="Sample size">${esc(s.n)}</td>
       </tr>`,
     )
     .join('');
@@ -113,7 +113,7 @@ export async function renderComparison(view, ctx, group) {
               ? 'lower is better'
               : 'closer to target is better',
         )})</span></h3>
-        <div class="table-wrap"><table class="scoreboard">
+        <div class="table-wrap"><table class="scoreboard stack">
           <caption class="visually-hidden">Sample of each alternative</caption>
           <thead><tr><th scope="col">Alternative</th><th scope="col">Mean</th><th scope="col">Spread (sd)</th><th scope="col">Sample size</th></tr></thead>
           <tbody>${sampleRows(metric, titleOf)}</tbody>

@@ -54,7 +54,7 @@ export async function renderScoreboard(view, ctx) {
       (a, b) => (b.person.score ?? -1) - (a.person.score ?? -1) || a.person.name.localeCompare(b.person.name),
     );
   const demo = [...ctx.modules.values()].some((m) => m.demo);
-  const table = `<div class="table-wrap"><table class="scoreboard">
+  const table = `<div class="table-wrap"><table class="scoreboard stack">
       <caption class="visually-hidden">Score, open alerts, trend and the current verdict of every goal, per responsible person</caption>
       <thead><tr>
         <th scope="col">Person</th>
@@ -67,12 +67,12 @@ export async function renderScoreboard(view, ctx) {
           <th scope="row"><a href="#/people/${esc(person.id)}">${esc(person.name)}</a><span class="muted small block">${esc(person.title ?? '')}${typeof person.modules === 'number' ? ` · ${person.modules} module${person.modules === 1 ? '' : 's'}` : ''}</span></th>
           ${
             scored
-              ? `<td class="num">${scoreHtml(person.score)}<span class="muted small block">${esc(percent(person.onTrackShare))} on track</span></td>
-          <td class="num">${esc(person.openAlerts ?? 0)}</td>
-          <td>${trendHtml(person.trend)}</td>`
+              ? `<td class="num" data-label="Score">${scoreHtml(person.score)}<span class="muted small block">${esc(percent(person.onTrackShare))} on track</span></td>
+          <td class="num" data-label="Open alerts">${esc(person.openAlerts ?? 0)}</td>
+          <td data-label="Trend">${trendHtml(person.trend)}</td>`
               : ''
           }
-          <td>${countsHtml(counts)}</td>
+          <td data-label="Goals now">${countsHtml(counts)}</td>
         </tr>`,
         )
         .join('')}</tbody></table></div>`;
@@ -164,13 +164,13 @@ export async function renderScorecard(view, ctx, id) {
       <h3>Time by verdict</h3>
       ${timeBar(card.timeMs)}
       <h3>Goals</h3>
-      <div class="table-wrap"><table class="scoreboard">
+      <div class="table-wrap"><table class="scoreboard stack">
         <caption class="visually-hidden">Each goal: its verdict now and its share of time on track</caption>
         <thead><tr><th scope="col">Goal</th><th scope="col">Now</th><th scope="col">Time on track</th></tr></thead>
         <tbody>${(card.goals ?? [])
           .map(
             (g) =>
-              `<tr><th scope="row">${goalCell(g.moduleId, g.goalId)}</th><td>${badge(ctx.goalVerdict(g.moduleId, g.goalId) ?? statusWord(g.status), 'badge-small')}</td><td class="num">${esc(percent(g.onTrackShare))}</td></tr>`,
+              `<tr><th scope="row">${goalCell(g.moduleId, g.goalId)}</th><td data-label="Now">${badge(ctx.goalVerdict(g.moduleId, g.goalId) ?? statusWord(g.status), 'badge-small')}</td><td class="num" data-label="Time on track">${esc(percent(g.onTrackShare))}</td></tr>`,
           )
           .join('')}</tbody></table></div>
       ${methodHtml(card.method, card.period)}`
