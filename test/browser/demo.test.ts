@@ -45,7 +45,10 @@ async function stopServer(): Promise<void> {
   const running = server;
   server = undefined;
   running.child.kill('SIGTERM');
+  // A drain that hangs is a failure of its own (the SIGTERM test sees the code); never leave the process behind.
+  const killer = setTimeout(() => running.child.kill('SIGKILL'), 20_000);
   await running.exited();
+  clearTimeout(killer);
 }
 
 beforeAll(async () => {
