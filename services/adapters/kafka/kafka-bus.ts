@@ -256,6 +256,8 @@ export class KafkaBus implements Bus {
       // kafkajs serializes idempotent requests per broker itself; one in flight keeps ordering simple.
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
+      // The same partitioner `partitionFor` uses; naming it also silences kafkajs' v2 migration warning.
+      createPartitioner: Partitioners.DefaultPartitioner,
       retry: {
         retries: this.options.publishRetries ?? 5,
         initialRetryTime: 100,
