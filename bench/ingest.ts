@@ -125,11 +125,7 @@ function runWorker(url: string, tag: string, paced = false): Promise<LoadResult>
 /** The client side: 50 loops posting batches of 100 fresh events; latency per request. */
 async function load(url: string, tag: string): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: clients });
-  const histogram = hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 60_000_000,
-    numberOfSignificantValueDigits: 3,
-  });
+  const histogram = microsHistogram();
   let seq = 0;
   let measuring = false;
   let events = 0;
@@ -137,20 +133,12 @@ async function load(url: string, tag: string): Promise<LoadResult> {
   const started = Date.now();
   const measureFrom = started + warmupMs;
   const end = measureFrom + measureMs;
-  const moduleIds = ['bench-a', 'bench-b', 'bench-c', 'bench-d'];
   const loop = async () => {
     while (Date.now() < end) {
       const now = Date.now();
       measuring = now >= measureFrom;
-      const batch = Array.from({ length: batchSize }, (_, i) => ({
-        eventId: `${tag}-${seq++}`,
-        moduleId: moduleIds[i % moduleIds.length],
-        metric: 'latency_ms',
-        value: (seq % 1000) / 10,
-        observedAt: new Date(now).toISOString(),
-        dimensions: { route: `r${i % 7}` },
-      }));
-      const body = JSON.stringify({ events: batch });
+      const body = batchBody(`${tag}-${seq}`, now);
+      seq++;
       const t0 = performance.now();
       const status = await post(url, agent, body);
       const micros = Math.round((performance.now() - t0) * 1000);
@@ -165,23 +153,13 @@ async function load(url: string, tag: string): Promise<LoadResult> {
   };
   await Promise.all(Array.from({ length: clients }, loop));
   agent.destroy();
-  return {
-    events,
-    seconds: measureMs / 1000,
-    p50: histogram.getValueAtPercentile(50) / 1000,
-    p99: histogram.getValueAtPercentile(99) / 1000,
-    errors,
-  };
+  return resultOf(histogram, events, errors);
 }
 
 /** Open loop: batches sent on a fixed schedule whatever the answers; latency from the scheduled time. */
 async function loadPaced(url: string, tag: string): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: clients });
-  const histogram = hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 60_000_000,
-    numberOfSignificantValueDigits: 3,
-  });
+  const histogram = microsHistogram();
   const intervalMs = (1000 * batchSize) / pacedEventsPerSecond;
   const started = performance.now();
   const total = Math.floor((warmupMs + measureMs) / intervalMs);
@@ -195,16 +173,8 @@ async function loadPaced(url: string, tag: string): Promise<LoadResult> {
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const now = Date.now();
-    const body = JSON.stringify({
-      events: Array.from({ length: batchSize }, (_, j) => ({
-        eventId: `${tag}-${seq++}`,
-        moduleId: ['bench-a', 'bench-b', 'bench-c', 'bench-d'][j % 4],
-        metric: 'latency_ms',
-        value: (seq % 1000) / 10,
-        observedAt: new Date(now).toISOString(),
-        dimensions: { route: `r${j % 7}` },
-      })),
-    });
+    const body = batchBody(`${tag}-${seq}`, now);
+    seq++;
     const measured = i >= measureFrom;
     inFlight.push(
       post(url, agent, body).then((status) => {
@@ -220,6 +190,36 @@ async function loadPaced(url: string, tag: string): Promise<LoadResult> {
   }
   await Promise.all(inFlight);
   agent.destroy();
+  return resultOf(histogram, events, errors);
+}
+
+const moduleIds = ['bench-a', 'bench-b', 'bench-c', 'bench-d'];
+
+/** One request body: `batchSize` fresh events whose ids start with `idPrefix`. */
+function batchBody(idPrefix: string, now: number): string {
+  const observedAt = new Date(now).toISOString();
+  return JSON.stringify({
+    events: Array.from({ length: batchSize }, (_, i) => ({
+      eventId: `${idPrefix}-${i}`,
+      moduleId: moduleIds[i % moduleIds.length],
+      metric: 'latency_ms',
+      value: ((now + i) % 1000) / 10,
+      observedAt,
+      dimensions: { route: `r${i % 7}` },
+    })),
+  });
+}
+
+/** Request latencies in microseconds, up to a minute. */
+function microsHistogram() {
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
+}
+
+function resultOf(histogram: ReturnType<typeof microsHistogram>, events: number, errors: number): LoadResult {
   return {
     events,
     seconds: measureMs / 1000,
