@@ -15,6 +15,7 @@ import { verifyExport } from '../../services/api/audit-export.js';
 import type { Bus } from '../../services/ports/bus.js';
 import type { Store } from '../../services/ports/store.js';
 import { type RunningApi, startApi } from '../support/api-harness.js';
+import { exampleGoal } from '../support/examples.js';
 
 const logger = pino({ level: process.env.GLASSHOUSE_TEST_LOG ?? 'silent' });
 const adminToken = `test-admin-${randomBytes(12).toString('hex')}`;
@@ -38,17 +39,8 @@ async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, tim
   }
 }
 
-const goal = (over: Record<string, unknown> = {}) => ({
-  id: 'ontime',
-  metric: 'on_time_rate',
-  unit: '%',
-  direction: 'increase',
-  target: 90,
-  tolerance: 0.05,
-  window: '1h',
-  aggregation: 'mean',
-  ...over,
-});
+// Bad-input cases pass wrong types on purpose, so overrides are untyped here.
+const goal = (over: Record<string, unknown> = {}) => ({ ...exampleGoal(), ...over });
 const moduleBody = (over: Record<string, unknown> = {}) => ({
   domain: 'transit',
   title: 'Bus punctuality',

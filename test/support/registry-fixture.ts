@@ -5,6 +5,7 @@ import {
   type Sociotechnician,
 } from '../../schemas/registry.js';
 import type { Principal, RegistryView } from '../../services/ports/registry.js';
+import { exampleGoal } from './examples.js';
 
 /**
  * A RegistryView over fixed data, for tests of roles that read the registry (gateway, ingest)
@@ -83,20 +84,7 @@ export function sampleRegistry(): FixtureRegistry {
         owner: 'ada',
         agencies: ['transit-agency'],
         comparisonGroup: 'punctuality-approaches',
-        goals: [
-          {
-            id: 'ontime',
-            metric: 'on_time_rate',
-            unit: '%',
-            direction: 'increase',
-            target: 90,
-            tolerance: 0.05,
-            window: '1h',
-            aggregation: 'mean',
-            minSamples: 10,
-            hold: '5m',
-          },
-        ],
+        goals: [exampleGoal({ minSamples: 10, hold: '5m' })],
         constraints: [
           { id: 'cost', metric: 'cost_per_trip', op: '<=', bound: 12, window: '24h', aggregation: 'mean' },
         ],

@@ -1,15 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { z } from 'zod';
 import { AlertEvent } from '../../schemas/alert.js';
 import { PerformanceUpdate } from '../../schemas/performance.js';
-import { type Goal, ModuleVersion, type PolicyModuleInput } from '../../schemas/registry.js';
+import { ModuleVersion, type PolicyModuleInput } from '../../schemas/registry.js';
 import { alertIdOf, hasAcknowledgement } from '../../services/core/performance/alerts.js';
 import { Engine, type EngineEvent, type Evaluation } from '../../services/core/performance/engine.js';
 import { mergeRollupRows, type RollupRow } from '../../services/core/performance/rollup.js';
 import { windowGeometry, windowRange } from '../../services/core/performance/window.js';
-
-type GoalInput = z.input<typeof Goal>;
+import { exampleGoal, type GoalInput } from '../support/examples.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -19,19 +17,7 @@ function moduleVersion(overrides: Partial<PolicyModuleInput> = {}, version = 1):
     domain: 'transit',
     title: 'Bus punctuality',
     owner: 'ada',
-    goals: [
-      {
-        id: 'ontime',
-        metric: 'on_time_rate',
-        unit: '%',
-        direction: 'increase',
-        target: 90,
-        tolerance: 0.05,
-        window: '1m',
-        aggregation: 'mean',
-        hold: '0s',
-      },
-    ],
+    goals: [goal()],
     ...overrides,
     version,
     updatedAt: new Date(T0).toISOString(),
@@ -540,17 +526,7 @@ describe('Engine: memory bound', () => {
   });
 });
 
+/** The spec's example goal on a 1m window that alerts at once: short enough to drive by hand. */
 function goal(overrides: Partial<GoalInput> = {}): GoalInput {
-  return {
-    id: 'ontime',
-    metric: 'on_time_rate',
-    unit: '%',
-    direction: 'increase',
-    target: 90,
-    tolerance: 0.05,
-    window: '1m',
-    aggregation: 'mean',
-    hold: '0s',
-    ...overrides,
-  };
+  return exampleGoal({ window: '1m', hold: '0s', ...overrides });
 }

@@ -4,29 +4,10 @@ import { diffValues } from '../../services/core/registry/diff.js';
 import { auditFlags, changeFlags, sensitiveChanges } from '../../services/core/registry/flags.js';
 import { moduleChanges, nextModuleVersion } from '../../services/core/registry/modules.js';
 import { RegistryState } from '../../services/core/registry/state.js';
+import { exampleGoal, exampleModule } from '../support/examples.js';
 
 const put = (over: Record<string, unknown> = {}, goal: Record<string, unknown> = {}) =>
-  ModulePut.parse({
-    id: 'bus-punctuality',
-    domain: 'transit',
-    title: 'Bus punctuality',
-    owner: 'ada',
-    goals: [
-      {
-        id: 'ontime',
-        metric: 'on_time_rate',
-        unit: '%',
-        direction: 'increase',
-        target: 90,
-        tolerance: 0.05,
-        window: '1h',
-        aggregation: 'mean',
-        ...goal,
-      },
-    ],
-    rationale: 'initial definition',
-    ...over,
-  });
+  ModulePut.parse(exampleModule({ goals: [exampleGoal(goal)], rationale: 'initial definition', ...over }));
 const stamp = { at: '2026-01-01T00:00:00.000Z', actor: 'admin:bootstrap', flags: [] };
 
 describe('diffValues', () => {

@@ -17,6 +17,7 @@ import {
   verdictOf,
 } from '../../schemas/index.js';
 import { openApiDocument } from '../../schemas/openapi.js';
+import { exampleGoal } from '../support/examples.js';
 
 /** Parses and returns `path: message` lines, so a failing expectation shows what went wrong. */
 function problems(schema: z.ZodType, input: unknown): string[] {
@@ -33,20 +34,7 @@ const goodModule = {
   agencies: ['transit-agency'],
   comparisonGroup: 'punctuality-approaches',
   maxSilence: '10m',
-  goals: [
-    {
-      id: 'ontime',
-      metric: 'on_time_rate',
-      unit: '%',
-      direction: 'increase',
-      target: 90,
-      tolerance: 0.05,
-      window: '1h',
-      aggregation: 'mean',
-      minSamples: 10,
-      hold: '5m',
-    },
-  ],
+  goals: [exampleGoal({ minSamples: 10, hold: '5m' })],
   constraints: [
     { id: 'cost', metric: 'cost_per_trip', op: '<=', bound: 12, window: '24h', aggregation: 'mean' },
   ],

@@ -15,6 +15,7 @@ import {
   shareTrend,
   statusTime,
 } from '../../services/core/stats/index.js';
+import { exampleGoal } from '../support/examples.js';
 
 const hour = 3_600_000;
 
@@ -68,17 +69,7 @@ describe('time-weighted status', () => {
 });
 
 describe('history points from rollups', () => {
-  const goal = Goal.parse({
-    id: 'ontime',
-    metric: 'on_time_rate',
-    unit: '%',
-    direction: 'increase',
-    target: 90,
-    tolerance: 0.05,
-    window: '1h',
-    aggregation: 'mean',
-    minSamples: 4,
-  });
+  const goal = Goal.parse(exampleGoal({ minSamples: 4 }));
   const rule = goalRule(goal);
   const key = {
     moduleId: 'bus',
