@@ -1,13 +1,13 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { type DuckDBAppender, type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { Health } from '../../ports/lifecycle.js';
 import type { MigrationReport, SelectQuery, Store } from '../../ports/store.js';
 import type { ColumnType, Row, TableName } from '../../ports/tables.js';
 import type { Logger } from '../../runtime/logger.js';
 import { StoreClosedError, StoreError, StoreQueryError, StoreUnavailableError } from '../sql/errors.js';
 import { sqlIdentifier, tableSpec } from '../sql/identifiers.js';
-import { sqlBool, sqlNumber, sqlString } from '../sql/literals.js';
+import { sqlNumber, sqlString } from '../sql/literals.js';
 import { checkApplied, loadMigrations } from '../sql/migrations.js';
 import { decodeRow, encodeJson, validateRows } from '../sql/rows.js';
 import { checkRowCeiling, renderSelect } from '../sql/select.js';
@@ -16,8 +16,6 @@ export interface DuckDbStoreOptions {
   /** Database file, or `:memory:`. The parent directory is created if missing. */
   path: string;
   logger?: Logger;
-  /** Rows per INSERT statement inside the one transaction of an `insert`. Default 1,000. */
-  insertChunkRows?: number;
 }
 
 const migrationsDir = new URL('../../../infra/duckdb/migrations/', import.meta.url);
@@ -28,6 +26,9 @@ const migrationsDir = new URL('../../../infra/duckdb/migrations/', import.meta.u
  * One connection; every call runs in turn on it, so an insert's transaction never interleaves
  * with another statement. Tables have no keys or indexes (see the migration); `select` keeps the
  * latest version per catalog key with row_number() before applying non-key conditions.
+ *
+ * Inserts go through DuckDB's appender (typed values, no SQL text to build and parse: about ten times
+ * faster than INSERT ... VALUES for a batch of events), inside an explicit transaction.
  *
  * Durability: each `insert` is one transaction, and DuckDB writes and syncs its WAL at commit, so
  * once `insert` resolves the rows survive SIGKILL (replayed from the WAL on the next open).
@@ -112,20 +113,28 @@ export class DuckDbStore implements Store {
     validateRows(table, rows);
     if (rows.length === 0) return;
     const columns = Object.entries(spec.columns as Record<string, ColumnType>);
-    const names = columns.map(([name]) => sqlIdentifier(name, 'duckdb')).join(', ');
-    const chunk = this.opts.insertChunkRows ?? 1_000;
-    const statements: string[] = [];
-    for (let i = 0; i < rows.length; i += chunk) {
-      const values = rows.slice(i, i + chunk).map((row) => {
-        const r = row as Record<string, unknown>;
-        return `(${columns.map(([name, type]) => literal(type, r[name])).join(', ')})`;
-      });
-      statements.push(`INSERT INTO ${table} (${names}) VALUES ${values.join(', ')}`);
-    }
     await this.serialized(
       (c) =>
         transaction(c, async () => {
-          for (const statement of statements) await c.run(statement);
+          // The appender's rows join the open transaction when it closes (flushes): all or nothing.
+          const appender = await c.createAppender(table);
+          try {
+            // The appender fills columns in table order, which the migration keeps equal to the
+            // catalog's (the contract test checks it); a table that drifted is refused, not misfilled.
+            if (appender.columnCount !== columns.length)
+              throw new StoreQueryError(
+                `${table} has ${appender.columnCount} columns, the catalog ${columns.length}`,
+              );
+            for (const row of rows as Record<string, unknown>[]) {
+              for (const [name, type] of columns) append(appender, type, row[name]);
+              appender.endRow();
+            }
+          } catch (err) {
+            appender.clear();
+            throw err;
+          } finally {
+            appender.closeSync();
+          }
         }),
       `insert into ${table}`,
     );
@@ -199,16 +208,27 @@ async function transaction(c: DuckDBConnection, body: () => Promise<void>): Prom
   }
 }
 
-function literal(type: ColumnType, value: unknown): string {
+/** Appends one validated value (validateRows) in the column's DuckDB type (see the migration). */
+function append(appender: DuckDBAppender, type: ColumnType, value: unknown): void {
   switch (type) {
     case 'string':
-      return sqlString(value as string, 'duckdb');
+      appender.appendVarchar(value as string);
+      return;
     case 'json':
-      return sqlString(encodeJson(value), 'duckdb');
+      appender.appendVarchar(encodeJson(value));
+      return;
     case 'bool':
-      return sqlBool(value as boolean, 'duckdb');
-    default:
-      return sqlNumber(value as number, 'duckdb');
+      appender.appendBoolean(value as boolean);
+      return;
+    case 'int64':
+      appender.appendBigInt(BigInt(value as number));
+      return;
+    case 'uint32':
+      appender.appendUInteger(value as number);
+      return;
+    case 'float64':
+      appender.appendDouble(value as number);
+      return;
   }
 }
 
