@@ -1,4 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import * as crypto from 'node:crypto';
+import { describe, expect, it, vi } from 'vitest';
+
+// Pass-through spy, so the test can see which comparison secretsEqual makes.
+vi.mock('node:crypto', async (original) => {
+  const actual = await original<typeof import('node:crypto')>();
+  return { ...actual, timingSafeEqual: vi.fn(actual.timingSafeEqual) };
+});
+
 import {
   hashSecret,
   issueSecret,
@@ -38,8 +46,17 @@ describe('credentials', () => {
     expect(await verifySecret(secret, 'plain')).toBe(false);
   });
 
-  it('compares bootstrap tokens of any length in constant time', () => {
+  it('compares bootstrap tokens of any length with timingSafeEqual over equal-length digests', () => {
+    const spy = vi.mocked(crypto.timingSafeEqual);
+    spy.mockClear();
     expect(secretsEqual('a-long-admin-token', 'a-long-admin-token')).toBe(true);
     expect(secretsEqual('a-long-admin-token', 'a-long-admin-tokenx')).toBe(false);
+    expect(secretsEqual('short', 'x'.repeat(500))).toBe(false);
+    // Every comparison went through timingSafeEqual, always on two SHA-256 digests (32 bytes each),
+    // so neither the position of the first difference nor the lengths change the work done.
+    expect(spy).toHaveBeenCalledTimes(3);
+    for (const [a, b] of spy.mock.calls) {
+      expect([(a as Buffer).length, (b as Buffer).length]).toEqual([32, 32]);
+    }
   });
 });
