@@ -126,4 +126,16 @@ describe('history points from rollups', () => {
       status: 'no_data',
     });
   });
+
+  it('divides a rate by the time its buckets cover, never by a step shorter than one bucket', () => {
+    const rateRule = goalRule(Goal.parse(exampleGoal({ aggregation: 'rate', minSamples: 1 })));
+    // Two 1-minute buckets summing 120 and 60: 2/s and 1/s.
+    const rows = [row(0, [100, 20]), row(60_000, [60])];
+    const perStep = (stepMs: number) => historyPoints(rows, stepMs, () => rateRule).map((p) => p.value);
+    expect(perStep(60_000)).toEqual([2, 1]);
+    // A 2-minute step holds both buckets: 180 over 120 s.
+    expect(perStep(120_000)).toEqual([1.5]);
+    // A 1 s step still holds each whole minute's sum: per second of the minute, not of the step.
+    expect(perStep(1_000)).toEqual([2, 1]);
+  });
 });

@@ -29,7 +29,8 @@ export function requiredSamples(rule: RuleSpec, stepMs: number): number {
  * [t, t + step) (late events included: stored rollups restate history). When a step holds buckets
  * of more than one width (the goal's window changed), the width with the most events wins (ties:
  * the finer), so no event is counted twice. The value is the goal's aggregation of the merged
- * buckets (`rate` per second of the step); the status applies the rule in force at t
+ * buckets (`rate` per second of the time they cover: the step, or the bucket width when a step is
+ * shorter than one bucket, since such a step still holds the whole bucket); the status applies the rule in force at t
  * (`ruleAt(t)`; undefined means the goal did not exist then: no_data). Empty steps are omitted.
  */
 export function historyPoints(
@@ -52,7 +53,7 @@ export function historyPoints(
   }
   const points: HistoryPoint[] = [];
   for (const t of [...steps.keys()].sort((a, b) => a - b)) {
-    const chosen = pickWidth(steps.get(t)!);
+    const { width, rows: chosen } = pickWidth(steps.get(t)!);
     const rule = ruleAt(t);
     const withSketch = rule?.withSketch ?? chosen.some((row) => row.sketch.includes('"q"'));
     const summary: Summary = emptySummary(withSketch);
@@ -61,7 +62,7 @@ export function historyPoints(
       points.push({ t, value: null, count: summary.count, status: 'no_data' });
       continue;
     }
-    const value = aggregateValue(rule.aggregation, summary, stepMs);
+    const value = aggregateValue(rule.aggregation, summary, Math.max(stepMs, width));
     const shortfall = value === null ? null : shortfallOf(rule.direction, rule.target, value);
     const status = statusOf(shortfall, rule.tolerance, summary.count, requiredSamples(rule, stepMs));
     points.push({ t, value, count: summary.count, status });
@@ -69,12 +70,12 @@ export function historyPoints(
   return points;
 }
 
-function pickWidth(widths: Map<number, RollupRow[]>): RollupRow[] {
+function pickWidth(widths: Map<number, RollupRow[]>): { width: number; rows: RollupRow[] } {
   let best: { width: number; count: number; rows: RollupRow[] } | undefined;
   for (const [width, rows] of widths) {
     const count = rows.reduce((sum, row) => sum + row.count, 0);
     if (!best || count > best.count || (count === best.count && width < best.width))
       best = { width, count, rows };
   }
-  return best!.rows;
+  return best!;
 }
