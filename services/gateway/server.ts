@@ -39,6 +39,8 @@ export class LiveServer implements Component {
   private readonly wss: WebSocketServer;
   private readonly connections = new Set<LiveConnection>();
   private readonly perIp = new Map<string, number>();
+  /** Connections open or still in their handshake: the global limit counts both, like `perIp`. */
+  private admitted = 0;
   private readonly congested = new Set<LiveConnection>();
   private readonly stats: LiveStats = { sent: 0, conflated: 0 };
   private readonly refused: Counter<'reason'>;
@@ -177,7 +179,7 @@ export class LiveServer implements Component {
     if (allowed && origin !== undefined && !allowed.includes(origin)) {
       return this.refuse(socket, 403, 'origin_not_allowed', `origin ${origin} is not allowed`);
     }
-    if (this.connections.size >= this.options.limits.maxConnections) {
+    if (this.admitted >= this.options.limits.maxConnections) {
       return this.refuse(socket, 503, 'too_many_connections', 'the live gateway is at capacity; retry later');
     }
     const ip = request.socket.remoteAddress ?? 'unknown';
@@ -190,6 +192,7 @@ export class LiveServer implements Component {
       );
     }
     // Count the connection before the handshake completes, so concurrent upgrades cannot overshoot.
+    this.admitted += 1;
     this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
     let accepted = false;
     // handleUpgrade answers an invalid handshake itself and never calls back: release the slot when that socket ends.
@@ -214,6 +217,7 @@ export class LiveServer implements Component {
   }
 
   private release(ip: string): void {
+    this.admitted -= 1;
     const count = (this.perIp.get(ip) ?? 1) - 1;
     if (count <= 0) this.perIp.delete(ip);
     else this.perIp.set(ip, count);

@@ -150,6 +150,29 @@ describe('upgrade guard', () => {
     });
   });
 
+  it('holds the global limit under concurrent upgrades, counting handshakes in flight, and frees slots on close', async () => {
+    await start({ maxConnections: 3, maxConnectionsPerIp: 100 });
+    const outcomes = await Promise.allSettled(Array.from({ length: 12 }, () => connect()));
+    const opened = outcomes.filter((o) => o.status === 'fulfilled');
+    const refused = outcomes.flatMap((o) => (o.status === 'rejected' ? [String(o.reason)] : []));
+    expect(opened).toHaveLength(3);
+    expect(refused).toHaveLength(9);
+    expect(refused.every((reason) => reason.includes('upgrade refused with 503'))).toBe(true);
+    expect(await metric('glasshouse_live_refused_total{reason="too_many_connections"}')).toBe(9);
+    const first = (opened[0] as PromiseFulfilledResult<LiveClient>).value;
+    first.socket.close();
+    await first.closedWith();
+    await eventually('a free slot', async () => {
+      try {
+        await connect();
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    await expect(connect()).rejects.toThrow('upgrade refused with 503');
+  });
+
   it('answers 404 to upgrades on other paths', async () => {
     await start({});
     const socket = new WebSocket(`ws://127.0.0.1:${(gw as RunningGateway).port}/v1/elsewhere`);
