@@ -40,6 +40,8 @@ const terminateAfterMs = 5_000;
 export class LiveConnection implements Subscriber {
   private readonly subscriptions = new Set<Channel>();
   private principal: Principal | undefined;
+  /** The token `principal` was authenticated with: re-checked before every ack and on credential changes. */
+  private token: string | undefined;
   private tokens: number;
   private refilledAt: number;
   private queue: Promise<void> = Promise.resolve();
@@ -236,13 +238,49 @@ export class LiveConnection implements Subscriber {
     this.answer(snapshot);
   }
 
+  /**
+   * Re-checks the credential of an authenticated connection (queued behind the ops in flight) after
+   * a registry change; a revoked one is dropped and the client told with an `unauthorized` error.
+   */
+  recheckCredential(): void {
+    if (this.token === undefined || this.closing) return;
+    this.queue = this.queue
+      .then(async () => {
+        if (this.token === undefined || this.closing) return;
+        if (await this.stillValid()) return;
+        this.fail('unauthorized', 'the oversight token was revoked; authenticate again', 'auth');
+      })
+      .catch((err) => this.deps.logger.error({ err }, 'live credential re-check failed'));
+  }
+
   private async authenticate(token: string): Promise<void> {
     try {
       this.principal = await this.deps.oversight.authenticate(token);
+      this.token = token;
       this.answer({ type: 'ok', op: 'auth' });
     } catch (err) {
       this.principal = undefined;
+      this.token = undefined;
       this.failWith(err, 'auth');
+    }
+  }
+
+  /**
+   * Whether the connection's credential still authenticates (the registry caches verified secrets,
+   * so this is a digest lookup). Forgets a revoked or replaced one. Throws when the answer is unknown.
+   */
+  private async stillValid(): Promise<boolean> {
+    if (this.token === undefined) return false;
+    try {
+      this.principal = await this.deps.oversight.authenticate(this.token);
+      return true;
+    } catch (err) {
+      if (err instanceof GlasshouseError && err.code === 'unauthorized') {
+        this.principal = undefined;
+        this.token = undefined;
+        return false;
+      }
+      throw err;
     }
   }
 
@@ -250,6 +288,9 @@ export class LiveConnection implements Subscriber {
     if (!this.principal)
       return this.fail('unauthorized', 'send {"op":"auth","token":...} with an oversight token first', 'ack');
     try {
+      // Authenticated once per connection, but a revocation must stop acknowledgements at once.
+      if (!(await this.stillValid()) || !this.principal)
+        return this.fail('unauthorized', 'the oversight token was revoked; authenticate again', 'ack');
       await this.deps.oversight.acknowledge(this.principal, alertId, note);
       this.answer({ type: 'ok', op: 'ack', alertId });
     } catch (err) {

@@ -23,6 +23,16 @@ export class Oversight {
   }
 
   /**
+   * Calls `listener` after every registry change that is not a module change (credentials issued or
+   * revoked, among others), so authenticated sockets can re-check their credential. Returns an unsubscribe.
+   */
+  onCredentialsChange(listener: () => void): () => void {
+    return this.deps.registry.onChange((moduleId) => {
+      if (moduleId === undefined) listener();
+    });
+  }
+
+  /**
    * Acknowledges an alert (audited; the processor writes the version) and resolves with the
    * acknowledged version once it went by on `alerts.events` (see oversight/acknowledge.ts).
    */

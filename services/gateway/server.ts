@@ -48,6 +48,7 @@ export class LiveServer implements Component {
   private readonly clientErrors: Counter<'code'>;
   private readonly deps: ConnectionDeps;
   private timers: NodeJS.Timeout[] = [];
+  private unwatchCredentials: (() => void) | undefined;
   private stopping: Promise<void> | undefined;
   private running = false;
   private readonly onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) =>
@@ -131,6 +132,10 @@ export class LiveServer implements Component {
       setInterval(() => this.drainCongested(), drainEveryMs),
     ];
     for (const timer of this.timers) timer.unref();
+    // A revoked overseer loses its open sockets' authentication, not only future ones.
+    this.unwatchCredentials = this.options.oversight.onCredentialsChange(() => {
+      for (const connection of this.connections) connection.recheckCredential();
+    });
     this.running = true;
   }
 
@@ -139,6 +144,7 @@ export class LiveServer implements Component {
     this.stopping ??= (async () => {
       this.running = false;
       this.options.server.off('upgrade', this.onUpgrade);
+      this.unwatchCredentials?.();
       for (const timer of this.timers) clearInterval(timer);
       const all = [...this.connections];
       const gone = all.map(

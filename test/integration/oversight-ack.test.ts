@@ -17,6 +17,7 @@ import { systemClock } from '../../services/ports/clock.js';
 import type { Store } from '../../services/ports/store.js';
 import { ProcessorMetrics } from '../../services/processor/metrics.js';
 import { Processor } from '../../services/processor/processor.js';
+import { startApi } from '../support/api-harness.js';
 import { LiveClient, RecordingAudit, startGateway } from '../support/gateway-harness.js';
 import { collect, meanGoalModule, metricRecord, values, waitUntil } from '../support/processor-harness.js';
 import { FixtureRegistry } from '../support/registry-fixture.js';
@@ -222,6 +223,41 @@ describe.each(deployments)('oversight on %s', (_label, make) => {
       Array.from({ length: resolved.version + 1 }, (_, i) => i + 1),
     );
     expect([...byVersion.values()].every((bodies) => bodies.size === 1)).toBe(true);
+  });
+
+  it('stops acknowledgements on an open socket once its overseer is revoked; the connection stays', async () => {
+    const d = await open(make);
+    const adminToken = `test-admin-${randomBytes(12).toString('hex')}`;
+    const api = await startApi({ bus: d.bus, store: d.store, adminToken });
+    toStop.push(api);
+    const issued = await api.call('POST', '/v1/overseers', {
+      token: adminToken,
+      body: { id: 'night-desk', name: 'Night desk' },
+    });
+    expect(issued.status).toBe(201);
+    // The gateway sees credentials through the same registry view as the api (as in one process).
+    const gw = await startGateway({ bus: d.bus, registry: api.registry, store: d.store });
+    toStop.push(gw);
+    const overseer = await LiveClient.connect(gw.url);
+    toStop.push({ stop: async () => overseer.close() });
+    overseer.send({ op: 'auth', token: issued.body.token });
+    await overseer.next('ok', (m) => m.op === 'auth');
+    // Authenticated: an ack of an unknown alert gets past authentication to the lookup.
+    overseer.send({ op: 'ack', alertId: 'f'.repeat(32), note: 'checking' });
+    expect(await overseer.next('error', (m) => m.op === 'ack')).toMatchObject({ code: 'alert_not_found' });
+
+    const from = overseer.messages.length;
+    expect((await api.call('DELETE', '/v1/overseers/night-desk', { token: adminToken })).status).toBe(200);
+    // The open socket is told at once, and its next ack is refused.
+    expect(await overseer.next('error', (m) => m.op === 'auth', from)).toMatchObject({
+      code: 'unauthorized',
+    });
+    overseer.send({ op: 'ack', alertId: 'f'.repeat(32), note: 'still checking' });
+    expect(await overseer.next('error', (m) => m.op === 'ack', from)).toMatchObject({ code: 'unauthorized' });
+    overseer.send({ op: 'subscribe', channel: 'alerts' });
+    await overseer.next('ok', (m) => m.op === 'subscribe', from);
+    expect(overseer.closed).toBeUndefined();
+    expect(gw.audit.records).toEqual([]);
   });
 
   it('starts a gateway with the stored updates and open alerts, and gives a silent module its data_gap after a processor restart', async () => {
