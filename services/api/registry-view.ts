@@ -10,7 +10,8 @@ import type { Store } from '../ports/store.js';
 import { UnavailableError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
 import { loadRegistryRecords } from './registry-store.js';
-import { parseSecret, secretDigest, secretsEqual, verifySecret } from './secrets.js';
+import { SecretVerifier } from './secret-verifier.js';
+import { parseSecret, secretDigest, secretsEqual } from './secrets.js';
 
 export interface RegistryViewOptions {
   bus: Bus;
@@ -25,6 +26,8 @@ export interface RegistryViewOptions {
   adminTokenHash?: string | undefined;
   /** How long `start` waits to catch up with the registry topic. */
   catchUpTimeoutMs?: number;
+  /** Checks secrets against stored hashes (default: scrypt, 2 at once, failures remembered 60 s). */
+  verifier?: SecretVerifier;
 }
 
 /** The bootstrap admin: the holder of `GLASSHOUSE_ADMIN_TOKEN`. */
@@ -46,12 +49,14 @@ export class BusRegistryView implements RegistryView, Component {
   private readonly listeners = new Set<(moduleId: string | undefined) => void>();
   /** Digest of a verified secret → the principal key it belongs to. */
   private readonly verified = new Map<string, string>();
+  private readonly verifier: SecretVerifier;
   private consumption: Consumption | undefined;
   private caughtUp = false;
   private readonly log: Logger;
 
   constructor(private readonly options: RegistryViewOptions) {
     this.log = options.logger.child({ component: 'registry' });
+    this.verifier = options.verifier ?? new SecretVerifier();
   }
 
   async start(): Promise<void> {
@@ -157,6 +162,11 @@ export class BusRegistryView implements RegistryView, Component {
     return this.state;
   }
 
+  /**
+   * Resolves a secret to its holder. A verified secret is a digest lookup; a secret that failed is
+   * answered from memory for a while; other secrets wait for a bounded scrypt slot and, when too many
+   * already wait, reject with `AuthBusyError` (429 `auth_busy`).
+   */
   async authenticate(secret: string): Promise<Principal | undefined> {
     if (typeof secret !== 'string' || secret.length === 0 || secret.length > 512) return undefined;
     const { adminToken } = this.options;
@@ -171,7 +181,7 @@ export class BusRegistryView implements RegistryView, Component {
     const principal: Principal = { kind: entry.kind, id: entry.principal.id, name: entry.principal.name };
     const digest = secretDigest(secret);
     if (this.verified.get(digest) === key) return principal;
-    if (!(await verifySecret(secret, entry.secretHash))) return undefined;
+    if (!(await this.verifier.verify(secret, entry.secretHash, digest))) return undefined;
     // The entry may have been revoked or replaced while scrypt ran.
     if (this.state.principal(claim.kind, claim.id) !== entry) return undefined;
     if (this.verified.size >= maxCachedSecrets) this.verified.clear();
@@ -188,7 +198,7 @@ export class BusRegistryView implements RegistryView, Component {
     if (adminTokenHash === undefined) return false;
     const digest = secretDigest(secret);
     if (this.verified.get(digest) === bootstrapKey) return true;
-    if (!(await verifySecret(secret, adminTokenHash))) return false;
+    if (!(await this.verifier.verify(secret, adminTokenHash, digest))) return false;
     if (this.verified.size >= maxCachedSecrets) this.verified.clear();
     this.verified.set(digest, bootstrapKey);
     return true;

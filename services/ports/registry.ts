@@ -20,7 +20,10 @@ export interface RegistryView {
   modules(): ModuleVersion[];
   sociotechnician(id: string): Sociotechnician | undefined;
   sociotechnicians(): Sociotechnician[];
-  /** Resolves a bearer secret to its holder, or undefined (unknown, wrong or revoked). */
+  /**
+   * Resolves a bearer secret to its holder, or undefined (unknown, wrong or revoked). May reject with
+   * a retriable `auth_busy` error (429) when too many unverified secrets are being checked at once.
+   */
   authenticate(secret: string): Promise<Principal | undefined>;
   /** Called after every change is applied to the view (module id, or undefined for non-module changes). */
   onChange(listener: (moduleId: string | undefined) => void): () => void;

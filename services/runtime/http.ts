@@ -47,6 +47,7 @@ export class HttpServer implements Component {
     this.app.setErrorHandler((error: FastifyError | GlasshouseError | z.ZodError, _request, reply) => {
       const { status, body } = errorAnswer(error);
       if (status >= 500) this.app.log.error({ err: error }, 'request failed');
+      if (status === 429 && !reply.hasHeader('retry-after')) void reply.header('retry-after', '1');
       void reply.code(status).send(body);
     });
     this.app.setNotFoundHandler((request, reply) => {
