@@ -20,9 +20,15 @@ export const WebhookDelivery = z.strictObject({
   webhookId: z.string(),
   alertId: z.string(),
   alertVersion: z.number().int().min(1),
-  /** `retrying` while attempts remain, then `delivered` or `failed` (kept, never deleted). */
-  state: z.enum(['retrying', 'delivered', 'failed']),
-  attempts: z.number().int().min(1),
+  /**
+   * `retrying` while its first attempts remain; `failed` once they are spent (kept, and sent again,
+   * in order, when the receiver recovers); `pending` while it waits, never attempted, behind an
+   * earlier undelivered one of the same webhook; `delivered` at last. Never deleted.
+   */
+  state: z.enum(['pending', 'retrying', 'delivered', 'failed']),
+  /** Attempts so far (0 while pending). */
+  attempts: z.number().int().min(0),
+  /** When it was last attempted (while pending: when it was queued). */
   lastAttemptAt: Timestamp,
   /** HTTP status of the last attempt, when the receiver answered. */
   lastStatus: z.number().int().optional(),
@@ -41,10 +47,11 @@ export const Webhook = z.strictObject({
     lastSuccessAt: Timestamp.optional(),
     lastFailureAt: Timestamp.optional(),
     lastError: z.string().optional(),
-    /** Among the recent deliveries listed: how many ended delivered, failed, or are still retrying. */
+    /** Among the recent deliveries listed: how many are delivered, failed (to be sent again), retrying, pending. */
     delivered: z.number().int(),
     failed: z.number().int(),
     retrying: z.number().int(),
+    pending: z.number().int(),
     attempts: z.number().int(),
     recent: z.array(WebhookDelivery),
   }),

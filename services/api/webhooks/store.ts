@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AlertKind } from '../../../schemas/alert.js';
+import { AlertEvent, AlertKind } from '../../../schemas/alert.js';
 import { Timestamp } from '../../../schemas/common.js';
 import { type Webhook, WebhookDelivery } from '../../../schemas/webhooks.js';
 import type { Store } from '../../ports/store.js';
@@ -8,7 +8,8 @@ import type { Store } from '../../ports/store.js';
  * Webhook subscriptions and their deliveries live in `registry_entities` (append-only, latest
  * version per (kind, id) wins): kind `webhook` (id = webhook id; version 1 created, 2 deleted) and
  * kind `webhook_delivery` (id = `<webhookId>:<alertId>:<alertVersion>`, version = attempts so far).
- * The secret is stored as given: signing needs it.
+ * An undelivered delivery (pending or failed) also keeps the alert version it carries and when it was
+ * queued, so it can be sent again in order after a restart. The secret is stored as given: signing needs it.
  */
 export const webhookKind = 'webhook';
 export const deliveryKind = 'webhook_delivery';
@@ -22,6 +23,22 @@ export const StoredWebhook = z.strictObject({
   createdBy: z.string(),
 });
 export type StoredWebhook = z.infer<typeof StoredWebhook>;
+
+/** A delivery as stored: the public record, plus the payload and queue time while it is undelivered. */
+export const StoredDelivery = WebhookDelivery.extend({
+  alert: AlertEvent.optional(),
+  /** Epoch ms it was first queued for sending again: the order undelivered ones are sent in. */
+  queuedMs: z.number().optional(),
+});
+export type StoredDelivery = z.infer<typeof StoredDelivery>;
+
+function publicDelivery({
+  alert: _alert,
+  queuedMs: _queuedMs,
+  ...delivery
+}: StoredDelivery): WebhookDelivery {
+  return delivery;
+}
 
 export function deliveryIdOf(webhookId: string, alertId: string, alertVersion: number): string {
   return `${webhookId}:${alertId}:${alertVersion}`;
@@ -66,7 +83,7 @@ export async function saveWebhook(store: Store, webhook: StoredWebhook, deleted:
 }
 
 /** The stored state of one delivery, or undefined. */
-export async function findDelivery(store: Store, deliveryId: string): Promise<WebhookDelivery | undefined> {
+export async function findDelivery(store: Store, deliveryId: string): Promise<StoredDelivery | undefined> {
   const [row] = await store.select('registry_entities', {
     where: [
       { column: 'kind', op: '=', value: deliveryKind },
@@ -74,11 +91,11 @@ export async function findDelivery(store: Store, deliveryId: string): Promise<We
     ],
     limit: 1,
   });
-  const parsed = row ? WebhookDelivery.safeParse(row.body) : undefined;
+  const parsed = row ? StoredDelivery.safeParse(row.body) : undefined;
   return parsed?.success ? parsed.data : undefined;
 }
 
-export async function saveDelivery(store: Store, delivery: WebhookDelivery): Promise<void> {
+export async function saveDelivery(store: Store, delivery: StoredDelivery): Promise<void> {
   await store.insert('registry_entities', [
     {
       kind: deliveryKind,
@@ -101,6 +118,24 @@ export async function recentDeliveries(
   limit: number,
   state?: WebhookDelivery['state'],
 ): Promise<WebhookDelivery[]> {
+  return (await storedDeliveries(store, webhookId, state ? 10_000 : limit))
+    .filter((d) => state === undefined || d.state === state)
+    .slice(0, limit)
+    .map(publicDelivery);
+}
+
+/**
+ * The deliveries of a webhook still to be sent again (pending or failed, with their payload), in
+ * the order they were queued (versions of one alert in version order).
+ */
+export async function undeliveredDeliveries(store: Store, webhookId: string): Promise<StoredDelivery[]> {
+  const undelivered = (await storedDeliveries(store, webhookId, 10_000)).filter(
+    (d) => (d.state === 'pending' || d.state === 'failed') && d.alert !== undefined,
+  );
+  return undelivered.sort((a, b) => (a.queuedMs ?? 0) - (b.queuedMs ?? 0) || a.alertVersion - b.alertVersion);
+}
+
+async function storedDeliveries(store: Store, webhookId: string, limit: number): Promise<StoredDelivery[]> {
   const rows = await store.select('registry_entities', {
     where: [
       { column: 'kind', op: '=', value: deliveryKind },
@@ -108,15 +143,12 @@ export async function recentDeliveries(
       { column: 'id', op: '<', value: `${webhookId};` },
     ],
     orderBy: [{ column: 'updated_ms', direction: 'desc' }],
-    limit: state ? 10_000 : limit,
+    limit,
   });
-  return rows
-    .flatMap((row) => {
-      const parsed = WebhookDelivery.safeParse(row.body);
-      return parsed.success ? [parsed.data] : [];
-    })
-    .filter((d) => state === undefined || d.state === state)
-    .slice(0, limit);
+  return rows.flatMap((row) => {
+    const parsed = StoredDelivery.safeParse(row.body);
+    return parsed.success ? [parsed.data] : [];
+  });
 }
 
 /** A subscription as admins see it, with the status of its recent deliveries. Never the secret. */
@@ -135,6 +167,7 @@ export function publicWebhook(webhook: StoredWebhook, recent: WebhookDelivery[])
       delivered: recent.filter((d) => d.state === 'delivered').length,
       failed: recent.filter((d) => d.state === 'failed').length,
       retrying: recent.filter((d) => d.state === 'retrying').length,
+      pending: recent.filter((d) => d.state === 'pending').length,
       attempts: recent.reduce((sum, d) => sum + d.attempts, 0),
       recent,
     },
