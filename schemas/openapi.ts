@@ -292,7 +292,7 @@ export const endpoints: Endpoint[] = [
     path: '/v1/webhooks/{id}/deliveries',
     summary: 'A subscription’s deliveries, newest first; `state=failed` lists the kept failures.',
     access: 'admin',
-    query: { state: 'retrying, delivered or failed', limit: '1-1000 (default 100)' },
+    query: { state: 'pending, retrying, delivered or failed', limit: '1-1000 (default 100)' },
     responses: { 200: { description: '{"items":[WebhookDelivery]}' }, 400: 'ErrorBody', 404: 'ErrorBody' },
   },
   {
