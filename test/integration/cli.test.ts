@@ -3,13 +3,14 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runGlasshouse } from '../support/process.js';
+import { killLeftovers, runGlasshouse } from '../support/process.js';
 
 let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'glasshouse-cli-'));
 });
 afterAll(async () => {
+  await killLeftovers();
   await rm(dir, { recursive: true, force: true });
 });
 

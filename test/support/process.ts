@@ -3,6 +3,25 @@ import { resolve } from 'node:path';
 
 const bin = resolve(import.meta.dirname, '../../bin/glasshouse.js');
 
+// Every process started here; a test that fails half-way must not leave a server running.
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+/** SIGKILLs every process started by `runGlasshouse` that is still alive (for afterAll hooks). */
+export async function killLeftovers(): Promise<void> {
+  await Promise.all(
+    [...running].map(
+      (child) =>
+        new Promise<void>((done) => {
+          child.once('exit', () => done());
+          child.kill('SIGKILL');
+        }),
+    ),
+  );
+}
+
 export interface GlasshouseProcess {
   child: ChildProcess;
   /** Everything written to stdout and stderr so far. */
@@ -26,8 +45,12 @@ export function runGlasshouse(args: string[], env: NodeJS.ProcessEnv = {}): Glas
   child.stderr?.on('data', (chunk: Buffer) => {
     text += chunk.toString();
   });
+  running.add(child);
   const exit = new Promise<number | string>((done) => {
-    child.once('exit', (code, signal) => done(code ?? signal ?? -1));
+    child.once('exit', (code, signal) => {
+      running.delete(child);
+      done(code ?? signal ?? -1);
+    });
   });
   return {
     child,
