@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,25 @@ beforeAll(async () => {
 afterAll(async () => {
   await killLeftovers();
   await rm(dir, { recursive: true, force: true });
+});
+
+describe('glasshouse schemas export', () => {
+  it('writes a JSON Schema file per public contract', async () => {
+    const out = join(dir, 'schemas');
+    const run = runGlasshouse(['schemas', 'export', '--out', out]);
+    expect(await run.exited()).toBe(0);
+    const files = await readdir(out);
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'MetricEvent.schema.json',
+        'PolicyModule.schema.json',
+        'AlertEvent.schema.json',
+      ]),
+    );
+    const metric = JSON.parse(await readFile(join(out, 'MetricEvent.schema.json'), 'utf8'));
+    expect(metric).toMatchObject({ title: 'MetricEvent', type: 'object', additionalProperties: false });
+    expect(metric.properties.eventId.pattern).toBe('^[A-Za-z0-9._:-]{1,128}$');
+  });
 });
 
 describe('glasshouse start', () => {
