@@ -1,7 +1,7 @@
 import { type AlertAckCommand, AlertEvent } from '../../schemas/alert.js';
 import type { IssueDetail } from '../../schemas/common.js';
 import { acknowledgeAlert, type Engine, hasAcknowledgement } from '../core/performance/index.js';
-import type { Store } from '../ports/store.js';
+import { maxSelectRows, type Store } from '../ports/store.js';
 
 export type AckOutcome =
   | { kind: 'version'; alert: AlertEvent }
@@ -20,17 +20,18 @@ export type AckOutcome =
  * - a command some version already carries (same overseer, note and time) changes nothing: a replay
  *   after a restart, of this command or of older ones followed by newer, makes no version.
  *
- * `produced` holds the versions this batch made so far, by alert id; the caller records the result.
+ * `stored` holds the stored versions of this alert, read by `storedAlertVersions` before the batch
+ * touched the engine (so nothing here can fail after the engine took the batch's events); `produced`
+ * holds the versions this batch made so far, by alert id. The caller records the result.
  */
-export async function applyAcknowledgement(
+export function applyAcknowledgement(
   engine: Engine,
-  store: Store,
+  stored: readonly AlertEvent[],
   moduleId: string,
   command: AlertAckCommand,
   produced: ReadonlyMap<string, AlertEvent>,
-): Promise<AckOutcome> {
+): AckOutcome {
   const { alertId, by, note, at } = command;
-  const stored = await storedVersions(store, alertId);
   const inBatch = produced.get(alertId);
   const open = engine.openAlert(alertId);
   const known = [...stored, ...(inBatch ? [inBatch] : []), ...(open ? [open] : [])];
@@ -64,17 +65,24 @@ function wrongModule(moduleId: string, alert: AlertEvent): AckOutcome {
   };
 }
 
-/** Every stored version of an alert (an alert has a handful; the cap only bounds a pathological one). */
-async function storedVersions(store: Store, alertId: string): Promise<AlertEvent[]> {
+/**
+ * Every stored version of these alerts, by alert id (an alert has a handful; the cap only bounds a
+ * pathological one). One read for all the acknowledgements of a batch.
+ */
+export async function storedAlertVersions(
+  store: Store,
+  alertIds: readonly string[],
+): Promise<Map<string, AlertEvent[]>> {
+  const out = new Map<string, AlertEvent[]>();
+  if (alertIds.length === 0) return out;
   const rows = await store.select('alerts', {
-    where: [{ column: 'alert_id', op: '=', value: alertId }],
+    where: [{ column: 'alert_id', op: 'in', value: [...new Set(alertIds)] }],
     orderBy: [{ column: 'version', direction: 'desc' }],
-    limit: 10_000,
+    limit: maxSelectRows,
   });
-  const out: AlertEvent[] = [];
   for (const row of rows) {
     const parsed = AlertEvent.safeParse(row.body);
-    if (parsed.success) out.push(parsed.data);
+    if (parsed.success) out.set(row.alert_id, [...(out.get(row.alert_id) ?? []), parsed.data]);
   }
   return out;
 }

@@ -15,7 +15,7 @@ import type { RegistryView } from '../ports/registry.js';
 import type { Store } from '../ports/store.js';
 import { UnavailableError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
-import { applyAcknowledgement } from './acknowledgements.js';
+import { applyAcknowledgement, storedAlertVersions } from './acknowledgements.js';
 import { type Backoff, backoffDelay, sinkBackoff } from './backoff.js';
 import type { ProcessorMetrics } from './metrics.js';
 import { emptyOutputs, isEmpty, type Outputs, PendingWrite, SinkError } from './outputs.js';
@@ -190,16 +190,42 @@ export class Processor implements Component {
       if (module && !state.modules.has(module.id)) fresh.set(module.id, module);
     }
     if (fresh.size > 0) await this.restore(state, [...fresh.values()], now);
+    // Every read the batch needs happens here, before the engine takes its first event: the engine
+    // remembers an event as seen at once, so a failure after that would lose the outputs of the
+    // events before it (their redelivery counts as duplicates).
+    const ackIds = items.flatMap((item) =>
+      'command' in item && item.command.ok ? [item.command.command.alertId] : [],
+    );
+    const stored = await this.timed(storedAlertVersions(this.o.store, ackIds), 'acknowledge');
 
     const at = state.nextTime(now);
     const outputs = emptyOutputs(at);
+    try {
+      this.apply(state, items, stored, outputs, at);
+    } catch (err) {
+      // Not expected (nothing in apply does I/O), but the engine may have taken events already:
+      // their outputs are kept, written before the redelivered batch, which the engine dedups.
+      if (!isEmpty(outputs)) state.pending.push(new PendingWrite(outputs));
+      throw err;
+    }
+    return outputs;
+  }
+
+  /** Feeds the batch's items to the engine in record order and evaluates. Synchronous: no I/O. */
+  private apply(
+    state: PartitionState,
+    items: Item[],
+    stored: ReadonlyMap<string, AlertEvent[]>,
+    outputs: Outputs,
+    at: number,
+  ): void {
     const { engine } = state;
     // Alert versions made by this batch's commands, by id, so a second command builds on the first.
     const produced = new Map<string, AlertEvent>();
     for (const item of items) {
       const { record } = item;
       if ('command' in item) {
-        await this.command(state, outputs, record, item.command, produced);
+        this.command(state, outputs, record, item.command, stored, produced);
         continue;
       }
       const { verdict } = item;
@@ -241,31 +267,41 @@ export class Processor implements Component {
       this.o.metrics.deadLetters.inc({ reason: letter.reason });
     }
     this.addEvaluation(outputs, state, at);
-    return outputs;
   }
 
   /** Applies one command record; a refused one goes to the DLQ like a bad event. */
-  private async command(
+  private command(
     state: PartitionState,
     outputs: Outputs,
     record: IncomingRecord,
     verdict: CommandVerdict,
+    stored: ReadonlyMap<string, AlertEvent[]>,
     produced: Map<string, AlertEvent>,
-  ): Promise<void> {
+  ): void {
     const refuse = (reason: string, errors: Array<{ path: string; message: string }>) => {
       this.o.metrics.commands.inc({ outcome: 'dlq' });
       outputs.deadLetters.push({ record, reason, errors });
     };
-    if (!verdict.ok) return refuse(verdict.reason, verdict.errors);
-    if (!state.modules.has(verdict.moduleId))
-      return refuse('unknown_module', [
-        { path: 'key', message: `module ${verdict.moduleId} is not registered` },
-      ]);
-    const outcome = await this.timed(
-      applyAcknowledgement(state.engine, this.o.store, verdict.moduleId, verdict.command, produced),
-      'acknowledge',
+    if (!verdict.ok) {
+      refuse(verdict.reason, verdict.errors);
+      return;
+    }
+    if (!state.modules.has(verdict.moduleId)) {
+      refuse('unknown_module', [{ path: 'key', message: `module ${verdict.moduleId} is not registered` }]);
+      return;
+    }
+    const { alertId } = verdict.command;
+    const outcome = applyAcknowledgement(
+      state.engine,
+      stored.get(alertId) ?? [],
+      verdict.moduleId,
+      verdict.command,
+      produced,
     );
-    if (outcome.kind === 'refused') return refuse(outcome.reason, outcome.errors);
+    if (outcome.kind === 'refused') {
+      refuse(outcome.reason, outcome.errors);
+      return;
+    }
     if (outcome.kind === 'unchanged') {
       this.o.metrics.commands.inc({ outcome: 'unchanged' });
       return;

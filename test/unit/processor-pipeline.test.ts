@@ -1,8 +1,11 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Topics, topicSpecs } from '../../infra/kafka/topics.js';
-import type { AlertEvent } from '../../schemas/alert.js';
+import { type AlertEvent, commandHeader } from '../../schemas/alert.js';
 import { agencyHeader } from '../../schemas/metric-event.js';
 import type { PerformanceUpdate } from '../../schemas/performance.js';
 import { DuckDbStore } from '../../services/adapters/duckdb/index.js';
@@ -12,6 +15,7 @@ import type { Store } from '../../services/ports/store.js';
 import { verifyModule } from '../../services/processor/commands.js';
 import { ProcessorMetrics } from '../../services/processor/metrics.js';
 import { Processor } from '../../services/processor/processor.js';
+import { storedEventRows } from '../support/duckdb-raw.js';
 import { collect, meanGoalModule, metricRecord, values, waitUntil } from '../support/processor-harness.js';
 import { FixtureRegistry } from '../support/registry-fixture.js';
 
@@ -23,23 +27,41 @@ interface Rig {
   registry: FixtureRegistry;
   processor: Processor;
   metrics: Registry;
+  /** The DuckDB file (in a temp dir removed after the test). */
+  path: string;
 }
 
 const rigs: Rig[] = [];
+const dirs: string[] = [];
 afterEach(async () => {
-  for (const rig of rigs.splice(0)) {
-    await rig.processor.stop();
-    await rig.bus.stop();
-    await rig.store.stop();
-  }
+  for (const rig of rigs.splice(0)) await stopRig(rig);
+  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
 });
 
-/** A processor on the in-process bus and an in-memory DuckDB, with `wrapStore` to inject failures. */
+async function stopRig(rig: Rig): Promise<void> {
+  await rig.processor.stop();
+  await rig.bus.stop();
+  await rig.store.stop();
+}
+
+/**
+ * Stops the rig and counts the raw rows of each event in its DuckDB file without the store's
+ * read-time dedup, so an event written twice (or not at all) shows.
+ */
+async function rawRowsAfterStop(rig: Rig): Promise<Map<string, number>> {
+  await stopRig(rig);
+  return storedEventRows(rig.path);
+}
+
+/** A processor on the in-process bus and a DuckDB file, with `wrapStore` to inject failures. */
 async function rig(wrapStore: (store: Store) => Store = (s) => s): Promise<Rig> {
   const bus = new MemoryBus({ retryBaseMs: 5 });
   await bus.start();
   await bus.ensureTopics(topicSpecs);
-  const base = new DuckDbStore({ path: ':memory:', logger });
+  const dir = await mkdtemp(join(tmpdir(), 'gh-pipeline-'));
+  dirs.push(dir);
+  const path = join(dir, 'store.duckdb');
+  const base = new DuckDbStore({ path, logger });
   await base.start();
   await base.migrate();
   const store = wrapStore(base);
@@ -61,7 +83,7 @@ async function rig(wrapStore: (store: Store) => Store = (s) => s): Promise<Rig> 
     backoff: { baseMs: 20, capMs: 200 },
   });
   await processor.start();
-  const r = { bus, store: base, registry, processor, metrics };
+  const r = { bus, store: base, registry, processor, metrics, path };
   rigs.push(r);
   return r;
 }
@@ -187,6 +209,64 @@ describe('processor on the in-process bus and DuckDB', () => {
     expect(rollups.reduce((n, r) => n + r.count, 0)).toBe(100);
     expect(await metrics.getSingleMetricAsString('glasshouse_processor_consumer_lag')).toMatch(/ 0$/m);
   });
+
+  it('keeps the raw rows of a batch whose acknowledgement could not read the store, and applies the ack after', async () => {
+    let failing = false;
+    let failures = 0;
+    const alertsReadFails = (store: Store): Store =>
+      new Proxy(store, {
+        get(target, prop, receiver) {
+          if (prop === 'select') {
+            return async (...args: Parameters<Store['select']>) => {
+              if (failing && args[0] === 'alerts') {
+                failures += 1;
+                throw new Error('alerts read failed (injected)');
+              }
+              return target.select(...args);
+            };
+          }
+          const value = Reflect.get(target, prop, receiver);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+    const r = await rig(alertsReadFails);
+    const alerts = await collect(r.bus, Topics.alertsEvents);
+    const t0 = Date.now();
+    await r.bus.publish(Topics.metricsRaw, [metricRecord('er-wait', 'a0', 200, t0)]);
+    const firing = await waitUntil('a firing goal_deviation', () =>
+      values<AlertEvent>(alerts.records).find((a) => a.state === 'firing'),
+    );
+    failing = true;
+    // One batch: events, then an acknowledgement whose stored versions cannot be read yet.
+    const ack = { alertId: firing.alertId, by: 'desk', note: 'seen', at: Date.now() };
+    await r.bus.publish(Topics.metricsRaw, [
+      ...Array.from({ length: 5 }, (_, i) => metricRecord('er-wait', `a${i + 1}`, 20, t0 + 1 + i)),
+      { key: 'er-wait', value: JSON.stringify(ack), headers: { [commandHeader]: 'alert.ack' } },
+    ]);
+    await waitUntil('the alerts read failing', () => failures >= 2);
+    failing = false;
+    await waitUntil('the acknowledged version published', () =>
+      values<AlertEvent>(alerts.records).find((a) => a.acknowledgedBy === 'desk'),
+    );
+    await waitUntil('the acknowledged version stored', async () =>
+      (await r.store.select('alerts')).some(
+        (row) => (row.body as AlertEvent).acknowledgedBy === 'desk' && row.alert_id === firing.alertId,
+      ),
+    );
+    await waitUntil(
+      'the six events readable',
+      async () => (await countOf(r.store, 'metric_events')) === 6,
+      3_000,
+    );
+    // Stored rollups agree with SQL over the raw events (a lost raw row would break this).
+    await waitUntil(
+      'ground truth agrees',
+      async () => (await verifyModule(r.store, 'er-wait'))?.differences.length === 0,
+      3_000,
+    );
+    const rows = await rawRowsAfterStop(r);
+    expect(Object.fromEntries(rows)).toEqual({ a0: 1, a1: 1, a2: 1, a3: 1, a4: 1, a5: 1 });
+  }, 20_000);
 
   it('after dying between raw events and rollups, the next owner counts the redelivered events once', async () => {
     let rollupsFail = true;
