@@ -184,7 +184,8 @@ describe('processor on the in-process bus and DuckDB', () => {
           return typeof value === 'function' ? value.bind(target) : value;
         },
       });
-    const { bus, store, processor, metrics } = await rig(flaky);
+    const r = await rig(flaky);
+    const { bus, store, processor, metrics } = r;
     const t0 = Date.now();
     failing = true;
     await bus.publish(
@@ -208,6 +209,10 @@ describe('processor on the in-process bus and DuckDB', () => {
     const rollups = await store.select('rollups');
     expect(rollups.reduce((n, r) => n + r.count, 0)).toBe(100);
     expect(await metrics.getSingleMetricAsString('glasshouse_processor_consumer_lag')).toMatch(/ 0$/m);
+    // Exactly once as stored, not only as read: count the file's rows without the store's dedup.
+    const rows = await rawRowsAfterStop(r);
+    expect(rows.size).toBe(100);
+    expect([...rows].filter(([, n]) => n !== 1)).toEqual([]);
   });
 
   it('keeps the raw rows of a batch whose acknowledgement could not read the store, and applies the ack after', async () => {
