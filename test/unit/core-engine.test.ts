@@ -493,6 +493,46 @@ describe('Engine: restore after restart', () => {
   );
 });
 
+describe('Engine: restore after a goal edit', () => {
+  /** Rollup rows of five events of `on_time_rate` (value 95) under goal `ontime` (mean, 10s). */
+  const storedRows = (): RollupRow[] => {
+    const engine = new Engine({ clock: { now: () => T0 } });
+    engine.setModule(moduleVersion({ goals: [goal({ window: '10s' })] }));
+    for (let i = 0; i < 5; i += 1)
+      engine.ingest({
+        eventId: `old-${i}`,
+        agencyId: 'a',
+        moduleId: 'bus',
+        metric: 'on_time_rate',
+        value: 95,
+        observedAt: T0 + i * 100,
+        receivedAt: T0 + i * 100,
+      });
+    const rows = engine.evaluate(T0 + 1_000).rollups;
+    expect(rows.reduce((n, r) => n + r.count, 0)).toBe(5);
+    return rows;
+  };
+
+  it.each([
+    ['another metric', goal({ window: '10s', metric: 'delay_minutes' })],
+    ['a percentile of the same metric (no sketch stored)', goal({ window: '10s', aggregation: 'p95' })],
+  ])('does not put the old buckets into the live window when the goal now watches %s', (_what, edited) => {
+    const engine = new Engine({ clock: { now: () => T0 + 2_000 } });
+    engine.setModule(moduleVersion({ goals: [edited] }, 2));
+    engine.restore({ rollups: storedRows() });
+    engine.ingest({
+      eventId: 'new-1',
+      agencyId: 'a',
+      moduleId: 'bus',
+      metric: edited.metric,
+      value: 5,
+      observedAt: T0 + 2_000,
+      receivedAt: T0 + 2_000,
+    });
+    expect(engine.evaluate(T0 + 2_000).updates).toMatchObject([{ goalId: 'ontime', count: 1, value: 5 }]);
+  });
+});
+
 describe('Engine: memory bound', () => {
   it('holds a fixed number of buckets, sketch bins and dedup entries however long it runs', () => {
     const h = harness(

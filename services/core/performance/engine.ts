@@ -6,7 +6,7 @@ import type { Clock } from '../../ports/clock.js';
 import { aggregateValue, emptySummary, mergeSummary, type Summary } from './aggregate.js';
 import { type AlertReading, type AlertSubject, AlertTracker } from './alerts.js';
 import { RecentEvents } from './dedup.js';
-import { fromRollupRow, type RollupRow, toRollupRow } from './rollup.js';
+import { fromRollupRow, type RollupRow, rollupHasSketch, toRollupRow } from './rollup.js';
 import { type RuleSpec, rulesOf, sameBuckets } from './rules.js';
 import { isStagnating, shortfallOf, statusOf, TrendSeries, towardTarget } from './status.js';
 import { BucketRing, type DirtyBucket } from './window.js';
@@ -245,15 +245,16 @@ export class Engine {
   /**
    * Rebuilds windows, open alerts, dedup memory and trends after a restart. Call after `setModule`
    * for every module of the partition and before the first `ingest`. Rows of unknown modules or
-   * rules, or of a different bucket width, are ignored; an open alert of a rule that no longer exists
-   * is resolved at the next evaluation.
+   * rules, or built for other buckets than the rule's (width, metric, or a percentile rule's sketch:
+   * a goal edited to watch another metric keeps its id, and the row key has no metric) are ignored;
+   * an open alert of a rule that no longer exists is resolved at the next evaluation.
    */
   restore(input: RestoreInput): void {
     const rows = [...(input.rollups ?? [])].sort((a, b) => a.bucket_ms - b.bucket_ms);
     for (const row of rows) {
       const state = this.modules.get(row.module_id);
       const rule = state?.rules.get(row.rule_id);
-      if (!state || !rule || rule.spec.geometry.widthMs !== row.width_ms) continue;
+      if (!state || !rule || !fitsRule(rule.spec, row)) continue;
       const { stored, live } = fromRollupRow(row, rule.spec.withSketch);
       rule.ring.restore(row.bucket_ms, stored, live);
       if (stored.count > 0 && stored.lastMs > state.maxObserved) state.maxObserved = stored.lastMs;
@@ -624,4 +625,13 @@ function describe(spec: RuleSpec, value: number | null, status: string): string 
         ? `at most ${spec.target}`
         : `${spec.target}`;
   return `${what}; goal ${goal} with tolerance ${spec.tolerance} (${status})`;
+}
+
+/** True when a stored row holds the buckets `spec` builds: same width and metric, a sketch if it needs one. */
+function fitsRule(spec: RuleSpec, row: RollupRow): boolean {
+  return (
+    spec.geometry.widthMs === row.width_ms &&
+    spec.metric === row.metric &&
+    (!spec.withSketch || rollupHasSketch(row))
+  );
 }

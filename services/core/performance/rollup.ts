@@ -65,6 +65,11 @@ export function toRollupRow(
   };
 }
 
+/** True when the row carries a quantile sketch (it was written by a percentile rule). Throws on a malformed row. */
+export function rollupHasSketch(row: RollupRow): boolean {
+  return parseBlob(row.sketch).q !== undefined;
+}
+
 /** Reads a `rollups` row back: the stored summary and, when it differs, the live one. Throws on a malformed row. */
 export function fromRollupRow(row: RollupRow, withSketch: boolean): { stored: Summary; live?: Summary } {
   const blob = parseBlob(row.sketch);
