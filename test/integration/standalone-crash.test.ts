@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DuckDbStore } from '../../services/adapters/duckdb/index.js';
+import { repeatedEventRows, storedEventRows } from '../support/duckdb-raw.js';
 import { call, eventually, seedModule } from '../support/http-client.js';
 import { type GlasshouseProcess, runGlasshouse } from '../support/process.js';
 
@@ -148,18 +149,24 @@ describe('standalone process killed with SIGKILL while a client posts', () => {
 
 /** Opens the stopped process's DuckDB file and checks events, rollups and alert openings. */
 async function checkStore(acked: Set<string>, liveCount: number, round: number): Promise<void> {
-  const store = new DuckDbStore({ path: join(dataDir, 'glasshouse.duckdb') });
+  const path = join(dataDir, 'glasshouse.duckdb');
+  // Rows as written, read with plain SQL: the store's select keeps one row per key, so it would
+  // hide an event written twice. A batch killed after its raw rows but before its rollups is
+  // redelivered and writes its rows again (restore.ts: only events covered by a rollup are
+  // remembered as seen); such copies must be the same event, differing only in the batch time.
+  const stored = await storedEventRows(path, moduleId);
+  const missing = [...acked].filter((id) => !stored.has(id));
+  expect(missing, `round ${round}: acknowledged events missing from the store`).toEqual([]);
+  const differing = [...(await repeatedEventRows(path, moduleId))].filter(([, copies]) => {
+    const content = copies.map(({ received_ms: _, ...rest }) =>
+      JSON.stringify(rest, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)),
+    );
+    return new Set(content).size > 1;
+  });
+  expect(differing, `round ${round}: events stored twice with different content`).toEqual([]);
+  const store = new DuckDbStore({ path });
   await store.start();
   try {
-    const events = await store.select('metric_events', {
-      where: [{ column: 'module_id', op: '=', value: moduleId }],
-      limit: 100_000,
-    });
-    const stored = new Map<string, number>();
-    for (const e of events) stored.set(e.event_id, (stored.get(e.event_id) ?? 0) + 1);
-    const missing = [...acked].filter((id) => !stored.has(id));
-    expect(missing, `round ${round}: acknowledged events missing from the store`).toEqual([]);
-    expect([...stored.values()].every((n) => n === 1)).toBe(true);
     // The live window counted each stored event once (no event twice after a replay).
     expect(liveCount, `round ${round}: live count vs stored events`).toBe(stored.size);
     // Stored rollups count each event once.
