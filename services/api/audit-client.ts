@@ -94,11 +94,13 @@ export class AuditClient implements AuditTrail, Component {
     }
     const ttl = this.options.requestTtlMs ?? 15_000;
     const requestId = randomUUID();
+    const requestedAt = this.options.clock.now();
     const request: AuditLogRecord = {
       type: 'request',
       requestId,
       actor,
-      expiresAt: this.options.clock.now() + ttl,
+      expiresAt: requestedAt + ttl,
+      requestedAt,
       command,
     } as AuditLogRecord;
     let timer: NodeJS.Timeout | undefined;

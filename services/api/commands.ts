@@ -62,6 +62,11 @@ export const AuditLogRecord = z.discriminatedUnion('type', [
     requestId: z.string().min(1),
     actor: z.string().min(1),
     expiresAt: z.number().int(),
+    /**
+     * When the request was made (epoch ms): the entry's `at` (never before the previous entry's), so
+     * executing the same request again makes the same entry. Absent in requests of older versions.
+     */
+    requestedAt: z.number().int().optional(),
     command: Command,
   }),
   z.strictObject({ type: z.literal('result'), requestId: z.string().min(1), outcome: CommandOutcome }),

@@ -72,9 +72,21 @@ class Refusal extends Error {
 export class AuditSequencer implements Component {
   readonly name = 'audit-sequencer';
   private consumption: Consumption | undefined;
-  /** Present while this member owns the partition. */
+  /** True between assignment and revocation of the partition. */
+  private assigned = false;
+  /**
+   * Present while this member owns the partition and its view matches the store. Cleared after a
+   * failed write, whose row may have landed anyway: the next batch takes over again from the store.
+   */
   private owned:
-    | { state: RegistryState; head: ChainHead; last: StoredAudit | undefined; done: Set<string> }
+    | {
+        state: RegistryState;
+        head: ChainHead;
+        /** `at` of the head entry (epoch ms): entries never go back in time. */
+        headAtMs: number;
+        last: StoredAudit | undefined;
+        done: Set<string>;
+      }
     | undefined;
   private readonly log: Logger;
 
@@ -96,12 +108,16 @@ export class AuditSequencer implements Component {
       group: sequencerGroup,
       fromBeginning: true,
       onAssign: async () => {
+        this.assigned = true;
         await this.takeOver();
       },
       onRevoke: async () => {
+        this.assigned = false;
         this.owned = undefined;
       },
       onBatch: async (batch) => {
+        if (!this.assigned) throw new Error('audit.log delivered a batch before its partition was assigned');
+        if (!this.owned) await this.takeOver();
         for (const incoming of batch.records) {
           const record = parseAuditLogRecord(incoming.value);
           if (record?.type === 'request') await this.handle(record);
@@ -143,7 +159,13 @@ export class AuditSequencer implements Component {
     for (const record of await loadRegistryRecords(store, this.log)) state.apply(record);
     if (last) await this.finish(state, last);
     const head = newest ? { seq: newest.seq, hash: newest.hash } : emptyHead;
-    this.owned = { state, head, last, done: new Set(stored.map((item) => item.requestId)) };
+    this.owned = {
+      state,
+      head,
+      headAtMs: newest?.at_ms ?? 0,
+      last,
+      done: new Set(stored.map((item) => item.requestId)),
+    };
     this.log.info({ seq: head.seq }, 'sequencing the audit log');
   }
 
@@ -160,7 +182,7 @@ export class AuditSequencer implements Component {
 
   private async handle(request: Request): Promise<void> {
     const owned = this.owned;
-    if (!owned) throw new Error('audit.log delivered a batch before its partition was assigned');
+    if (!owned) throw new Error('audit.log delivered a batch before the sequencer took over');
     if (owned.done.has(request.requestId)) {
       // A redelivery: the entry is committed. Only the newest may lack its effects or its answer.
       if (owned.last?.requestId === request.requestId) {
@@ -186,9 +208,12 @@ export class AuditSequencer implements Component {
       });
       return;
     }
+    // The entry's time comes from the request, not the clock, so executing it again (after a failed
+    // write whose row landed anyway) makes the same entry.
+    const atMs = Math.max(request.requestedAt ?? now, owned.headAtMs);
     let effect: Effect | undefined;
     try {
-      effect = await this.execute(owned.state, request.actor, request.command, toTimestamp(now));
+      effect = await this.execute(owned.state, request.actor, request.command, atMs);
     } catch (err) {
       if (!(err instanceof Refusal)) throw err;
       await this.announce(request.requestId, {
@@ -214,24 +239,38 @@ export class AuditSequencer implements Component {
       value: effect.value,
       records: effect.records,
     };
-    // The commit point: once this row is durable the change has happened.
-    await this.options.store.insert('audit_log', [
-      {
-        seq: entry.seq,
-        at_ms: Date.parse(entry.at),
-        actor: entry.actor,
-        action: entry.action,
-        subject: entry.subject,
-        hash: entry.hash,
-        body: stored,
-      },
-    ]);
-    owned.head = { seq: entry.seq, hash: entry.hash };
-    owned.last = stored;
-    owned.done.add(request.requestId);
-    if (owned.done.size > rememberedRequests) owned.done.delete(owned.done.values().next().value as string);
-    await this.finish(owned.state, stored);
-    await this.announce(request.requestId, { ok: true, entry, value: effect.value, records: effect.records });
+    try {
+      // The commit point: once this row is durable the change has happened.
+      await this.options.store.insert('audit_log', [
+        {
+          seq: entry.seq,
+          at_ms: Date.parse(entry.at),
+          actor: entry.actor,
+          action: entry.action,
+          subject: entry.subject,
+          hash: entry.hash,
+          body: stored,
+        },
+      ]);
+      owned.head = { seq: entry.seq, hash: entry.hash };
+      owned.headAtMs = atMs;
+      owned.last = stored;
+      owned.done.add(request.requestId);
+      if (owned.done.size > rememberedRequests) owned.done.delete(owned.done.values().next().value as string);
+      await this.finish(owned.state, stored);
+      await this.announce(request.requestId, {
+        ok: true,
+        entry,
+        value: effect.value,
+        records: effect.records,
+      });
+    } catch (err) {
+      // A write that failed may still have landed (e.g. a timeout after the store committed): the
+      // redelivered batch first takes over from the store, where `done` recognises this request if
+      // its row is there, instead of writing another entry at the same seq.
+      this.owned = undefined;
+      throw err;
+    }
   }
 
   private async announce(requestId: string, outcome: CommandOutcome): Promise<void> {
@@ -244,8 +283,9 @@ export class AuditSequencer implements Component {
     state: RegistryState,
     actor: string,
     command: ParsedCommand,
-    at: string,
+    atMs: number,
   ): Promise<Effect> {
+    const at = toTimestamp(atMs);
     const none = (value: unknown): Effect => ({ unchanged: true, value });
     switch (command.op) {
       case 'module.put': {
@@ -268,7 +308,7 @@ export class AuditSequencer implements Component {
         const changes = sensitiveChanges(before, content);
         const flags =
           before && (changes.goals.length || changes.ownerChanged)
-            ? changeFlags(changes, await goalFacts(this.options.store, before, this.options.clock.now()))
+            ? changeFlags(changes, await goalFacts(this.options.store, before, atMs))
             : [];
         const version = nextModuleVersion(before, put, { at, actor, flags });
         if (!version) return none(before);

@@ -14,6 +14,12 @@ export interface SelectQuery {
   orderBy?: Array<{ column: string; direction?: 'asc' | 'desc' }>;
   /** Maximum rows returned. Adapters refuse more than `maxSelectRows`. */
   limit?: number;
+  /**
+   * Every stored row, without the read-time dedup (replays and superseded versions included; the
+   * conditions apply to each row), for checks that must see a key written twice with different
+   * content. ClickHouse may have merged rows of one key already, keeping the one written last.
+   */
+  allRows?: boolean;
 }
 
 /** Hard ceiling for one `select`; callers page with `where` + `orderBy` beyond it. */

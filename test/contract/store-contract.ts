@@ -76,6 +76,22 @@ export function storeContract(adapter: string, create: () => Promise<StoreUnderT
       expect(back).toHaveLength(rows.length);
     });
 
+    it('reads every stored row of a key with allRows, conditions applied to each', async () => {
+      const p = uniqueId('all');
+      const [row] = sampleRows(p).audit_log;
+      // One insert: one part in ClickHouse, which no background merge collapses on its own.
+      await store.insert('audit_log', [row!, { ...row!, hash: 'e'.repeat(64) }]);
+      const where = prefixFilter('audit_log', p);
+      expect(await store.select('audit_log', { where })).toHaveLength(1);
+      const every = await store.select('audit_log', { where, allRows: true, orderBy: [{ column: 'hash' }] });
+      expect(every.map((r) => r.hash)).toEqual(['e'.repeat(64), 'f'.repeat(64)]);
+      const one = await store.select('audit_log', {
+        where: [...where, { column: 'hash', op: '=', value: 'f'.repeat(64) }],
+        allRows: true,
+      });
+      expect(one).toHaveLength(1);
+    });
+
     it('keeps the greatest version of a key, whatever the insert order', async () => {
       const p = uniqueId('ver');
       const base = { kind: 'agency', id: p, updated_ms: 1, body: {} };

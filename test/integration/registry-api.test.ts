@@ -6,12 +6,14 @@ import { createClient } from '@clickhouse/client';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Topics } from '../../infra/kafka/topics.js';
 import { ClickHouseStore } from '../../services/adapters/clickhouse/index.js';
 import { DuckDbStore } from '../../services/adapters/duckdb/index.js';
 import { KafkaBus } from '../../services/adapters/kafka/index.js';
 import { MemoryBus } from '../../services/adapters/memory/index.js';
 import { acknowledgeAlert } from '../../services/api/audit-client.js';
 import { verifyExport } from '../../services/api/audit-export.js';
+import { entryHash } from '../../services/core/audit/chain.js';
 import type { Bus } from '../../services/ports/bus.js';
 import type { Store } from '../../services/ports/store.js';
 import { type RunningApi, startApi } from '../support/api-harness.js';
@@ -601,6 +603,128 @@ describe('audit sequencer recovery', () => {
       await api.stop();
       await bus.stop();
       await real.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+  it('after an audit write that landed but reported failure, answers once with the one entry at that seq', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'glasshouse-sequencer-'));
+    const path = join(dir, 'store.duckdb');
+    const bus = new MemoryBus({ topicPrefix: 'landed', retryBaseMs: 20 });
+    const real = new DuckDbStore({ path, logger });
+    await bus.start();
+    await real.start();
+    await real.migrate();
+    // The first audit row is written, then the insert reports a failure (a timeout after the commit).
+    let injected = 0;
+    const store: Store = Object.create(real, {
+      insert: {
+        value: async (table: Parameters<Store['insert']>[0], rows: never[]) => {
+          await real.insert(table, rows);
+          if (table === 'audit_log' && injected === 0) {
+            injected++;
+            throw new Error('injected failure after the audit row landed');
+          }
+        },
+      },
+    });
+    const api = await startApi({ bus, store, adminToken });
+    const results: string[] = [];
+    const reader = await bus.consume({
+      topic: Topics.auditLog,
+      group: null,
+      fromBeginning: true,
+      onBatch: async (batch) => {
+        for (const r of batch.records) {
+          const record = JSON.parse(r.value.toString('utf8')) as { type: string; requestId: string };
+          if (record.type === 'result') results.push(record.requestId);
+        }
+      },
+    });
+    try {
+      const answer = await api.call('PUT', '/v1/sociotechnicians/ada', {
+        token: adminToken,
+        body: { name: 'Ada' },
+      });
+      expect(answer.status).toBe(200);
+      expect(injected).toBe(1);
+      await waitFor(async () => (results.length > 0 ? true : undefined), 'the result on audit.log');
+      const audit = await api.call('GET', '/v1/audit');
+      expect(audit.body.items.map((e: { seq: number }) => e.seq)).toEqual([1]);
+      expect((await api.call('GET', '/v1/audit/verify')).body).toMatchObject({ valid: true, length: 1 });
+      // A second request chains on the one entry.
+      expect(
+        (await api.call('PUT', '/v1/sociotechnicians/bob', { token: adminToken, body: { name: 'Bob' } }))
+          .status,
+      ).toBe(200);
+      expect((await api.call('GET', '/v1/audit/verify')).body).toMatchObject({ valid: true, length: 2 });
+      // One result per request: the first was answered once, not again when its batch was redelivered.
+      await waitFor(async () => (results.length >= 2 ? true : undefined), 'both results');
+      expect(results).toHaveLength(2);
+      expect(new Set(results).size).toBe(2);
+    } finally {
+      await reader.stop();
+      await api.stop();
+      await bus.stop();
+      await real.stop();
+    }
+    try {
+      // Rows as stored, without the store's read-time dedup: one per seq.
+      const instance = await DuckDBInstance.create(path);
+      const connection = await instance.connect();
+      const rows = (
+        await connection.runAndReadAll('SELECT seq, count(*) AS n FROM audit_log GROUP BY seq ORDER BY seq')
+      ).getRowObjectsJS();
+      connection.closeSync();
+      instance.closeSync();
+      expect(rows.map((r) => [Number(r.seq), Number(r.n)])).toEqual([
+        [1, 1],
+        [2, 1],
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+  it('reports two different entries stored at one seq as broken, and shows both; an identical replay is not', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'glasshouse-fork-'));
+    const bus = new MemoryBus({ topicPrefix: 'fork', retryBaseMs: 20 });
+    const store = new DuckDbStore({ path: join(dir, 'store.duckdb'), logger });
+    await bus.start();
+    await store.start();
+    await store.migrate();
+    const api = await startApi({ bus, store, adminToken });
+    try {
+      for (const id of ['ada', 'bob'])
+        expect(
+          (await api.call('PUT', `/v1/sociotechnicians/${id}`, { token: adminToken, body: { name: id } }))
+            .status,
+        ).toBe(200);
+      const [row] = await store.select('audit_log', { where: [{ column: 'seq', op: '=', value: 1 }] });
+      // The same row again (a replay) changes nothing.
+      await store.insert('audit_log', [row!]);
+      expect((await api.call('GET', '/v1/audit/verify')).body).toMatchObject({ valid: true, length: 2 });
+      expect((await api.call('GET', '/v1/audit')).body.items).toHaveLength(2);
+      // A different, self-consistent entry at seq 1: whichever one a deduplicating read picked, the
+      // chain could look valid; both are shown and the chain is broken at 1.
+      const body = row!.body as { entry: { at: string; hash: string } };
+      const forged = { ...body.entry, at: new Date(Date.parse(body.entry.at) + 1).toISOString() };
+      const { hash: _hash, ...unhashed } = forged;
+      const hash = entryHash(unhashed as Parameters<typeof entryHash>[0]);
+      await store.insert('audit_log', [
+        { ...row!, hash, at_ms: Date.parse(forged.at), body: { ...body, entry: { ...forged, hash } } },
+      ]);
+      const verdict = (await api.call('GET', '/v1/audit/verify')).body;
+      expect(verdict).toMatchObject({ valid: false, brokenAt: 1 });
+      const items = (await api.call('GET', '/v1/audit')).body.items as Array<{ seq: number }>;
+      expect(items.map((e) => e.seq)).toEqual([1, 1, 2]);
+      // The offline verifier, reading the same export, finds the repeated seq.
+      expect(await verifyExport(api.url)).toMatchObject({
+        valid: false,
+        reason: 'seq 1 is out of order (expected 2)',
+      });
+    } finally {
+      await api.stop();
+      await bus.stop();
+      await store.stop();
       await rm(dir, { recursive: true, force: true });
     }
   });

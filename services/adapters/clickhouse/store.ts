@@ -160,7 +160,7 @@ export class ClickHouseStore implements Store {
       .join(', ');
     // Key conditions keep or drop whole keys, so they may filter before FINAL (and use the primary
     // key); other conditions must see only the surviving latest version, so they filter after it.
-    const inner = `SELECT ${columns} FROM ${table} FINAL${where(parts.keyConditions)}`;
+    const inner = `SELECT ${columns} FROM ${table}${query.allRows ? '' : ' FINAL'}${where(parts.keyConditions)}`;
     const sql = `SELECT ${columns} FROM (${inner})${where(parts.otherConditions)} ORDER BY ${parts.orderBy} LIMIT ${parts.fetch}`;
     const raw = await this.rows<Record<string, unknown>>(sql);
     checkRowCeiling(table, parts, raw.length);

@@ -152,9 +152,11 @@ export class DuckDbStore implements Store {
     const ranked =
       `SELECT ${columns}, row_number() OVER (PARTITION BY ${key}${latest}) AS gh_rank ` +
       `FROM ${table}${where(parts.keyConditions)}`;
-    const sql =
-      `SELECT ${columns} FROM (${ranked})${where(['gh_rank = 1', ...parts.otherConditions])} ` +
-      `ORDER BY ${parts.orderBy} LIMIT ${parts.fetch}`;
+    const sql = query.allRows
+      ? `SELECT ${columns} FROM ${table}${where([...parts.keyConditions, ...parts.otherConditions])} ` +
+        `ORDER BY ${parts.orderBy} LIMIT ${parts.fetch}`
+      : `SELECT ${columns} FROM (${ranked})${where(['gh_rank = 1', ...parts.otherConditions])} ` +
+        `ORDER BY ${parts.orderBy} LIMIT ${parts.fetch}`;
     const raw = await this.serialized(
       async (c) => (await c.runAndReadAll(sql)).getRowObjectsJS(),
       `select from ${table}`,

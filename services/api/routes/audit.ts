@@ -2,10 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ChainVerifier } from '../../core/audit/chain.js';
 import type { Store } from '../../ports/store.js';
+import type { Row } from '../../ports/tables.js';
 import { type ApiDeps, parseOr400 } from '../deps.js';
 
 /** Most entries in one page of `GET /v1/audit`. */
 export const maxAuditPage = 1_000;
+
+type AuditRow = Row<'audit_log'>;
 
 const AuditQuery = z.strictObject({
   after: z
@@ -21,13 +24,44 @@ const AuditQuery = z.strictObject({
     .default(100),
 });
 
-/** One page of stored rows after `after`, in seq order. */
-async function page(store: Store, after: number, limit: number) {
-  return store.select('audit_log', {
+/**
+ * One page of stored rows after `after`, in seq order, as written: without the store's read-time
+ * dedup, so two different rows at one seq (a fork) are both seen rather than one picked. Identical
+ * copies (replays) collapse. A seq is never split between pages.
+ */
+async function page(
+  store: Store,
+  after: number,
+  limit: number,
+): Promise<{ rows: AuditRow[]; full: boolean }> {
+  const rows = await store.select('audit_log', {
     where: [{ column: 'seq', op: '>', value: after }],
-    orderBy: [{ column: 'seq', direction: 'asc' }],
+    orderBy: [{ column: 'seq', direction: 'asc' }, { column: 'hash' }],
     limit,
+    allRows: true,
   });
+  const last = rows[rows.length - 1]?.seq;
+  if (rows.length === limit && last !== undefined) {
+    const rest = await store.select('audit_log', {
+      where: [{ column: 'seq', op: '=', value: last }],
+      orderBy: [{ column: 'hash' }],
+      limit: maxAuditPage,
+      allRows: true,
+    });
+    rows.splice(
+      rows.findIndex((r) => r.seq === last),
+      rows.length,
+      ...rest,
+    );
+  }
+  const seen = new Set<string>();
+  const distinct = rows.filter((row) => {
+    const text = JSON.stringify(row);
+    if (seen.has(text)) return false;
+    seen.add(text);
+    return true;
+  });
+  return { rows: distinct, full: last !== undefined && rows.length >= limit };
 }
 
 /** The public entry of a stored row, exactly as stored (tampering included: the verifier must see it). */
@@ -42,8 +76,12 @@ export async function verifyStoredChain(store: Store) {
   const verifier = new ChainVerifier();
   let after = 0;
   for (;;) {
-    const rows = await page(store, after, maxAuditPage);
-    for (const row of rows) {
+    const { rows, full } = await page(store, after, maxAuditPage);
+    for (const [i, row] of rows.entries()) {
+      if (rows[i + 1]?.seq === row.seq) {
+        verifier.fail(row.seq, `different entries are stored at seq ${row.seq}`);
+        return verifier.result();
+      }
       const entry = entryOf(row.body) as { seq?: unknown; hash?: unknown };
       if (!verifier.push(entry)) return verifier.result();
       if (entry.seq !== row.seq || entry.hash !== row.hash) {
@@ -51,7 +89,7 @@ export async function verifyStoredChain(store: Store) {
         return verifier.result();
       }
     }
-    if (rows.length < maxAuditPage) return verifier.result();
+    if (!full) return verifier.result();
     after = rows[rows.length - 1]!.seq;
   }
 }
@@ -60,9 +98,9 @@ export async function verifyStoredChain(store: Store) {
 export function auditRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get('/v1/audit', async (request) => {
     const query = parseOr400(AuditQuery, request.query, 'the query');
-    const rows = await page(deps.store, query.after, query.limit);
+    const { rows, full } = await page(deps.store, query.after, query.limit);
     const items = rows.map((row) => entryOf(row.body));
-    return rows.length === query.limit ? { items, next: String(rows[rows.length - 1]!.seq) } : { items };
+    return full ? { items, next: String(rows[rows.length - 1]!.seq) } : { items };
   });
 
   app.get('/v1/audit/verify', async () => verifyStoredChain(deps.store));
