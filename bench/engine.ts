@@ -137,6 +137,7 @@ async function main(): Promise<void> {
     clock: systemClock,
     logger,
     metrics: processorMetrics,
+    commandKey: randomBytes(32),
     ...(args.concurrency === undefined ? {} : { concurrency: Number(args.concurrency) }),
   });
   const began = Date.now();

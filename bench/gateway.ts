@@ -254,6 +254,7 @@ function serverChild(): void {
           store: unusedStore,
           registry: benchRegistry,
           audit: { append: async () => Promise.reject(new Error('no audit in the benchmark')) },
+          commandKey: randomBytes(32),
           http,
           lifecycle,
         },

@@ -46,12 +46,17 @@ export type AlertAck = z.infer<typeof AlertAck>;
 
 /**
  * The `metrics.raw` header that marks a record as a command to the processor instead of a metric
- * event; its value names the command (`alert.ack`). Only the gateway and api roles write it. Like
- * the agency header, it is trusted as written: Kafka cannot authenticate a header, so the operator's
- * ACLs must keep agencies that produce straight to `metrics.raw` from setting it (as they must keep
- * them from forging another agency's header). Ingest never forwards client headers.
+ * event; its value names the command (`alert.ack`). Only the gateway and api roles write it, and
+ * sign it (`commandSignatureHeader`): agencies may produce straight to `metrics.raw`, so a command
+ * is executed only with a valid signature. Ingest never forwards client headers.
  */
 export const commandHeader = 'glasshouse-command';
+
+/**
+ * The `metrics.raw` header carrying a command's signature: lowercase hex HMAC-SHA256, under the key
+ * the roles share, of `<command name>\n<record key>\n<record value>` (core/validation/command-signature.ts).
+ */
+export const commandSignatureHeader = 'glasshouse-signature';
 
 /** Command names carried in the `glasshouse-command` header. */
 export const AlertCommandName = z.enum(['alert.ack']);

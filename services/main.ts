@@ -13,6 +13,7 @@ import type { Component } from './ports/lifecycle.js';
 import { processorRole } from './processor/role.js';
 import { chooseAdapters } from './runtime/adapters.js';
 import { adminHashFile, resolveBootstrapAdmin } from './runtime/admin-token.js';
+import { resolveCommandKey } from './runtime/command-key.js';
 import type { Config, Role } from './runtime/config.js';
 import { ConfigError } from './runtime/errors.js';
 import { HttpServer } from './runtime/http.js';
@@ -90,6 +91,16 @@ export async function startGlasshouse(config: Config, logger: Logger): Promise<R
     }),
   );
   const audit = lifecycle.add(new AuditClient({ bus, clock: systemClock, logger }));
+  // Roles that exchange commands (gateway/api → processor) must derive the same key.
+  const commandKey = await resolveCommandKey({
+    configured: config.commandKey,
+    adminToken: config.adminToken,
+    adminHashFile: admin.hash !== undefined || admin.generated ? adminHashFile(config.dataDir) : undefined,
+  });
+  if (commandKey.source === 'random' && config.role !== 'all')
+    logger.warn(
+      'no GLASSHOUSE_COMMAND_KEY or GLASSHOUSE_ADMIN_TOKEN: commands are signed with a key of this process only, so acknowledgements from other processes are refused',
+    );
   const http = new HttpServer({ host: config.host, port: config.port, logger, metrics, lifecycle, version });
   const ctx: RoleContext = {
     config,
@@ -100,6 +111,7 @@ export async function startGlasshouse(config: Config, logger: Logger): Promise<R
     store,
     registry,
     audit,
+    commandKey: commandKey.key,
     http,
     lifecycle,
   };

@@ -58,6 +58,7 @@ export const apiRole: RoleFactory = (ctx) => {
       audit: ctx.audit,
       clock: ctx.clock,
       versions,
+      commandKey: ctx.commandKey,
     }),
   });
   webhookRoutes(ctx.http.app, deps);

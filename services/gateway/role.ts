@@ -46,6 +46,7 @@ export async function wireGateway(ctx: RoleContext, options: GatewayOptions = {}
       audit: ctx.audit,
       clock: ctx.clock,
       versions,
+      commandKey: ctx.commandKey,
       cached: (alertId) => state.alert(alertId),
       ...(options.ackWaitMs === undefined ? {} : { waitMs: options.ackWaitMs }),
     }),

@@ -1,6 +1,12 @@
 import { Topics } from '../../infra/kafka/topics.js';
-import { type AlertAckCommand, AlertEvent, commandHeader } from '../../schemas/alert.js';
+import {
+  type AlertAckCommand,
+  AlertEvent,
+  commandHeader,
+  commandSignatureHeader,
+} from '../../schemas/alert.js';
 import { hasAcknowledgement } from '../core/performance/index.js';
+import { signCommand } from '../core/validation/index.js';
 import type { AuditTrail } from '../ports/audit.js';
 import type { Bus } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
@@ -21,6 +27,8 @@ export interface AcknowledgerDeps {
   clock: Clock;
   /** Versions read from `alerts.events` by this process. */
   versions: AlertVersions;
+  /** The key commands are signed with (runtime/command-key.ts), shared with the processors. */
+  commandKey: Buffer;
   /** The latest version this process already holds (the gateway's live state), before asking the store. */
   cached?(alertId: string): AlertEvent | undefined;
   /** How long to wait for the acknowledged version (default 10 s). */
@@ -32,8 +40,8 @@ export interface AcknowledgerDeps {
  *
  * The processor is the only writer of alert versions, so this does not make the version: it checks
  * the alert exists, appends the audit entry (`alert.acknowledge`, the note as rationale), publishes
- * an `alert.ack` command to `metrics.raw` keyed by the alert's module (the partition whose processor
- * owns the alert), and waits, bounded, for the acknowledged version on `alerts.events`.
+ * a signed `alert.ack` command to `metrics.raw` keyed by the alert's module (the partition whose
+ * processor owns the alert), and waits, bounded, for the acknowledged version on `alerts.events`.
  *
  * Errors: 404 `alert_not_found`; 503 `audit_unavailable`, `bus_unavailable`, `store_unavailable`
  * (nothing was published), or `ack_pending` (published, the version did not arrive in time: the
@@ -68,8 +76,16 @@ export class AlertAcknowledger {
       this.deps.waitMs ?? defaultAckWaitMs,
     );
     try {
+      const value = JSON.stringify(command);
       await this.deps.bus.publish(Topics.metricsRaw, [
-        { key: alert.moduleId, value: JSON.stringify(command), headers: { [commandHeader]: 'alert.ack' } },
+        {
+          key: alert.moduleId,
+          value,
+          headers: {
+            [commandHeader]: 'alert.ack',
+            [commandSignatureHeader]: signCommand(this.deps.commandKey, 'alert.ack', alert.moduleId, value),
+          },
+        },
       ]);
     } catch (err) {
       throw unavailable('bus_unavailable', 'the acknowledgement could not be published; try again', err);

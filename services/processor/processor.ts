@@ -38,6 +38,8 @@ export interface ProcessorOptions {
   backoff?: Backoff;
   /** Partitions whose batches are processed at once (default 4); each partition stays in order. */
   concurrency?: number;
+  /** The key command records must be signed with (runtime/command-key.ts); others go to the DLQ. */
+  commandKey: Buffer;
 }
 
 type Item =
@@ -53,7 +55,9 @@ const restoreChunk = 50;
  * committed. See restore.ts for how a partition's state is rebuilt, outputs.ts for the write order.
  *
  * Commands: a record with the `glasshouse-command` header (schemas/alert.ts) is not a metric event;
- * it is routed before validation. `alert.ack` makes the acknowledged version of an alert here, in
+ * it is routed before validation, and executed only when signed with the roles' command key (an
+ * agency producing straight to `metrics.raw` cannot forge one: it goes to the DLQ as
+ * `command_unauthenticated`). `alert.ack` makes the acknowledged version of an alert here, in
  * record order with the events of its module, so the processor is the only writer of alert versions
  * (acknowledgements.ts); the version is stored and published like every output of the batch.
  *
@@ -173,7 +177,10 @@ export class Processor implements Component {
     // Commands are routed by header before validation: they are not metric events.
     const items: Item[] = batch.records.map((record) =>
       isCommandRecord(record.headers)
-        ? { record, command: validateCommandRecord(record.value, record.headers, record.key) }
+        ? {
+            record,
+            command: validateCommandRecord(record.value, record.headers, record.key, this.o.commandKey),
+          }
         : { record, verdict: validateMetricRecord(record.value, record.headers, this.o.registry, now) },
     );
     await this.restorePending(state);

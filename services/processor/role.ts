@@ -16,6 +16,7 @@ export const processorRole: RoleFactory = (ctx) => {
       clock: ctx.clock,
       logger: ctx.logger,
       metrics: new ProcessorMetrics(ctx.metrics),
+      commandKey: ctx.commandKey,
     }),
   );
 };

@@ -31,6 +31,8 @@ const Env = z.object({
   GLASSHOUSE_HOST: z.string().min(1).default('127.0.0.1'),
   GLASSHOUSE_DATA_DIR: z.string().min(1).default('./data'),
   GLASSHOUSE_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Signs commands between roles (alert acknowledgements); defaults to one derived from the admin token. */
+  GLASSHOUSE_COMMAND_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   GLASSHOUSE_KAFKA_BROKERS: brokerList.optional(),
   GLASSHOUSE_CLICKHOUSE_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   GLASSHOUSE_CLICKHOUSE_DATABASE: z
@@ -79,6 +81,8 @@ export interface Config {
   host: string;
   dataDir: string;
   adminToken: string | undefined;
+  /** `GLASSHOUSE_COMMAND_KEY` (runtime/command-key.ts picks the key actually used). */
+  commandKey: string | undefined;
   kafka: { brokers: string[] } | undefined;
   clickhouse: { url: string; database: string; username?: string; password?: string } | undefined;
   topicPrefix: string;
@@ -107,6 +111,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cli: CliOverrides = {}): Conf
     host: e.GLASSHOUSE_HOST,
     dataDir: cli.dataDir ?? e.GLASSHOUSE_DATA_DIR,
     adminToken: e.GLASSHOUSE_ADMIN_TOKEN,
+    commandKey: e.GLASSHOUSE_COMMAND_KEY,
     kafka: e.GLASSHOUSE_KAFKA_BROKERS ? { brokers: e.GLASSHOUSE_KAFKA_BROKERS } : undefined,
     clickhouse: e.GLASSHOUSE_CLICKHOUSE_URL
       ? {

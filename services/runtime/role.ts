@@ -21,6 +21,8 @@ export interface RoleContext {
   registry: RegistryView;
   /** Appends to the hash-chained audit log (through the one sequencer, which the api role runs). */
   audit: AuditTrail;
+  /** Signs and verifies command records between roles (runtime/command-key.ts). */
+  commandKey: Buffer;
   http: HttpServer;
   lifecycle: Lifecycle;
 }

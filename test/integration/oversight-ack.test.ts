@@ -3,13 +3,14 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { Topics, topicSpecs } from '../../infra/kafka/topics.js';
-import { type AlertEvent, commandHeader } from '../../schemas/alert.js';
+import { type AlertEvent, commandHeader, commandSignatureHeader } from '../../schemas/alert.js';
 import type { PerformanceUpdate } from '../../schemas/performance.js';
 import { ClickHouseStore } from '../../services/adapters/clickhouse/index.js';
 import { DuckDbStore } from '../../services/adapters/duckdb/index.js';
 import { KafkaBus } from '../../services/adapters/kafka/index.js';
 import { MemoryBus } from '../../services/adapters/memory/index.js';
 import { acknowledgementRoutes } from '../../services/api/routes/acknowledgements.js';
+import { signCommand } from '../../services/core/validation/index.js';
 import { AlertAcknowledger } from '../../services/oversight/acknowledge.js';
 import { AlertVersions, AlertVersionsReader } from '../../services/oversight/alert-versions.js';
 import type { Bus } from '../../services/ports/bus.js';
@@ -18,6 +19,7 @@ import type { Store } from '../../services/ports/store.js';
 import { ProcessorMetrics } from '../../services/processor/metrics.js';
 import { Processor } from '../../services/processor/processor.js';
 import { startApi } from '../support/api-harness.js';
+import { signedAck, testCommandKey } from '../support/command-key.js';
 import { LiveClient, RecordingAudit, startGateway } from '../support/gateway-harness.js';
 import { collect, meanGoalModule, metricRecord, values, waitUntil } from '../support/processor-harness.js';
 import { FixtureRegistry } from '../support/registry-fixture.js';
@@ -97,6 +99,7 @@ async function processor(d: Deployment, reg: FixtureRegistry, metrics = new Regi
     clock: systemClock,
     logger,
     metrics: new ProcessorMetrics(metrics),
+    commandKey: testCommandKey,
     tickMs: 100,
   });
   await p.start();
@@ -125,6 +128,7 @@ describe.each(deployments)('oversight on %s', (_label, make) => {
       audit: apiAudit,
       clock: systemClock,
       versions: reader.versions,
+      commandKey: testCommandKey,
     });
     const gw = await startGateway({
       bus: d.bus,
@@ -150,6 +154,24 @@ describe.each(deployments)('oversight on %s', (_label, make) => {
       () => values<AlertEvent>(published.records).find((a) => a.state === 'firing'),
       d.waitMs,
     );
+
+    // An agency producing straight to metrics.raw cannot forge an acknowledgement: unsigned, signed
+    // with another key, or a signature lifted from another command, each goes to the DLQ unexecuted.
+    const forged = { alertId: firing.alertId, by: 'agency-forger', note: 'all fine here', at: Date.now() };
+    const unsigned = signedAck('er-wait', forged);
+    delete (unsigned.headers as Record<string, string>)[commandSignatureHeader];
+    const lifted = signedAck('er-wait', { ...forged, note: 'a note an overseer signed' });
+    await d.bus.publish(Topics.metricsRaw, [
+      unsigned,
+      signedAck('er-wait', forged, randomBytes(32)),
+      { ...lifted, value: JSON.stringify(forged) },
+    ]);
+    await waitUntil('the forged commands in the DLQ', () => dlq.records.length === 3, d.waitMs);
+    expect(dlq.records.map((r) => r.headers['glasshouse-dlq-reason'])).toEqual([
+      'command_unauthenticated',
+      'command_unauthenticated',
+      'command_unauthenticated',
+    ]);
 
     const overseer = await LiveClient.connect(gw.url);
     toStop.push({ stop: async () => overseer.close() });
@@ -199,20 +221,37 @@ describe.each(deployments)('oversight on %s', (_label, make) => {
     expect((await post(firing.alertId, { note: '  ' })).status).toBe(400);
 
     // A replayed command changes nothing; a malformed one is set aside, not judged as a metric event.
-    const commands = raw.records.filter((r) => r.headers[commandHeader] === 'alert.ack');
+    const commands = raw.records.filter(
+      (r) =>
+        r.headers[commandHeader] === 'alert.ack' && !JSON.parse(r.value.toString()).by.includes('forger'),
+    );
     expect(commands).toHaveLength(3);
     // Replayed in order, as after a restart: older commands followed by newer ones make no version.
     await d.bus.publish(Topics.metricsRaw, [
       ...commands.map((c) => ({ key: c.key, value: c.value, headers: c.headers })),
-      { key: 'er-wait', value: '{"alertId":"nope"}', headers: { [commandHeader]: 'alert.ack' } },
+      {
+        key: 'er-wait',
+        value: '{"alertId":"nope"}',
+        headers: {
+          [commandHeader]: 'alert.ack',
+          [commandSignatureHeader]: signCommand(testCommandKey, 'alert.ack', 'er-wait', '{"alertId":"nope"}'),
+        },
+      },
     ]);
     await waitUntil(
       'the replays seen as unchanged',
       async () => /outcome="unchanged"} 3/.test(await metrics.metrics()),
       d.waitMs,
     );
-    await waitUntil('the bad command in the DLQ', () => dlq.records.length === 1, d.waitMs);
-    expect(dlq.records[0]!.headers['glasshouse-dlq-reason']).toBe('invalid_command');
+    await waitUntil('the bad command in the DLQ', () => dlq.records.length === 4, d.waitMs);
+    expect(dlq.records[3]!.headers['glasshouse-dlq-reason']).toBe('invalid_command');
+    expect(values<AlertEvent>(published.records).filter((a) => a.acknowledgedBy === 'agency-forger')).toEqual(
+      [],
+    );
+    const stored = await d.store.select('alerts', {
+      where: [{ column: 'alert_id', op: '=', value: firing.alertId }],
+    });
+    expect(stored.filter((r) => (r.body as AlertEvent).acknowledgedBy === 'agency-forger')).toEqual([]);
 
     // One writer: versions 1..n, each number carried by exactly one body.
     const mine = values<AlertEvent>(published.records).filter((a) => a.alertId === firing.alertId);

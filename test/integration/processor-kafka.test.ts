@@ -10,6 +10,7 @@ import { systemClock } from '../../services/ports/clock.js';
 import { verifyModule } from '../../services/processor/commands.js';
 import { ProcessorMetrics } from '../../services/processor/metrics.js';
 import { Processor } from '../../services/processor/processor.js';
+import { testCommandKey } from '../support/command-key.js';
 import { collect, meanGoalModule, metricRecord, values, waitUntil } from '../support/processor-harness.js';
 import { FixtureRegistry } from '../support/registry-fixture.js';
 
@@ -64,6 +65,7 @@ describe('processor on Kafka and ClickHouse', () => {
       clock: systemClock,
       logger,
       metrics: new ProcessorMetrics(new Registry()),
+      commandKey: testCommandKey,
     });
     await processor.start();
     toStop.push(processor);

@@ -11,6 +11,7 @@ import { loadConfig } from '../../services/runtime/config.js';
 import { HttpServer } from '../../services/runtime/http.js';
 import { Lifecycle } from '../../services/runtime/lifecycle.js';
 import type { RoleContext } from '../../services/runtime/role.js';
+import { testCommandKey } from './command-key.js';
 
 export interface RunningApi {
   url: string;
@@ -38,6 +39,8 @@ export async function startApi(options: {
   adminToken: string;
   /** Extra GLASSHOUSE_* variables for the config (e.g. webhook retry timing). */
   env?: Record<string, string>;
+  /** The key acknowledgement commands are signed with (default: the shared test key). */
+  commandKey?: Buffer;
 }): Promise<RunningApi> {
   const { bus, store, adminToken } = options;
   await bus.ensureTopics(topicSpecs);
@@ -61,6 +64,7 @@ export async function startApi(options: {
     store,
     registry,
     audit,
+    commandKey: options.commandKey ?? testCommandKey,
     http,
     lifecycle,
   };

@@ -17,6 +17,7 @@ import { loadConfig } from '../../services/runtime/config.js';
 import { HttpServer } from '../../services/runtime/http.js';
 import { Lifecycle } from '../../services/runtime/lifecycle.js';
 import type { RoleContext } from '../../services/runtime/role.js';
+import { testCommandKey } from './command-key.js';
 
 /** An audit trail that keeps records in memory, so tests can see what was audited. */
 export class RecordingAudit implements AuditTrail {
@@ -73,6 +74,8 @@ export async function startGateway(options: {
   allowedOrigins?: string[];
   /** Extra routes on the same server, registered before it listens (e.g. API fixtures for the dashboard). */
   routes?: (app: FastifyInstance) => void;
+  /** The key acknowledgement commands are signed with (default: the shared test key). */
+  commandKey?: Buffer;
 }): Promise<RunningGateway> {
   await options.bus.ensureTopics(topicSpecs);
   const logger = pino({ level: process.env.GLASSHOUSE_TEST_LOG ?? 'silent' });
@@ -90,6 +93,7 @@ export async function startGateway(options: {
     store: options.store ?? emptyStore,
     registry: options.registry,
     audit,
+    commandKey: options.commandKey ?? testCommandKey,
     http,
     lifecycle,
   };

@@ -5,7 +5,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Topics, topicSpecs } from '../../infra/kafka/topics.js';
-import { type AlertEvent, commandHeader } from '../../schemas/alert.js';
+import type { AlertEvent } from '../../schemas/alert.js';
 import { agencyHeader } from '../../schemas/metric-event.js';
 import type { PerformanceUpdate } from '../../schemas/performance.js';
 import { DuckDbStore } from '../../services/adapters/duckdb/index.js';
@@ -15,6 +15,7 @@ import type { Store } from '../../services/ports/store.js';
 import { verifyModule } from '../../services/processor/commands.js';
 import { ProcessorMetrics } from '../../services/processor/metrics.js';
 import { Processor } from '../../services/processor/processor.js';
+import { signedAck, testCommandKey } from '../support/command-key.js';
 import { storedEventRows } from '../support/duckdb-raw.js';
 import { collect, meanGoalModule, metricRecord, values, waitUntil } from '../support/processor-harness.js';
 import { FixtureRegistry } from '../support/registry-fixture.js';
@@ -79,6 +80,7 @@ async function rig(wrapStore: (store: Store) => Store = (s) => s): Promise<Rig> 
     clock: systemClock,
     logger,
     metrics: new ProcessorMetrics(metrics),
+    commandKey: testCommandKey,
     tickMs: 100,
     backoff: { baseMs: 20, capMs: 200 },
   });
@@ -246,7 +248,7 @@ describe('processor on the in-process bus and DuckDB', () => {
     const ack = { alertId: firing.alertId, by: 'desk', note: 'seen', at: Date.now() };
     await r.bus.publish(Topics.metricsRaw, [
       ...Array.from({ length: 5 }, (_, i) => metricRecord('er-wait', `a${i + 1}`, 20, t0 + 1 + i)),
-      { key: 'er-wait', value: JSON.stringify(ack), headers: { [commandHeader]: 'alert.ack' } },
+      signedAck('er-wait', ack),
     ]);
     await waitUntil('the alerts read failing', () => failures >= 2);
     failing = false;
@@ -305,6 +307,7 @@ describe('processor on the in-process bus and DuckDB', () => {
       clock: systemClock,
       logger,
       metrics: new ProcessorMetrics(new Registry()),
+      commandKey: testCommandKey,
       tickMs: 100,
     });
     await next.start();

@@ -1,9 +1,19 @@
-import { AlertAckCommand, AlertCommandName, commandHeader } from '../../../schemas/alert.js';
+import {
+  AlertAckCommand,
+  AlertCommandName,
+  commandHeader,
+  commandSignatureHeader,
+} from '../../../schemas/alert.js';
 import { type IssueDetail, issueDetails } from '../../../schemas/common.js';
+import { commandSignatureValid } from './command-signature.js';
 import { parseJson } from './json.js';
 
 /** Why a command record was refused (the DLQ reason). */
-export type CommandRejectionReason = 'unknown_command' | 'malformed_json' | 'invalid_command';
+export type CommandRejectionReason =
+  | 'unknown_command'
+  | 'command_unauthenticated'
+  | 'malformed_json'
+  | 'invalid_command';
 
 export type CommandVerdict =
   | { ok: true; name: 'alert.ack'; moduleId: string; command: AlertAckCommand }
@@ -16,13 +26,16 @@ export function isCommandRecord(headers: Readonly<Record<string, string>>): bool
 
 /**
  * Validates a command record read from `metrics.raw`: a known command name in the header, the
- * record key (the module the command is about), and the JSON body. Pure; the processor routes by
- * header before metric validation, so a command never reaches `validateMetricRecord`.
+ * record key (the module the command is about), the signature under `commandKey` (agencies may
+ * produce to `metrics.raw` directly, so an unsigned command is refused), and the JSON body. Pure;
+ * the processor routes by header before metric validation, so a command never reaches
+ * `validateMetricRecord`.
  */
 export function validateCommandRecord(
   value: Buffer | string,
   headers: Readonly<Record<string, string>>,
   key: string | null,
+  commandKey: Buffer,
 ): CommandVerdict {
   const name = AlertCommandName.safeParse(headers[commandHeader]);
   if (!name.success) {
@@ -42,6 +55,17 @@ export function validateCommandRecord(
       ok: false,
       reason: 'invalid_command',
       errors: [{ path: 'key', message: 'must name the module' }],
+    };
+  if (!commandSignatureValid(commandKey, name.data, key, value, headers[commandSignatureHeader]))
+    return {
+      ok: false,
+      reason: 'command_unauthenticated',
+      errors: [
+        {
+          path: `headers.${commandSignatureHeader}`,
+          message: 'missing or not a valid signature of this command',
+        },
+      ],
     };
   const parsed = parseJson(typeof value === 'string' ? value : value.toString('utf8'));
   if (!parsed.ok)

@@ -4,6 +4,7 @@ export {
   isCommandRecord,
   validateCommandRecord,
 } from './command.js';
+export { commandSignatureValid, deriveCommandKey, signCommand } from './command-signature.js';
 export { type JsonParse, jsonErrorPosition, parseJson } from './json.js';
 export {
   type EventRules,
