@@ -52,6 +52,7 @@ export interface ConsumeOptions {
   /**
    * How many partitions' batches may be in `onBatch` at once (default 1). Batches of one partition
    * are still delivered one at a time, in offset order, each committed only after its `onBatch`.
+   * A hint: the in-process bus (MemoryBus) ignores it and delivers one batch at a time per group.
    */
   concurrency?: number;
 }
