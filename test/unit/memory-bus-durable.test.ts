@@ -1,10 +1,15 @@
 import { appendFile, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { MemoryBus } from '../../services/adapters/memory/index.js';
 import type { IncomingRecord, TopicSpec } from '../../services/ports/bus.js';
 import { busContract, waitFor } from '../contract/bus-contract.js';
+
+// Every publish here waits for a real fdatasync; on a shared 2-core CI machine running Kafka and
+// ClickHouse beside these tests, a sync can take seconds. The budgets bound a hang, not the speed.
+const ioWaitMs = 20_000;
+vi.setConfig({ testTimeout: 60_000 });
 
 const dirs: string[] = [];
 async function freshDir(): Promise<string> {
@@ -35,7 +40,7 @@ busContract('memory, durable', {
     await bus.start();
     return bus;
   },
-  waitMs: 5_000,
+  waitMs: ioWaitMs,
 });
 
 const raw: TopicSpec = { name: 'raw', partitions: 3 };
@@ -59,7 +64,7 @@ async function readAll(bus: MemoryBus, topic: string, count: number): Promise<In
   });
   await waitFor(
     () => seen.length >= count,
-    5_000,
+    ioWaitMs,
     () => `${seen.length} of ${count}`,
   );
   await c.stop();
@@ -71,11 +76,16 @@ describe('MemoryBus with a data directory', () => {
     const dir = await freshDir();
     const first = await openBus(dir);
     const handled: string[] = [];
+    // Once frozen, the first process handles nothing more, as if killed: its late batches never commit.
+    let frozen = false;
     await first.consume({
       topic: 'raw',
       group: 'g',
       fromBeginning: true,
-      onBatch: async (b) => void handled.push(...b.records.map((r) => r.value.toString())),
+      onBatch: async (b) => {
+        if (frozen) await new Promise(() => {});
+        handled.push(...b.records.map((r) => r.value.toString()));
+      },
     });
     // Concurrent publishes share fsyncs (group commit); each resolves only once durable.
     await Promise.all(
@@ -83,7 +93,7 @@ describe('MemoryBus with a data directory', () => {
     );
     await waitFor(
       () => handled.length === 50,
-      5_000,
+      ioWaitMs,
       () => `${handled.length}`,
     );
     // Committed offsets reach disk asynchronously; wait until the file says all 50 were read.
@@ -93,9 +103,10 @@ describe('MemoryBus with a data directory', () => {
         const entries = JSON.parse(text) as Array<{ partitions: Record<string, number> }>;
         return entries.flatMap((e) => Object.values(e.partitions)).reduce((a, b) => a + b, 0) === 50;
       },
-      5_000,
+      ioWaitMs,
       () => 'offsets not written',
     );
+    frozen = true;
     await Promise.all(
       Array.from({ length: 10 }, (_, i) => first.publish('raw', [{ key: `k${i}`, value: `late${i}` }])),
     );
@@ -110,7 +121,7 @@ describe('MemoryBus with a data directory', () => {
     });
     await waitFor(
       () => redelivered.length >= 10,
-      5_000,
+      ioWaitMs,
       () => `${redelivered.length}`,
     );
     expect(redelivered.sort()).toEqual(Array.from({ length: 10 }, (_, i) => `late${i}`).sort());
@@ -155,13 +166,13 @@ describe('MemoryBus with a data directory', () => {
       await bus.publish('one', [{ key: 'k', value: `value-${i}`.padEnd(40, '.') }]);
     await waitFor(
       () => read === 100,
-      5_000,
+      ioWaitMs,
       () => `${read}`,
     );
     const partitionDir = join(dir, 'one', '0');
     await until(
       async () => (await readdir(partitionDir)).length <= 2,
-      5_000,
+      ioWaitMs,
       async () => `segments: ${(await readdir(partitionDir)).join(',')}`,
     );
     await c.stop();
@@ -177,7 +188,7 @@ describe('MemoryBus with a data directory', () => {
     });
     await waitFor(
       () => after.length > 0,
-      5_000,
+      ioWaitMs,
       () => 'nothing delivered',
     );
     expect(after.map((r) => [r.offset, r.value.toString()])).toEqual([['100', 'after']]);
