@@ -113,7 +113,12 @@ describe('processor on Kafka and ClickHouse', () => {
         .map((a) => a.alertId),
     );
     expect(ids.size).toBe(1);
-    expect((await store.select('dead_letters'))[0]?.reason).toMatch(/^malformed_json/);
+    // The DLQ record and the dead_letters row are written concurrently: wait for the row too.
+    const deadLetter = await waitUntil(
+      'the poison record stored',
+      async () => (await store.select('dead_letters'))[0],
+    );
+    expect(deadLetter.reason).toMatch(/^malformed_json/);
     const report = await waitUntil('ground truth agrees', async () => {
       const r = await verifyModule(store, 'er-wait');
       return r && r.differences.length === 0 && r.events === 63 ? r : undefined;
