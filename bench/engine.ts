@@ -12,7 +12,10 @@
  *    202) to the probe's PerformanceUpdate arriving on performance.updates.
  * 4. Memory (engine alone): resident memory for 100,000 mean/sum/count goals, and per p95 goal.
  *
- *   GLASSHOUSE_KAFKA_BROKERS=... GLASSHOUSE_CLICKHOUSE_URL=... node --expose-gc --import tsx bench/engine.ts [--events 50000] [--seconds 10] [--concurrency N]
+ *   node --expose-gc --import tsx bench/engine.ts [--events 50000] [--seconds 10] [--concurrency N]
+ *
+ * Starts a local Kafka and ClickHouse (as the tests do) unless GLASSHOUSE_KAFKA_BROKERS and
+ * GLASSHOUSE_CLICKHOUSE_URL name running ones.
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -21,6 +24,8 @@ import * as hdr from 'hdr-histogram-js';
 import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
+import { startLocalClickHouse } from '../infra/clickhouse/local.js';
+import { startLocalKafka } from '../infra/kafka/local.js';
 import { Topics, topicName, topicSpecs } from '../infra/kafka/topics.js';
 import type { PerformanceUpdate } from '../schemas/performance.js';
 import type { PolicyModuleInput } from '../schemas/registry.js';
@@ -44,12 +49,10 @@ const { values: args } = parseArgs({
 });
 const totalEvents = Number(args.events);
 const latencySeconds = Number(args.seconds);
-const brokers = process.env.GLASSHOUSE_KAFKA_BROKERS?.split(',');
-const clickhouseUrl = process.env.GLASSHOUSE_CLICKHOUSE_URL;
-if (!brokers || !clickhouseUrl) {
-  process.stderr.write('set GLASSHOUSE_KAFKA_BROKERS and GLASSHOUSE_CLICKHOUSE_URL\n');
-  process.exit(2);
-}
+const localKafka = process.env.GLASSHOUSE_KAFKA_BROKERS ? undefined : await startLocalKafka();
+const localClickHouse = process.env.GLASSHOUSE_CLICKHOUSE_URL ? undefined : await startLocalClickHouse();
+const brokers = (process.env.GLASSHOUSE_KAFKA_BROKERS ?? localKafka!.brokers).split(',');
+const clickhouseUrl = process.env.GLASSHOUSE_CLICKHOUSE_URL ?? localClickHouse!.url;
 const suffix = randomBytes(4).toString('hex');
 const prefix = `bench-engine-${suffix}`;
 const database = `bench_engine_${suffix}`;
@@ -91,10 +94,10 @@ const modules = [
 const registry = new FixtureRegistry({ modules });
 
 async function main(): Promise<void> {
-  const bus = new KafkaBus({ brokers: brokers!, clientId: 'bench-engine', topicPrefix: prefix, logger });
+  const bus = new KafkaBus({ brokers, clientId: 'bench-engine', topicPrefix: prefix, logger });
   await bus.start();
   await bus.ensureTopics([...topicSpecs, { name: 'bench.out', partitions: 6 }]);
-  const store = new ClickHouseStore({ url: clickhouseUrl!, database, logger });
+  const store = new ClickHouseStore({ url: clickhouseUrl, database, logger });
   await store.start();
   await store.migrate();
 
@@ -237,7 +240,7 @@ async function main(): Promise<void> {
 }
 
 async function bareConsumeProduce(): Promise<number> {
-  const kafka = new Kafka({ clientId: 'bench-bare', brokers: brokers!, logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({ clientId: 'bench-bare', brokers, logLevel: logLevel.NOTHING });
   const consumer = kafka.consumer({ groupId: `${prefix}.bare` });
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await Promise.all([consumer.connect(), producer.connect()]);
@@ -279,7 +282,7 @@ async function bareConsumeProduce(): Promise<number> {
 }
 
 async function bareInsertRate(rows: Row<'metric_events'>[]): Promise<number> {
-  const client = createClient({ url: clickhouseUrl!, database });
+  const client = createClient({ url: clickhouseUrl, database });
   await client.command({ query: 'CREATE TABLE IF NOT EXISTS bare_metric_events AS metric_events' });
   const json = rows.map((r) => ({
     ...r,
@@ -358,12 +361,19 @@ function memoryFigures(): { goalsMiB: number; percentileKiB: number } {
   return { goalsMiB, percentileKiB };
 }
 
+const stopLocal = async () => {
+  await localKafka?.stop();
+  await localClickHouse?.stop();
+};
 main().then(
-  () => process.exit(0),
+  async () => {
+    await stopLocal();
+    process.exit(0);
+  },
   (err: unknown) => {
     process.stderr.write(
       `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
     );
-    process.exit(1);
+    void stopLocal().finally(() => process.exit(1));
   },
 );
