@@ -39,6 +39,7 @@ const batchSize = 100;
 const warmupMs = 2_000;
 const measureMs = 10_000;
 const key = 'bench-agency-key-0123456789';
+const moduleIds = ['bench-a', 'bench-b', 'bench-c', 'bench-d'];
 const pacedEventsPerSecond = Number(process.env.BENCH_INGEST_PACED_RATE ?? 5_000);
 
 interface LoadResult {
@@ -192,8 +193,6 @@ async function loadPaced(url: string, tag: string): Promise<LoadResult> {
   agent.destroy();
   return resultOf(histogram, events, errors);
 }
-
-const moduleIds = ['bench-a', 'bench-b', 'bench-c', 'bench-d'];
 
 /** One request body: `batchSize` fresh events whose ids start with `idPrefix`. */
 function batchBody(idPrefix: string, now: number): string {
