@@ -27,6 +27,8 @@ const ms = { s: 1_000, m: 60_000 } as const;
 
 /** A PUT body for a demo module. */
 export type DemoModule = PolicyModuleInput & Pick<ModulePut, 'rationale'>;
+type DemoGoal = PolicyModuleInput['goals'][number];
+type DemoConstraint = NonNullable<PolicyModuleInput['constraints']>[number];
 
 const fictional = 'Fictional profile from the Glasshouse demo government.';
 
@@ -88,6 +90,58 @@ export interface DemoAgency extends PrincipalCreate {
 
 const rationale = 'Seeded by the Glasshouse demo (fictional data).';
 
+// Alternatives in one comparison group answer the same public question, so they share these rules.
+const timeToHousing = {
+  id: 'time-to-housing',
+  metric: 'days_to_housing',
+  unit: 'days',
+  direction: 'decrease',
+  target: 45,
+  baseline: 90,
+  tolerance: 0.1,
+  window: '2m',
+  aggregation: 'mean',
+  minSamples: 20,
+  hold: '30s',
+} satisfies DemoGoal;
+
+const tenancyRetention = {
+  id: 'tenancy-retention',
+  metric: 'tenancy_retained_pct',
+  unit: '%',
+  direction: 'increase',
+  target: 85,
+  baseline: 70,
+  tolerance: 0.05,
+  window: '5m',
+  aggregation: 'mean',
+  minSamples: 30,
+  hold: '1m',
+} satisfies DemoGoal;
+
+const busOnTime = {
+  id: 'on-time',
+  metric: 'on_time_rate',
+  unit: '%',
+  direction: 'increase',
+  target: 90,
+  baseline: 78,
+  tolerance: 0.05,
+  window: '1m',
+  aggregation: 'mean',
+  minSamples: 20,
+  hold: '30s',
+} satisfies DemoGoal;
+
+const costPerTrip = {
+  id: 'cost-per-trip',
+  metric: 'cost_per_trip',
+  op: '<=',
+  bound: 12,
+  window: '2m',
+  aggregation: 'mean',
+} satisfies DemoConstraint;
+
 export const modules: DemoModule[] = [
   {
     id: 'rapid-rehousing',
@@ -98,19 +152,7 @@ export const modules: DemoModule[] = [
     agencies: ['housing-authority'],
     comparisonGroup: 'homelessness-response',
     goals: [
-      {
-        id: 'time-to-housing',
-        metric: 'days_to_housing',
-        unit: 'days',
-        direction: 'decrease',
-        target: 45,
-        baseline: 90,
-        tolerance: 0.1,
-        window: '2m',
-        aggregation: 'mean',
-        minSamples: 20,
-        hold: '30s',
-      },
+      timeToHousing,
       {
         id: 'placements',
         metric: 'household_placements',
@@ -123,19 +165,7 @@ export const modules: DemoModule[] = [
         minSamples: 100,
         hold: '1m',
       },
-      {
-        id: 'tenancy-retention',
-        metric: 'tenancy_retained_pct',
-        unit: '%',
-        direction: 'increase',
-        target: 85,
-        baseline: 70,
-        tolerance: 0.05,
-        window: '5m',
-        aggregation: 'mean',
-        minSamples: 30,
-        hold: '1m',
-      },
+      tenancyRetention,
     ],
     rationale,
     demo: true,
@@ -149,34 +179,7 @@ export const modules: DemoModule[] = [
     owner: 'samir-haddad',
     agencies: ['housing-authority'],
     comparisonGroup: 'homelessness-response',
-    goals: [
-      {
-        id: 'time-to-housing',
-        metric: 'days_to_housing',
-        unit: 'days',
-        direction: 'decrease',
-        target: 45,
-        baseline: 90,
-        tolerance: 0.1,
-        window: '2m',
-        aggregation: 'mean',
-        minSamples: 20,
-        hold: '30s',
-      },
-      {
-        id: 'tenancy-retention',
-        metric: 'tenancy_retained_pct',
-        unit: '%',
-        direction: 'increase',
-        target: 85,
-        baseline: 70,
-        tolerance: 0.05,
-        window: '5m',
-        aggregation: 'mean',
-        minSamples: 30,
-        hold: '1m',
-      },
-    ],
+    goals: [timeToHousing, tenancyRetention],
     rationale,
     demo: true,
   },
@@ -225,31 +228,8 @@ export const modules: DemoModule[] = [
     agencies: ['city-transit'],
     comparisonGroup: 'punctuality-approaches',
     maxSilence: '1m',
-    goals: [
-      {
-        id: 'on-time',
-        metric: 'on_time_rate',
-        unit: '%',
-        direction: 'increase',
-        target: 90,
-        baseline: 78,
-        tolerance: 0.05,
-        window: '1m',
-        aggregation: 'mean',
-        minSamples: 20,
-        hold: '30s',
-      },
-    ],
-    constraints: [
-      {
-        id: 'cost-per-trip',
-        metric: 'cost_per_trip',
-        op: '<=',
-        bound: 12,
-        window: '2m',
-        aggregation: 'mean',
-      },
-    ],
+    goals: [busOnTime],
+    constraints: [costPerTrip],
     rationale,
     demo: true,
   },
@@ -263,19 +243,7 @@ export const modules: DemoModule[] = [
     comparisonGroup: 'punctuality-approaches',
     maxSilence: '1m',
     goals: [
-      {
-        id: 'on-time',
-        metric: 'on_time_rate',
-        unit: '%',
-        direction: 'increase',
-        target: 90,
-        baseline: 78,
-        tolerance: 0.05,
-        window: '1m',
-        aggregation: 'mean',
-        minSamples: 20,
-        hold: '30s',
-      },
+      busOnTime,
       {
         id: 'journey-time',
         metric: 'journey_minutes',
@@ -290,16 +258,7 @@ export const modules: DemoModule[] = [
         hold: '1m',
       },
     ],
-    constraints: [
-      {
-        id: 'cost-per-trip',
-        metric: 'cost_per_trip',
-        op: '<=',
-        bound: 12,
-        window: '2m',
-        aggregation: 'mean',
-      },
-    ],
+    constraints: [costPerTrip],
     rationale,
     demo: true,
   },
@@ -312,19 +271,7 @@ export const modules: DemoModule[] = [
     agencies: ['city-transit'],
     comparisonGroup: 'punctuality-approaches',
     goals: [
-      {
-        id: 'on-time',
-        metric: 'on_time_rate',
-        unit: '%',
-        direction: 'increase',
-        target: 90,
-        baseline: 78,
-        tolerance: 0.05,
-        window: '1m',
-        aggregation: 'mean',
-        minSamples: 20,
-        hold: '30s',
-      },
+      busOnTime,
       {
         id: 'equipped-junctions',
         metric: 'equipped_junctions',
