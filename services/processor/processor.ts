@@ -1,4 +1,4 @@
-import { Topics } from '../../infra/kafka/topics.js';
+import { Topics, topicSpecs } from '../../infra/kafka/topics.js';
 import type { AlertEvent } from '../../schemas/alert.js';
 import type { ModuleVersion } from '../../schemas/registry.js';
 import {
@@ -36,7 +36,11 @@ export interface ProcessorOptions {
   /** Longest a store or bus call may take inside a batch before the batch is retried (default 4 s). */
   stepTimeoutMs?: number;
   backoff?: Backoff;
-  /** Partitions whose batches are processed at once (default 4); each partition stays in order. */
+  /**
+   * Partitions whose batches are processed at once (default: every partition of `metrics.raw`); each
+   * partition stays in order. The bus fetches again only once every batch of a fetch is done, so a
+   * lower figure makes a fetch take several rounds of writes, and events wait that long to be fetched.
+   */
   concurrency?: number;
   /** The key command records must be signed with (runtime/command-key.ts); others go to the DLQ. */
   commandKey: Buffer;
@@ -45,6 +49,8 @@ export interface ProcessorOptions {
 type Item =
   | { record: IncomingRecord; verdict: RecordVerdict }
   | { record: IncomingRecord; command: CommandVerdict };
+
+const defaultConcurrency = topicSpecs.find((t) => t.name === Topics.metricsRaw)?.partitions ?? 6;
 
 /** Modules restored per store round trip when a partition is assigned (each round trip is bounded). */
 const restoreChunk = 50;
@@ -99,7 +105,7 @@ export class Processor implements Component {
       topic: Topics.metricsRaw,
       group: this.o.group ?? 'processor',
       fromBeginning: true,
-      concurrency: this.o.concurrency ?? 4,
+      concurrency: this.o.concurrency ?? defaultConcurrency,
       onBatch: (batch) => this.onBatch(batch),
       onAssign: async (partitions) => {
         for (const p of partitions) this.partitions.set(p, new PartitionState(p, this.o.clock));
