@@ -56,6 +56,9 @@ export const steps = [
 export type Step = (typeof steps)[number];
 const concurrentSteps = steps.filter((s) => s !== 'rollups' && s !== 'rollup_merges');
 
+/** Where the steps' rows go: the store itself, or an InsertCoalescer in front of it. */
+export type Inserts = Pick<Store, 'insert'>;
+
 /** A write step that failed; retrying the flush resumes at this step. */
 export class SinkError extends Error {
   readonly code = 'sink_failed';
@@ -87,26 +90,26 @@ export class PendingWrite {
    * Runs the remaining steps; throws SinkError naming a step that failed. A call while an earlier one
    * still runs (a caller gave up waiting on it) joins that one, so steps never run twice at once.
    */
-  flush(bus: Bus, store: Store): Promise<void> {
-    this.inflight ??= this.runSteps(bus, store).finally(() => {
+  flush(bus: Bus, store: Store, inserts: Inserts = store): Promise<void> {
+    this.inflight ??= this.runSteps(bus, store, inserts).finally(() => {
       this.inflight = undefined;
     });
     return this.inflight;
   }
 
-  private async runSteps(bus: Bus, store: Store): Promise<void> {
-    await this.runAll(concurrentSteps, bus, store);
-    await this.runAll(['rollups'], bus, store);
-    await this.runAll(['rollup_merges'], bus, store);
+  private async runSteps(bus: Bus, store: Store, inserts: Inserts): Promise<void> {
+    await this.runAll(concurrentSteps, bus, store, inserts);
+    await this.runAll(['rollups'], bus, store, inserts);
+    await this.runAll(['rollup_merges'], bus, store, inserts);
   }
 
-  private async runAll(list: readonly Step[], bus: Bus, store: Store): Promise<void> {
+  private async runAll(list: readonly Step[], bus: Bus, store: Store, inserts: Inserts): Promise<void> {
     const results = await Promise.allSettled(
       list
         .filter((step) => !this.done.has(step))
         .map(async (step) => {
           try {
-            await this.run(step, bus, store);
+            await this.run(step, bus, store, inserts);
           } catch (err) {
             throw new SinkError(step, err);
           }
@@ -117,23 +120,23 @@ export class PendingWrite {
     if (failed) throw failed.reason;
   }
 
-  private async run(step: Step, bus: Bus, store: Store): Promise<void> {
+  private async run(step: Step, bus: Bus, store: Store, inserts: Inserts): Promise<void> {
     const o = this.outputs;
     switch (step) {
       case 'dlq_publish':
         return bus.publish(Topics.metricsDlq, o.deadLetters.map(toDlqRecord));
       case 'dead_letters':
         return insert(
-          store,
+          inserts,
           'dead_letters',
           o.deadLetters.map((d) => toDeadLetterRow(d, o.atMs)),
         );
       case 'metric_events':
-        return insert(store, 'metric_events', o.events);
+        return insert(inserts, 'metric_events', o.events);
       case 'alerts':
-        return insert(store, 'alerts', o.alerts.map(alertRow));
+        return insert(inserts, 'alerts', o.alerts.map(alertRow));
       case 'performance_updates':
-        return insert(store, 'performance_updates', o.updates.map(updateRow));
+        return insert(inserts, 'performance_updates', o.updates.map(updateRow));
       case 'publish_updates':
         return bus.publish(
           Topics.performanceUpdates,
@@ -145,16 +148,16 @@ export class PendingWrite {
           o.alerts.map((a) => ({ key: a.moduleId, value: JSON.stringify(a) })),
         );
       case 'rollups':
-        return insert(store, 'rollups', o.rollups);
+        return insert(inserts, 'rollups', o.rollups);
       case 'rollup_merges':
         this.merged ??= await mergeWithStored(store, o.merges);
-        return insert(store, 'rollups', this.merged);
+        return insert(inserts, 'rollups', this.merged);
     }
   }
 }
 
-async function insert<T extends Parameters<Store['insert']>[0]>(store: Store, table: T, rows: Row<T>[]) {
-  if (rows.length > 0) await store.insert(table, rows);
+async function insert<T extends Parameters<Store['insert']>[0]>(inserts: Inserts, table: T, rows: Row<T>[]) {
+  if (rows.length > 0) await inserts.insert(table, rows);
 }
 
 export function alertRow(a: AlertEvent): Row<'alerts'> {

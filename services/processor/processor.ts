@@ -17,6 +17,7 @@ import { UnavailableError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
 import { applyAcknowledgement, storedAlertVersions } from './acknowledgements.js';
 import { type Backoff, backoffDelay, sinkBackoff } from './backoff.js';
+import { InsertCoalescer } from './insert-coalescer.js';
 import type { ProcessorMetrics } from './metrics.js';
 import { emptyOutputs, isEmpty, type Outputs, PendingWrite, SinkError } from './outputs.js';
 import { PartitionState } from './partition.js';
@@ -89,12 +90,15 @@ export class Processor implements Component {
   private readonly tickMs: number;
   private readonly stepTimeoutMs: number;
   private readonly backoff: Backoff;
+  /** The partitions' inserts into one table at about the same time go to the store as one. */
+  private readonly inserts: InsertCoalescer;
 
   constructor(private readonly o: ProcessorOptions) {
     this.log = o.logger.child({ component: 'processor' });
     this.tickMs = o.tickMs ?? 500;
     this.stepTimeoutMs = o.stepTimeoutMs ?? 4_000;
     this.backoff = o.backoff ?? sinkBackoff;
+    this.inserts = new InsertCoalescer(o.store);
   }
 
   async start(): Promise<void> {
@@ -421,7 +425,7 @@ export class Processor implements Component {
   private async drain(state: PartitionState): Promise<void> {
     while (state.pending.length > 0 && !state.dropped) {
       const head = state.pending[0]!;
-      await this.timed(head.flush(this.o.bus, this.o.store), 'write');
+      await this.timed(head.flush(this.o.bus, this.o.store, this.inserts), 'write');
       state.pending.shift();
       const o = head.outputs;
       this.o.metrics.outputs.inc({ kind: 'metric_events' }, o.events.length);
