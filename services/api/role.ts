@@ -52,14 +52,7 @@ export const apiRole: RoleFactory = (ctx) => {
   const versions = ctx.lifecycle.add(new AlertVersionsReader(ctx.bus, new AlertVersions())).versions;
   acknowledgementRoutes(ctx.http.app, {
     registry: ctx.registry,
-    acknowledger: new AlertAcknowledger({
-      bus: ctx.bus,
-      store: ctx.store,
-      audit: ctx.audit,
-      clock: ctx.clock,
-      versions,
-      commandKey: ctx.commandKey,
-    }),
+    acknowledger: AlertAcknowledger.forRole(ctx, versions),
   });
   webhookRoutes(ctx.http.app, deps);
 };

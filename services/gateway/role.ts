@@ -40,13 +40,7 @@ export async function wireGateway(ctx: RoleContext, options: GatewayOptions = {}
   });
   const oversight = new Oversight({
     registry: ctx.registry,
-    acknowledger: new AlertAcknowledger({
-      bus: ctx.bus,
-      store: ctx.store,
-      audit: ctx.audit,
-      clock: ctx.clock,
-      versions,
-      commandKey: ctx.commandKey,
+    acknowledger: AlertAcknowledger.forRole(ctx, versions, {
       cached: (alertId) => state.alert(alertId),
       ...(options.ackWaitMs === undefined ? {} : { waitMs: options.ackWaitMs }),
     }),

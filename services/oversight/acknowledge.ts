@@ -13,6 +13,7 @@ import type { Clock } from '../ports/clock.js';
 import type { Principal } from '../ports/registry.js';
 import type { Store } from '../ports/store.js';
 import { GlasshouseError } from '../runtime/errors.js';
+import type { RoleContext } from '../runtime/role.js';
 import type { AlertVersions } from './alert-versions.js';
 
 const alertIdPattern = /^[a-f0-9]{32}$/;
@@ -49,6 +50,16 @@ export interface AcknowledgerDeps {
  */
 export class AlertAcknowledger {
   constructor(private readonly deps: AcknowledgerDeps) {}
+
+  /** An acknowledger on a role's shared parts (bus, store, audit trail, clock, command key). */
+  static forRole(
+    ctx: RoleContext,
+    versions: AlertVersions,
+    extra: Pick<AcknowledgerDeps, 'cached' | 'waitMs'> = {},
+  ): AlertAcknowledger {
+    const { bus, store, audit, clock, commandKey } = ctx;
+    return new AlertAcknowledger({ bus, store, audit, clock, commandKey, versions, ...extra });
+  }
 
   async acknowledge(principal: Principal, alertId: string, note: string): Promise<AlertEvent> {
     const alert = await this.find(alertId);
