@@ -28,6 +28,11 @@ export interface RecordBatch {
   highWatermark: string;
 }
 
+/** What a pipelining `onBatch` resolves with: the batch is committed once `durable` resolves. */
+export interface BatchReceipt {
+  durable: Promise<void>;
+}
+
 export interface ConsumeOptions {
   /** Logical topic name (without deployment prefix). */
   topic: string;
@@ -43,8 +48,15 @@ export interface ConsumeOptions {
    * Handles one batch. The bus commits offset = last record + 1 only after this resolves, so
    * everything the handler wrote before resolving is acknowledged before the commit (at-least-once).
    * If it throws, nothing of the batch is committed and the batch is delivered again.
+   *
+   * A handler that writes its effects in the background resolves with a receipt instead: the bus
+   * goes on with the partition's next batch at once, and commits this one only once `durable`
+   * resolved and every earlier batch of the partition was committed. If `durable` rejects, nothing
+   * from this batch on is committed and the partition is delivered again from this batch's first
+   * record (after a backoff, as for a throw).
    */
-  onBatch(batch: RecordBatch): Promise<void>;
+  // biome-ignore lint/suspicious/noConfusingVoidType: a handler that returns nothing commits as it resolves
+  onBatch(batch: RecordBatch): Promise<void | BatchReceipt>;
   /** Partitions newly assigned to this member; resolves before any batch of them is delivered. */
   onAssign?(partitions: number[]): Promise<void>;
   /** Partitions taken away; state for them should be dropped. */
@@ -59,7 +71,10 @@ export interface ConsumeOptions {
 
 /** A running consumption started by `Bus.consume`. */
 export interface Consumption {
-  /** Stops delivering, lets the in-flight batch finish and commit, and leaves the group. Idempotent. */
+  /**
+   * Stops delivering, lets the in-flight batch finish and commit (and the receipts already handed
+   * out resolve and commit, for a bounded time), and leaves the group. Idempotent.
+   */
   stop(): Promise<void>;
   /** Stops fetching these partitions until `resume` (backpressure, retries); heartbeats continue. */
   pause(partitions: number[]): void;

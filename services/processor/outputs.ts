@@ -2,7 +2,7 @@ import { Topics } from '../../infra/kafka/topics.js';
 import type { AlertEvent } from '../../schemas/alert.js';
 import type { PerformanceUpdate } from '../../schemas/performance.js';
 import { mergeRollupRows, type RollupRow } from '../core/performance/index.js';
-import type { Bus } from '../ports/bus.js';
+import type { Bus, OutgoingRecord } from '../ports/bus.js';
 import type { Store } from '../ports/store.js';
 import type { Row } from '../ports/tables.js';
 import { type DeadLetter, toDeadLetterRow, toDlqRecord } from './dead-letters.js';
@@ -38,23 +38,15 @@ export function isEmpty(o: Outputs): boolean {
 }
 
 /**
- * The write steps. Rollups go last: a stored rollup row with `updated_ms` ≥ an event's
- * `received_ms` proves the event was fully processed (its raw row, alerts and updates are written
- * before), which is what the restore after a crash relies on (see restore.ts).
+ * The write steps, in two lanes. The bus lane publishes (DLQ, updates, alerts); the store lane inserts
+ * rows, rollups last. A stored rollup row with `updated_ms` ≥ an event's `received_ms` proves the event
+ * was fully processed (its raw row, alerts and updates are written and published before), which is
+ * what the restore after a crash relies on (see restore.ts); so the rollups also wait for the bus lane.
  */
-export const steps = [
-  'dlq_publish',
-  'dead_letters',
-  'metric_events',
-  'alerts',
-  'performance_updates',
-  'publish_updates',
-  'publish_alerts',
-  'rollups',
-  'rollup_merges',
-] as const;
-export type Step = (typeof steps)[number];
-const concurrentSteps = steps.filter((s) => s !== 'rollups' && s !== 'rollup_merges');
+export const busSteps = ['dlq_publish', 'publish_updates', 'publish_alerts'] as const;
+export const storeSteps = ['dead_letters', 'metric_events', 'alerts', 'performance_updates'] as const;
+export type Step = (typeof busSteps)[number] | (typeof storeSteps)[number] | 'rollups' | 'rollup_merges';
+export type Lane = 'bus' | 'store';
 
 /** Where the steps' rows go: the store itself, or an InsertCoalescer in front of it. */
 export type Inserts = Pick<Store, 'insert'>;
@@ -72,44 +64,61 @@ export class SinkError extends Error {
   }
 }
 
+export interface WriteTargets {
+  bus: Bus;
+  store: Store;
+  inserts: Inserts;
+  /** Bounds one step (a hung dependency must not hold a lane forever). */
+  timed<T>(work: Promise<T>, what: string): Promise<T>;
+}
+
 /**
- * One pending set of outputs and how far its writes got. Every step but the rollups is independent,
- * so they run concurrently; the rollups follow once all of them succeeded (restore.ts relies on rollups
- * being last). Each step is idempotent on its own (rows collapse by key, bus consumers tolerate
- * redelivery), but a completed step is not repeated, and the merge of partial rollups is computed once
- * and then written as computed, so a retry never merges twice.
+ * One lane's writes of a set of outputs, and how far they got. The steps of a lane are independent,
+ * so they run concurrently (the store lane's rollups follow once its other steps succeeded and
+ * `beforeRollups` resolved). Each step is idempotent on its own (rows collapse by key, bus consumers
+ * tolerate redelivery), but a completed step is not repeated, and the merge of partial rollups is
+ * computed once and then written as computed, so a retry never merges twice.
  */
 export class PendingWrite {
   private readonly done = new Set<Step>();
   private merged: RollupRow[] | undefined;
   private inflight: Promise<void> | undefined;
 
-  constructor(readonly outputs: Outputs) {}
+  constructor(
+    readonly outputs: Outputs,
+    readonly lane: Lane,
+    private readonly beforeRollups: () => Promise<unknown> = async () => {},
+  ) {}
 
   /**
    * Runs the remaining steps; throws SinkError naming a step that failed. A call while an earlier one
-   * still runs (a caller gave up waiting on it) joins that one, so steps never run twice at once.
+   * still runs joins that one, so steps never run twice at once.
    */
-  flush(bus: Bus, store: Store, inserts: Inserts = store): Promise<void> {
-    this.inflight ??= this.runSteps(bus, store, inserts).finally(() => {
+  flush(to: WriteTargets): Promise<void> {
+    this.inflight ??= this.runSteps(to).finally(() => {
       this.inflight = undefined;
     });
     return this.inflight;
   }
 
-  private async runSteps(bus: Bus, store: Store, inserts: Inserts): Promise<void> {
-    await this.runAll(concurrentSteps, bus, store, inserts);
-    await this.runAll(['rollups'], bus, store, inserts);
-    await this.runAll(['rollup_merges'], bus, store, inserts);
+  private async runSteps(to: WriteTargets): Promise<void> {
+    if (this.lane === 'bus') {
+      await this.runAll(busSteps, to);
+      return;
+    }
+    await this.runAll(storeSteps, to);
+    await this.beforeRollups();
+    await this.runAll(['rollups'], to);
+    await this.runAll(['rollup_merges'], to);
   }
 
-  private async runAll(list: readonly Step[], bus: Bus, store: Store, inserts: Inserts): Promise<void> {
+  private async runAll(list: readonly Step[], to: WriteTargets): Promise<void> {
     const results = await Promise.allSettled(
       list
         .filter((step) => !this.done.has(step))
         .map(async (step) => {
           try {
-            await this.run(step, bus, store, inserts);
+            await to.timed(this.run(step, to), 'write');
           } catch (err) {
             throw new SinkError(step, err);
           }
@@ -120,11 +129,11 @@ export class PendingWrite {
     if (failed) throw failed.reason;
   }
 
-  private async run(step: Step, bus: Bus, store: Store, inserts: Inserts): Promise<void> {
+  private async run(step: Step, { bus, store, inserts }: WriteTargets): Promise<void> {
     const o = this.outputs;
     switch (step) {
       case 'dlq_publish':
-        return bus.publish(Topics.metricsDlq, o.deadLetters.map(toDlqRecord));
+        return publish(bus, Topics.metricsDlq, o.deadLetters.map(toDlqRecord));
       case 'dead_letters':
         return insert(
           inserts,
@@ -138,12 +147,14 @@ export class PendingWrite {
       case 'performance_updates':
         return insert(inserts, 'performance_updates', o.updates.map(updateRow));
       case 'publish_updates':
-        return bus.publish(
+        return publish(
+          bus,
           Topics.performanceUpdates,
           o.updates.map((u) => ({ key: u.moduleId, value: JSON.stringify(u) })),
         );
       case 'publish_alerts':
-        return bus.publish(
+        return publish(
+          bus,
           Topics.alertsEvents,
           o.alerts.map((a) => ({ key: a.moduleId, value: JSON.stringify(a) })),
         );
@@ -154,6 +165,36 @@ export class PendingWrite {
         return insert(inserts, 'rollups', this.merged);
     }
   }
+}
+
+/**
+ * The outputs of consecutive batches and ticks of one partition as one set, in order: what is written
+ * at once when several are waiting. A rollup row of a later batch replaces the same bucket's row of
+ * an earlier one (both are full rows, the later holds more), so only the last per bucket is kept;
+ * partial merges are all kept (mergeWithStored folds partials of one bucket together).
+ */
+export function mergeOutputs(list: readonly Outputs[]): Outputs {
+  if (list.length === 1) return list[0]!;
+  const out = emptyOutputs(Math.max(...list.map((o) => o.atMs)));
+  const rollups = new Map<string, RollupRow>();
+  for (const o of list) {
+    out.deadLetters.push(...o.deadLetters);
+    out.events.push(...o.events);
+    out.alerts.push(...o.alerts);
+    out.updates.push(...o.updates);
+    out.merges.push(...o.merges);
+    for (const r of o.rollups) {
+      const key = rollupKey(r);
+      rollups.delete(key);
+      rollups.set(key, r);
+    }
+  }
+  out.rollups.push(...rollups.values());
+  return out;
+}
+
+async function publish(bus: Bus, topic: string, records: OutgoingRecord[]) {
+  if (records.length > 0) await bus.publish(topic, records);
 }
 
 async function insert<T extends Parameters<Store['insert']>[0]>(inserts: Inserts, table: T, rows: Row<T>[]) {

@@ -1,11 +1,11 @@
 import { Engine } from '../core/performance/index.js';
 import type { Clock } from '../ports/clock.js';
-import type { PendingWrite } from './outputs.js';
+import type { PartitionWriter } from './writer.js';
 
 /**
  * The state of one assigned partition of `metrics.raw`: its engine, the modules restored into it, and
- * the outputs not yet acknowledged. Batches, ticks, registry changes and retries of one partition run
- * one at a time through `run`, so the engine never sees two of them interleaved.
+ * the writer of its outputs. Batches, ticks and registry changes of one partition run one at a time
+ * through `run`, so the engine never sees two of them interleaved.
  */
 export class PartitionState {
   readonly engine: Engine;
@@ -17,10 +17,6 @@ export class PartitionState {
    * restart is still watched (data_gap) without waiting for its next event.
    */
   unrestored: string[] = [];
-  /** Outputs waiting to be written, oldest first. */
-  readonly pending: PendingWrite[] = [];
-  /** True while a background retry owns the pending writes (the partition is paused meanwhile). */
-  retrying = false;
   /** Set on revoke: whatever is queued for it is abandoned (the next owner replays from the commit). */
   dropped = false;
   private chain: Promise<unknown> = Promise.resolve();
@@ -29,6 +25,7 @@ export class PartitionState {
   constructor(
     readonly partition: number,
     clock: Clock,
+    readonly writer: PartitionWriter,
   ) {
     this.engine = new Engine({ clock });
   }

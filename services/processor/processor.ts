@@ -8,7 +8,7 @@ import {
   validateCommandRecord,
   validateMetricRecord,
 } from '../core/validation/index.js';
-import type { Bus, Consumption, IncomingRecord, RecordBatch } from '../ports/bus.js';
+import type { BatchReceipt, Bus, Consumption, IncomingRecord, RecordBatch } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
 import type { Component, Health } from '../ports/lifecycle.js';
 import type { RegistryView } from '../ports/registry.js';
@@ -16,12 +16,13 @@ import type { Store } from '../ports/store.js';
 import { UnavailableError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
 import { applyAcknowledgement, storedAlertVersions } from './acknowledgements.js';
-import { type Backoff, backoffDelay, sinkBackoff } from './backoff.js';
+import { type Backoff, sinkBackoff } from './backoff.js';
 import { InsertCoalescer } from './insert-coalescer.js';
 import type { ProcessorMetrics } from './metrics.js';
-import { emptyOutputs, isEmpty, type Outputs, PendingWrite, SinkError } from './outputs.js';
+import { emptyOutputs, isEmpty, type Outputs, type WriteTargets } from './outputs.js';
 import { PartitionState } from './partition.js';
 import { loadModuleState } from './restore.js';
+import { PartitionWriter } from './writer.js';
 
 export interface ProcessorOptions {
   bus: Bus;
@@ -56,6 +57,9 @@ const defaultConcurrency = topicSpecs.find((t) => t.name === Topics.metricsRaw)?
 /** Modules restored per store round trip when a partition is assigned (each round trip is bounded). */
 const restoreChunk = 50;
 
+/** Batches (and ticks) of one partition whose outputs may wait to be written before the next batch waits. */
+const maxBacklog = 32;
+
 /**
  * The processor: consumes `metrics.raw` in a consumer group, validates each record, feeds the
  * partition's engine, and makes the outputs durable (store and bus) before the batch's offsets are
@@ -72,12 +76,17 @@ const restoreChunk = 50;
  * restored from the store at once (not only on its next event), so one that stays silent after a
  * restart still gets its data_gap.
  *
+ * Pipelining: a batch is processed as soon as it arrives, and its outputs are queued on the
+ * partition's writer (writer.ts), which publishes and stores them in order in the background; the
+ * batch answers the bus with a receipt, so its offsets are committed only once its outputs (and all
+ * earlier ones) are written. The bus fetches on meanwhile, so a status change is published one bus
+ * round trip after its event is processed, not after the store's round trips of the batches before.
+ *
  * Failures: a record that fails validation goes to `metrics.dlq` and `dead_letters` and is committed
- * like any other. A store or bus failure while writing outputs keeps them queued: the partition is
- * paused, a background loop retries with capped, jittered backoff (the consumer keeps heartbeating
- * meanwhile, nothing long runs inside a batch), and the batch is failed so the bus redelivers it
- * after the resume; the engine recognises the redelivered events as seen, the queued outputs are
- * already written by then, and the offsets are committed. Nothing is skipped.
+ * like any other. A store or bus failure while writing outputs keeps them queued: the writer retries
+ * with capped, jittered backoff outside any batch (the consumer keeps heartbeating), the partition is
+ * paused meanwhile, and batches fetched before the pause are failed, so the bus delivers them again
+ * after the resume. Nothing is skipped, and nothing is committed before it is written.
  */
 export class Processor implements Component {
   readonly name = 'processor';
@@ -90,15 +99,20 @@ export class Processor implements Component {
   private readonly tickMs: number;
   private readonly stepTimeoutMs: number;
   private readonly backoff: Backoff;
-  /** The partitions' inserts into one table at about the same time go to the store as one. */
-  private readonly inserts: InsertCoalescer;
+  /** Where the writers write; the partitions' inserts into one table at about the same time go as one. */
+  private readonly targets: WriteTargets;
 
   constructor(private readonly o: ProcessorOptions) {
     this.log = o.logger.child({ component: 'processor' });
     this.tickMs = o.tickMs ?? 500;
     this.stepTimeoutMs = o.stepTimeoutMs ?? 4_000;
     this.backoff = o.backoff ?? sinkBackoff;
-    this.inserts = new InsertCoalescer(o.store);
+    this.targets = {
+      bus: o.bus,
+      store: o.store,
+      inserts: new InsertCoalescer(o.store),
+      timed: (work, what) => this.timed(work, what),
+    };
   }
 
   async start(): Promise<void> {
@@ -112,7 +126,8 @@ export class Processor implements Component {
       concurrency: this.o.concurrency ?? defaultConcurrency,
       onBatch: (batch) => this.onBatch(batch),
       onAssign: async (partitions) => {
-        for (const p of partitions) this.partitions.set(p, new PartitionState(p, this.o.clock));
+        for (const p of partitions)
+          this.partitions.set(p, new PartitionState(p, this.o.clock, this.writer(p)));
         this.o.metrics.assignments.inc({ change: 'assigned' }, partitions.length);
         this.log.info({ partitions }, 'partitions assigned');
         await this.claimOwned(partitions);
@@ -132,6 +147,10 @@ export class Processor implements Component {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.unsubscribe?.();
+    // A writer that is retrying will not catch up while the bus drains: give its outputs up now.
+    await Promise.all(
+      [...this.partitions.values()].filter((s) => s.writer.retrying).map((s) => s.writer.close()),
+    );
     await this.consumption?.stop();
   }
 
@@ -139,7 +158,7 @@ export class Processor implements Component {
     if (this.stopped) return { state: 'error', detail: 'stopped' };
     if (!this.consumption) return { state: 'error', detail: 'not consuming yet' };
     if (!this.consumption.healthy()) return { state: 'error', detail: 'consumer not progressing' };
-    const paused = [...this.partitions.values()].filter((s) => s.retrying).map((s) => s.partition);
+    const paused = [...this.partitions.values()].filter((s) => s.writer.retrying).map((s) => s.partition);
     if (paused.length > 0)
       return { state: 'degraded', detail: `partitions ${paused.join(',')} paused: outputs not yet written` };
     return { state: 'ok' };
@@ -150,7 +169,7 @@ export class Processor implements Component {
     return [...this.partitions.keys()].sort((a, b) => a - b);
   }
 
-  private async onBatch(batch: RecordBatch): Promise<void> {
+  private async onBatch(batch: RecordBatch): Promise<BatchReceipt> {
     const state = this.partitions.get(batch.partition);
     if (!state)
       throw new UnavailableError(
@@ -158,20 +177,16 @@ export class Processor implements Component {
         `partition ${batch.partition} is not assigned here`,
       );
     const began = performance.now();
-    await state.run(async () => {
+    const receipt = await state.run(async (): Promise<BatchReceipt> => {
       if (state.dropped)
         throw new UnavailableError('partition_revoked', `partition ${batch.partition} was revoked`);
-      // Outputs of an earlier batch or tick still waiting: they go first, or this batch waits too.
-      if (state.pending.length > 0) {
-        if (state.retrying)
-          throw new UnavailableError('outputs_pending', 'earlier outputs are still being retried');
-        await this.flush(state);
-      }
+      if (state.writer.retrying)
+        throw new UnavailableError('outputs_pending', 'earlier outputs are still being retried');
+      // Backpressure: the store cannot keep up, so this batch waits for the oldest writes.
+      if (state.writer.backlog >= maxBacklog) await this.timed(state.writer.below(maxBacklog), 'write');
       const outputs = await this.process(state, batch);
-      if (!isEmpty(outputs)) {
-        state.pending.push(new PendingWrite(outputs));
-        await this.flush(state);
-      }
+      // Even a batch with nothing to write is durable only once everything queued before it is.
+      return { durable: isEmpty(outputs) ? state.writer.idle() : state.writer.write(outputs) };
     });
     const last = batch.records[batch.records.length - 1];
     if (last) {
@@ -179,6 +194,7 @@ export class Processor implements Component {
       this.o.metrics.lag.set({ partition: String(batch.partition) }, Math.max(0, lag));
     }
     this.o.metrics.batchSeconds.observe((performance.now() - began) / 1000);
+    return receipt;
   }
 
   /** Validates, restores modules seen for the first time, feeds the engine, applies commands, evaluates. */
@@ -213,6 +229,8 @@ export class Processor implements Component {
     const ackIds = items.flatMap((item) =>
       'command' in item && item.command.ok ? [item.command.command.alertId] : [],
     );
+    // An acknowledgement builds on the newest stored version: let the earlier outputs land first.
+    if (ackIds.length > 0) await this.timed(state.writer.idle(), 'write');
     const stored = await this.timed(storedAlertVersions(this.o.store, ackIds), 'acknowledge');
 
     const at = state.nextTime(now);
@@ -222,7 +240,7 @@ export class Processor implements Component {
     } catch (err) {
       // Not expected (nothing in apply does I/O), but the engine may have taken events already:
       // their outputs are kept, written before the redelivered batch, which the engine dedups.
-      if (!isEmpty(outputs)) state.pending.push(new PendingWrite(outputs));
+      if (!isEmpty(outputs)) void state.writer.write(outputs);
       throw err;
     }
     return outputs;
@@ -411,63 +429,32 @@ export class Processor implements Component {
     );
   }
 
-  /** Writes the partition's pending outputs in order. On failure, hands them to a background retry and throws. */
-  private async flush(state: PartitionState): Promise<void> {
-    try {
-      await this.drain(state);
-    } catch (err) {
-      if (err instanceof SinkError) this.o.metrics.sinkFailures.inc({ step: err.step });
-      this.startRetry(state, err);
-      throw err;
-    }
-  }
-
-  private async drain(state: PartitionState): Promise<void> {
-    while (state.pending.length > 0 && !state.dropped) {
-      const head = state.pending[0]!;
-      await this.timed(head.flush(this.o.bus, this.o.store, this.inserts), 'write');
-      state.pending.shift();
-      const o = head.outputs;
-      this.o.metrics.outputs.inc({ kind: 'metric_events' }, o.events.length);
-      this.o.metrics.outputs.inc({ kind: 'rollups' }, o.rollups.length + o.merges.length);
-      this.o.metrics.outputs.inc({ kind: 'alerts' }, o.alerts.length);
-      this.o.metrics.outputs.inc({ kind: 'performance_updates' }, o.updates.length);
-    }
-  }
-
-  /**
-   * Pauses the partition and retries its pending writes with capped, jittered backoff, outside any
-   * batch, until they succeed or the partition is revoked; then resumes it.
-   */
-  private startRetry(state: PartitionState, first: unknown): void {
-    if (state.retrying || state.dropped || this.stopped) return;
-    state.retrying = true;
-    this.consumption?.pause([state.partition]);
-    this.o.metrics.pausedPartitions.inc();
-    this.log.warn(
-      { err: first, partition: state.partition },
-      'outputs not written; partition paused, retrying',
-    );
-    void (async () => {
-      for (let attempt = 1; !state.dropped && !this.stopped; attempt++) {
-        await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt, this.backoff)));
-        if (state.dropped || this.stopped) break;
-        try {
-          await state.run(() => this.drain(state));
-          this.log.info(
-            { partition: state.partition, attempt },
-            'pending outputs written; resuming partition',
-          );
-          break;
-        } catch (err) {
-          if (err instanceof SinkError) this.o.metrics.sinkFailures.inc({ step: err.step });
-          this.log.warn({ err, partition: state.partition, attempt }, 'retry of pending outputs failed');
-        }
-      }
-      state.retrying = false;
-      this.o.metrics.pausedPartitions.dec();
-      if (!state.dropped && !this.stopped) this.consumption?.resume([state.partition]);
-    })();
+  /** The writer of one partition's outputs; a failing one pauses the partition until it caught up. */
+  private writer(partition: number): PartitionWriter {
+    const { metrics } = this.o;
+    return new PartitionWriter({
+      partition,
+      targets: this.targets,
+      backoff: this.backoff,
+      logger: this.log,
+      onRetrying: (err) => {
+        this.consumption?.pause([partition]);
+        metrics.pausedPartitions.inc();
+        this.log.warn({ err, partition }, 'outputs not written; partition paused, retrying');
+      },
+      onRecovered: () => {
+        metrics.pausedPartitions.dec();
+        this.log.info({ partition }, 'pending outputs written; resuming partition');
+        if (!this.stopped && this.partitions.has(partition)) this.consumption?.resume([partition]);
+      },
+      onStepFailed: (err) => metrics.sinkFailures.inc({ step: err.step }),
+      onWritten: (o) => {
+        metrics.outputs.inc({ kind: 'metric_events' }, o.events.length);
+        metrics.outputs.inc({ kind: 'rollups' }, o.rollups.length + o.merges.length);
+        metrics.outputs.inc({ kind: 'alerts' }, o.alerts.length);
+        metrics.outputs.inc({ kind: 'performance_updates' }, o.updates.length);
+      },
+    });
   }
 
   /** Evaluates every partition for what time alone changes (windows sliding, silence). */
@@ -480,11 +467,11 @@ export class Processor implements Component {
           await this.restorePending(state);
           const outputs = emptyOutputs(state.nextTime(this.o.clock.now()));
           this.addEvaluation(outputs, state, outputs.atMs);
-          if (!isEmpty(outputs)) state.pending.push(new PendingWrite(outputs));
-          if (!state.retrying && state.pending.length > 0) await this.flush(state);
+          // Committed with the partition's next batch, which is durable only after these are written.
+          if (!isEmpty(outputs)) void state.writer.write(outputs);
         })
         .catch((err: unknown) =>
-          this.log.debug({ err, partition: state.partition }, 'tick outputs queued for retry'),
+          this.log.debug({ err, partition: state.partition }, 'tick failed; the next one retries'),
         );
     }
   }
@@ -522,13 +509,12 @@ export class Processor implements Component {
     state.dropped = true;
     this.partitions.delete(partition);
     await state.run(() => {});
+    const { backlog, retrying } = state.writer;
+    await state.writer.close();
+    if (retrying) this.o.metrics.pausedPartitions.dec();
     this.o.metrics.lag.remove({ partition: String(partition) });
-    if (state.pending.length > 0) {
-      this.log.info(
-        { partition, pending: state.pending.length },
-        'revoked with unwritten outputs; the next owner replays them',
-      );
-    }
+    if (backlog > 0)
+      this.log.info({ partition, backlog }, 'revoked with unwritten outputs; the next owner replays them');
   }
 
   /** Bounds a store or bus call made inside a batch, so a hung dependency cannot stall the consumer. */

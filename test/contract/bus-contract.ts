@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Bus, Consumption, IncomingRecord, RecordBatch } from '../../services/ports/bus.js';
+import { Deferred } from '../../services/runtime/sync.js';
 
 /** What every Bus adapter must do; run by test/unit/memory-bus.test.ts and test/integration/bus-kafka.test.ts. */
 export interface BusContractOptions {
@@ -166,6 +167,62 @@ export function busContract(label: string, { createBus, waitMs }: BusContractOpt
         () => `${again.records.length}/5 records`,
       );
       expect(again.records[0]!.offset).toBe('0');
+    });
+
+    it('with receipts, delivers on before a batch is durable and commits it only once it is', async () => {
+      const bus = await setup(1);
+      const handed: Array<{ offsets: string[]; durable: Deferred }> = [];
+      const delivered = () => handed.flatMap((h) => h.offsets);
+      const c1 = await bus.consume({
+        topic: TOPIC,
+        group: 'g-receipts',
+        fromBeginning: true,
+        onBatch: async (batch) => {
+          const durable = new Deferred();
+          handed.push({ offsets: batch.records.map((r) => r.offset), durable });
+          return { durable: durable.promise };
+        },
+      });
+      cleanups.push(() => c1.stop());
+      await bus.publish(TOPIC, records(['a'], 0, 3));
+      await waitFor(
+        () => delivered().length >= 3,
+        waitMs,
+        () => `${delivered().length}/3 records`,
+      );
+      // The first records are not durable yet, and the next ones still come.
+      await bus.publish(TOPIC, records(['a'], 3, 3));
+      await waitFor(
+        () => delivered().length >= 6,
+        waitMs,
+        () => `${delivered().length}/6 records`,
+      );
+      expect(delivered()).toEqual(['0', '1', '2', '3', '4', '5']);
+
+      // The later batch becomes durable, the first one fails: nothing is committed, and the
+      // partition comes again from the first record.
+      const firstRound = handed.length;
+      handed[firstRound - 1]!.durable.resolve();
+      handed[0]!.durable.reject(new Error('store unavailable'));
+      await waitFor(
+        () => handed.length > firstRound && delivered().filter((o) => o === '5').length >= 2,
+        waitMs,
+        () => `redelivered ${delivered().slice(6).join(',')}`,
+      );
+      expect(handed[firstRound]!.offsets[0]).toBe('0');
+      for (const h of handed.slice(firstRound)) h.durable.resolve();
+      await c1.stop();
+
+      // Everything durable was committed: the next member of the group starts after it.
+      await bus.publish(TOPIC, records(['a'], 6, 1));
+      const next = new Sink();
+      await consume(bus, next, 'g-receipts');
+      await waitFor(
+        () => next.records.length >= 1,
+        waitMs,
+        () => `${next.records.length}/1 records`,
+      );
+      expect(next.values()).toEqual(['a#6']);
     });
 
     it('splits the partitions between two members of one group', async () => {

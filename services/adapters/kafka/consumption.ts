@@ -1,6 +1,7 @@
 import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { ConsumeOptions, Consumption, IncomingRecord } from '../../ports/bus.js';
+import type { BatchReceipt, ConsumeOptions, Consumption, IncomingRecord } from '../../ports/bus.js';
+import { CommitOrder } from '../commit-order.js';
 
 export interface KafkaConsumptionOptions {
   kafka: Kafka;
@@ -21,11 +22,16 @@ export interface KafkaConsumptionOptions {
 
 const RETRY_BASE_MS = 200;
 const RETRY_CAP_MS = 30_000;
+/** How long `stop` waits for receipts already handed out to resolve and commit. */
+const STOP_DRAIN_MS = 10_000;
 
 /**
  * One `Bus.consume()` on kafkajs: a consumer with `eachBatch`, auto-commit off and auto-resolve off.
  *
- * - A batch is committed (offset = last + 1) only after `onBatch` resolved.
+ * - A batch is committed (offset = last + 1) only after `onBatch` resolved, or, when it resolved
+ *   with a receipt, once the receipt's `durable` resolved (commit-order.ts keeps the commits of a
+ *   partition in offset order). With receipts the batch's offset is resolved at once, so kafkajs
+ *   fetches on while the handler writes in the background.
  * - When `onBatch` throws, nothing is resolved or committed; the partition is sought back to the
  *   batch's first offset and paused for a capped, jittered backoff, then the same records come again.
  *   The consumer itself keeps running (throwing into kafkajs would crash and restart the consumer).
@@ -34,7 +40,8 @@ const RETRY_CAP_MS = 30_000;
  *   `onAssign` for those gained, before any batch is handed out (`eachBatch` awaits that work). kafkajs
  *   only rejoins between batches, so no batch of a revoked partition is in flight at that moment.
  *   When the member id changes (session expired) or the consumer crashed, every partition counts as
- *   revoked and re-assigned, because another member may have moved it on in between.
+ *   revoked and re-assigned, because another member may have moved it on in between. Receipts in
+ *   flight at a join commit nothing: kafkajs fetches every partition again from its committed offset.
  * - `group: null` (broadcast) uses a throwaway group id, never commits, and deletes the group on stop.
  */
 export class KafkaConsumption implements Consumption {
@@ -54,6 +61,8 @@ export class KafkaConsumption implements Consumption {
   private stopping: Promise<void> | null = null;
   private joined: { resolve(): void; reject(err: Error): void } | null = null;
   private awaitingFirstFetch = false;
+  private readonly commits: CommitOrder;
+  private readonly handling = new Set<Promise<void>>();
 
   constructor(private readonly o: KafkaConsumptionOptions) {
     this.broadcast = o.options.group === null;
@@ -66,6 +75,13 @@ export class KafkaConsumption implements Consumption {
       rebalanceTimeout: o.rebalanceTimeoutMs,
       maxWaitTimeInMs: o.maxWaitTimeMs,
       allowAutoTopicCreation: false,
+    });
+    this.commits = new CommitOrder({
+      commit: (partition, offset) =>
+        this.consumer.commitOffsets([{ topic: this.o.topic, partition, offset }]),
+      redeliver: (partition, from, err) => this.retryLater(partition, from, err),
+      commitFailed: (partition, err) =>
+        this.log.debug({ err, partition }, 'commit failed; the batch will be delivered again'),
     });
     this.watchEvents();
   }
@@ -91,7 +107,11 @@ export class KafkaConsumption implements Consumption {
         eachBatchAutoResolve: false,
         // kafkajs hands one partition's batches out one at a time, in order, at any concurrency.
         partitionsConsumedConcurrently: Math.max(1, Math.floor(this.o.options.concurrency ?? 1)),
-        eachBatch: (payload) => this.handleBatch(payload),
+        eachBatch: (payload) => {
+          const handled = this.handleBatch(payload);
+          this.handling.add(handled);
+          return handled.finally(() => this.handling.delete(handled));
+        },
       });
       await joined;
     } catch (err) {
@@ -103,11 +123,19 @@ export class KafkaConsumption implements Consumption {
     }
   }
 
-  /** Lets the in-flight batch finish and commit, leaves the group, then revokes every partition. */
+  /**
+   * Stops fetching, lets the batches in flight finish and the receipts handed out commit (bounded),
+   * leaves the group, then revokes every partition.
+   */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       for (const timer of this.retryPaused.values()) clearTimeout(timer);
       this.retryPaused.clear();
+      try {
+        this.consumer.pause([{ topic: this.o.topic }]);
+      } catch {}
+      await Promise.all(this.handling);
+      await this.commits.settled(STOP_DRAIN_MS);
       await this.consumer
         .disconnect()
         .catch((err: unknown) => this.log.warn({ err }, 'consumer disconnect failed'));
@@ -150,36 +178,40 @@ export class KafkaConsumption implements Consumption {
   private async handleBatch({
     batch,
     resolveOffset,
-    commitOffsetsIfNecessary,
     isRunning,
     isStale,
     heartbeat,
   }: EachBatchPayload): Promise<void> {
     await this.assignmentWork;
     const { partition } = batch;
-    if (!isRunning() || isStale() || batch.messages.length === 0) return;
+    if (this.stopping || !isRunning() || isStale() || batch.messages.length === 0) return;
     // Fetched before a pause or a revoke: leave it unresolved, it is fetched again later.
     if (!this.assigned.has(partition) || this.userPaused.has(partition) || this.retryPaused.has(partition))
       return;
 
     const records = batch.messages.map((m) => this.toRecord(partition, m));
     const started = Date.now();
+    const epoch = this.commits.epoch(partition);
+    let receipt: BatchReceipt | undefined;
     // kafkajs heartbeats only between batches; keep the membership alive through a slow handler
     // (a rebalance signalled here surfaces at the commit, which then makes kafkajs rejoin).
     const keepAlive = setInterval(() => heartbeat().catch(() => {}), this.o.heartbeatIntervalMs);
     try {
-      await this.o.options.onBatch({
-        topic: this.o.options.topic,
-        partition,
-        records,
-        highWatermark: batch.highWatermark,
-      });
+      receipt =
+        (await this.o.options.onBatch({
+          topic: this.o.options.topic,
+          partition,
+          records,
+          highWatermark: batch.highWatermark,
+        })) || undefined;
     } catch (err) {
       this.retryLater(partition, batch.firstOffset() ?? records[0]!.offset, err);
       return;
     } finally {
       clearInterval(keepAlive);
     }
+    // A rejoin or a redelivery meanwhile: this batch comes again, so it must not move the position.
+    if (this.commits.epoch(partition) !== epoch) return;
     this.failures.delete(partition);
     this.lastProgress = Date.now();
     const last = batch.messages[batch.messages.length - 1]!.offset;
@@ -187,9 +219,9 @@ export class KafkaConsumption implements Consumption {
     if (!this.broadcast) {
       // batch.lastOffset() also covers trailing control records, which never reach onBatch.
       const next = (BigInt(batch.lastOffset()) + 1n).toString();
-      await commitOffsetsIfNecessary({
-        topics: [{ topic: this.o.topic, partitions: [{ partition, offset: next }] }],
-      });
+      const committed = this.commits.add(partition, records[0]!.offset, next, receipt?.durable);
+      // Without a receipt the batch is committed before the next one is handed out, as always.
+      if (!receipt) await committed;
     }
     this.log.trace({ partition, records: records.length, ms: Date.now() - started }, 'batch done');
   }
@@ -266,6 +298,7 @@ export class KafkaConsumption implements Consumption {
       this.memberId = payload.memberId;
       const revoked = [...this.assigned].filter((p) => fresh || !now.has(p));
       const added = [...now].filter((p) => fresh || !this.assigned.has(p));
+      for (const p of new Set([...this.assigned, ...now])) this.commits.reset(p);
       this.assigned = now;
       for (const p of revoked) this.forget(p);
       this.log.info({ assigned: [...now], added, revoked, memberId: payload.memberId }, 'group joined');

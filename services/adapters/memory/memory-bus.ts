@@ -5,12 +5,12 @@ import { topicName } from '../../../infra/kafka/topics.js';
 import type { Bus, ConsumeOptions, Consumption, OutgoingRecord, TopicSpec } from '../../ports/bus.js';
 import { type Clock, systemClock } from '../../ports/clock.js';
 import type { Health } from '../../ports/lifecycle.js';
+import { Mutex } from '../../runtime/sync.js';
 import { BusError } from '../kafka/errors.js';
 import { type GroupState, MemoryConsumption, type TopicState } from './memory-consumption.js';
 import { type CommittedOffsets, OffsetsFile } from './offsets-file.js';
 import { PartitionFile } from './partition-file.js';
 import { hashKey, PartitionLog } from './partition-log.js';
-import { Mutex } from './sync.js';
 
 export interface MemoryBusOptions {
   /** Prepended to topic names as on Kafka, so logs and tests read the same. */

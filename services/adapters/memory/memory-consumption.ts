@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
-import type { ConsumeOptions, Consumption } from '../../ports/bus.js';
+import type { BatchReceipt, ConsumeOptions, Consumption } from '../../ports/bus.js';
+import { type Mutex, Signal } from '../../runtime/sync.js';
+import { CommitOrder } from '../commit-order.js';
 import type { PartitionLog } from './partition-log.js';
-import { type Mutex, Signal } from './sync.js';
 
 export interface TopicState {
   /** Physical name. */
@@ -34,6 +35,8 @@ interface Options {
 }
 
 const RETRY_CAP_MS = 30_000;
+/** How long `stop` waits for receipts already handed out to resolve and commit. */
+const STOP_DRAIN_MS = 10_000;
 
 /** One `MemoryBus.consume()`: a delivery loop over the partitions assigned to this member. */
 export class MemoryConsumption implements Consumption {
@@ -48,6 +51,15 @@ export class MemoryConsumption implements Consumption {
   private loop: Promise<void> | null = null;
   private stopping: Promise<void> | null = null;
   private halted = false;
+  /** Commits in offset order, each once its batch's receipt (if any) resolved. */
+  private readonly commits = new CommitOrder({
+    commit: async (partition, next) => this.commit(partition, Number(next)),
+    redeliver: (partition, from, err) => {
+      this.positions.set(partition, Number(from));
+      this.retryLater(partition, err);
+    },
+    commitFailed: () => {},
+  });
 
   constructor(private readonly o: Options) {}
 
@@ -74,6 +86,7 @@ export class MemoryConsumption implements Consumption {
       this.retryTimers.clear();
       this.signal.notify();
       await this.loop;
+      await this.commits.settled(STOP_DRAIN_MS);
       const { group } = this.o;
       if (group) {
         await group.mutex.run(async () => {
@@ -113,7 +126,10 @@ export class MemoryConsumption implements Consumption {
     const revoked = [...this.assigned].filter((p) => !next.has(p));
     const added = partitions.filter((p) => !this.assigned.has(p));
     if (revoked.length > 0) {
-      for (const p of revoked) this.forget(p);
+      for (const p of revoked) {
+        this.forget(p);
+        this.commits.reset(p);
+      }
       this.assigned = new Set([...this.assigned].filter((p) => next.has(p)));
       await this.o.options.onRevoke?.(revoked);
     }
@@ -165,22 +181,37 @@ export class MemoryConsumption implements Consumption {
       .read(position, this.o.maxBatchSize)
       .map((r) => ({ ...r, topic: this.o.options.topic }));
     if (records.length === 0) return;
+    const epoch = this.commits.epoch(partition);
+    let receipt: BatchReceipt | undefined;
     try {
-      await this.o.options.onBatch({
-        topic: this.o.options.topic,
-        partition,
-        records,
-        highWatermark: String(log.end),
-      });
+      receipt =
+        (await this.o.options.onBatch({
+          topic: this.o.options.topic,
+          partition,
+          records,
+          highWatermark: String(log.end),
+        })) || undefined;
     } catch (err) {
       this.retryLater(partition, err);
       return;
     }
+    // Revoked or sent back for redelivery meanwhile: the position is not this batch's to move.
+    if (this.commits.epoch(partition) !== epoch) return;
     this.failures.delete(partition);
     const next = Number(records[records.length - 1]!.offset) + 1;
     this.positions.set(partition, next);
-    this.o.group?.committed.set(partition, next);
-    this.o.group?.onCommit?.();
+    if (!this.o.group) return;
+    const committed = this.commits.add(partition, records[0]!.offset, String(next), receipt?.durable);
+    // Without a receipt the batch is committed before the next one is delivered, as always.
+    if (!receipt) await committed;
+  }
+
+  private commit(partition: number, next: number): void {
+    const { group } = this.o;
+    if (!group || !this.assigned.has(partition)) return;
+    if ((group.committed.get(partition) ?? 0) >= next) return;
+    group.committed.set(partition, next);
+    group.onCommit?.();
   }
 
   private retryLater(partition: number, err: unknown): void {

@@ -37,3 +37,18 @@ export class Mutex {
     return result;
   }
 }
+
+/** A promise with its resolve and reject at hand. A rejection nobody awaits is not reported as unhandled. */
+export class Deferred<T = void> {
+  readonly promise: Promise<T>;
+  resolve!: (value: T) => void;
+  reject!: (err: unknown) => void;
+
+  constructor() {
+    this.promise = new Promise<T>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    this.promise.catch(() => {});
+  }
+}

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { CommitOrder } from '../../services/adapters/commit-order.js';
+import { Deferred } from '../../services/runtime/sync.js';
+
+function order() {
+  const commits: string[] = [];
+  const redeliveries: string[] = [];
+  const commitOrder = new CommitOrder({
+    commit: async (partition, next) => void commits.push(`${partition}@${next}`),
+    redeliver: (partition, from) => void redeliveries.push(`${partition}@${from}`),
+    commitFailed: () => {},
+  });
+  return { commits, redeliveries, commitOrder };
+}
+
+const turn = () => new Promise((r) => setTimeout(r, 1));
+
+describe('CommitOrder', () => {
+  it('commits a partition in offset order, each batch once it is durable', async () => {
+    const { commits, commitOrder } = order();
+    const [a, b] = [new Deferred(), new Deferred()];
+    commitOrder.add(0, '0', '5', a.promise);
+    commitOrder.add(0, '5', '9', b.promise);
+    commitOrder.add(1, '0', '3');
+    b.resolve();
+    await turn();
+    expect(commits).toEqual(['1@3']);
+    a.resolve();
+    await commitOrder.settled(1000);
+    expect(commits).toEqual(['1@3', '0@5', '0@9']);
+  });
+
+  it('commits nothing from a failed receipt on, and asks for the partition again from its batch', async () => {
+    const { commits, redeliveries, commitOrder } = order();
+    const [a, b, c] = [new Deferred(), new Deferred(), new Deferred()];
+    commitOrder.add(0, '0', '5', a.promise);
+    commitOrder.add(0, '5', '9', b.promise);
+    commitOrder.add(0, '9', '12', c.promise);
+    a.resolve();
+    c.resolve();
+    b.reject(new Error('store unavailable'));
+    await commitOrder.settled(1000);
+    expect(commits).toEqual(['0@5']);
+    expect(redeliveries).toEqual(['0@5']);
+  });
+
+  it('after a reset, forgets the receipts in flight and does not wait for them', async () => {
+    const { commits, commitOrder } = order();
+    const old = new Deferred();
+    commitOrder.add(0, '0', '5', old.promise);
+    commitOrder.reset(0);
+    await commitOrder.add(0, '0', '7');
+    old.resolve();
+    await turn();
+    expect(commits).toEqual(['0@7']);
+  });
+});

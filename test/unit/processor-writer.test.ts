@@ -1,0 +1,195 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { PerformanceUpdate } from '../../schemas/performance.js';
+import type { RollupRow } from '../../services/core/performance/index.js';
+import type { Bus, OutgoingRecord } from '../../services/ports/bus.js';
+import type { Store } from '../../services/ports/store.js';
+import type { Row } from '../../services/ports/tables.js';
+import { emptyOutputs, type Outputs } from '../../services/processor/outputs.js';
+import { PartitionWriter } from '../../services/processor/writer.js';
+import { Deferred } from '../../services/runtime/sync.js';
+
+/** A store and a bus that log every call as `table:ids` / `topic:ids`, and can be held or made to fail. */
+function fakeTargets() {
+  const log: string[] = [];
+  const holds = new Map<string, Deferred>();
+  const failures = new Map<string, number>();
+  const settle = async (what: string) => {
+    await holds.get(what)?.promise;
+    const left = failures.get(what) ?? 0;
+    if (left > 0) {
+      failures.set(what, left - 1);
+      throw new Error(`${what} unavailable`);
+    }
+  };
+  const store = {
+    async insert(table: string, rows: Array<Record<string, unknown>>) {
+      const ids = rows.map((r) => String(r.event_id ?? r.bucket_ms ?? r.goal_id)).join(',');
+      log.push(`start ${table}:${ids}`);
+      await settle(table);
+      log.push(`${table}:${ids}`);
+    },
+  } as unknown as Store;
+  const bus = {
+    async publish(topic: string, records: OutgoingRecord[]) {
+      const ids = records.map((r) => (JSON.parse(String(r.value)) as { goalId: string }).goalId).join(',');
+      await settle(topic);
+      log.push(`${topic}:${ids}`);
+    },
+  } as unknown as Bus;
+  return {
+    log,
+    targets: { bus, store, inserts: store, timed: <T>(work: Promise<T>) => work },
+    hold(what: string) {
+      const d = new Deferred();
+      holds.set(what, d);
+      return () => {
+        holds.delete(what);
+        d.resolve();
+      };
+    },
+    fail(what: string, times: number) {
+      failures.set(what, times);
+    },
+  };
+}
+
+function outputs(
+  at: number,
+  { events = [] as string[], updates = [] as string[], buckets = [] as number[] },
+) {
+  const o: Outputs = emptyOutputs(at);
+  o.events.push(
+    ...events.map((id) => ({ event_id: id, received_ms: at }) as unknown as Row<'metric_events'>),
+  );
+  o.updates.push(
+    ...updates.map(
+      (goalId) =>
+        ({
+          moduleId: 'm',
+          goalId,
+          asOf: new Date(at).toISOString(),
+          status: 'on_track',
+          value: 1,
+          moduleVersion: 1,
+        }) as unknown as PerformanceUpdate,
+    ),
+  );
+  o.rollups.push(
+    ...buckets.map(
+      (b) =>
+        ({
+          module_id: 'm',
+          rule_id: 'g',
+          width_ms: 1000,
+          bucket_ms: b,
+          updated_ms: at,
+        }) as unknown as RollupRow,
+    ),
+  );
+  return o;
+}
+
+function writer(t: ReturnType<typeof fakeTargets>, events: string[] = []) {
+  return new PartitionWriter({
+    partition: 0,
+    targets: t.targets,
+    backoff: { baseMs: 5, capMs: 20 },
+    logger: pino({ level: 'silent' }),
+    onRetrying: () => events.push('retrying'),
+    onRecovered: () => events.push('recovered'),
+    onStepFailed: (err) => events.push(`failed ${err.step}`),
+    onWritten: () => {},
+  });
+}
+
+const turn = () => new Promise((r) => setTimeout(r, 5));
+
+describe('PartitionWriter', () => {
+  it('publishes a later batch while the store still writes an earlier one', async () => {
+    const t = fakeTargets();
+    const w = writer(t);
+    const release = t.hold('metric_events');
+    const first = w.write(outputs(1, { events: ['e1'], updates: ['u1'], buckets: [1] }));
+    await turn();
+    const second = w.write(outputs(2, { events: ['e2'], updates: ['u2'], buckets: [2] }));
+    await turn();
+    expect(t.log).toContain('performance.updates:u1');
+    expect(t.log).toContain('performance.updates:u2');
+    expect(t.log).not.toContain('rollups:1');
+    expect(w.backlog).toBe(2);
+    release();
+    await Promise.all([first, second]);
+    expect(w.backlog).toBe(0);
+    await w.close();
+  });
+
+  it('stores rollups last, after their rows and publishes, and writes what queued meanwhile as one set', async () => {
+    const t = fakeTargets();
+    const w = writer(t);
+    const release = t.hold('metric_events');
+    const first = w.write(outputs(1, { events: ['e1'], updates: ['u1'], buckets: [1] }));
+    await turn();
+    // Two batches queue behind the first; the second repeats bucket 2, whose later row wins.
+    const rest = [
+      w.write(outputs(2, { events: ['e2'], updates: ['u2'], buckets: [2] })),
+      w.write(outputs(3, { events: ['e3'], updates: ['u3'], buckets: [2, 3] })),
+    ];
+    release();
+    await Promise.all([first, ...rest]);
+    const stored = t.log.filter((l) => !l.startsWith('start '));
+    expect(stored.filter((l) => l.startsWith('metric_events'))).toEqual([
+      'metric_events:e1',
+      'metric_events:e2,e3',
+    ]);
+    expect(stored.filter((l) => l.startsWith('rollups'))).toEqual(['rollups:1', 'rollups:2,3']);
+    for (const [row, rollup] of [
+      ['metric_events:e1', 'rollups:1'],
+      ['performance.updates:u1', 'rollups:1'],
+      ['metric_events:e2,e3', 'rollups:2,3'],
+      ['performance.updates:u3', 'rollups:2,3'],
+      ['rollups:1', 'start metric_events:e2,e3'],
+    ])
+      expect(t.log.indexOf(row!), `${row} before ${rollup}`).toBeLessThan(t.log.indexOf(rollup!));
+    await w.close();
+  });
+
+  it('retries a failed step until it succeeds, in order, and says when it starts and stops retrying', async () => {
+    const t = fakeTargets();
+    const events: string[] = [];
+    const w = writer(t, events);
+    t.fail('metric_events', 3);
+    const first = w.write(outputs(1, { events: ['e1'], updates: ['u1'], buckets: [1] }));
+    await turn();
+    expect(w.retrying).toBe(true);
+    const second = w.write(outputs(2, { events: ['e2'], updates: ['u2'], buckets: [2] }));
+    await Promise.all([first, second]);
+    expect(w.retrying).toBe(false);
+    expect(events).toEqual([
+      'failed metric_events',
+      'retrying',
+      'failed metric_events',
+      'failed metric_events',
+      'recovered',
+    ]);
+    const stored = t.log.filter((l) => l.startsWith('metric_events') || l.startsWith('rollups'));
+    expect(stored).toEqual(['metric_events:e1', 'rollups:1', 'metric_events:e2', 'rollups:2']);
+    await w.close();
+  });
+
+  it('on close, lets the step in flight finish and rejects what is not written', async () => {
+    const t = fakeTargets();
+    const w = writer(t);
+    const release = t.hold('rollups');
+    const first = w.write(outputs(1, { events: ['e1'], buckets: [1] }));
+    await turn();
+    const second = w.write(outputs(2, { events: ['e2'], buckets: [2] }));
+    const closing = w.close();
+    release();
+    await closing;
+    await expect(first).resolves.toBeUndefined();
+    await expect(second).rejects.toThrow(/revoked/);
+    expect(t.log).not.toContain('metric_events:e2');
+    await expect(w.write(outputs(3, { events: ['e3'] }))).rejects.toThrow(/revoked/);
+  });
+});
