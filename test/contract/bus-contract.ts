@@ -405,6 +405,28 @@ export function busContract(label: string, { createBus, waitMs }: BusContractOpt
       const err = await bus.publish('contract.missing', [{ key: 'a', value: 'x' }]).catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'bus_topic_unknown', retriable: false });
     });
+
+    it('confirms concurrent publishes each on its own: one to a missing topic fails alone, the rest keep their order', async () => {
+      const bus = await setup(3);
+      const sink = new Sink();
+      await consume(bus, sink, 'g-concurrent');
+      const batches = Array.from({ length: 20 }, (_, i) => records(['a', 'b'], i * 5, 5));
+      const results = await Promise.allSettled([
+        ...batches.map((b) => bus.publish(TOPIC, b)),
+        bus.publish('contract.missing', [{ key: 'a', value: 'x' }]),
+      ]);
+      expect(results.slice(0, 20).every((r) => r.status === 'fulfilled')).toBe(true);
+      expect(results[20]).toMatchObject({ status: 'rejected', reason: { code: 'bus_topic_unknown' } });
+      await waitFor(
+        () => sink.records.length >= 200,
+        waitMs,
+        () => `${sink.records.length}/200 records`,
+      );
+      for (const key of ['a', 'b']) {
+        const order = sink.records.filter((r) => r.key === key).map(seq);
+        expect(order).toEqual(Array.from({ length: 100 }, (_, i) => i));
+      }
+    });
   });
 }
 

@@ -1,9 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { type Admin, type ICustomPartitioner, Kafka, Partitioners, type Producer } from 'kafkajs';
+import {
+  type Admin,
+  type ICustomPartitioner,
+  Kafka,
+  type Message,
+  Partitioners,
+  type Producer,
+} from 'kafkajs';
 import type { Logger } from 'pino';
 import { topicName } from '../../../infra/kafka/topics.js';
 import type { Bus, ConsumeOptions, Consumption, OutgoingRecord, TopicSpec } from '../../ports/bus.js';
 import type { Health } from '../../ports/lifecycle.js';
+import { Deferred } from '../../runtime/sync.js';
 import { KafkaConsumption } from './consumption.js';
 import { BusError, isProducerStateError, toBusError } from './errors.js';
 import { kafkaLogLevel, pinoLogCreator } from './log.js';
@@ -34,6 +42,27 @@ export interface KafkaBusOptions {
   connectionTimeoutMs?: number;
 }
 
+/** Records per produce request when the outbox holds more (a request stays well under the broker's limits). */
+const maxRecordsPerSend = 10_000;
+
+interface Outgoing {
+  /** Physical topic. */
+  topic: string;
+  records: OutgoingRecord[];
+  done: Deferred;
+}
+
+/** Takes calls off the front of the queue up to `max` records (always at least one call). */
+function takeUpTo(queue: Outgoing[], max: number): Outgoing[] {
+  let n = 0;
+  let records = 0;
+  while (n < queue.length && (n === 0 || records + queue[n]!.records.length <= max)) {
+    records += queue[n]!.records.length;
+    n++;
+  }
+  return queue.splice(0, n);
+}
+
 /** How long a topic's partition count is trusted before `partitionFor` reads it again. */
 const partitionCountTtlMs = 30_000;
 
@@ -42,6 +71,13 @@ const partitionCountTtlMs = 30_000;
  * recreated after any failed send, because kafkajs rolls its sequence numbers back on failure and a
  * later send could then reuse a sequence the broker already accepted (silently deduplicated) or get
  * stuck on OUT_OF_ORDER_SEQUENCE_NUMBER. Each `consume()` is its own kafkajs consumer.
+ *
+ * The idempotent producer has one request in flight per broker, so publishes made while one is in
+ * flight wait in an outbox and then go out together as one request (`sendBatch`, every topic at
+ * once, each call's records in order): many small concurrent publishes (the processor's partitions,
+ * ingest's requests) cost one round trip, not one each. A failed request fails every call it held,
+ * except for a non-retriable failure (an unknown topic, a record too large), after which each call
+ * is sent again on its own, so one caller's bad records never fail another's.
  */
 export class KafkaBus implements Bus {
   readonly name = 'bus';
@@ -55,6 +91,8 @@ export class KafkaBus implements Bus {
   private stopped = false;
   private lastPublishError: BusError | null = null;
   private readonly consumptions = new Set<KafkaConsumption>();
+  private outbox: Outgoing[] = [];
+  private sending = false;
   /** The producer's partitioner (kafkajs's default: Java-compatible murmur2), for `partitionFor`. */
   private readonly partitioner: ReturnType<ICustomPartitioner> = Partitioners.DefaultPartitioner();
   /** Partition counts by physical topic, read from the broker at most once per `partitionCountTtlMs`. */
@@ -144,29 +182,64 @@ export class KafkaBus implements Bus {
     }
   }
 
-  async publish(topic: string, records: OutgoingRecord[]): Promise<void> {
-    if (records.length === 0) return;
+  publish(topic: string, records: OutgoingRecord[]): Promise<void> {
+    if (records.length === 0) return Promise.resolve();
     if (this.stopped || !this.started) {
-      throw new BusError('bus_stopped', 'the Kafka bus is not running', false);
+      return Promise.reject(new BusError('bus_stopped', 'the Kafka bus is not running', false));
     }
-    const physical = this.topic(topic);
+    const outgoing: Outgoing = { topic: this.topic(topic), records, done: new Deferred() };
+    this.outbox.push(outgoing);
+    void this.drainOutbox();
+    return outgoing.done.promise;
+  }
+
+  private async drainOutbox(): Promise<void> {
+    if (this.sending) return;
+    this.sending = true;
+    try {
+      while (this.outbox.length > 0) {
+        const group = takeUpTo(this.outbox, maxRecordsPerSend);
+        try {
+          await this.send(group);
+          for (const o of group) o.done.resolve();
+        } catch (err) {
+          if (group.length === 1 || (err as BusError).retriable) {
+            for (const o of group) o.done.reject(err);
+            continue;
+          }
+          for (const o of group) await this.send([o]).then(o.done.resolve, o.done.reject);
+        }
+      }
+    } finally {
+      this.sending = false;
+    }
+  }
+
+  private async send(group: Outgoing[]): Promise<void> {
     let producer: Producer;
     try {
       producer = await this.ensureProducer();
     } catch (err) {
-      throw this.publishFailed(null, toBusError(err, `connecting the producer for ${physical}`));
+      throw this.publishFailed(null, toBusError(err, 'connecting the producer'));
+    }
+    const topics = new Map<string, Message[]>();
+    let count = 0;
+    for (const o of group) {
+      const messages = topics.get(o.topic) ?? [];
+      for (const r of o.records) messages.push({ key: r.key, value: r.value, headers: r.headers ?? {} });
+      topics.set(o.topic, messages);
+      count += o.records.length;
     }
     try {
-      await producer.send({
-        topic: physical,
+      await producer.sendBatch({
         acks: -1,
-        messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers ?? {} })),
+        topicMessages: [...topics].map(([topic, messages]) => ({ topic, messages })),
       });
       this.lastPublishError = null;
     } catch (err) {
       throw this.publishFailed(
         producer,
-        toBusError(err, `publishing ${records.length} records to ${physical}`),
+        toBusError(err, `publishing ${count} records to ${[...topics.keys()].join(', ')}`),
       );
     }
   }
