@@ -15,36 +15,53 @@ export interface CommitOrderOptions {
  * then commit nothing, since what they cover is delivered again.
  */
 export class CommitOrder {
+  /** Per partition: settles once the latest batch's commit was issued (the next batch's turn). */
   private readonly tails = new Map<number, Promise<void>>();
   private readonly epochs = new Map<number, number>();
+  /** Every batch not yet committed (or given up), for `settled`. */
+  private readonly open = new Set<Promise<void>>();
 
   constructor(private readonly o: CommitOrderOptions) {}
 
   /**
    * Batch `first`..`next − 1` of `partition` was handled; commits `next` once `durable` (if any) and
-   * every earlier batch are done. The promise settles after that commit (or once it is known that
-   * there will be none); it never rejects.
+   * every earlier batch are done. The next batch's commit is issued as soon as this one's is (the
+   * committer may send both as one request). The promise settles after this commit (or once it is
+   * known that there will be none); it never rejects.
    */
   add(partition: number, first: string, next: string, durable?: Promise<void>): Promise<void> {
+    // Handled below once its turn comes, or never (a reset): either way not an unhandled rejection.
+    durable?.catch(() => {});
     const epoch = this.epoch(partition);
     const previous = this.tails.get(partition) ?? Promise.resolve();
     const current = () => this.epoch(partition) === epoch;
-    const link = (async () => {
+    // Wrapped in an object: an async function returning the commit's promise would wait for it.
+    const issued = (async (): Promise<{ committed: Promise<void> } | undefined> => {
       await previous;
-      if (!current()) return;
+      if (!current()) return undefined;
       try {
         await durable;
       } catch (err) {
-        if (!current()) return;
+        if (!current()) return undefined;
         this.reset(partition);
         this.o.redeliver(partition, first, err);
-        return;
+        return undefined;
       }
-      if (!current()) return;
-      await this.o.commit(partition, next).catch((err: unknown) => this.o.commitFailed(partition, err));
+      if (!current()) return undefined;
+      return {
+        committed: this.o
+          .commit(partition, next)
+          .catch((err: unknown) => this.o.commitFailed(partition, err)),
+      };
     })();
-    this.tails.set(partition, link);
-    return link;
+    this.tails.set(
+      partition,
+      issued.then(() => {}),
+    );
+    const done = issued.then((i) => i?.committed);
+    this.open.add(done);
+    void done.finally(() => this.open.delete(done));
+    return done;
   }
 
   /** Forgets the partition's receipts in flight. */
@@ -58,11 +75,11 @@ export class CommitOrder {
     return this.epochs.get(partition) ?? 0;
   }
 
-  /** Resolves once every receipt handed out so far has settled, or after `timeoutMs`. */
+  /** Resolves once every receipt handed out so far has settled and committed, or after `timeoutMs`. */
   async settled(timeoutMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.all(this.tails.values()),
+      Promise.all(this.open),
       new Promise<void>((resolve) => {
         timer = setTimeout(resolve, timeoutMs);
       }),

@@ -15,8 +15,8 @@ export type AckOutcome =
  * - an alert the engine holds open is acknowledged in the engine (later versions, e.g. the resolve,
  *   keep acknowledgedBy, acknowledgedAt and note);
  * - any other (a resolved one) gets `acknowledgeAlert(latest)`, where latest is the newest version
- *   this batch already produced, else the newest stored one (earlier batches' outputs are written
- *   before a batch runs, so the store is current for this partition);
+ *   this batch already produced, else the newest stored one (a batch with commands waits for the
+ *   partition's earlier outputs to be written before it reads, so the store is current for it);
  * - a command some version already carries (same overseer, note and time) changes nothing: a replay
  *   after a restart, of this command or of older ones followed by newer, makes no version.
  *

@@ -1,7 +1,7 @@
 import { Topics } from '../../infra/kafka/topics.js';
 import type { AlertEvent } from '../../schemas/alert.js';
 import type { PerformanceUpdate } from '../../schemas/performance.js';
-import { mergeRollupRows, type RollupRow } from '../core/performance/index.js';
+import { mergeRollupRows, type RollupRow, rollupKeyOf } from '../core/performance/index.js';
 import type { Bus, OutgoingRecord } from '../ports/bus.js';
 import type { Store } from '../ports/store.js';
 import type { Row } from '../ports/tables.js';
@@ -68,8 +68,6 @@ export interface WriteTargets {
   bus: Bus;
   store: Store;
   inserts: Inserts;
-  /** Bounds one step (a hung dependency must not hold a lane forever). */
-  timed<T>(work: Promise<T>, what: string): Promise<T>;
 }
 
 /**
@@ -81,7 +79,7 @@ export interface WriteTargets {
  */
 export class PendingWrite {
   private readonly done = new Set<Step>();
-  private merged: RollupRow[] | undefined;
+  private merged: Promise<RollupRow[]> | undefined;
   private inflight: Promise<void> | undefined;
 
   constructor(
@@ -92,7 +90,7 @@ export class PendingWrite {
 
   /**
    * Runs the remaining steps; throws SinkError naming a step that failed. A call while an earlier one
-   * still runs joins that one, so steps never run twice at once.
+   * still runs (its caller stopped waiting: a timeout) joins that one, so steps never run twice at once.
    */
   flush(to: WriteTargets): Promise<void> {
     this.inflight ??= this.runSteps(to).finally(() => {
@@ -118,7 +116,7 @@ export class PendingWrite {
         .filter((step) => !this.done.has(step))
         .map(async (step) => {
           try {
-            await to.timed(this.run(step, to), 'write');
+            await this.run(step, to);
           } catch (err) {
             throw new SinkError(step, err);
           }
@@ -161,8 +159,12 @@ export class PendingWrite {
       case 'rollups':
         return insert(inserts, 'rollups', o.rollups);
       case 'rollup_merges':
-        this.merged ??= await mergeWithStored(store, o.merges);
-        return insert(inserts, 'rollups', this.merged);
+        // Computed once; a failed read is computed again, a failed insert writes the same rows again.
+        this.merged ??= mergeWithStored(store, o.merges).catch((err: unknown) => {
+          this.merged = undefined;
+          throw err;
+        });
+        return insert(inserts, 'rollups', await this.merged);
     }
   }
 }
@@ -184,7 +186,7 @@ export function mergeOutputs(list: readonly Outputs[]): Outputs {
     out.updates.push(...o.updates);
     out.merges.push(...o.merges);
     for (const r of o.rollups) {
-      const key = rollupKey(r);
+      const key = rollupKeyOf(r);
       rollups.delete(key);
       rollups.set(key, r);
     }
@@ -227,14 +229,12 @@ export function updateRow(u: PerformanceUpdate): Row<'performance_updates'> {
   };
 }
 
-const rollupKey = (r: RollupRow) => `${r.module_id}\u0000${r.rule_id}\u0000${r.width_ms}\u0000${r.bucket_ms}`;
-
 /** Partial rows merged into what is stored under the same key (several partials of one key merge first). */
 export async function mergeWithStored(store: Store, partials: RollupRow[]): Promise<RollupRow[]> {
   if (partials.length === 0) return [];
   const byKey = new Map<string, RollupRow>();
   for (const p of partials) {
-    const key = rollupKey(p);
+    const key = rollupKeyOf(p);
     const earlier = byKey.get(key);
     byKey.set(key, earlier ? mergeRollupRows(earlier, p) : p);
   }
@@ -255,8 +255,8 @@ export async function mergeWithStored(store: Store, partials: RollupRow[]): Prom
         { column: 'bucket_ms', op: 'in', value: group.map((p) => p.bucket_ms) },
       ],
     });
-    const storedByKey = new Map(stored.map((r) => [rollupKey(r), r]));
-    for (const p of group) out.push(mergeRollupRows(storedByKey.get(rollupKey(p)), p));
+    const storedByKey = new Map(stored.map((r) => [rollupKeyOf(r), r]));
+    for (const p of group) out.push(mergeRollupRows(storedByKey.get(rollupKeyOf(p)), p));
   }
   return out;
 }

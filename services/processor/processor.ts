@@ -111,7 +111,6 @@ export class Processor implements Component {
       bus: o.bus,
       store: o.store,
       inserts: new InsertCoalescer(o.store),
-      timed: (work, what) => this.timed(work, what),
     };
   }
 
@@ -435,6 +434,7 @@ export class Processor implements Component {
     return new PartitionWriter({
       partition,
       targets: this.targets,
+      timed: (work) => this.timed(work, 'write'),
       backoff: this.backoff,
       logger: this.log,
       onRetrying: (err) => {
@@ -509,9 +509,10 @@ export class Processor implements Component {
     state.dropped = true;
     this.partitions.delete(partition);
     await state.run(() => {});
-    const { backlog, retrying } = state.writer;
+    const { backlog } = state.writer;
     await state.writer.close();
-    if (retrying) this.o.metrics.pausedPartitions.dec();
+    // Still retrying when closed: onRecovered never came, so the gauge is lowered here.
+    if (state.writer.retrying) this.o.metrics.pausedPartitions.dec();
     this.o.metrics.lag.remove({ partition: String(partition) });
     if (backlog > 0)
       this.log.info({ partition, backlog }, 'revoked with unwritten outputs; the next owner replays them');

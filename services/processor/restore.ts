@@ -2,7 +2,7 @@ import { AlertEvent } from '../../schemas/alert.js';
 import { parseDuration } from '../../schemas/common.js';
 import { PerformanceUpdate } from '../../schemas/performance.js';
 import type { ModuleVersion } from '../../schemas/registry.js';
-import type { RestoreInput, RollupRow } from '../core/performance/index.js';
+import { type RestoreInput, type RollupRow, rollupKeyOf } from '../core/performance/index.js';
 import { maxSelectRows, type Store } from '../ports/store.js';
 import type { Logger } from '../runtime/logger.js';
 
@@ -74,11 +74,9 @@ async function loadChunk(store: Store, modules: ModuleVersion[], now: number, lo
   const inModules = { column: 'module_id', op: 'in', value: ids } as const;
 
   // Buckets can be up to one bucket width before the window start (alignment); 2× window is ample.
+  const liveFrom = now - lateness - 2 * maxOf((s) => s.windowMs);
   const rollups = await store.select('rollups', {
-    where: [
-      inModules,
-      { column: 'bucket_ms', op: '>=', value: now - lateness - 2 * maxOf((s) => s.windowMs) },
-    ],
+    where: [inModules, { column: 'bucket_ms', op: '>=', value: liveFrom }],
     limit: maxSelectRows,
   });
   if (rollups.length === maxSelectRows) log.warn({ modules: ids }, 'restore: rollup rows truncated');
@@ -97,19 +95,31 @@ async function loadChunk(store: Store, modules: ModuleVersion[], now: number, lo
   if (events.length === maxSelectRows)
     log.warn({ modules: ids }, 'restore: dedup memory truncated to the newest events');
 
-  // Events newer than every rollup row read so far may still be covered by rows outside the live
-  // range (merges of late events); read just the rows written since the oldest such event.
+  // Events newer than every rollup row read so far may still be covered: by rows outside the live
+  // range (merges of late events), or by rows a previous owner was still writing while the first read
+  // ran (its last writes can land during a handover). Read the rows written since the oldest such
+  // event. A row newer than the newest event read of its module belongs to events this restore did
+  // not see (they are redelivered and counted then): it neither covers nor is folded in. The others
+  // cover their module's events, and those of the live range are folded into the restored buckets
+  // (newest version per bucket), so every event counted as seen is in the restored windows.
   const uncertain = events.filter((e) => e.received_ms > (covered.get(e.module_id) ?? 0));
   if (uncertain.length > 0) {
     const since = Math.min(...uncertain.map((e) => e.received_ms));
-    noteCovered(
-      await store.select('rollups', {
-        where: [
-          { column: 'module_id', op: 'in', value: [...new Set(uncertain.map((e) => e.module_id))] },
-          { column: 'updated_ms', op: '>=', value: since },
-        ],
-        limit: maxSelectRows,
-      }),
+    const newestEvent = new Map<string, number>();
+    for (const e of events)
+      newestEvent.set(e.module_id, Math.max(newestEvent.get(e.module_id) ?? 0, e.received_ms));
+    const later = await store.select('rollups', {
+      where: [
+        { column: 'module_id', op: 'in', value: [...new Set(uncertain.map((e) => e.module_id))] },
+        { column: 'updated_ms', op: '>=', value: since },
+      ],
+      limit: maxSelectRows,
+    });
+    const seen = later.filter((r) => r.updated_ms <= (newestEvent.get(r.module_id) ?? 0));
+    noteCovered(seen);
+    foldNewer(
+      rollups,
+      seen.filter((r) => r.bucket_ms >= liveFrom),
     );
   }
   const recentEventIds = events
@@ -136,6 +146,20 @@ async function loadChunk(store: Store, modules: ModuleVersion[], now: number, lo
     if (parsed.success) updates.push(parsed.data);
   }
   return { rollups, openAlerts, recentEventIds, updates };
+}
+
+/** Replaces rows of `into` by newer versions of the same bucket from `rows`, and adds new buckets. */
+function foldNewer(into: RollupRow[], rows: RollupRow[]): void {
+  const at = new Map(into.map((r, i) => [rollupKeyOf(r), i]));
+  for (const r of rows) {
+    const i = at.get(rollupKeyOf(r));
+    if (i === undefined) {
+      at.set(rollupKeyOf(r), into.length);
+      into.push(r);
+    } else if (r.updated_ms > into[i]!.updated_ms) {
+      into[i] = r;
+    }
+  }
 }
 
 function hasRules(modules: ModuleVersion[], moduleId: string, metric: string): boolean {

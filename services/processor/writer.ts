@@ -13,6 +13,11 @@ import {
 export interface PartitionWriterOptions {
   partition: number;
   targets: WriteTargets;
+  /**
+   * Bounds one flush of a set (a hung dependency must not hold a lane forever); a flush that timed out
+   * keeps running, and the retry joins it rather than starting its steps again.
+   */
+  timed(work: Promise<void>): Promise<void>;
   backoff: Backoff;
   logger: Logger;
   /** A write failed: the writer retries it from now on, until it succeeds or the writer is closed. */
@@ -59,6 +64,8 @@ export class PartitionWriter {
   private readonly lanes: Promise<void>[];
   private readonly failing = new Set<Lane>();
   private closed = false;
+  /** Ends a backoff sleep early when the writer is closed. */
+  private readonly wakeRetry = new Signal();
 
   constructor(private readonly o: PartitionWriterOptions) {
     this.lanes = [this.runLane('bus'), this.runLane('store')];
@@ -66,7 +73,11 @@ export class PartitionWriter {
 
   /** Queues outputs; resolves once they (and everything queued before) are written and published. */
   write(outputs: Outputs): Promise<void> {
-    if (this.closed) return Promise.reject(closedError(this.o.partition));
+    if (this.closed) {
+      const refused = new Deferred();
+      refused.reject(closedError(this.o.partition));
+      return refused.promise;
+    }
     const entry: Entry = { outputs, published: new Deferred(), stored: new Deferred() };
     this.unpublished.push(entry);
     this.unstored.push(entry);
@@ -107,6 +118,7 @@ export class PartitionWriter {
     this.closed = true;
     this.wakeBus.notify();
     this.wakeStore.notify();
+    this.wakeRetry.notify();
     const error = closedError(this.o.partition);
     // The store lane may wait for publishes that will not happen now: fail them once the bus lane stopped.
     await this.lanes[0];
@@ -145,7 +157,7 @@ export class PartitionWriter {
   private async untilWritten(write: PendingWrite, lane: Lane): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await write.flush(this.o.targets);
+        await this.o.timed(write.flush(this.o.targets));
         break;
       } catch (err) {
         if (err instanceof SinkError) this.o.onStepFailed(err);
@@ -157,12 +169,23 @@ export class PartitionWriter {
         } else {
           this.o.logger.warn({ err, partition: this.o.partition, lane, attempt }, 'write retry failed');
         }
-        await sleep(backoffDelay(attempt, this.o.backoff));
+        await this.sleep(backoffDelay(attempt, this.o.backoff));
         if (this.closed) return false;
       }
     }
     if (this.failing.delete(lane) && this.failing.size === 0) this.o.onRecovered();
     return true;
+  }
+
+  private async sleep(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, ms);
+      }),
+      this.wakeRetry.wait(),
+    ]);
+    clearTimeout(timer);
   }
 }
 
@@ -171,5 +194,3 @@ function closedError(partition: number): Error {
     code: 'partition_revoked',
   });
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -406,6 +406,21 @@ export function busContract(label: string, { createBus, waitMs }: BusContractOpt
       expect(err).toMatchObject({ code: 'bus_topic_unknown', retriable: false });
     });
 
+    it('publishes one call bigger than a broker request may be, whole and in order', async () => {
+      const bus = await setup(1);
+      const sink = new Sink();
+      await consume(bus, sink, 'g-big');
+      const padding = 'x'.repeat(700);
+      const big = Array.from({ length: 3000 }, (_, i) => ({ key: 'a', value: `a#${i}#${padding}` }));
+      await bus.publish(TOPIC, big);
+      await waitFor(
+        () => sink.records.length >= 3000,
+        waitMs,
+        () => `${sink.records.length}/3000 records`,
+      );
+      expect(sink.records.map(seq)).toEqual(Array.from({ length: 3000 }, (_, i) => i));
+    });
+
     it('confirms concurrent publishes each on its own: one to a missing topic fails alone, the rest keep their order', async () => {
       const bus = await setup(3);
       const sink = new Sink();

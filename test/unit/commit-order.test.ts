@@ -54,4 +54,29 @@ describe('CommitOrder', () => {
     await turn();
     expect(commits).toEqual(['0@7']);
   });
+
+  it('issues the next commit without waiting for the earlier commit to complete', async () => {
+    const calls: string[] = [];
+    const held = new Deferred();
+    const commitOrder = new CommitOrder({
+      commit: async (partition, next) => {
+        calls.push(`${partition}@${next}`);
+        if (calls.length === 1) await held.promise;
+      },
+      redeliver: () => {},
+      commitFailed: () => {},
+    });
+    const first = commitOrder.add(0, '0', '5');
+    const second = commitOrder.add(0, '5', '9');
+    await turn();
+    expect(calls).toEqual(['0@5', '0@9']);
+    let firstDone = false;
+    void first.then(() => {
+      firstDone = true;
+    });
+    await second;
+    expect(firstDone).toBe(false);
+    held.resolve();
+    await first;
+  });
 });

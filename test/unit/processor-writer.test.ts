@@ -39,7 +39,7 @@ function fakeTargets() {
   } as unknown as Bus;
   return {
     log,
-    targets: { bus, store, inserts: store, timed: <T>(work: Promise<T>) => work },
+    targets: { bus, store, inserts: store },
     hold(what: string) {
       const d = new Deferred();
       holds.set(what, d);
@@ -90,10 +90,15 @@ function outputs(
   return o;
 }
 
-function writer(t: ReturnType<typeof fakeTargets>, events: string[] = []) {
+function writer(
+  t: ReturnType<typeof fakeTargets>,
+  events: string[] = [],
+  timed: (work: Promise<void>) => Promise<void> = (work) => work,
+) {
   return new PartitionWriter({
     partition: 0,
     targets: t.targets,
+    timed,
     backoff: { baseMs: 5, capMs: 20 },
     logger: pino({ level: 'silent' }),
     onRetrying: () => events.push('retrying'),
@@ -191,5 +196,26 @@ describe('PartitionWriter', () => {
     await expect(second).rejects.toThrow(/revoked/);
     expect(t.log).not.toContain('metric_events:e2');
     await expect(w.write(outputs(3, { events: ['e3'] }))).rejects.toThrow(/revoked/);
+  });
+
+  it('joins a flush that timed out on the retry instead of running its steps again', async () => {
+    const t = fakeTargets();
+    const events: string[] = [];
+    const timeout = (work: Promise<void>) =>
+      Promise.race([
+        work,
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('write took too long')), 10)),
+      ]);
+    const w = writer(t, events, timeout);
+    const release = t.hold('metric_events');
+    const written = w.write(outputs(1, { events: ['e1'], buckets: [1] }));
+    await new Promise((r) => setTimeout(r, 60));
+    expect(w.retrying).toBe(true);
+    release();
+    await written;
+    expect(t.log.filter((l) => l === 'start metric_events:e1')).toHaveLength(1);
+    expect(t.log.filter((l) => l === 'start rollups:1')).toHaveLength(1);
+    expect(events).toContain('recovered');
+    await w.close();
   });
 });

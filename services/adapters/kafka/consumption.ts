@@ -1,6 +1,7 @@
 import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { BatchReceipt, ConsumeOptions, Consumption, IncomingRecord } from '../../ports/bus.js';
+import { Deferred } from '../../runtime/sync.js';
 import { CommitOrder } from '../commit-order.js';
 
 export interface KafkaConsumptionOptions {
@@ -63,6 +64,9 @@ export class KafkaConsumption implements Consumption {
   private awaitingFirstFetch = false;
   private readonly commits: CommitOrder;
   private readonly handling = new Set<Promise<void>>();
+  /** Offsets to commit with the next request, by partition, and who waits for them. */
+  private toCommit = new Map<number, { offset: string; waiters: Deferred[] }>();
+  private committing = false;
 
   constructor(private readonly o: KafkaConsumptionOptions) {
     this.broadcast = o.options.group === null;
@@ -77,8 +81,7 @@ export class KafkaConsumption implements Consumption {
       allowAutoTopicCreation: false,
     });
     this.commits = new CommitOrder({
-      commit: (partition, offset) =>
-        this.consumer.commitOffsets([{ topic: this.o.topic, partition, offset }]),
+      commit: (partition, offset) => this.commit(partition, offset),
       redeliver: (partition, from, err) => this.retryLater(partition, from, err),
       commitFailed: (partition, err) =>
         this.log.debug({ err, partition }, 'commit failed; the batch will be delivered again'),
@@ -182,7 +185,13 @@ export class KafkaConsumption implements Consumption {
     isStale,
     heartbeat,
   }: EachBatchPayload): Promise<void> {
-    await this.assignmentWork;
+    // onAssign/onRevoke may take a while (a revoked partition's last writes): stay in the group.
+    const waiting = setInterval(() => heartbeat().catch(() => {}), this.o.heartbeatIntervalMs);
+    try {
+      await this.assignmentWork;
+    } finally {
+      clearInterval(waiting);
+    }
     const { partition } = batch;
     if (this.stopping || !isRunning() || isStale() || batch.messages.length === 0) return;
     // Fetched before a pause or a revoke: leave it unresolved, it is fetched again later.
@@ -224,6 +233,41 @@ export class KafkaConsumption implements Consumption {
       if (!receipt) await committed;
     }
     this.log.trace({ partition, records: records.length, ms: Date.now() - started }, 'batch done');
+  }
+
+  /**
+   * Commits `offset` for the partition. While one commit request is in flight, the offsets that come
+   * meanwhile (any partition; a partition's later offset replaces its earlier one) go as the next
+   * request: one round trip for many batches.
+   */
+  private commit(partition: number, offset: string): Promise<void> {
+    const waiter = new Deferred();
+    const earlier = this.toCommit.get(partition);
+    this.toCommit.set(partition, { offset, waiters: [...(earlier?.waiters ?? []), waiter] });
+    void this.sendCommits();
+    return waiter.promise;
+  }
+
+  private async sendCommits(): Promise<void> {
+    if (this.committing) return;
+    this.committing = true;
+    try {
+      while (this.toCommit.size > 0) {
+        const round = [...this.toCommit];
+        this.toCommit = new Map();
+        const waiters = round.flatMap(([, c]) => c.waiters);
+        try {
+          await this.consumer.commitOffsets(
+            round.map(([partition, c]) => ({ topic: this.o.topic, partition, offset: c.offset })),
+          );
+          for (const w of waiters) w.resolve();
+        } catch (err) {
+          for (const w of waiters) w.reject(err);
+        }
+      }
+    } finally {
+      this.committing = false;
+    }
   }
 
   private retryLater(partition: number, firstOffset: string, err: unknown): void {

@@ -42,22 +42,50 @@ export interface KafkaBusOptions {
   connectionTimeoutMs?: number;
 }
 
-/** Records per produce request when the outbox holds more (a request stays well under the broker's limits). */
-const maxRecordsPerSend = 10_000;
+/**
+ * Bytes per produce request. The broker refuses a partition's record batch over `message.max.bytes`
+ * (1 MiB by default), so a request stays at half of that in all; a bigger call is sent in pieces, in
+ * order.
+ */
+const maxBytesPerSend = 512 * 1024;
 
 interface Outgoing {
   /** Physical topic. */
   topic: string;
   records: OutgoingRecord[];
+  bytes: number;
   done: Deferred;
 }
 
-/** Takes calls off the front of the queue up to `max` records (always at least one call). */
-function takeUpTo(queue: Outgoing[], max: number): Outgoing[] {
+/** A record's size on the wire, near enough (the framing is a few dozen bytes). */
+function recordBytes(r: OutgoingRecord): number {
+  let n = 64 + (r.key === null ? 0 : Buffer.byteLength(r.key)) + Buffer.byteLength(r.value);
+  for (const [name, value] of Object.entries(r.headers ?? {})) n += name.length + value.length + 8;
+  return n;
+}
+
+/** One call's records in pieces of at most `maxBytesPerSend` (a single larger record is its own piece). */
+function pieces(topic: string, records: OutgoingRecord[]): Outgoing[] {
+  const out: Outgoing[] = [];
+  let current: Outgoing | undefined;
+  for (const r of records) {
+    const bytes = recordBytes(r);
+    if (!current || (current.records.length > 0 && current.bytes + bytes > maxBytesPerSend)) {
+      current = { topic, records: [], bytes: 0, done: new Deferred() };
+      out.push(current);
+    }
+    current.records.push(r);
+    current.bytes += bytes;
+  }
+  return out;
+}
+
+/** Takes pieces off the front of the queue up to `maxBytesPerSend` (always at least one). */
+function takeNextSend(queue: Outgoing[]): Outgoing[] {
   let n = 0;
-  let records = 0;
-  while (n < queue.length && (n === 0 || records + queue[n]!.records.length <= max)) {
-    records += queue[n]!.records.length;
+  let bytes = 0;
+  while (n < queue.length && (n === 0 || bytes + queue[n]!.bytes <= maxBytesPerSend)) {
+    bytes += queue[n]!.bytes;
     n++;
   }
   return queue.splice(0, n);
@@ -74,8 +102,8 @@ const partitionCountTtlMs = 30_000;
  *
  * The idempotent producer has one request in flight per broker, so publishes made while one is in
  * flight wait in an outbox and then go out together as one request (`sendBatch`, every topic at
- * once, each call's records in order): many small concurrent publishes (the processor's partitions,
- * ingest's requests) cost one round trip, not one each. A failed request fails every call it held,
+ * once, each call's records in order, up to `maxBytesPerSend`): many small concurrent publishes (the
+ * processor's partitions, ingest's requests) cost one round trip, not one each. A failed request fails every call it held,
  * except for a non-retriable failure (an unknown topic, a record too large), after which each call
  * is sent again on its own, so one caller's bad records never fail another's.
  */
@@ -89,6 +117,7 @@ export class KafkaBus implements Bus {
   private producerReady: Promise<Producer> | null = null;
   private started = false;
   private stopped = false;
+  private stopping: Promise<void> | null = null;
   private lastPublishError: BusError | null = null;
   private readonly consumptions = new Set<KafkaConsumption>();
   private outbox: Outgoing[] = [];
@@ -127,11 +156,18 @@ export class KafkaBus implements Bus {
     this.started = true;
   }
 
-  /** Stops every consumption (each finishes and commits its batch), then disconnects. Idempotent. */
-  async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
+  /**
+   * Stops every consumption (each finishes and commits its batches; their handlers may still publish
+   * meanwhile), then refuses publishes and disconnects. Idempotent.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutDown();
+    return this.stopping;
+  }
+
+  private async shutDown(): Promise<void> {
     await Promise.allSettled([...this.consumptions].map((c) => c.stop()));
+    this.stopped = true;
     const producer = this.producer;
     this.producer = null;
     this.producerReady = null;
@@ -187,10 +223,12 @@ export class KafkaBus implements Bus {
     if (this.stopped || !this.started) {
       return Promise.reject(new BusError('bus_stopped', 'the Kafka bus is not running', false));
     }
-    const outgoing: Outgoing = { topic: this.topic(topic), records, done: new Deferred() };
-    this.outbox.push(outgoing);
+    const parts = pieces(this.topic(topic), records);
+    this.outbox.push(...parts);
     void this.drainOutbox();
-    return outgoing.done.promise;
+    return parts.length === 1
+      ? parts[0]!.done.promise
+      : Promise.all(parts.map((p) => p.done.promise)).then(() => {});
   }
 
   private async drainOutbox(): Promise<void> {
@@ -198,7 +236,12 @@ export class KafkaBus implements Bus {
     this.sending = true;
     try {
       while (this.outbox.length > 0) {
-        const group = takeUpTo(this.outbox, maxRecordsPerSend);
+        if (this.stopped) {
+          const stopped = new BusError('bus_stopped', 'the Kafka bus was stopped', false);
+          for (const o of this.outbox.splice(0)) o.done.reject(stopped);
+          break;
+        }
+        const group = takeNextSend(this.outbox);
         try {
           await this.send(group);
           for (const o of group) o.done.resolve();

@@ -8,7 +8,7 @@ export {
   type IngestResult,
   type RestoreInput,
 } from './engine.js';
-export { mergeRollupRows, type RollupRow } from './rollup.js';
+export { mergeRollupRows, type RollupRow, rollupKeyOf } from './rollup.js';
 export { relativeAccuracy } from './sketch.js';
 export { stagnationProgressFraction } from './status.js';
 export { type WindowGeometry, windowGeometry, windowRange } from './window.js';

@@ -66,6 +66,11 @@ export function toRollupRow(
 }
 
 /** True when the row carries a quantile sketch (it was written by a percentile rule). Throws on a malformed row. */
+/** The row's key (module, rule, width, bucket) as one string, for maps of rows. */
+export function rollupKeyOf(r: RollupRow): string {
+  return `${r.module_id}\u0000${r.rule_id}\u0000${r.width_ms}\u0000${r.bucket_ms}`;
+}
+
 export function rollupHasSketch(row: RollupRow): boolean {
   return parseBlob(row.sketch).q !== undefined;
 }

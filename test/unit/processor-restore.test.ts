@@ -1,0 +1,115 @@
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DuckDbStore } from '../../services/adapters/duckdb/index.js';
+import type { RollupRow } from '../../services/core/performance/index.js';
+import type { Store } from '../../services/ports/store.js';
+import type { Row } from '../../services/ports/tables.js';
+import { loadModuleState } from '../../services/processor/restore.js';
+import { meanGoalModule } from '../support/processor-harness.js';
+import { FixtureRegistry } from '../support/registry-fixture.js';
+
+const logger = pino({ level: 'silent' });
+const now = Date.now();
+const module = new FixtureRegistry({ modules: [meanGoalModule('er-wait', { window: '1h' })] }).module(
+  'er-wait',
+)!;
+const bucket = Math.floor((now - 60_000) / 300_000) * 300_000;
+
+function event(id: string, receivedMs: number): Row<'metric_events'> {
+  return {
+    module_id: 'er-wait',
+    agency_id: 'clinic-agency',
+    event_id: id,
+    metric: 'wait_minutes',
+    value: 20,
+    observed_ms: now - 60_000,
+    received_ms: receivedMs,
+    dimensions: {},
+    late: false,
+    module_version: 1,
+  };
+}
+
+function rollup(count: number, updatedMs: number): RollupRow {
+  return {
+    module_id: 'er-wait',
+    rule_id: 'wait',
+    metric: 'wait_minutes',
+    width_ms: 300_000,
+    bucket_ms: bucket,
+    module_version: 1,
+    count,
+    sum: 20 * count,
+    min: 20,
+    max: 20,
+    last_value: 20,
+    last_ms: now - 60_000,
+    last_event_id: `e${count}`,
+    sketch: '',
+    updated_ms: updatedMs,
+  };
+}
+
+/** The store, with `land` written right after the `n`th select of `table` answered (a previous owner's last writes). */
+function landingAfter(store: Store, table: string, n: number, land: () => Promise<void>): Store {
+  let seen = 0;
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop === 'select') {
+        return async (...args: Parameters<Store['select']>) => {
+          const rows = await target.select(...args);
+          if (args[0] === table && ++seen === n) await land();
+          return rows;
+        };
+      }
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+describe('restore while a previous owner still writes (loadModuleState)', () => {
+  let store: DuckDbStore;
+  afterEach(async () => {
+    await store?.stop();
+  });
+
+  async function fresh(): Promise<DuckDbStore> {
+    store = new DuckDbStore({ path: ':memory:' });
+    await store.start();
+    await store.migrate();
+    return store;
+  }
+
+  it('folds in the rollups that landed after the first read, so the events it remembers are in the windows', async () => {
+    const s = await fresh();
+    const t0 = now - 10_000;
+    await s.insert('metric_events', [event('e1', t0)]);
+    await s.insert('rollups', [rollup(1, t0)]);
+    // Between the rollup read and the event read, the previous owner's last batch lands whole.
+    const racing = landingAfter(s, 'rollups', 1, async () => {
+      await s.insert('metric_events', [event('e2', t0 + 5), event('e3', t0 + 5)]);
+      await s.insert('rollups', [rollup(3, t0 + 5)]);
+    });
+    const state = await loadModuleState(racing, [module], now, logger);
+    expect(state.recentEventIds.map((e) => e.eventId).sort()).toEqual(['e1', 'e2', 'e3']);
+    expect(state.rollups.map((r) => r.count)).toEqual([3]);
+  });
+
+  it('neither folds in nor counts as cover a rollup newer than every event it read', async () => {
+    const s = await fresh();
+    const t0 = now - 10_000;
+    await s.insert('metric_events', [event('e1', t0)]);
+    await s.insert('rollups', [rollup(1, t0)]);
+    // e2's batch died before its rollups; then, after the event read, another batch lands whole.
+    await s.insert('metric_events', [event('e2', t0 + 5)]);
+    const racing = landingAfter(s, 'metric_events', 1, async () => {
+      await s.insert('metric_events', [event('e3', t0 + 9)]);
+      await s.insert('rollups', [rollup(3, t0 + 9)]);
+    });
+    const state = await loadModuleState(racing, [module], now, logger);
+    // e2 is not remembered (its redelivery counts it), and the windows hold only what covers e1.
+    expect(state.recentEventIds.map((e) => e.eventId)).toEqual(['e1']);
+    expect(state.rollups.map((r) => r.count)).toEqual([1]);
+  });
+});
