@@ -6,11 +6,16 @@
  * sustains, not the rate ingest can queue. Baseline, same run, same clients: a bare node:http server
  * that only reads and JSON-parses the same bodies and answers 202.
  *
+ * For reference it also measures the least any server that means "durable" by 202 must do: the bare
+ * server that in addition appends each body to a file and fdatasyncs before answering (group commit:
+ * requests arriving during a sync share the next one). It shows how much of the gap to the bare
+ * server is durability alone.
+ *
  *   node --import tsx bench/standalone.ts
  */
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, open, rm } from 'node:fs/promises';
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -55,6 +60,18 @@ async function main(): Promise<void> {
     const baseRate = baseline.events / baseline.seconds;
     console.log(`bare http (parse only): ${Math.round(baseRate)} events/s`);
     await bare.close();
+
+    const durable = await bareServer(await mkdtemp(join(tmpdir(), 'gh-bench-fsync-')));
+    try {
+      await runLoad(durable.url, '', warmupMs, 'fsync-warm');
+      const synced = await runLoad(durable.url, '', measureMs, 'fsync');
+      const syncedRate = synced.events / synced.seconds;
+      console.log(
+        `reference, bare http + fdatasync'd append: ${Math.round(syncedRate)} events/s (${(syncedRate / baseRate).toFixed(2)} of bare http)`,
+      );
+    } finally {
+      await durable.close();
+    }
 
     const ours = await standaloneRate();
     console.log(`standalone: ${Math.round(ours)} events/s (${(ours / baseRate).toFixed(2)} of bare http)`);
@@ -175,15 +192,38 @@ async function liveCounts(url: string) {
   };
 }
 
-/** The baseline: reads and parses each body, answers 202 with the count. */
-async function bareServer(): Promise<{ url: string; close(): Promise<void> }> {
+/**
+ * The baseline: reads and parses each body, answers 202 with the count. With `syncDir`, it also
+ * appends the body to a file there and answers once it is fdatasynced (group commit).
+ */
+async function bareServer(syncDir?: string): Promise<{ url: string; close(): Promise<void> }> {
+  const log = syncDir ? await open(join(syncDir, 'log'), 'a') : undefined;
+  let waiting: Array<{ bytes: Buffer; answer: () => void }> = [];
+  let syncing = false;
+  const sync = async () => {
+    syncing = true;
+    while (waiting.length > 0) {
+      const group = waiting;
+      waiting = [];
+      await log!.write(Buffer.concat(group.map((w) => w.bytes)));
+      await log!.datasync();
+      for (const w of group) w.answer();
+    }
+    syncing = false;
+  };
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { events: unknown[] };
-      res.writeHead(202, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ accepted: body.events.length, duplicates: 0, rejected: [] }));
+      const bytes = Buffer.concat(chunks);
+      const body = JSON.parse(bytes.toString('utf8')) as { events: unknown[] };
+      const answer = () => {
+        res.writeHead(202, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ accepted: body.events.length, duplicates: 0, rejected: [] }));
+      };
+      if (!log) return answer();
+      waiting.push({ bytes, answer });
+      if (!syncing) void sync();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -196,6 +236,8 @@ async function bareServer(): Promise<{ url: string; close(): Promise<void> }> {
       closed = true;
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await log?.close();
+      if (syncDir) await rm(syncDir, { recursive: true, force: true });
     },
   };
 }

@@ -57,7 +57,7 @@ const defaultConcurrency = topicSpecs.find((t) => t.name === Topics.metricsRaw)?
 /** Modules restored per store round trip when a partition is assigned (each round trip is bounded). */
 const restoreChunk = 50;
 
-/** Batches (and ticks) of one partition whose outputs may wait to be written before the next batch waits. */
+/** Sets of outputs of one partition that may wait to be written before batches wait and ticks skip. */
 const maxBacklog = 32;
 
 /**
@@ -463,7 +463,9 @@ export class Processor implements Component {
       if (state.modules.size === 0 && state.unrestored.length === 0) continue;
       void state
         .run(async () => {
-          if (state.dropped) return;
+          // While the writer cannot keep up, ticks would only pile up outputs: the first tick after
+          // it caught up evaluates at its own time (windows slide, silence counts from the clock).
+          if (state.dropped || state.writer.retrying || state.writer.backlog >= maxBacklog) return;
           await this.restorePending(state);
           const outputs = emptyOutputs(state.nextTime(this.o.clock.now()));
           this.addEvaluation(outputs, state, outputs.atMs);
