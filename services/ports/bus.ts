@@ -78,6 +78,7 @@ export interface Consumption {
   stop(): Promise<void>;
   /** Stops fetching these partitions until `resume` (backpressure, retries); heartbeats continue. */
   pause(partitions: number[]): void;
+  /** Fetches them again; a batch whose handler threw is delivered again at once, not after its backoff. */
   resume(partitions: number[]): void;
   /** True while the consumer is connected and its loop makes progress. */
   healthy(): boolean;

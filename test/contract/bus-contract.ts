@@ -225,6 +225,37 @@ export function busContract(label: string, { createBus, waitMs }: BusContractOpt
       expect(next.values()).toEqual(['a#6']);
     });
 
+    it('delivers a refused batch again as soon as its partition is resumed, not after the backoff', async () => {
+      const bus = await setup(1);
+      await bus.publish(TOPIC, records(['a'], 0, 1));
+      let attempts = 0;
+      let refuse = true;
+      const c = await bus.consume({
+        topic: TOPIC,
+        group: 'g-resume',
+        fromBeginning: true,
+        onBatch: async () => {
+          attempts++;
+          if (refuse) throw new Error('not ready');
+        },
+      });
+      cleanups.push(() => c.stop());
+      // After the fifth refusal the backoff is 1.6 to 3.2 s.
+      await waitFor(
+        () => attempts >= 5,
+        waitMs + 5_000,
+        () => `${attempts}/5 attempts`,
+      );
+      refuse = false;
+      const before = attempts;
+      c.resume([0]);
+      await waitFor(
+        () => attempts > before,
+        1_000,
+        () => `no delivery within 1 s of the resume (${attempts} attempts)`,
+      );
+    });
+
     it('splits the partitions between two members of one group', async () => {
       const bus = await setup();
       const a = new Sink();

@@ -161,12 +161,15 @@ export class KafkaConsumption implements Consumption {
   }
 
   resume(partitions: number[]): void {
-    const ready: number[] = [];
     for (const p of partitions) {
       this.userPaused.delete(p);
-      if (!this.retryPaused.has(p)) ready.push(p);
+      // The handler says it is ready: a batch it refused meanwhile comes again now, not after the backoff.
+      const timer = this.retryPaused.get(p);
+      if (timer) clearTimeout(timer);
+      this.retryPaused.delete(p);
+      this.failures.delete(p);
     }
-    this.applyResume(ready);
+    this.applyResume(partitions);
   }
 
   healthy(): boolean {

@@ -107,7 +107,14 @@ export class MemoryConsumption implements Consumption {
   }
 
   resume(partitions: number[]): void {
-    for (const p of partitions) this.userPaused.delete(p);
+    for (const p of partitions) {
+      this.userPaused.delete(p);
+      // The handler says it is ready: a batch it refused meanwhile comes again now, not after the backoff.
+      const timer = this.retryTimers.get(p);
+      if (timer) clearTimeout(timer);
+      this.retryTimers.delete(p);
+      this.failures.delete(p);
+    }
     this.signal.notify();
   }
 
