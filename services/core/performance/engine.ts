@@ -407,7 +407,7 @@ export class Engine {
       metric: spec.metric,
       aggregation: spec.aggregation,
       window: spec.window,
-      asOf: toTimestamp(asOf),
+      asOf: '', // set below, only if the update is emitted: formatting a time on every evaluation costs
       value,
       count: window.count,
       target: spec.target,
@@ -420,6 +420,7 @@ export class Engine {
     // series itself: anyone (and a restarted engine) recomputes the same trend from them.
     const pointDue = shortfall !== null && rule.series.due(asOf);
     if (this.shouldEmit(rule.lastUpdate, update, now - rule.lastUpdateAt, pointDue)) {
+      update.asOf = toTimestamp(asOf);
       out.updates.push(update);
       rule.lastUpdate = update;
       rule.lastUpdateAt = now;

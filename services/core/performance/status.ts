@@ -112,7 +112,18 @@ export class TrendSeries {
     let sv = 0;
     let stt = 0;
     let stv = 0;
-    const take = (t: number, v: number) => {
+    // The stored points inside the horizon, then the current value (no closure: this runs per rule
+    // on every evaluation).
+    const points = this.size + (current === null ? 0 : 1);
+    for (let i = 0; i < points; i += 1) {
+      let t = asOf;
+      let v = current ?? 0;
+      if (i < this.size) {
+        const index = (this.next - this.size + i + trendPoints) % trendPoints;
+        t = this.times[index]!;
+        if (!(t >= from && t < asOf)) continue;
+        v = this.values[index]!;
+      }
       if (n === 0) first = t;
       last = t;
       // Times relative to the first point keep the sums well conditioned.
@@ -122,13 +133,7 @@ export class TrendSeries {
       sv += v;
       stt += x * x;
       stv += x * v;
-    };
-    for (let i = 0; i < this.size; i += 1) {
-      const index = (this.next - this.size + i + trendPoints) % trendPoints;
-      const t = this.times[index]!;
-      if (t >= from && t < asOf) take(t, this.values[index]!);
     }
-    if (current !== null) take(asOf, current);
     const den = n * stt - st * st;
     const slopePerHour = n < 2 || den <= 0 ? null : ((n * stv - st * sv) / den) * 3_600_000;
     return { slopePerHour, enoughHistory: n >= 3 && last - first >= this.horizonMs / 2 };

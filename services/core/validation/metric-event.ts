@@ -56,25 +56,24 @@ export function validateMetricEvent(raw: unknown, rules: EventRules): EventVerdi
   return checkRules(event, rules);
 }
 
+function reject(event: ValidEvent, reason: RejectionReason, path: string, message: string): EventVerdict {
+  return { ok: false, reason, eventId: event.eventId, errors: [{ path, message }] };
+}
+
 function checkRules(event: ValidEvent, rules: EventRules): EventVerdict {
-  const reject = (reason: RejectionReason, path: string, message: string): EventVerdict => ({
-    ok: false,
-    reason,
-    eventId: event.eventId,
-    errors: [{ path, message }],
-  });
   if (event.dimensions) {
     for (const name of Object.keys(event.dimensions)) {
       if (reservedNames.has(name))
-        return reject('reserved_dimension', `dimensions.${name}`, `"${name}" is reserved`);
+        return reject(event, 'reserved_dimension', `dimensions.${name}`, `"${name}" is reserved`);
     }
   }
   const module = rules.registry.module(event.moduleId);
-  if (!module) return reject('unknown_module', 'moduleId', `unknown module "${event.moduleId}"`);
+  if (!module) return reject(event, 'unknown_module', 'moduleId', `unknown module "${event.moduleId}"`);
   if (module.status !== 'active')
-    return reject('module_retired', 'moduleId', `module "${event.moduleId}" is retired`);
+    return reject(event, 'module_retired', 'moduleId', `module "${event.moduleId}" is retired`);
   if (!module.agencies.includes(rules.agencyId)) {
     return reject(
+      event,
       'agency_not_allowed',
       'moduleId',
       `agency "${rules.agencyId}" may not report for module "${event.moduleId}"`,
@@ -82,13 +81,14 @@ function checkRules(event: ValidEvent, rules: EventRules): EventVerdict {
   }
   if (!metricsOf(module).has(event.metric)) {
     return reject(
+      event,
       'unknown_metric',
       'metric',
       `module "${event.moduleId}" has no goal or constraint on metric "${event.metric}"`,
     );
   }
   if (event.observedAt > rules.now + maxFutureSkewMs) {
-    return reject('observed_in_future', 'observedAt', 'must be at most 5 minutes in the future');
+    return reject(event, 'observed_in_future', 'observedAt', 'must be at most 5 minutes in the future');
   }
   return { ok: true, event, module };
 }
