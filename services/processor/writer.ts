@@ -1,6 +1,6 @@
+import { type Backoff, backoffDelay } from '../runtime/backoff.js';
 import type { Logger } from '../runtime/logger.js';
 import { Deferred, Signal } from '../runtime/sync.js';
-import { type Backoff, backoffDelay } from './backoff.js';
 import {
   type Lane,
   mergeOutputs,

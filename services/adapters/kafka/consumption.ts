@@ -1,8 +1,10 @@
 import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { BatchReceipt, ConsumeOptions, Consumption, IncomingRecord } from '../../ports/bus.js';
+import { backoffDelay } from '../../runtime/backoff.js';
 import { Deferred } from '../../runtime/sync.js';
 import { CommitOrder } from '../commit-order.js';
+import { RetryPauses } from '../retry-pauses.js';
 
 export interface KafkaConsumptionOptions {
   kafka: Kafka;
@@ -21,8 +23,8 @@ export interface KafkaConsumptionOptions {
   onStopped(): void;
 }
 
-const RETRY_BASE_MS = 200;
-const RETRY_CAP_MS = 30_000;
+/** A failed batch's partition waits 200 ms, doubling with each failure in a row up to 30 s (jittered). */
+const retryBackoff = { baseMs: 200, capMs: 30_000 };
 /** How long `stop` waits for receipts already handed out to resolve and commit. */
 const STOP_DRAIN_MS = 10_000;
 
@@ -54,8 +56,9 @@ export class KafkaConsumption implements Consumption {
   private memberId: string | null = null;
   private assignmentWork: Promise<void> = Promise.resolve();
   private readonly userPaused = new Set<number>();
-  private readonly retryPaused = new Map<number, NodeJS.Timeout>();
-  private readonly failures = new Map<number, number>();
+  private readonly retries = new RetryPauses(retryBackoff, (p) => {
+    if (!this.userPaused.has(p)) this.applyResume([p]);
+  });
   private connected = false;
   private crashed: string | null = null;
   private lastProgress = Date.now();
@@ -132,8 +135,7 @@ export class KafkaConsumption implements Consumption {
    */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      for (const timer of this.retryPaused.values()) clearTimeout(timer);
-      this.retryPaused.clear();
+      this.retries.clearAll();
       try {
         this.consumer.pause([{ topic: this.o.topic }]);
       } catch {}
@@ -164,10 +166,7 @@ export class KafkaConsumption implements Consumption {
     for (const p of partitions) {
       this.userPaused.delete(p);
       // The handler says it is ready: a batch it refused meanwhile comes again now, not after the backoff.
-      const timer = this.retryPaused.get(p);
-      if (timer) clearTimeout(timer);
-      this.retryPaused.delete(p);
-      this.failures.delete(p);
+      this.retries.clear(p);
     }
     this.applyResume(partitions);
   }
@@ -198,7 +197,7 @@ export class KafkaConsumption implements Consumption {
     const { partition } = batch;
     if (this.stopping || !isRunning() || isStale() || batch.messages.length === 0) return;
     // Fetched before a pause or a revoke: leave it unresolved, it is fetched again later.
-    if (!this.assigned.has(partition) || this.userPaused.has(partition) || this.retryPaused.has(partition))
+    if (!this.assigned.has(partition) || this.userPaused.has(partition) || this.retries.waiting(partition))
       return;
 
     const records = batch.messages.map((m) => this.toRecord(partition, m));
@@ -224,7 +223,7 @@ export class KafkaConsumption implements Consumption {
     }
     // A rejoin or a redelivery meanwhile: this batch comes again, so it must not move the position.
     if (this.commits.epoch(partition) !== epoch) return;
-    this.failures.delete(partition);
+    this.retries.succeeded(partition);
     this.lastProgress = Date.now();
     const last = batch.messages[batch.messages.length - 1]!.offset;
     resolveOffset(last);
@@ -274,26 +273,14 @@ export class KafkaConsumption implements Consumption {
   }
 
   private retryLater(partition: number, firstOffset: string, err: unknown): void {
-    const attempt = (this.failures.get(partition) ?? 0) + 1;
-    this.failures.set(partition, attempt);
-    const ceiling = Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** Math.min(attempt - 1, 20));
-    const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+    const { attempt, delayMs } = this.retries.start(partition);
     this.log.warn(
-      { err, partition, offset: firstOffset, attempt, retryInMs: delay },
+      { err, partition, offset: firstOffset, attempt, retryInMs: delayMs },
       'onBatch failed; batch will be redelivered',
     );
     try {
       this.consumer.seek({ topic: this.o.topic, partition, offset: firstOffset });
     } catch {}
-    const previous = this.retryPaused.get(partition);
-    if (previous) clearTimeout(previous);
-    this.retryPaused.set(
-      partition,
-      setTimeout(() => {
-        this.retryPaused.delete(partition);
-        if (!this.userPaused.has(partition)) this.applyResume([partition]);
-      }, delay),
-    );
     this.applyPause([partition]);
   }
 
@@ -354,7 +341,7 @@ export class KafkaConsumption implements Consumption {
         if (added.length > 0) await this.callAssign(added);
       });
       // kafkajs rebuilds its pause state on every join; reapply ours.
-      this.applyPause([...now].filter((p) => this.userPaused.has(p) || this.retryPaused.has(p)));
+      this.applyPause([...now].filter((p) => this.userPaused.has(p) || this.retries.waiting(p)));
     });
     this.consumer.on(events.CRASH, ({ payload }) => {
       this.crashed = `${payload.error.name}: ${payload.error.message}`;
@@ -366,10 +353,7 @@ export class KafkaConsumption implements Consumption {
   }
 
   private forget(partition: number): void {
-    const timer = this.retryPaused.get(partition);
-    if (timer) clearTimeout(timer);
-    this.retryPaused.delete(partition);
-    this.failures.delete(partition);
+    this.retries.clear(partition);
     this.userPaused.delete(partition);
   }
 
@@ -382,9 +366,8 @@ export class KafkaConsumption implements Consumption {
         await onAssign(partitions);
         return;
       } catch (err) {
-        const delay = Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** Math.min(attempt - 1, 20));
         this.log.error({ err, partitions, attempt }, 'onAssign failed; retrying');
-        await new Promise((r) => setTimeout(r, delay));
+        await new Promise((r) => setTimeout(r, backoffDelay(attempt, retryBackoff)));
       }
     }
   }

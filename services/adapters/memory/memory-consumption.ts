@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { BatchReceipt, ConsumeOptions, Consumption } from '../../ports/bus.js';
 import { type Mutex, Signal } from '../../runtime/sync.js';
 import { CommitOrder } from '../commit-order.js';
+import { RetryPauses } from '../retry-pauses.js';
 import type { PartitionLog } from './partition-log.js';
 
 export interface TopicState {
@@ -34,7 +35,6 @@ interface Options {
   onStopped(): void;
 }
 
-const RETRY_CAP_MS = 30_000;
 /** How long `stop` waits for receipts already handed out to resolve and commit. */
 const STOP_DRAIN_MS = 10_000;
 
@@ -43,8 +43,7 @@ export class MemoryConsumption implements Consumption {
   private assigned = new Set<number>();
   private readonly positions = new Map<number, number>();
   private readonly userPaused = new Set<number>();
-  private readonly retryTimers = new Map<number, NodeJS.Timeout>();
-  private readonly failures = new Map<number, number>();
+  private readonly retries: RetryPauses;
   private readonly signal = new Signal();
   private readonly wake = () => this.signal.notify();
   private cursor = 0;
@@ -61,7 +60,9 @@ export class MemoryConsumption implements Consumption {
     commitFailed: () => {},
   });
 
-  constructor(private readonly o: Options) {}
+  constructor(private readonly o: Options) {
+    this.retries = new RetryPauses({ baseMs: o.retryBaseMs, capMs: 30_000 }, () => this.signal.notify());
+  }
 
   /** Joins (rebalancing the group) and runs `onAssign` before the first delivery. */
   async start(): Promise<void> {
@@ -82,8 +83,7 @@ export class MemoryConsumption implements Consumption {
     this.stopping ??= (async () => {
       this.halted = true;
       this.o.topic.listeners.delete(this.wake);
-      for (const timer of this.retryTimers.values()) clearTimeout(timer);
-      this.retryTimers.clear();
+      this.retries.clearAll();
       this.signal.notify();
       await this.loop;
       await this.commits.settled(STOP_DRAIN_MS);
@@ -110,10 +110,7 @@ export class MemoryConsumption implements Consumption {
     for (const p of partitions) {
       this.userPaused.delete(p);
       // The handler says it is ready: a batch it refused meanwhile comes again now, not after the backoff.
-      const timer = this.retryTimers.get(p);
-      if (timer) clearTimeout(timer);
-      this.retryTimers.delete(p);
-      this.failures.delete(p);
+      this.retries.clear(p);
     }
     this.signal.notify();
   }
@@ -170,7 +167,7 @@ export class MemoryConsumption implements Consumption {
     const candidates = [...this.assigned].sort((a, b) => a - b);
     for (let i = 0; i < candidates.length; i++) {
       const p = candidates[(this.cursor + i) % candidates.length]!;
-      if (this.userPaused.has(p) || this.retryTimers.has(p)) continue;
+      if (this.userPaused.has(p) || this.retries.waiting(p)) continue;
       if ((this.positions.get(p) ?? 0) < this.o.topic.partitions[p]!.end) {
         this.cursor = (this.cursor + i + 1) % candidates.length;
         return p;
@@ -204,7 +201,7 @@ export class MemoryConsumption implements Consumption {
     }
     // Revoked or sent back for redelivery meanwhile: the position is not this batch's to move.
     if (this.commits.epoch(partition) !== epoch) return;
-    this.failures.delete(partition);
+    this.retries.succeeded(partition);
     const next = Number(records[records.length - 1]!.offset) + 1;
     this.positions.set(partition, next);
     if (!this.o.group) return;
@@ -222,28 +219,15 @@ export class MemoryConsumption implements Consumption {
   }
 
   private retryLater(partition: number, err: unknown): void {
-    const attempt = (this.failures.get(partition) ?? 0) + 1;
-    this.failures.set(partition, attempt);
-    const ceiling = Math.min(RETRY_CAP_MS, this.o.retryBaseMs * 2 ** Math.min(attempt - 1, 20));
-    const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+    const { attempt, delayMs } = this.retries.start(partition);
     this.o.logger.warn(
-      { err, partition, attempt, retryInMs: delay },
+      { err, partition, attempt, retryInMs: delayMs },
       'onBatch failed; batch will be redelivered',
-    );
-    this.retryTimers.set(
-      partition,
-      setTimeout(() => {
-        this.retryTimers.delete(partition);
-        this.signal.notify();
-      }, delay),
     );
   }
 
   private forget(partition: number): void {
-    const timer = this.retryTimers.get(partition);
-    if (timer) clearTimeout(timer);
-    this.retryTimers.delete(partition);
-    this.failures.delete(partition);
+    this.retries.clear(partition);
     this.userPaused.delete(partition);
     this.positions.delete(partition);
   }
