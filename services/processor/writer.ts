@@ -64,8 +64,8 @@ export class PartitionWriter {
   private readonly lanes: Promise<void>[];
   private readonly failing = new Set<Lane>();
   private closed = false;
-  /** Ends a backoff sleep early when the writer is closed. */
-  private readonly wakeRetry = new Signal();
+  /** Resolved by `close`: ends the lanes' backoff sleeps early. */
+  private readonly closing = new Deferred();
 
   constructor(private readonly o: PartitionWriterOptions) {
     this.lanes = [this.runLane('bus'), this.runLane('store')];
@@ -118,7 +118,7 @@ export class PartitionWriter {
     this.closed = true;
     this.wakeBus.notify();
     this.wakeStore.notify();
-    this.wakeRetry.notify();
+    this.closing.resolve();
     const error = closedError(this.o.partition);
     // The store lane may wait for publishes that will not happen now: fail them once the bus lane stopped.
     await this.lanes[0];
@@ -183,7 +183,7 @@ export class PartitionWriter {
       new Promise((resolve) => {
         timer = setTimeout(resolve, ms);
       }),
-      this.wakeRetry.wait(),
+      this.closing.promise,
     ]);
     clearTimeout(timer);
   }

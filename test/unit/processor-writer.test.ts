@@ -94,12 +94,13 @@ function writer(
   t: ReturnType<typeof fakeTargets>,
   events: string[] = [],
   timed: (work: Promise<void>) => Promise<void> = (work) => work,
+  backoff = { baseMs: 5, capMs: 20 },
 ) {
   return new PartitionWriter({
     partition: 0,
     targets: t.targets,
     timed,
-    backoff: { baseMs: 5, capMs: 20 },
+    backoff,
     logger: pino({ level: 'silent' }),
     onRetrying: () => events.push('retrying'),
     onRecovered: () => events.push('recovered'),
@@ -217,5 +218,19 @@ describe('PartitionWriter', () => {
     expect(t.log.filter((l) => l === 'start rollups:1')).toHaveLength(1);
     expect(events).toContain('recovered');
     await w.close();
+  });
+
+  it('closes at once while both lanes wait out a long backoff', async () => {
+    const t = fakeTargets();
+    t.fail('metric_events', 1_000);
+    t.fail('performance.updates', 1_000);
+    const w = writer(t, [], (work) => work, { baseMs: 60_000, capMs: 60_000 });
+    const written = w.write(outputs(1, { events: ['e1'], updates: ['u1'], buckets: [1] }));
+    await turn();
+    expect(w.retrying).toBe(true);
+    const began = Date.now();
+    await w.close();
+    expect(Date.now() - began).toBeLessThan(1_000);
+    await expect(written).rejects.toThrow(/revoked/);
   });
 });
