@@ -192,7 +192,11 @@ export class Processor implements Component {
       const lag = Number(BigInt(batch.highWatermark) - BigInt(last.offset) - 1n);
       this.o.metrics.lag.set({ partition: String(batch.partition) }, Math.max(0, lag));
     }
-    this.o.metrics.batchSeconds.observe((performance.now() - began) / 1000);
+    // From the batch's arrival to its outputs acknowledged (a batch given up at a revoke is not timed).
+    receipt.durable.then(
+      () => this.o.metrics.batchSeconds.observe((performance.now() - began) / 1000),
+      () => {},
+    );
     return receipt;
   }
 
