@@ -428,7 +428,7 @@ export class Engine {
     }
 
     const deviates = status === 'off_track';
-    const message = describe(spec, value, status);
+    // A reading's message is only read when it makes an alert version, so it is written then.
     out.alerts.push(
       ...rule.deviation.step(
         subjectOf(state, spec, spec.kind === 'goal' ? 'goal_deviation' : 'constraint_violation'),
@@ -440,7 +440,9 @@ export class Engine {
           observed: value,
           target: spec.target,
           shortfall,
-          message,
+          get message() {
+            return describe(spec, value, status);
+          },
         },
       ),
     );
@@ -453,9 +455,11 @@ export class Engine {
         observed: value,
         target: spec.target,
         shortfall,
-        message: stagnating
-          ? `${message}; no meaningful progress toward the target over ${formatDuration(spec.horizonMs)} (trend ${round(trend)} per hour)`
-          : message,
+        get message() {
+          return stagnating
+            ? `${describe(spec, value, status)}; no meaningful progress toward the target over ${formatDuration(spec.horizonMs)} (trend ${round(trend)} per hour)`
+            : describe(spec, value, status);
+        },
       };
       out.alerts.push(...rule.stagnation.step(subjectOf(state, spec, 'stagnation'), reading));
     }
@@ -512,6 +516,8 @@ export class Engine {
 
   /** Moves a rule's changed buckets into the module's pending rows. */
   private flushRule(state: ModuleState, rule: RuleState, now: number): void {
+    const taken = rule.ring.takeDirty();
+    if (taken.length === 0 && rule.outside.size === 0) return;
     const key = {
       moduleId: state.module.id,
       ruleId: rule.spec.id,
@@ -520,7 +526,7 @@ export class Engine {
       moduleVersion: state.module.version,
     };
     const dirty = new Map<number, DirtyBucket>();
-    for (const bucket of rule.ring.takeDirty()) dirty.set(bucket.bucketMs, bucket);
+    for (const bucket of taken) dirty.set(bucket.bucketMs, bucket);
     for (const [bucketMs, partial] of rule.outside) {
       const full = dirty.get(bucketMs);
       if (full) mergeSummary(full.stored, partial);

@@ -100,6 +100,8 @@ export class BucketRing {
   private readonly dirty: Uint8Array;
   private readonly stored = new Map<number, Summary>();
   private readonly evicted = new Map<number, DirtyBucket>();
+  /** False when no slot is dirty and nothing was evicted dirty: `takeDirty` has nothing to scan. */
+  private anyDirty = false;
   private headMs = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -141,6 +143,7 @@ export class BucketRing {
     if (bucketMs < this.oldest() || bucketMs > this.headMs) return 'outside';
     const slot = this.slotFor(bucketMs);
     this.dirty[slot] = 1;
+    this.anyDirty = true;
     const stored = this.stored.get(slot);
     if (late) {
       const full = stored ?? this.liveSummary(slot, true);
@@ -181,6 +184,8 @@ export class BucketRing {
 
   /** Buckets changed since the last call (including those the ring has since reused), then forgets them. */
   takeDirty(): DirtyBucket[] {
+    if (!this.anyDirty) return [];
+    this.anyDirty = false;
     const out = [...this.evicted.values()];
     this.evicted.clear();
     const n = this.geometry.buckets;
