@@ -8,7 +8,8 @@
  *    auto-commit) that produces each batch to another topic (acks all) and commits, over the same
  *    topic, timed from its first batch (so neither figure counts the group join).
  * 2. Sink: the same raw-event rows written through the Store adapter in 10k-row batches, against a bare
- *    @clickhouse/client JSONEachRow insert of the same rows in 10k-row batches into a twin table.
+ *    @clickhouse/client JSONEachRow insert of the same rows in 10k-row batches into a twin table; three
+ *    alternating rounds, the best of each (ClickHouse is still merging the processor's writes).
  * 3. Latency: 5,000 events/s for `--seconds`, one status-changing probe per 50 ms batch (a `last` goal
  *    flipping between on and off track); p99 from the publish acknowledgement (what makes ingest answer
  *    202) to the probe's PerformanceUpdate arriving on performance.updates. The bench's own event
@@ -170,11 +171,20 @@ async function main(): Promise<void> {
   );
 
   // ---- 2. sink: Store adapter vs bare client, same rows, 10k-row batches ----
-  const sinkRate = await timeRows(rawRows.length, async () => {
-    for (let i = 0; i < rawRows.length; i += 10_000)
-      await store.insert('metric_events', rawRows.slice(i, i + 10_000));
-  });
-  const bareInsert = await bareInsertRate(rawRows);
+  // Three rounds, alternating, best of each: ClickHouse still merges what the processor wrote, and
+  // whichever went first would pay for it.
+  let sinkRate = 0;
+  let bareInsert = 0;
+  const bareSink = await bareInserter(rawRows);
+  for (let round = 0; round < 3; round++) {
+    const ours = await timeRows(rawRows.length, async () => {
+      for (let i = 0; i < rawRows.length; i += 10_000)
+        await store.insert('metric_events', rawRows.slice(i, i + 10_000));
+    });
+    sinkRate = Math.max(sinkRate, ours);
+    bareInsert = Math.max(bareInsert, await bareSink.rate());
+  }
+  await bareSink.close();
   say(
     `sink (Store.insert): ${Math.round(sinkRate)} rows/s; bare @clickhouse/client insert: ${Math.round(bareInsert)} rows/s`,
   );
@@ -292,7 +302,8 @@ async function bareConsumeProduce(): Promise<number> {
   return rate;
 }
 
-async function bareInsertRate(rows: Row<'metric_events'>[]): Promise<number> {
+/** The baseline sink: the same rows through a bare @clickhouse/client JSONEachRow insert into a twin table. */
+async function bareInserter(rows: Row<'metric_events'>[]) {
   const client = createClient({ url: clickhouseUrl, database });
   await client.command({ query: 'CREATE TABLE IF NOT EXISTS bare_metric_events AS metric_events' });
   const json = rows.map((r) => ({
@@ -301,17 +312,19 @@ async function bareInsertRate(rows: Row<'metric_events'>[]): Promise<number> {
     late: r.late ? 1 : 0,
     observed_at: Math.floor(r.observed_ms / 1000),
   }));
-  const rate = await timeRows(rows.length, async () => {
-    for (let i = 0; i < json.length; i += 10_000) {
-      await client.insert({
-        table: 'bare_metric_events',
-        values: json.slice(i, i + 10_000),
-        format: 'JSONEachRow',
-      });
-    }
-  });
-  await client.close();
-  return rate;
+  return {
+    rate: () =>
+      timeRows(rows.length, async () => {
+        for (let i = 0; i < json.length; i += 10_000) {
+          await client.insert({
+            table: 'bare_metric_events',
+            values: json.slice(i, i + 10_000),
+            format: 'JSONEachRow',
+          });
+        }
+      }),
+    close: () => client.close(),
+  };
 }
 
 async function timeRows(rows: number, work: () => Promise<void>): Promise<number> {
