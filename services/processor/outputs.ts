@@ -41,11 +41,13 @@ export function isEmpty(o: Outputs): boolean {
  * The write steps, in two lanes. The bus lane publishes (DLQ, updates, alerts); the store lane inserts
  * rows, rollups last. A stored rollup row with `updated_ms` ≥ an event's `received_ms` proves the event
  * was fully processed (its raw row, alerts and updates are written and published before), which is
- * what the restore after a crash relies on (see restore.ts); so the rollups also wait for the bus lane.
+ * what the restore after a crash relies on (see restore.ts); so the rollups also wait for the bus lane,
+ * and the full rows and the merged rows of buckets the engine no longer holds go in one insert (had
+ * the full rows landed alone, they would vouch for late events whose merges never did).
  */
 export const busSteps = ['dlq_publish', 'publish_updates', 'publish_alerts'] as const;
 export const storeSteps = ['dead_letters', 'metric_events', 'alerts', 'performance_updates'] as const;
-export type Step = (typeof busSteps)[number] | (typeof storeSteps)[number] | 'rollups' | 'rollup_merges';
+export type Step = (typeof busSteps)[number] | (typeof storeSteps)[number] | 'rollups';
 export type Lane = 'bus' | 'store';
 
 /** Where the steps' rows go: the store itself, or an InsertCoalescer in front of it. */
@@ -81,6 +83,7 @@ export class PendingWrite {
   private readonly done = new Set<Step>();
   private merged: Promise<RollupRow[]> | undefined;
   private inflight: Promise<void> | undefined;
+  private aborted = false;
 
   constructor(
     readonly outputs: Outputs,
@@ -99,6 +102,14 @@ export class PendingWrite {
     return this.inflight;
   }
 
+  /**
+   * No further step starts (the partition was revoked): a flush still running after its caller gave up
+   * on it must not go on to write rollups the partition's next owner does not know about.
+   */
+  abort(): void {
+    this.aborted = true;
+  }
+
   private async runSteps(to: WriteTargets): Promise<void> {
     if (this.lane === 'bus') {
       await this.runAll(busSteps, to);
@@ -107,10 +118,10 @@ export class PendingWrite {
     await this.runAll(storeSteps, to);
     await this.beforeRollups();
     await this.runAll(['rollups'], to);
-    await this.runAll(['rollup_merges'], to);
   }
 
   private async runAll(list: readonly Step[], to: WriteTargets): Promise<void> {
+    if (this.aborted) throw new Error('the write was abandoned (partition revoked)');
     const results = await Promise.allSettled(
       list
         .filter((step) => !this.done.has(step))
@@ -156,15 +167,19 @@ export class PendingWrite {
           Topics.alertsEvents,
           o.alerts.map((a) => ({ key: a.moduleId, value: JSON.stringify(a) })),
         );
-      case 'rollups':
-        return insert(inserts, 'rollups', o.rollups);
-      case 'rollup_merges':
-        // Computed once; a failed read is computed again, a failed insert writes the same rows again.
-        this.merged ??= mergeWithStored(store, o.merges).catch((err: unknown) => {
+      case 'rollups': {
+        // Merged once; a failed read is merged again, a failed insert writes the same rows again.
+        this.merged ??= mergeWithStored(store, o.merges, o.rollups).catch((err: unknown) => {
           this.merged = undefined;
           throw err;
         });
-        return insert(inserts, 'rollups', await this.merged);
+        const merged = await this.merged;
+        const mergedKeys = new Set(merged.map(rollupKeyOf));
+        return insert(inserts, 'rollups', [
+          ...o.rollups.filter((r) => !mergedKeys.has(rollupKeyOf(r))),
+          ...merged,
+        ]);
+      }
     }
   }
 }
@@ -229,8 +244,16 @@ export function updateRow(u: PerformanceUpdate): Row<'performance_updates'> {
   };
 }
 
-/** Partial rows merged into what is stored under the same key (several partials of one key merge first). */
-export async function mergeWithStored(store: Store, partials: RollupRow[]): Promise<RollupRow[]> {
+/**
+ * Partial rows merged into what is stored under the same key (several partials of one key merge
+ * first). A full row of the same write (`written`, about to be inserted with the result) is newer
+ * than the stored one, so a partial of its bucket merges into it instead.
+ */
+export async function mergeWithStored(
+  store: Store,
+  partials: RollupRow[],
+  written: RollupRow[] = [],
+): Promise<RollupRow[]> {
   if (partials.length === 0) return [];
   const byKey = new Map<string, RollupRow>();
   for (const p of partials) {
@@ -238,6 +261,7 @@ export async function mergeWithStored(store: Store, partials: RollupRow[]): Prom
     const earlier = byKey.get(key);
     byKey.set(key, earlier ? mergeRollupRows(earlier, p) : p);
   }
+  const own = new Map(written.map((r) => [rollupKeyOf(r), r]));
   const out: RollupRow[] = [];
   // One read per module and rule: partials of one rule share all key columns but the bucket.
   const groups = new Map<string, RollupRow[]>();
@@ -256,7 +280,10 @@ export async function mergeWithStored(store: Store, partials: RollupRow[]): Prom
       ],
     });
     const storedByKey = new Map(stored.map((r) => [rollupKeyOf(r), r]));
-    for (const p of group) out.push(mergeRollupRows(storedByKey.get(rollupKeyOf(p)), p));
+    for (const p of group) {
+      const key = rollupKeyOf(p);
+      out.push(mergeRollupRows(own.get(key) ?? storedByKey.get(key), p));
+    }
   }
   return out;
 }

@@ -98,10 +98,12 @@ async function loadChunk(store: Store, modules: ModuleVersion[], now: number, lo
   // Events newer than every rollup row read so far may still be covered: by rows outside the live
   // range (merges of late events), or by rows a previous owner was still writing while the first read
   // ran (its last writes can land during a handover). Read the rows written since the oldest such
-  // event. A row newer than the newest event read of its module belongs to events this restore did
-  // not see (they are redelivered and counted then): it neither covers nor is folded in. The others
-  // cover their module's events, and those of the live range are folded into the restored buckets
-  // (newest version per bucket), so every event counted as seen is in the restored windows.
+  // event. The others cover their module's events, and those of the live range are folded into the
+  // restored buckets (newest version per bucket), so every event counted as seen is in the restored
+  // windows. A row newer than the newest event read of its module shows that a previous owner wrote
+  // again after the event read, and the read returns only a bucket's newest version, so the versions
+  // that the events read belong to may be hidden: such a module takes nothing from this read (its
+  // uncertain events are not remembered; their redelivery counts them on the first read's buckets).
   const uncertain = events.filter((e) => e.received_ms > (covered.get(e.module_id) ?? 0));
   if (uncertain.length > 0) {
     const since = Math.min(...uncertain.map((e) => e.received_ms));
@@ -115,7 +117,10 @@ async function loadChunk(store: Store, modules: ModuleVersion[], now: number, lo
       ],
       limit: maxSelectRows,
     });
-    const seen = later.filter((r) => r.updated_ms <= (newestEvent.get(r.module_id) ?? 0));
+    const rewritten = new Set(
+      later.filter((r) => r.updated_ms > (newestEvent.get(r.module_id) ?? 0)).map((r) => r.module_id),
+    );
+    const seen = later.filter((r) => !rewritten.has(r.module_id));
     noteCovered(seen);
     foldNewer(
       rollups,

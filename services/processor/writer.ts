@@ -52,7 +52,8 @@ interface Entry {
  * Sets are written one after the other per lane, so outputs land in processing order, and a set's
  * rollups never land before an earlier set's rows. A failed step is retried with capped, jittered
  * backoff inside its lane (the set keeps what already succeeded) until it succeeds or the writer is
- * closed; later outputs queue behind it meanwhile.
+ * closed; later outputs queue behind it meanwhile. Closing aborts the sets being written: a step in
+ * flight may still land, but none starts after it.
  */
 export class PartitionWriter {
   private unpublished: Entry[] = [];
@@ -66,6 +67,8 @@ export class PartitionWriter {
   private closed = false;
   /** Resolved by `close`: ends the lanes' backoff sleeps early. */
   private readonly closing = new Deferred();
+  /** The set each lane is writing, aborted by `close`. */
+  private readonly writing = new Set<PendingWrite>();
 
   constructor(private readonly o: PartitionWriterOptions) {
     this.lanes = [this.runLane('bus'), this.runLane('store')];
@@ -119,6 +122,7 @@ export class PartitionWriter {
     this.wakeBus.notify();
     this.wakeStore.notify();
     this.closing.resolve();
+    for (const write of this.writing) write.abort();
     const error = closedError(this.o.partition);
     // The store lane may wait for publishes that will not happen now: fail them once the bus lane stopped.
     await this.lanes[0];
@@ -140,7 +144,10 @@ export class PartitionWriter {
       const write = new PendingWrite(mergeOutputs(entries.map((e) => e.outputs)), lane, () =>
         Promise.all(entries.map((e) => e.published.promise)),
       );
-      if (!(await this.untilWritten(write, lane))) return;
+      this.writing.add(write);
+      const written = await this.untilWritten(write, lane);
+      this.writing.delete(write);
+      if (!written) return;
       for (const entry of entries) {
         if (lane === 'bus') {
           entry.published.resolve();

@@ -15,14 +15,14 @@ const module = new FixtureRegistry({ modules: [meanGoalModule('er-wait', { windo
 )!;
 const bucket = Math.floor((now - 60_000) / 300_000) * 300_000;
 
-function event(id: string, receivedMs: number): Row<'metric_events'> {
+function event(id: string, receivedMs: number, bucketMs = bucket): Row<'metric_events'> {
   return {
     module_id: 'er-wait',
     agency_id: 'clinic-agency',
     event_id: id,
     metric: 'wait_minutes',
     value: 20,
-    observed_ms: now - 60_000,
+    observed_ms: bucketMs + 1_000,
     received_ms: receivedMs,
     dimensions: {},
     late: false,
@@ -30,20 +30,20 @@ function event(id: string, receivedMs: number): Row<'metric_events'> {
   };
 }
 
-function rollup(count: number, updatedMs: number): RollupRow {
+function rollup(count: number, updatedMs: number, bucketMs = bucket): RollupRow {
   return {
     module_id: 'er-wait',
     rule_id: 'wait',
     metric: 'wait_minutes',
     width_ms: 300_000,
-    bucket_ms: bucket,
+    bucket_ms: bucketMs,
     module_version: 1,
     count,
     sum: 20 * count,
     min: 20,
     max: 20,
     last_value: 20,
-    last_ms: now - 60_000,
+    last_ms: bucketMs + 1_000,
     last_event_id: `e${count}`,
     sketch: '',
     updated_ms: updatedMs,
@@ -111,5 +111,45 @@ describe('restore while a previous owner still writes (loadModuleState)', () => 
     // e2 is not remembered (its redelivery counts it), and the windows hold only what covers e1.
     expect(state.recentEventIds.map((e) => e.eventId)).toEqual(['e1']);
     expect(state.rollups.map((r) => r.count)).toEqual([1]);
+  });
+
+  it('takes nothing from the late read for a module a previous owner wrote again after the event read', async () => {
+    const s = await fresh();
+    const t0 = now - 10_000;
+    const earlier = bucket - 300_000;
+    await s.insert('metric_events', [event('a', t0), event('b', t0, earlier)]);
+    await s.insert('rollups', [rollup(1, t0), rollup(1, t0, earlier)]);
+    // Set 1 (c, d) lands around the reads; set 2 (e) lands whole after the event read and hides
+    // set 1's version of the first bucket, while set 1's row of the other bucket stays visible.
+    let step = 0;
+    const racing = new Proxy(s, {
+      get(target, prop, receiver) {
+        if (prop === 'select') {
+          return async (...args: Parameters<Store['select']>) => {
+            const rows = await target.select(...args);
+            step += 1;
+            if (step === 1)
+              await s.insert('metric_events', [event('c', t0 + 5), event('d', t0 + 5, earlier)]);
+            if (step === 2) {
+              await s.insert('rollups', [rollup(2, t0 + 5), rollup(2, t0 + 5, earlier)]);
+              await s.insert('metric_events', [event('e', t0 + 9)]);
+              await s.insert('rollups', [rollup(3, t0 + 9)]);
+            }
+            return rows;
+          };
+        }
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    }) as Store;
+    const state = await loadModuleState(racing, [module], now, logger);
+    // c and d are redelivered and counted on the buckets as first read.
+    expect(state.recentEventIds.map((e) => e.eventId).sort()).toEqual(['a', 'b']);
+    expect(state.rollups.map((r) => [r.bucket_ms, r.count]).sort()).toEqual(
+      [
+        [earlier, 1],
+        [bucket, 1],
+      ].sort(),
+    );
   });
 });

@@ -233,4 +233,77 @@ describe('PartitionWriter', () => {
     expect(Date.now() - began).toBeLessThan(1_000);
     await expect(written).rejects.toThrow(/revoked/);
   });
+
+  it('writes the full rollups and the merged late rows in one insert, a late row merged into the full row of its own write', async () => {
+    const inserts: Array<Array<{ bucket_ms: number; count: number }>> = [];
+    const store = {
+      async insert(table: string, rows: Array<{ bucket_ms: number; count: number }>) {
+        if (table === 'rollups') inserts.push(rows.map((r) => ({ bucket_ms: r.bucket_ms, count: r.count })));
+      },
+      // Nothing stored yet: the late row of bucket 1 can only merge into this write's own full row.
+      async select() {
+        return [];
+      },
+    } as unknown as Store;
+    const bus = { async publish() {} } as unknown as Bus;
+    const w = new PartitionWriter({
+      partition: 0,
+      targets: { bus, store, inserts: store },
+      timed: (work) => work,
+      backoff: { baseMs: 5, capMs: 20 },
+      logger: pino({ level: 'silent' }),
+      onRetrying: () => {},
+      onRecovered: () => {},
+      onStepFailed: () => {},
+      onWritten: () => {},
+    });
+    const row = (bucketMs: number, count: number, updatedMs: number): RollupRow => ({
+      module_id: 'm',
+      rule_id: 'g',
+      metric: 'wait_minutes',
+      width_ms: 1000,
+      bucket_ms: bucketMs,
+      module_version: 1,
+      count,
+      sum: count,
+      min: 1,
+      max: 1,
+      last_value: 1,
+      last_ms: bucketMs,
+      last_event_id: `e${count}`,
+      sketch: '',
+      updated_ms: updatedMs,
+    });
+    const full = outputs(1, {});
+    full.rollups.push(row(1, 2, 1), row(2, 2, 1));
+    const late = outputs(2, {});
+    late.merges.push(row(1, 1, 2));
+    await Promise.all([w.write(full), w.write(late)]);
+    expect(inserts).toEqual([
+      [
+        { bucket_ms: 2, count: 2 },
+        { bucket_ms: 1, count: 3 },
+      ],
+    ]);
+    await w.close();
+  });
+
+  it('starts no rollup write for a set whose earlier step outlived a close', async () => {
+    const t = fakeTargets();
+    const timeout = (work: Promise<void>) =>
+      Promise.race([
+        work,
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('write took too long')), 10)),
+      ]);
+    const w = writer(t, [], timeout);
+    const release = t.hold('metric_events');
+    const written = w.write(outputs(1, { events: ['e1'], buckets: [1] }));
+    await new Promise((r) => setTimeout(r, 30));
+    await w.close();
+    release();
+    await new Promise((r) => setTimeout(r, 30));
+    expect(t.log).toContain('metric_events:e1');
+    expect(t.log.some((l) => l.includes('rollups'))).toBe(false);
+    await expect(written).rejects.toThrow(/revoked/);
+  });
 });

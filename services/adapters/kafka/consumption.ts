@@ -332,7 +332,13 @@ export class KafkaConsumption implements Consumption {
       this.memberId = payload.memberId;
       const revoked = [...this.assigned].filter((p) => fresh || !now.has(p));
       const added = [...now].filter((p) => fresh || !this.assigned.has(p));
-      for (const p of new Set([...this.assigned, ...now])) this.commits.reset(p);
+      for (const p of new Set([...this.assigned, ...now])) {
+        this.commits.reset(p);
+        // An offset queued before the join must not go out under the new generation: the partition
+        // may be another member's now, and its offset would move back.
+        for (const w of this.toCommit.get(p)?.waiters ?? []) w.resolve();
+        this.toCommit.delete(p);
+      }
       this.assigned = now;
       for (const p of revoked) this.forget(p);
       this.log.info({ assigned: [...now], added, revoked, memberId: payload.memberId }, 'group joined');
