@@ -338,6 +338,7 @@ const unusedStore: Store = {
   migrate: async () => ({ applied: [], current: [] }),
   insert: async () => {},
   select: async () => [],
+  maxPerGroup: async () => new Map(),
 };
 
 // ---------------------------------------------------------------- subscriber process

@@ -14,6 +14,8 @@ export interface SelectQuery {
   orderBy?: Array<{ column: string; direction?: 'asc' | 'desc' }>;
   /** Maximum rows returned. Adapters refuse more than `maxSelectRows`. */
   limit?: number;
+  /** Rows skipped before the first returned, for paging past `maxSelectRows` (the order is made total with the key). */
+  offset?: number;
   /**
    * Every stored row, without the read-time dedup (replays and superseded versions included; the
    * conditions apply to each row), for checks that must see a key written twice with different
@@ -43,4 +45,33 @@ export interface Store extends Component {
   insert<T extends TableName>(table: T, rows: Row<T>[]): Promise<void>;
   /** Reads the latest version of each matching row. Column names are validated against the catalog. */
   select<T extends TableName>(table: T, query?: SelectQuery): Promise<Row<T>[]>;
+  /**
+   * The greatest value of the numeric `column` per distinct value of `groupBy`, over every stored row
+   * that matches `where` (no read-time dedup: a superseded version counts too). Groups without a
+   * matching row are absent.
+   */
+  maxPerGroup<T extends TableName>(
+    table: T,
+    groupBy: string,
+    column: string,
+    where?: Condition[],
+  ): Promise<Map<string, number>>;
+}
+
+/**
+ * Every row a select matches, read `pageSize` rows at a time (the order is made total with the key,
+ * so pages neither overlap nor skip while nothing is written to the matched rows meanwhile).
+ */
+export async function selectAll<T extends TableName>(
+  store: Store,
+  table: T,
+  query: Omit<SelectQuery, 'limit' | 'offset'>,
+  pageSize = maxSelectRows,
+): Promise<Row<T>[]> {
+  const out: Row<T>[] = [];
+  for (let offset = 0; ; offset += pageSize) {
+    const page = await store.select(table, { ...query, limit: pageSize, offset });
+    for (const row of page) out.push(row);
+    if (page.length < pageSize) return out;
+  }
 }

@@ -18,6 +18,10 @@ export class ProcessorMetrics {
   readonly assignments: Counter<'change'>;
   /** Command records (alert acknowledgements) by outcome: applied, unchanged (a replay), dlq. */
   readonly commands: Counter<'outcome'>;
+  /** Events checked against the store for dedup (observed before their module's dedup horizon). */
+  readonly dedupLookups: Counter;
+  /** (agency, eventId) pairs held in the dedup memory of this member's partitions. */
+  readonly dedupMemory: Gauge;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -72,6 +76,16 @@ export class ProcessorMetrics {
       name: 'glasshouse_processor_commands_total',
       help: 'Command records on metrics.raw (alert acknowledgements), by outcome (applied, unchanged, dlq)',
       labelNames: ['outcome'],
+      registers,
+    });
+    this.dedupLookups = new Counter({
+      name: 'glasshouse_processor_dedup_lookups_total',
+      help: 'Events checked against the store for dedup (observed before their module dedup horizon)',
+      registers,
+    });
+    this.dedupMemory = new Gauge({
+      name: 'glasshouse_processor_dedup_memory_events',
+      help: '(agency, eventId) pairs held in the dedup memory of the assigned partitions',
       registers,
     });
   }

@@ -17,6 +17,12 @@ export class PartitionState {
    * restart is still watched (data_gap) without waiting for its next event.
    */
   unrestored: string[] = [];
+  /**
+   * Per restored module, what the store lookup of an old event needs (restore.ts `countedCopies`):
+   * copies received after `ownSince` were written by this owner; before it, those received at or
+   * before `covered` (the module's stored rollups at restore) are counted.
+   */
+  readonly dedup = new Map<string, { ownSince: number; covered: number }>();
   /** Set on revoke: whatever is queued for it is abandoned (the next owner replays from the commit). */
   dropped = false;
   private chain: Promise<unknown> = Promise.resolve();
@@ -43,6 +49,11 @@ export class PartitionState {
    */
   nextTime(now: number): number {
     this.lastAt = Math.max(now, this.lastAt + 1);
+    return this.lastAt;
+  }
+
+  /** The greatest processing time stamped or read so far. */
+  get lastStamp(): number {
     return this.lastAt;
   }
 

@@ -21,7 +21,7 @@ import { InsertCoalescer } from './insert-coalescer.js';
 import type { ProcessorMetrics } from './metrics.js';
 import { emptyOutputs, isEmpty, type Outputs, type WriteTargets } from './outputs.js';
 import { PartitionState } from './partition.js';
-import { loadModuleState } from './restore.js';
+import { countedCopies, loadModuleState } from './restore.js';
 import { PartitionWriter } from './writer.js';
 
 export interface ProcessorOptions {
@@ -185,7 +185,13 @@ export class Processor implements Component {
       if (state.writer.backlog >= maxBacklog) await this.timed(state.writer.below(maxBacklog), 'write');
       const outputs = await this.process(state, batch);
       // Even a batch with nothing to write is durable only once everything queued before it is.
-      return { durable: isEmpty(outputs) ? state.writer.idle() : state.writer.write(outputs) };
+      const durable = isEmpty(outputs) ? state.writer.idle() : state.writer.write(outputs);
+      // Once written, the store answers for the batch's events: the engine may forget the old ones.
+      durable.then(
+        () => state.engine.markDurable(outputs.atMs),
+        () => {},
+      );
+      return { durable };
     });
     const last = batch.records[batch.records.length - 1];
     if (last) {
@@ -235,11 +241,12 @@ export class Processor implements Component {
     // An acknowledgement builds on the newest stored version: let the earlier outputs land first.
     if (ackIds.length > 0) await this.timed(state.writer.idle(), 'write');
     const stored = await this.timed(storedAlertVersions(this.o.store, ackIds), 'acknowledge');
+    const counted = await this.timed(this.countedBefore(state, items), 'dedup');
 
     const at = state.nextTime(now);
     const outputs = emptyOutputs(at);
     try {
-      this.apply(state, items, stored, outputs, at);
+      this.apply(state, items, stored, counted, outputs, at);
     } catch (err) {
       // Not expected (nothing in apply does I/O), but the engine may have taken events already:
       // their outputs are kept, written before the redelivered batch, which the engine dedups.
@@ -249,11 +256,30 @@ export class Processor implements Component {
     return outputs;
   }
 
+  /**
+   * The batch's events that the engine's dedup memory cannot answer for (observed before the horizon,
+   * not remembered) and of which the store holds a counted copy: `module agency eventId` keys. Such
+   * events are rare (late ones, resends of old ones), so most batches read nothing here.
+   */
+  private async countedBefore(state: PartitionState, items: Item[]): Promise<Set<string>> {
+    const lookups: Array<{ moduleId: string; agencyId: string; eventId: string }> = [];
+    for (const item of items) {
+      if (!('verdict' in item) || !item.verdict.ok) continue;
+      const { event, agencyId } = item.verdict;
+      if (state.engine.needsStoreCheck(event.moduleId, agencyId, event.eventId, event.observedAt))
+        lookups.push({ moduleId: event.moduleId, agencyId, eventId: event.eventId });
+    }
+    if (lookups.length === 0) return new Set();
+    this.o.metrics.dedupLookups.inc(lookups.length);
+    return countedCopies(this.o.store, lookups, state.dedup);
+  }
+
   /** Feeds the batch's items to the engine in record order and evaluates. Synchronous: no I/O. */
   private apply(
     state: PartitionState,
     items: Item[],
     stored: ReadonlyMap<string, AlertEvent[]>,
+    counted: ReadonlySet<string>,
     outputs: Outputs,
     at: number,
   ): void {
@@ -276,7 +302,10 @@ export class Processor implements Component {
         engine.setModule(module);
         state.modules.set(module.id, module.version);
       }
-      const result = engine.ingest({ ...event, agencyId, receivedAt: at });
+      const result = engine.ingest(
+        { ...event, agencyId, receivedAt: at },
+        counted.has(`${event.moduleId} ${agencyId} ${event.eventId}`),
+      );
       this.o.metrics.records.inc({ outcome: result });
       if (result === 'duplicate') continue;
       if (result === 'unknown_module') {
@@ -419,6 +448,12 @@ export class Processor implements Component {
     state.engine.restore(input);
     for (const row of input.rollups) state.notBefore(row.updated_ms);
     for (const seen of input.recentEventIds) state.notBefore(seen.receivedMs);
+    for (const ms of input.covered.values()) state.notBefore(ms);
+    for (const r of input.lastReceipts) state.notBefore(r.receivedMs);
+    // Every batch from now on is stamped after this: a stored copy received later is this owner's.
+    const ownSince = Math.max(state.lastStamp, now);
+    for (const module of modules)
+      state.dedup.set(module.id, { ownSince, covered: input.covered.get(module.id) ?? 0 });
     this.log.info(
       {
         partition: state.partition,
@@ -463,6 +498,9 @@ export class Processor implements Component {
 
   /** Evaluates every partition for what time alone changes (windows sliding, silence). */
   private tickAll(): void {
+    let remembered = 0;
+    for (const state of this.partitions.values()) remembered += state.engine.stats().rememberedEvents;
+    this.o.metrics.dedupMemory.set(remembered);
     for (const state of this.partitions.values()) {
       if (state.modules.size === 0 && state.unrestored.length === 0) continue;
       void state

@@ -3,44 +3,59 @@ import { parseDuration } from '../../schemas/common.js';
 import { PerformanceUpdate } from '../../schemas/performance.js';
 import type { ModuleVersion } from '../../schemas/registry.js';
 import { type RestoreInput, type RollupRow, rollupKeyOf } from '../core/performance/index.js';
-import { maxSelectRows, type Store } from '../ports/store.js';
+import { type Store, selectAll } from '../ports/store.js';
+import type { Row } from '../ports/tables.js';
 import type { Logger } from '../runtime/logger.js';
 
 /**
  * Restore strategy: from the store, no changelog topic.
  *
- * A module's state is rebuilt the first time one of its events reaches the partition's engine (the
- * bus does not say which modules hash to a partition, so ownership is learnt from the records):
+ * A module's state is rebuilt the first time one of its events reaches the partition's engine, or
+ * when its partition is assigned (see processor.ts). Every read pages until it has everything it
+ * asked for (`selectAll`); nothing is cut short.
  *
  * - rollups: every stored bucket from `now − allowedLateness − window` on, per rule. The live window
  *   always ends at or after `now − allowedLateness`, so older buckets can never be live again; late
  *   events for them are merged into storage (`rollupMerges`).
- * - dedup memory: the eventIds of raw events received within allowedLateness + 24 h (the newest
- *   100,000 per chunk of modules: a replay after a restart only re-reads uncommitted records, which are
- *   the newest). Only events whose effect is already in the stored rollups count as seen: an event is
- *   covered when its `received_ms` ≤ the greatest `updated_ms` of its module's rollups, because one
- *   batch writes its raw events first and its rollups last, stamping both with the batch time. A raw
- *   event written by a batch that died before its rollups is therefore not remembered, and the
- *   redelivery of that uncommitted batch counts it exactly once.
+ * - coverage: per module, the greatest `updated_ms` of its rollups. One batch writes its raw events
+ *   first and its rollups last, stamping both with the batch time (strictly increasing per partition),
+ *   so a stored event is *counted* when its `received_ms` ≤ its module's coverage. A raw event written
+ *   by a batch that died before its rollups is therefore not counted, and the redelivery of that
+ *   uncommitted batch counts it exactly once.
+ * - dedup memory: the counted events observed from `now − allowedLateness` on (`seenSinceMs`): the
+ *   engine answers for those from memory. Events observed before it are checked against the store
+ *   when they arrive (see `countedCopies`), so the memory holds one lateness bound of events, not a day.
  * - open alerts: the latest version of every alert whose latest state is not `resolved`.
  * - recent PerformanceUpdates within the stagnation horizon (trend and change detection).
  */
+export interface RestoredState extends Required<RestoreInput> {
+  /** Module id → the greatest stored rollup `updated_ms` (absent: no rollup stored). */
+  covered: Map<string, number>;
+}
+
 export async function loadModuleState(
   store: Store,
   modules: ModuleVersion[],
   now: number,
   log: Logger,
-): Promise<Required<RestoreInput>> {
-  const out: Required<RestoreInput> = { rollups: [], openAlerts: [], recentEventIds: [], updates: [] };
+): Promise<RestoredState> {
+  const seenSinceMs = now - Math.max(...modules.map((m) => spansOf(m).latenessMs), 0);
+  const out: RestoredState = {
+    rollups: [],
+    openAlerts: [],
+    recentEventIds: [],
+    updates: [],
+    seenSinceMs,
+    lastReceipts: [],
+    covered: new Map(),
+  };
   for (let i = 0; i < modules.length; i += chunkSize) {
     const chunk = modules.slice(i, i + chunkSize);
-    const part = await loadChunk(store, chunk, now, log);
-    out.rollups.push(...part.rollups);
-    out.openAlerts.push(...part.openAlerts);
-    out.recentEventIds.push(...part.recentEventIds);
-    out.updates.push(...part.updates);
+    const part = await loadChunk(store, chunk, now, seenSinceMs, log);
+    for (const key of ['rollups', 'openAlerts', 'recentEventIds', 'updates', 'lastReceipts'] as const)
+      for (const item of part[key]) (out[key] as unknown[]).push(item);
+    for (const [id, ms] of part.covered) out.covered.set(id, ms);
   }
-  out.recentEventIds.sort((a, b) => a.receivedMs - b.receivedMs);
   return out;
 }
 
@@ -66,59 +81,66 @@ function spansOf(module: ModuleVersion): Spans {
   return { latenessMs: ms(module.allowedLateness, 30_000), windowMs, horizonMs };
 }
 
-async function loadChunk(store: Store, modules: ModuleVersion[], now: number, log: Logger) {
+async function loadChunk(
+  store: Store,
+  modules: ModuleVersion[],
+  now: number,
+  seenSinceMs: number,
+  _log: Logger,
+) {
   const ids = modules.map((m) => m.id);
   const spans = modules.map(spansOf);
   const maxOf = (f: (s: Spans) => number) => Math.max(...spans.map(f));
   const lateness = maxOf((s) => s.latenessMs);
   const inModules = { column: 'module_id', op: 'in', value: ids } as const;
 
+  const covered = await store.maxPerGroup('rollups', 'module_id', 'updated_ms', [inModules]);
   // Buckets can be up to one bucket width before the window start (alignment); 2× window is ample.
   const liveFrom = now - lateness - 2 * maxOf((s) => s.windowMs);
-  const rollups = await store.select('rollups', {
+  const rollups = await selectAll(store, 'rollups', {
     where: [inModules, { column: 'bucket_ms', op: '>=', value: liveFrom }],
-    limit: maxSelectRows,
   });
-  if (rollups.length === maxSelectRows) log.warn({ modules: ids }, 'restore: rollup rows truncated');
-
-  const covered = new Map<string, number>();
   const noteCovered = (rows: RollupRow[]) => {
     for (const r of rows) covered.set(r.module_id, Math.max(covered.get(r.module_id) ?? 0, r.updated_ms));
   };
   noteCovered(rollups);
 
-  const events = await store.select('metric_events', {
-    where: [inModules, { column: 'received_ms', op: '>=', value: now - lateness - dayMs }],
-    orderBy: [{ column: 'received_ms', direction: 'desc' }],
-    limit: maxSelectRows,
+  const receipts = await store.maxPerGroup('metric_events', 'module_id', 'received_ms', [
+    inModules,
+    { column: 'received_ms', op: '>=', value: now - lateness - dayMs },
+  ]);
+  // Every stored copy (a batch that died before its rollups and its redelivery each wrote one): the
+  // pair is counted when any copy is.
+  const events = await selectAll(store, 'metric_events', {
+    where: [inModules, { column: 'observed_ms', op: '>=', value: seenSinceMs }],
+    allRows: true,
   });
-  if (events.length === maxSelectRows)
-    log.warn({ modules: ids }, 'restore: dedup memory truncated to the newest events');
+  // The newest receipt known when the events were read (the receipts read came just before it).
+  const newestRead = new Map(receipts);
+  for (const e of events)
+    newestRead.set(e.module_id, Math.max(newestRead.get(e.module_id) ?? 0, e.received_ms));
 
-  // Events newer than every rollup row read so far may still be covered: by rows outside the live
-  // range (merges of late events), or by rows a previous owner was still writing while the first read
-  // ran (its last writes can land during a handover). Read the rows written since the oldest such
-  // event. The others cover their module's events, and those of the live range are folded into the
-  // restored buckets (newest version per bucket), so every event counted as seen is in the restored
-  // windows. A row newer than the newest event read of its module shows that a previous owner wrote
-  // again after the event read, and the read returns only a bucket's newest version, so the versions
-  // that the events read belong to may be hidden: such a module takes nothing from this read (its
-  // uncertain events are not remembered; their redelivery counts them on the first read's buckets).
+  // Events newer than every rollup row read so far may still be counted: by rows a previous owner
+  // was still writing while the first reads ran (its last writes can land during a handover). Read
+  // the rows written since the oldest such event. They cover their module's events, and those of the
+  // live range are folded into the restored buckets (newest version per bucket), so every event
+  // counted as seen is in the restored windows. A row newer than the newest receipt read of its
+  // module (before or with the events) shows that a previous owner wrote again after the event read, and the read returns only a
+  // bucket's newest version, so the versions that the events read belong to may be hidden: such a
+  // module takes nothing from this read (its uncertain events are not remembered; their redelivery
+  // counts them on the first read's buckets).
   const uncertain = events.filter((e) => e.received_ms > (covered.get(e.module_id) ?? 0));
   if (uncertain.length > 0) {
-    const since = Math.min(...uncertain.map((e) => e.received_ms));
-    const newestEvent = new Map<string, number>();
-    for (const e of events)
-      newestEvent.set(e.module_id, Math.max(newestEvent.get(e.module_id) ?? 0, e.received_ms));
-    const later = await store.select('rollups', {
+    let since = Number.POSITIVE_INFINITY;
+    for (const e of uncertain) since = Math.min(since, e.received_ms);
+    const later = await selectAll(store, 'rollups', {
       where: [
         { column: 'module_id', op: 'in', value: [...new Set(uncertain.map((e) => e.module_id))] },
         { column: 'updated_ms', op: '>=', value: since },
       ],
-      limit: maxSelectRows,
     });
     const rewritten = new Set(
-      later.filter((r) => r.updated_ms > (newestEvent.get(r.module_id) ?? 0)).map((r) => r.module_id),
+      later.filter((r) => r.updated_ms > (newestRead.get(r.module_id) ?? 0)).map((r) => r.module_id),
     );
     const seen = later.filter((r) => !rewritten.has(r.module_id));
     noteCovered(seen);
@@ -127,31 +149,67 @@ async function loadChunk(store: Store, modules: ModuleVersion[], now: number, lo
       seen.filter((r) => r.bucket_ms >= liveFrom),
     );
   }
-  const recentEventIds = events
-    .filter(
-      (e) => e.received_ms <= (covered.get(e.module_id) ?? 0) || !hasRules(modules, e.module_id, e.metric),
-    )
-    .map((e) => ({
-      moduleId: e.module_id,
-      agencyId: e.agency_id,
-      eventId: e.event_id,
-      receivedMs: e.received_ms,
-    }));
+  const counted = new Map<string, Row<'metric_events'>>();
+  for (const e of events) {
+    if (e.received_ms > (covered.get(e.module_id) ?? 0) && hasRules(modules, e.module_id, e.metric)) continue;
+    counted.set(`${e.module_id} ${e.agency_id} ${e.event_id}`, e);
+  }
+  const recentEventIds = [...counted.values()].map((e) => ({
+    moduleId: e.module_id,
+    agencyId: e.agency_id,
+    eventId: e.event_id,
+    observedMs: e.observed_ms,
+    receivedMs: e.received_ms,
+  }));
+  const lastReceipts = [...receipts].map(([moduleId, receivedMs]) => ({ moduleId, receivedMs }));
 
   const openAlerts = await latestOpenAlerts(store, ids);
 
-  const updateRows = await store.select('performance_updates', {
+  const updateRows = await selectAll(store, 'performance_updates', {
     where: [inModules, { column: 'as_of_ms', op: '>=', value: now - lateness - maxOf((s) => s.horizonMs) }],
-    orderBy: [{ column: 'as_of_ms', direction: 'desc' }],
-    limit: 20_000,
   });
   const updates: PerformanceUpdate[] = [];
   for (const row of updateRows) {
     const parsed = PerformanceUpdate.safeParse(row.body);
     if (parsed.success) updates.push(parsed.data);
   }
-  return { rollups, openAlerts, recentEventIds, updates };
+  return { rollups, openAlerts, recentEventIds, updates, lastReceipts, covered };
 }
+
+/**
+ * Which of these events (not in the dedup memory, observed before its horizon) the store holds a
+ * counted copy of, as `module agency eventId` keys. A copy is counted when the batch that wrote it
+ * also landed its rollups: it was received after `ownSince` (written by this owner, which counted it
+ * before writing it) or at or before the module's coverage at restore (see `loadModuleState`).
+ */
+export async function countedCopies(
+  store: Store,
+  events: ReadonlyArray<{ moduleId: string; agencyId: string; eventId: string }>,
+  dedup: ReadonlyMap<string, { ownSince: number; covered: number }>,
+): Promise<Set<string>> {
+  const wanted = new Set(events.map((e) => `${e.moduleId} ${e.agencyId} ${e.eventId}`));
+  const out = new Set<string>();
+  for (let i = 0; i < events.length; i += lookupChunk) {
+    const chunk = events.slice(i, i + lookupChunk);
+    const rows = await selectAll(store, 'metric_events', {
+      where: [
+        { column: 'module_id', op: 'in', value: [...new Set(chunk.map((e) => e.moduleId))] },
+        { column: 'agency_id', op: 'in', value: [...new Set(chunk.map((e) => e.agencyId))] },
+        { column: 'event_id', op: 'in', value: [...new Set(chunk.map((e) => e.eventId))] },
+      ],
+      allRows: true,
+    });
+    for (const row of rows) {
+      const key = `${row.module_id} ${row.agency_id} ${row.event_id}`;
+      const module = dedup.get(row.module_id);
+      if (!wanted.has(key) || !module) continue;
+      if (row.received_ms > module.ownSince || row.received_ms <= module.covered) out.add(key);
+    }
+  }
+  return out;
+}
+
+const lookupChunk = 1_000;
 
 /** Replaces rows of `into` by newer versions of the same bucket from `rows`, and adds new buckets. */
 function foldNewer(into: RollupRow[], rows: RollupRow[]): void {
@@ -174,22 +232,22 @@ function hasRules(modules: ModuleVersion[], moduleId: string, metric: string): b
 
 /** The latest version of every alert of these modules whose latest state is not `resolved`. */
 export async function latestOpenAlerts(store: Store, moduleIds: string[]): Promise<AlertEvent[]> {
-  const open = await store.select('alerts', {
+  const open = await selectAll(store, 'alerts', {
     where: [
       { column: 'module_id', op: 'in', value: moduleIds },
       { column: 'state', op: 'in', value: ['pending', 'firing'] },
     ],
-    limit: maxSelectRows,
   });
-  if (open.length === 0) return [];
-  const versions = await store.select('alerts', {
-    where: [{ column: 'alert_id', op: 'in', value: [...new Set(open.map((r) => r.alert_id))] }],
-    limit: maxSelectRows,
-  });
-  const latest = new Map<string, (typeof versions)[number]>();
-  for (const row of versions) {
-    const seen = latest.get(row.alert_id);
-    if (!seen || row.version > seen.version) latest.set(row.alert_id, row);
+  const alertIds = [...new Set(open.map((r) => r.alert_id))];
+  const latest = new Map<string, Row<'alerts'>>();
+  for (let i = 0; i < alertIds.length; i += lookupChunk) {
+    const versions = await selectAll(store, 'alerts', {
+      where: [{ column: 'alert_id', op: 'in', value: alertIds.slice(i, i + lookupChunk) }],
+    });
+    for (const row of versions) {
+      const seen = latest.get(row.alert_id);
+      if (!seen || row.version > seen.version) latest.set(row.alert_id, row);
+    }
   }
   const out: AlertEvent[] = [];
   for (const row of latest.values()) {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MigrationReport, Store } from '../../services/ports/store.js';
+import { type MigrationReport, type Store, selectAll } from '../../services/ports/store.js';
 import { type Row, type TableName, tables } from '../../services/ports/tables.js';
 import { hostileStrings, prefixFilter, sampleRows, uniqueId } from './store-fixtures.js';
 
@@ -170,6 +170,52 @@ export function storeContract(adapter: string, create: () => Promise<StoreUnderT
         orderBy: [{ column: 'value' }],
       });
       expect(range.map((r) => r.value)).toEqual([0, 3.5, 5]);
+    });
+
+    it('pages with offset in a total order, so selectAll reads every row once', async () => {
+      const p = uniqueId('page');
+      const rows = Array.from({ length: 23 }, (_, i) => ({
+        ...sampleRows(p).metric_events[0]!,
+        event_id: `e${String(i).padStart(2, '0')}`,
+        value: i % 4, // ties in the requested order: the key breaks them
+      }));
+      await store.insert('metric_events', [...rows, ...rows.slice(0, 5)]);
+      const where = prefixFilter('metric_events', p);
+      const second = await store.select('metric_events', {
+        where,
+        orderBy: [{ column: 'value' }],
+        limit: 5,
+        offset: 5,
+      });
+      const whole = await store.select('metric_events', { where, orderBy: [{ column: 'value' }] });
+      expect(second).toEqual(whole.slice(5, 10));
+      const paged = await selectAll(store, 'metric_events', { where, orderBy: [{ column: 'value' }] }, 4);
+      expect(paged).toEqual(whole);
+      expect(new Set(paged.map((r) => r.event_id)).size).toBe(23);
+      await expect(store.select('metric_events', { where, offset: -1 })).rejects.toThrow(/offset/);
+    });
+
+    it('answers the greatest value per group over every stored row', async () => {
+      const p = uniqueId('max');
+      const [bucket] = sampleRows(p).rollups;
+      await store.insert('rollups', [
+        { ...bucket!, count: 7, updated_ms: 100 },
+        // A smaller version of the same bucket written later: dedup keeps count 7, the max sees 300.
+        { ...bucket!, count: 5, updated_ms: 300 },
+        { ...bucket!, bucket_ms: bucket!.bucket_ms + 60_000, updated_ms: 200 },
+        { ...bucket!, module_id: `${p}-other`, updated_ms: 50 },
+      ]);
+      const max = await store.maxPerGroup('rollups', 'module_id', 'updated_ms', [
+        { column: 'module_id', op: 'in', value: [p, `${p}-other`, `${p}-none`] },
+      ]);
+      expect(Object.fromEntries(max)).toEqual({ [p]: 300, [`${p}-other`]: 50 });
+      const below = await store.maxPerGroup('rollups', 'module_id', 'updated_ms', [
+        { column: 'module_id', op: '=', value: p },
+        { column: 'updated_ms', op: '<', value: 250 },
+      ]);
+      expect(Object.fromEntries(below)).toEqual({ [p]: 200 });
+      await expect(store.maxPerGroup('rollups', 'module_id', 'sketch')).rejects.toThrow(/numeric/);
+      await expect(store.maxPerGroup('rollups', 'nope', 'updated_ms')).rejects.toThrow();
     });
 
     it('rejects bad identifiers, operators and values before any SQL is sent', async () => {

@@ -49,6 +49,7 @@ const emptyStore: Store = {
     throw new Error('the gateway does not write to the store');
   },
   select: async () => [],
+  maxPerGroup: async () => new Map(),
 };
 
 export interface RunningGateway {

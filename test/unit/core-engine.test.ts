@@ -37,18 +37,27 @@ function harness(module = moduleVersion()) {
     at(ms: number) {
       now = ms;
     },
-    send(value: number, observedAt: number, metric = 'on_time_rate', extra: Partial<EngineEvent> = {}) {
+    send(
+      value: number,
+      observedAt: number,
+      metric = 'on_time_rate',
+      extra: Partial<EngineEvent> = {},
+      countedBefore = false,
+    ) {
       seq += 1;
-      return engine.ingest({
-        eventId: `e${seq}`,
-        agencyId: 'transit-agency',
-        moduleId: 'bus',
-        metric,
-        value,
-        observedAt,
-        receivedAt: now,
-        ...extra,
-      });
+      return engine.ingest(
+        {
+          eventId: `e${seq}`,
+          agencyId: 'transit-agency',
+          moduleId: 'bus',
+          metric,
+          value,
+          observedAt,
+          receivedAt: now,
+          ...extra,
+        },
+        countedBefore,
+      );
     },
     evaluate(): Evaluation {
       const out = engine.evaluate(now);
@@ -228,19 +237,56 @@ describe('Engine: time', () => {
 });
 
 describe('Engine: dedup', () => {
-  it('answers duplicate for a repeated (agency, eventId) and forgets after allowedLateness + 24h', () => {
+  it('answers duplicate for a repeated (agency, eventId) from memory while it is inside the horizon', () => {
     const h = harness();
     h.at(T0);
     expect(h.send(95, T0, 'on_time_rate', { eventId: 'x' })).toBe('accepted');
     expect(h.send(95, T0, 'on_time_rate', { eventId: 'x' })).toBe('duplicate');
     expect(h.send(95, T0, 'on_time_rate', { eventId: 'x', agencyId: 'other' })).toBe('accepted');
     expect(h.evaluate().updates).toMatchObject([{ count: 2 }]);
-    h.at(T0 + 86_400_000 + 29_000);
+    expect(h.engine.needsStoreCheck('bus', 'transit-agency', 'x', T0)).toBe(false);
+  });
+
+  it('forgets a pair once it is behind the horizon and written, and then asks for the store', () => {
+    const h = harness(moduleVersion({ allowedLateness: '30s' }));
+    h.at(T0);
+    h.send(95, T0, 'on_time_rate', { eventId: 'x' });
+    // Behind the horizon (30 s after the clock passed it) but not yet written: still remembered.
+    h.at(T0 + 31_000);
     h.evaluate();
-    expect(h.engine.stats().rememberedEvents).toBe(2);
-    h.at(T0 + 86_400_000 + 31_000);
+    expect(h.engine.stats().rememberedEvents).toBe(1);
+    expect(h.send(95, T0, 'on_time_rate', { eventId: 'x' })).toBe('duplicate');
+    expect(h.engine.needsStoreCheck('bus', 'transit-agency', 'x', T0)).toBe(false);
+    // Written: forgotten, and an event observed that long ago is now the store's to answer for.
+    h.engine.markDurable(T0);
+    h.at(T0 + 32_000);
     h.evaluate();
     expect(h.engine.stats().rememberedEvents).toBe(0);
+    expect(h.engine.needsStoreCheck('bus', 'transit-agency', 'x', T0)).toBe(true);
+    expect(h.engine.needsStoreCheck('bus', 'transit-agency', 'x', T0 + 2_000)).toBe(false);
+    expect(h.send(95, T0, 'on_time_rate', { eventId: 'x' }, true)).toBe('duplicate');
+    // Behind the clock's horizon, not the events' watermark (no newer event came): counted, not late.
+    expect(h.send(95, T0, 'on_time_rate', { eventId: 'y' }, false)).toBe('accepted');
+    // An old event counted just now is remembered until its batch is written too.
+    expect(h.send(95, T0, 'on_time_rate', { eventId: 'y' }, false)).toBe('duplicate');
+  });
+
+  it('keeps only one lateness bound of pairs however long it runs', () => {
+    const h = harness(moduleVersion({ allowedLateness: '10s' }));
+    let most = 0;
+    for (let i = 0; i < 5_000; i += 1) {
+      const t = T0 + i * 100;
+      h.at(t);
+      h.send(95, t);
+      if (i % 10 === 0) {
+        h.engine.markDurable(t);
+        h.evaluate();
+        most = Math.max(most, h.engine.stats().rememberedEvents);
+      }
+    }
+    // 10 events/s: 10 s of lateness, one slot (1 s) and one tick of slack are ~120 pairs.
+    expect(most).toBeGreaterThanOrEqual(100);
+    expect(most).toBeLessThanOrEqual(130);
   });
 
   it('answers invalid for a non-finite value and keeps it out of the windows', () => {
@@ -289,7 +335,9 @@ describe('Engine: data_gap and stagnation', () => {
     let now = T0 + 4_000;
     const engine = new Engine({ clock: { now: () => now } });
     engine.setModule(module);
-    engine.restore({ recentEventIds: [{ moduleId: 'bus', agencyId: 'a', eventId: 'e1', receivedMs: T0 }] });
+    engine.restore({
+      recentEventIds: [{ moduleId: 'bus', agencyId: 'a', eventId: 'e1', observedMs: T0, receivedMs: T0 }],
+    });
     expect(engine.evaluate(now).alerts).toEqual([]);
     now = T0 + 10_500;
     const gap = engine.evaluate(now).alerts;
@@ -392,7 +440,13 @@ class FakeStore {
   rollups = new Map<string, RollupRow>();
   alerts = new Map<string, AlertEvent>();
   updates: PerformanceUpdate[] = [];
-  events: Array<{ moduleId: string; agencyId: string; eventId: string; receivedMs: number }> = [];
+  events: Array<{
+    moduleId: string;
+    agencyId: string;
+    eventId: string;
+    observedMs: number;
+    receivedMs: number;
+  }> = [];
   take(out: Evaluation) {
     for (const row of out.rollups) this.rollups.set(rollupKey(row), row);
     for (const row of out.rollupMerges)
@@ -443,7 +497,13 @@ describe('Engine: restore after restart', () => {
             observedAt: step.observed,
             receivedAt: step.t,
           });
-          store.events.push({ moduleId: 'bus', agencyId: 'a', eventId, receivedMs: step.t });
+          store.events.push({
+            moduleId: 'bus',
+            agencyId: 'a',
+            eventId,
+            observedMs: step.observed,
+            receivedMs: step.t,
+          });
           const out = engine.evaluate(step.t);
           store.take(out);
           outputs.push(out);
@@ -559,8 +619,10 @@ describe('Engine: memory bound', () => {
     }
     // 80 buckets of ≤ 2 events each in a 10s window at 10 events/s: at most 100 + 80 bins live at once.
     expect(bins).toBeLessThanOrEqual(200);
-    // Retention is the longest allowedLateness (at least 30s) + 24h after receipt.
-    h.at(T0 + 2_000_000 + 86_430_000);
+    // Pairs are kept while inside the lateness bound (0 s here) of the newest event, until written.
+    expect(h.engine.stats().rememberedEvents).toBeGreaterThan(0);
+    h.engine.markDurable(T0 + 2_000_000);
+    h.at(T0 + 2_002_000);
     h.evaluate();
     expect(h.engine.stats().rememberedEvents).toBe(0);
   });

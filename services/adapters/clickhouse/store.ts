@@ -1,14 +1,14 @@
 import { Readable } from 'node:stream';
 import { type ClickHouseClient, ClickHouseLogLevel, createClient, drainStream } from '@clickhouse/client';
 import type { Health } from '../../ports/lifecycle.js';
-import type { MigrationReport, SelectQuery, Store } from '../../ports/store.js';
+import type { Condition, MigrationReport, SelectQuery, Store } from '../../ports/store.js';
 import { type ColumnType, type Row, type TableName, tables } from '../../ports/tables.js';
 import type { Logger } from '../../runtime/logger.js';
 import { StoreClosedError } from '../sql/errors.js';
 import { assertSlug, sqlIdentifier, tableSpec } from '../sql/identifiers.js';
 import { checkApplied, loadMigrations, versionAtLeast } from '../sql/migrations.js';
 import { decodeRow, encodeJson, validateRows } from '../sql/rows.js';
-import { checkRowCeiling, renderSelect } from '../sql/select.js';
+import { checkRowCeiling, renderMaxPerGroup, renderSelect } from '../sql/select.js';
 import { classifyClickHouseError } from './errors.js';
 import { encodeRowBinary, type WireType } from './rowbinary.js';
 
@@ -161,10 +161,23 @@ export class ClickHouseStore implements Store {
     // Key conditions keep or drop whole keys, so they may filter before FINAL (and use the primary
     // key); other conditions must see only the surviving latest version, so they filter after it.
     const inner = `SELECT ${columns} FROM ${table}${query.allRows ? '' : ' FINAL'}${where(parts.keyConditions)}`;
-    const sql = `SELECT ${columns} FROM (${inner})${where(parts.otherConditions)} ORDER BY ${parts.orderBy} LIMIT ${parts.fetch}`;
+    const sql = `SELECT ${columns} FROM (${inner})${where(parts.otherConditions)} ORDER BY ${parts.orderBy} ${parts.limit}`;
     const raw = await this.rows<Record<string, unknown>>(sql);
     checkRowCeiling(table, parts, raw.length);
     return raw.map((r) => decodeRow(table, r));
+  }
+
+  async maxPerGroup<T extends TableName>(
+    table: T,
+    groupBy: string,
+    column: string,
+    conditions: Condition[] = [],
+  ): Promise<Map<string, number>> {
+    const q = renderMaxPerGroup(table, groupBy, column, conditions, 'clickhouse');
+    // No FINAL: every version counts, and the conditions may use the primary key.
+    const sql = `SELECT ${q.groupBy} AS g, toString(max(${q.column})) AS m FROM ${table}${where(q.conditions)} GROUP BY ${q.groupBy}`;
+    const raw = await this.rows<{ g: string; m: string }>(sql);
+    return new Map(raw.map((r) => [r.g, Number(r.m)]));
   }
 
   /** Column names and ClickHouse types of `table` as the server has them, in table order. */

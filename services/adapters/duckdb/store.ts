@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { type DuckDBAppender, type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { Health } from '../../ports/lifecycle.js';
-import type { MigrationReport, SelectQuery, Store } from '../../ports/store.js';
+import type { Condition, MigrationReport, SelectQuery, Store } from '../../ports/store.js';
 import type { ColumnType, Row, TableName } from '../../ports/tables.js';
 import type { Logger } from '../../runtime/logger.js';
 import { StoreClosedError, StoreError, StoreQueryError, StoreUnavailableError } from '../sql/errors.js';
@@ -10,7 +10,7 @@ import { sqlIdentifier, tableSpec } from '../sql/identifiers.js';
 import { sqlNumber, sqlString } from '../sql/literals.js';
 import { checkApplied, loadMigrations } from '../sql/migrations.js';
 import { decodeRow, encodeJson, validateRows } from '../sql/rows.js';
-import { checkRowCeiling, renderSelect } from '../sql/select.js';
+import { checkRowCeiling, renderMaxPerGroup, renderSelect } from '../sql/select.js';
 
 export interface DuckDbStoreOptions {
   /** Database file, or `:memory:`. The parent directory is created if missing. */
@@ -154,15 +154,30 @@ export class DuckDbStore implements Store {
       `FROM ${table}${where(parts.keyConditions)}`;
     const sql = query.allRows
       ? `SELECT ${columns} FROM ${table}${where([...parts.keyConditions, ...parts.otherConditions])} ` +
-        `ORDER BY ${parts.orderBy} LIMIT ${parts.fetch}`
+        `ORDER BY ${parts.orderBy} ${parts.limit}`
       : `SELECT ${columns} FROM (${ranked})${where(['gh_rank = 1', ...parts.otherConditions])} ` +
-        `ORDER BY ${parts.orderBy} LIMIT ${parts.fetch}`;
+        `ORDER BY ${parts.orderBy} ${parts.limit}`;
     const raw = await this.serialized(
       async (c) => (await c.runAndReadAll(sql)).getRowObjectsJS(),
       `select from ${table}`,
     );
     checkRowCeiling(table, parts, raw.length);
     return raw.map((r) => decodeRow(table, r as Record<string, unknown>));
+  }
+
+  async maxPerGroup<T extends TableName>(
+    table: T,
+    groupBy: string,
+    column: string,
+    conditions: Condition[] = [],
+  ): Promise<Map<string, number>> {
+    const q = renderMaxPerGroup(table, groupBy, column, conditions, 'duckdb');
+    const sql = `SELECT ${q.groupBy} AS g, max(${q.column}) AS m FROM ${table}${where(q.conditions)} GROUP BY ${q.groupBy}`;
+    const raw = await this.serialized(
+      async (c) => (await c.runAndReadAll(sql)).getRowObjectsJS(),
+      `max per group from ${table}`,
+    );
+    return new Map(raw.map((r) => [String(r.g), Number(r.m)]));
   }
 
   /** Column names and DuckDB types of `table`, in table order. */

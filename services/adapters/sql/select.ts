@@ -16,6 +16,8 @@ export interface SelectParts {
   fetch: number;
   /** True when no limit was given, so `fetch` rows mean "too many". */
   unbounded: boolean;
+  /** `LIMIT ...` clause with the offset, in the dialect's syntax. */
+  limit: string;
 }
 
 const operators = new Set(['=', '!=', '<', '<=', '>', '>=', 'in']);
@@ -51,12 +53,46 @@ export function renderSelect(table: TableName, query: SelectQuery, dialect: Dial
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 0 || limit > maxSelectRows)) {
     throw new InvalidQueryError(`limit must be an integer in 0..${maxSelectRows}, got ${String(limit)}`);
   }
+  const offset = query.offset ?? 0;
+  if (!Number.isSafeInteger(offset) || offset < 0) {
+    throw new InvalidQueryError(`offset must be a non-negative integer, got ${String(query.offset)}`);
+  }
+  const fetch = limit ?? maxSelectRows + 1;
   return {
     keyConditions,
     otherConditions,
     orderBy: order.join(', '),
-    fetch: limit ?? maxSelectRows + 1,
+    fetch,
     unbounded: limit === undefined,
+    // ClickHouse 18.16 knows only `LIMIT offset, count`; DuckDB only `LIMIT count OFFSET offset`.
+    limit:
+      offset === 0
+        ? `LIMIT ${fetch}`
+        : dialect === 'clickhouse'
+          ? `LIMIT ${offset}, ${fetch}`
+          : `LIMIT ${fetch} OFFSET ${offset}`,
+  };
+}
+
+/** `SELECT groupBy, max(column) ... GROUP BY groupBy` pieces, validated against the catalog. */
+export function renderMaxPerGroup(
+  table: TableName,
+  groupBy: string,
+  column: string,
+  where: Condition[],
+  dialect: Dialect,
+): { groupBy: string; column: string; conditions: string[] } {
+  const columns = tables[table].columns as Record<string, ColumnType>;
+  const group = assertColumn(table, groupBy);
+  const measured = assertColumn(table, column);
+  if (columns[group] !== 'string') throw new InvalidQueryError(`group by ${group}: expects a string column`);
+  const type = columns[measured];
+  if (type !== 'int64' && type !== 'uint32' && type !== 'float64')
+    throw new InvalidQueryError(`max of ${measured}: expects a numeric column`);
+  return {
+    groupBy: sqlIdentifier(group, dialect),
+    column: sqlIdentifier(measured, dialect),
+    conditions: where.map((c) => renderCondition(table, columns, c, dialect)),
   };
 }
 

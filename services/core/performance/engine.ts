@@ -5,7 +5,7 @@ import type { ModuleVersion } from '../../../schemas/registry.js';
 import type { Clock } from '../../ports/clock.js';
 import { aggregateValue, emptySummary, mergeSummary, type Summary } from './aggregate.js';
 import { type AlertReading, type AlertSubject, AlertTracker } from './alerts.js';
-import { RecentEvents } from './dedup.js';
+import { SeenEventIds } from './dedup.js';
 import { fromRollupRow, type RollupRow, rollupHasSketch, toRollupRow } from './rollup.js';
 import { type RuleSpec, rulesOf, sameBuckets } from './rules.js';
 import { isStagnating, shortfallOf, statusOf, TrendSeries, towardTarget } from './status.js';
@@ -49,8 +49,24 @@ export interface RestoreInput {
   rollups?: RollupRow[];
   /** The latest version of every alert whose state is not `resolved`. */
   openAlerts?: AlertEvent[];
-  /** Raw events received within allowedLateness + 24h, ordered by receivedMs. */
-  recentEventIds?: Array<{ moduleId: string; agencyId: string; eventId: string; receivedMs: number }>;
+  /**
+   * The stored events counted so far that were observed at or after `seenSinceMs` (only those whose
+   * effect is in the stored rollups: see restore.ts), for the dedup memory.
+   */
+  recentEventIds?: Array<{
+    moduleId: string;
+    agencyId: string;
+    eventId: string;
+    observedMs: number;
+    receivedMs: number;
+  }>;
+  /**
+   * The observation time from which `recentEventIds` is complete: the dedup memory of the restored
+   * modules answers for events observed at or after it, the store (see `needsStoreCheck`) for older ones.
+   */
+  seenSinceMs?: number;
+  /** The latest stored receipt per module (silence counts from it, not from the restart). */
+  lastReceipts?: Array<{ moduleId: string; receivedMs: number }>;
   /** Stored PerformanceUpdates within each goal's stagnation horizon (rebuilds trend and change detection). */
   updates?: PerformanceUpdate[];
 }
@@ -63,7 +79,6 @@ export interface EngineOptions {
   tickMs?: number;
 }
 
-const dayMs = 86_400_000;
 const silenceRuleId = 'max-silence';
 const recoveryFraction = 0.8;
 
@@ -90,6 +105,13 @@ interface ModuleState {
   lateEvents: number;
   silence: AlertTracker;
   dirty: boolean;
+  /** The (agency, eventId) pairs the engine answers for from memory (dedup.ts). */
+  seen: SeenEventIds;
+  /**
+   * The dedup horizon: pairs observed before it may have been forgotten, so such an event is checked
+   * against the store first (`needsStoreCheck`). Only grows.
+   */
+  seenSince: number;
   /** Rows and alert versions produced outside evaluate (module edits), emitted with the next one. */
   pendingRows: RollupRow[];
   pendingMerges: RollupRow[];
@@ -112,8 +134,9 @@ export class Engine {
   private readonly coalesceMs: number;
   private readonly tickMs: number;
   private readonly modules = new Map<string, ModuleState>();
-  private readonly recent = new RecentEvents();
   private lastTick = Number.NEGATIVE_INFINITY;
+  /** Batches processed at or before this time are written (`markDurable`): their pairs may be forgotten. */
+  private durableThrough = Number.NEGATIVE_INFINITY;
 
   constructor(options: EngineOptions) {
     this.clock = options.clock;
@@ -139,6 +162,8 @@ export class Engine {
       lastReceived: this.clock.now(),
       lateEvents: 0,
       silence: new AlertTracker(),
+      seen: new SeenEventIds(seenSlotMs(latenessMs)),
+      seenSince: Number.NEGATIVE_INFINITY,
       dirty: true,
       pendingRows: [],
       pendingMerges: [],
@@ -184,8 +209,29 @@ export class Engine {
     this.modules.set(module.id, state);
   }
 
-  /** Takes one event into the windows of every rule on its metric. Never throws for a known module. */
-  ingest(event: EngineEvent): IngestResult {
+  /**
+   * True when the dedup memory cannot answer for this event: it was observed before the module's
+   * dedup horizon and is not remembered. The caller then asks the store whether an earlier copy was
+   * counted, and passes the answer to `ingest` (a processor with a store must; see processor.ts).
+   */
+  needsStoreCheck(moduleId: string, agencyId: string, eventId: string, observedAt: number): boolean {
+    const state = this.modules.get(moduleId);
+    return !!state && observedAt < state.seenSince && !state.seen.has(agencyId, eventId);
+  }
+
+  /**
+   * Batches processed (their `receivedAt`) at or before `atMs` are written: the store answers for
+   * their events from now on, so the memory may forget those that fell behind the horizon.
+   */
+  markDurable(atMs: number): void {
+    if (atMs > this.durableThrough) this.durableThrough = atMs;
+  }
+
+  /**
+   * Takes one event into the windows of every rule on its metric. Never throws for a known module.
+   * `countedBefore`: the store holds a counted copy of it (see `needsStoreCheck`).
+   */
+  ingest(event: EngineEvent, countedBefore = false): IngestResult {
     const state = this.modules.get(event.moduleId);
     if (!state) return 'unknown_module';
     if (
@@ -195,7 +241,9 @@ export class Engine {
     ) {
       return 'invalid';
     }
-    if (!this.recent.remember(event.agencyId, event.eventId, event.receivedAt)) return 'duplicate';
+    if (countedBefore) return 'duplicate';
+    if (!state.seen.remember(event.agencyId, event.eventId, event.observedAt, event.receivedAt))
+      return 'duplicate';
     if (event.receivedAt > state.lastReceived) state.lastReceived = event.receivedAt;
     state.dirty = true;
     const late = event.observedAt < state.maxObserved - state.latenessMs;
@@ -222,11 +270,9 @@ export class Engine {
   evaluate(now: number): Evaluation {
     const out: Evaluation = { updates: [], alerts: [], rollups: [], rollupMerges: [] };
     const tick = now - this.lastTick >= this.tickMs;
-    if (tick) {
-      this.lastTick = now;
-      this.recent.forgetBefore(now - this.retentionMs());
-    }
+    if (tick) this.lastTick = now;
     for (const state of this.modules.values()) {
+      if (tick) this.forgetSeen(state, now);
       if (!state.dirty && !tick) continue;
       state.dirty = false;
       out.alerts.push(...state.pendingAlerts.splice(0));
@@ -259,13 +305,25 @@ export class Engine {
       rule.ring.restore(row.bucket_ms, stored, live);
       if (stored.count > 0 && stored.lastMs > state.maxObserved) state.maxObserved = stored.lastMs;
     }
+    // The memory answers for what the store read covers: events observed from seenSinceMs on.
+    // Raising a horizon is always safe: older events are then checked against the store.
+    if (input.seenSinceMs !== undefined) {
+      for (const state of this.modules.values())
+        state.seenSince = Math.max(state.seenSince, input.seenSinceMs);
+    }
+    for (const seen of input.recentEventIds ?? []) {
+      // Restored pairs are durable already (read from the store): forgettable once behind the horizon.
+      this.modules.get(seen.moduleId)?.seen.remember(seen.agencyId, seen.eventId, seen.observedMs, 0);
+    }
     // Silence counts from the last stored receipt, not from this restart (a module that went quiet
     // before it still gets its data_gap, with the same id as before the restart).
+    const receipts = [
+      ...(input.lastReceipts ?? []),
+      ...(input.recentEventIds ?? []).map((e) => ({ moduleId: e.moduleId, receivedMs: e.receivedMs })),
+    ];
     const lastReceipt = new Map<string, number>();
-    for (const seen of input.recentEventIds ?? []) {
-      this.recent.remember(seen.agencyId, seen.eventId, seen.receivedMs);
-      lastReceipt.set(seen.moduleId, Math.max(lastReceipt.get(seen.moduleId) ?? 0, seen.receivedMs));
-    }
+    for (const r of receipts)
+      lastReceipt.set(r.moduleId, Math.max(lastReceipt.get(r.moduleId) ?? 0, r.receivedMs));
     for (const [moduleId, receivedMs] of lastReceipt) {
       const state = this.modules.get(moduleId);
       if (state) state.lastReceived = receivedMs;
@@ -345,14 +403,23 @@ export class Engine {
   /** Counters for metrics and tests: late events per module and dedup memory. */
   stats(): { lateEvents: Record<string, number>; rememberedEvents: number } {
     const lateEvents: Record<string, number> = {};
-    for (const [id, state] of this.modules) lateEvents[id] = state.lateEvents;
-    return { lateEvents, rememberedEvents: this.recent.size };
+    let rememberedEvents = 0;
+    for (const [id, state] of this.modules) {
+      lateEvents[id] = state.lateEvents;
+      rememberedEvents += state.seen.size;
+    }
+    return { lateEvents, rememberedEvents };
   }
 
-  private retentionMs(): number {
-    let lateness = 30_000;
-    for (const state of this.modules.values()) lateness = Math.max(lateness, state.latenessMs);
-    return lateness + dayMs;
+  /**
+   * Moves the module's dedup horizon to its watermark, or to the clock's when no event is that new
+   * (so a module fed only old events does not keep them all), and forgets what fell behind it once
+   * written. A pair is kept while its event is inside allowedLateness of the newer of the two.
+   */
+  private forgetSeen(state: ModuleState, now: number): void {
+    const horizon = Math.max(state.maxObserved, now) - state.latenessMs;
+    if (horizon > state.seenSince) state.seenSince = horizon;
+    state.seen.forget(state.seenSince, this.durableThrough);
   }
 
   private evaluateRule(
@@ -603,6 +670,11 @@ function subjectOf(state: ModuleState, spec: RuleSpec | undefined, kind: AlertKi
     kind,
     holdMs: spec?.holdMs ?? 0,
   };
+}
+
+/** Slots of the dedup memory's time index: a sixteenth of the lateness bound, at least a second. */
+function seenSlotMs(latenessMs: number): number {
+  return Math.max(1000, Math.floor(latenessMs / 16));
 }
 
 function singleSummary(event: EngineEvent, withSketch: boolean): Summary {
