@@ -451,7 +451,8 @@ export class Processor implements Component {
     for (const ms of input.covered.values()) state.notBefore(ms);
     for (const r of input.lastReceipts) state.notBefore(r.receivedMs);
     // Every batch from now on is stamped after this: a stored copy received later is this owner's.
-    const ownSince = Math.max(state.lastStamp, now);
+    state.notBefore(now);
+    const ownSince = state.lastStamp;
     for (const module of modules)
       state.dedup.set(module.id, { ownSince, covered: input.covered.get(module.id) ?? 0 });
     this.log.info(

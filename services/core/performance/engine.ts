@@ -306,6 +306,11 @@ export class Engine {
       if (stored.count > 0 && stored.lastMs > state.maxObserved) state.maxObserved = stored.lastMs;
     }
     // The memory answers for what the store read covers: events observed from seenSinceMs on.
+    // The rings cover what was restored, up to the clock: a bucket older than them is merged into its
+    // stored row (rollupMerges), never written anew from the events of this run alone.
+    const clockNow = this.clock.now();
+    for (const state of this.modules.values())
+      for (const rule of state.rules.values()) rule.ring.advance(clockNow - state.latenessMs);
     // Raising a horizon is always safe: older events are then checked against the store.
     if (input.seenSinceMs !== undefined) {
       for (const state of this.modules.values())
