@@ -50,8 +50,12 @@ export class RetentionScheduler implements Component {
   /** Starts the first pass without awaiting it: a first pass over a long backlog must not delay readiness. */
   async start(): Promise<void> {
     this.stopped = false;
-    const policy = expiringTables.map((t) => `${t}=${this.retentionOf(t) ?? 'forever'}`).join(' ');
-    this.log.info(`retention: ${policy} (ms), a pass every ${this.o.intervalMs ?? hourMs} ms`);
+    const kept = (t: ExpiringTable) => {
+      const ms = this.retentionOf(t);
+      return ms === undefined ? 'forever' : `${ms / 86_400_000}d`;
+    };
+    const policy = expiringTables.map((t) => `${t} ${kept(t)}`).join(', ');
+    this.log.info(`retention: ${policy}; a pass every ${(this.o.intervalMs ?? hourMs) / 60_000} min`);
     void this.pass();
   }
 
