@@ -339,6 +339,7 @@ const unusedStore: Store = {
   insert: async () => {},
   select: async () => [],
   maxPerGroup: async () => new Map(),
+  expire: async (table, beforeMs) => ({ table, beforeMs, rows: 0, partitions: [] }),
 };
 
 // ---------------------------------------------------------------- subscriber process

@@ -3,6 +3,7 @@ import { AlertVersions, AlertVersionsReader } from '../oversight/alert-versions.
 import type { RoleFactory } from '../runtime/role.js';
 import { AuditClient } from './audit-client.js';
 import { BusRegistryView } from './registry-view.js';
+import { RetentionScheduler } from './retention.js';
 import { acknowledgementRoutes } from './routes/acknowledgements.js';
 import { alertRoutes } from './routes/alerts.js';
 import { auditRoutes } from './routes/audit.js';
@@ -17,8 +18,9 @@ import { WebhookDeliverer } from './webhooks/deliverer.js';
 import { webhookRoutes } from './webhooks/routes.js';
 
 /**
- * The api role: the registry and audit endpoints, and this replica's seat in the audit sequencer
- * group (exactly one replica's sequencer is active at a time).
+ * The api role: the registry and audit endpoints, this replica's seat in the audit sequencer
+ * group (exactly one replica's sequencer is active at a time), and storage retention (README,
+ * "Retention": the one role that owns store maintenance, off the processor's write path).
  */
 export const apiRole: RoleFactory = (ctx) => {
   // main builds both; the api role needs their write side (apply, submit), not only the ports.
@@ -38,6 +40,15 @@ export const apiRole: RoleFactory = (ctx) => {
       metrics: ctx.metrics,
       maxAttempts: ctx.config.webhooks.maxAttempts,
       retryBaseMs: ctx.config.webhooks.retryBaseMs,
+    }),
+  );
+  ctx.lifecycle.add(
+    new RetentionScheduler({
+      store: ctx.store,
+      clock: ctx.clock,
+      logger: ctx.logger,
+      metrics: ctx.metrics,
+      retentionMs: ctx.config.retentionMs,
     }),
   );
   moduleRoutes(ctx.http.app, deps);

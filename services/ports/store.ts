@@ -1,4 +1,5 @@
 import type { Component } from './lifecycle.js';
+import type { Expiring } from './retention.js';
 import type { Row, TableName } from './tables.js';
 
 export type ComparisonOp = '=' | '!=' | '<' | '<=' | '>' | '>=';
@@ -35,7 +36,7 @@ export interface MigrationReport {
 }
 
 /** Durable storage: ClickHouse in distributed deployments, a DuckDB file in standalone. */
-export interface Store extends Component {
+export interface Store extends Component, Expiring {
   /** Applies pending versioned migrations, in order, idempotently. */
   migrate(): Promise<MigrationReport>;
   /**

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ExpiringTable } from '../ports/retention.js';
 import { ConfigError } from './errors.js';
 
 export const roles = ['all', 'ingest', 'processor', 'gateway', 'api'] as const;
@@ -24,6 +25,27 @@ const brokerList = z
       .array(z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'each broker must be host:port'))
       .min(1, 'must name at least one broker'),
   );
+
+const dayMs = 86_400_000;
+
+/**
+ * A retention: whole days (`400d`) or `forever`, parsed to milliseconds (null: forever).
+ * `minDays` keeps what a restart restores from the store (see README, "Retention").
+ */
+const retention = (minDays: number) =>
+  z
+    .string()
+    .regex(/^(\d{1,5}d|forever)$/, 'must be a number of days like 400d, or forever')
+    .transform((text) => (text === 'forever' ? null : Number(text.slice(0, -1))))
+    .pipe(
+      z
+        .number()
+        .int()
+        .min(minDays, `must be at least ${minDays}d`)
+        .max(36_500, 'must be at most 36500d (or forever)')
+        .transform((days) => days * dayMs)
+        .nullable(),
+    );
 
 /** Every environment variable Glasshouse reads, parsed once at startup. */
 const Env = z.object({
@@ -64,6 +86,12 @@ const Env = z.object({
   GLASSHOUSE_WEBHOOK_ATTEMPTS: intFrom(1, 20).default(6),
   /** First webhook retry delay in ms; doubles per attempt, capped at 60 s. */
   GLASSHOUSE_WEBHOOK_RETRY_MS: intFrom(10, 60_000).default(1_000),
+  /** Raw events, by event time. Bounds the processor's dedup guarantee (README, "Retention"). */
+  GLASSHOUSE_RETENTION_RAW_EVENTS: retention(8).prefault('400d'),
+  GLASSHOUSE_RETENTION_UPDATES: retention(8).prefault('400d'),
+  /** At least 2 × the longest window (366d) + the longest allowed lateness (7d): restore reads that far back. */
+  GLASSHOUSE_RETENTION_ROLLUPS: retention(739).prefault('forever'),
+  GLASSHOUSE_RETENTION_ALERTS: retention(8).prefault('forever'),
 });
 
 export interface CliOverrides {
@@ -91,6 +119,8 @@ export interface Config {
   allowedOrigins: string[] | undefined;
   shutdownTimeoutMs: number;
   webhooks: { maxAttempts: number; retryBaseMs: number };
+  /** How long each expiring table keeps a row, in ms; undefined keeps it forever. */
+  retentionMs: Record<ExpiringTable, number | undefined>;
 }
 
 /** Parses the environment (and CLI overrides); throws ConfigError naming every bad variable. */
@@ -127,5 +157,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, cli: CliOverrides = {}): Conf
     allowedOrigins: e.GLASSHOUSE_ALLOWED_ORIGINS,
     shutdownTimeoutMs: e.GLASSHOUSE_SHUTDOWN_TIMEOUT_MS,
     webhooks: { maxAttempts: e.GLASSHOUSE_WEBHOOK_ATTEMPTS, retryBaseMs: e.GLASSHOUSE_WEBHOOK_RETRY_MS },
+    retentionMs: {
+      metric_events: e.GLASSHOUSE_RETENTION_RAW_EVENTS ?? undefined,
+      performance_updates: e.GLASSHOUSE_RETENTION_UPDATES ?? undefined,
+      rollups: e.GLASSHOUSE_RETENTION_ROLLUPS ?? undefined,
+      alerts: e.GLASSHOUSE_RETENTION_ALERTS ?? undefined,
+    },
   };
 }

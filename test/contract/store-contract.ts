@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MigrationReport, type Store, selectAll } from '../../services/ports/store.js';
 import { type Row, type TableName, tables } from '../../services/ports/tables.js';
 import { hostileStrings, prefixFilter, sampleRows, uniqueId } from './store-fixtures.js';
+import { retentionContract } from './store-retention.js';
 
 /** What each adapter's test file hands the shared suite. */
 export interface StoreUnderTest {
@@ -290,6 +291,8 @@ export function storeContract(adapter: string, create: () => Promise<StoreUnderT
       });
       expect(some).toHaveLength(8);
     });
+
+    retentionContract(() => store);
 
     it('accepts an empty insert', async () => {
       await expect(store.insert('alerts', [])).resolves.toBeUndefined();

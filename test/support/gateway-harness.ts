@@ -50,6 +50,7 @@ const emptyStore: Store = {
   },
   select: async () => [],
   maxPerGroup: async () => new Map(),
+  expire: async (table, beforeMs) => ({ table, beforeMs, rows: 0, partitions: [] }),
 };
 
 export interface RunningGateway {

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../services/runtime/config.js';
 import { ConfigError } from '../../services/runtime/errors.js';
 
+const day = 86_400_000;
+
 describe('loadConfig', () => {
   it('uses the documented defaults when nothing is set', () => {
     const config = loadConfig({});
@@ -40,9 +42,39 @@ describe('loadConfig', () => {
     ['GLASSHOUSE_ADMIN_TOKEN', 'short', /GLASSHOUSE_ADMIN_TOKEN: must be at least 16 characters/],
     ['GLASSHOUSE_LOG_LEVEL', 'loud', /GLASSHOUSE_LOG_LEVEL/],
     ['GLASSHOUSE_INGEST_RATE', '0', /GLASSHOUSE_INGEST_RATE: must be at least 1/],
+    ['GLASSHOUSE_RETENTION_RAW_EVENTS', '400', /GLASSHOUSE_RETENTION_RAW_EVENTS: must be a number of days/],
+    ['GLASSHOUSE_RETENTION_RAW_EVENTS', '1y', /GLASSHOUSE_RETENTION_RAW_EVENTS: must be a number of days/],
+    ['GLASSHOUSE_RETENTION_RAW_EVENTS', '7d', /GLASSHOUSE_RETENTION_RAW_EVENTS: must be at least 8d/],
+    ['GLASSHOUSE_RETENTION_UPDATES', 'never', /GLASSHOUSE_RETENTION_UPDATES: must be a number of days/],
+    ['GLASSHOUSE_RETENTION_ROLLUPS', '400d', /GLASSHOUSE_RETENTION_ROLLUPS: must be at least 739d/],
+    ['GLASSHOUSE_RETENTION_ALERTS', '36501d', /GLASSHOUSE_RETENTION_ALERTS: must be at most 36500d/],
   ])('rejects %s=%s naming the variable', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrowError(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrowError(message);
+  });
+
+  it('keeps raw events and updates 400 days and rollups and alerts forever by default', () => {
+    expect(loadConfig({}).retentionMs).toEqual({
+      metric_events: 400 * day,
+      performance_updates: 400 * day,
+      rollups: undefined,
+      alerts: undefined,
+    });
+  });
+
+  it('parses retentions in days, or forever', () => {
+    const config = loadConfig({
+      GLASSHOUSE_RETENTION_RAW_EVENTS: '30d',
+      GLASSHOUSE_RETENTION_UPDATES: 'forever',
+      GLASSHOUSE_RETENTION_ROLLUPS: '800d',
+      GLASSHOUSE_RETENTION_ALERTS: '90d',
+    });
+    expect(config.retentionMs).toEqual({
+      metric_events: 30 * day,
+      performance_updates: undefined,
+      rollups: 800 * day,
+      alerts: 90 * day,
+    });
   });
 
   it('reports every bad variable at once', () => {

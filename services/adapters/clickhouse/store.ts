@@ -1,15 +1,18 @@
 import { Readable } from 'node:stream';
 import { type ClickHouseClient, ClickHouseLogLevel, createClient, drainStream } from '@clickhouse/client';
 import type { Health } from '../../ports/lifecycle.js';
+import type { ExpiringTable, Expiry } from '../../ports/retention.js';
 import type { Condition, MigrationReport, SelectQuery, Store } from '../../ports/store.js';
 import { type ColumnType, type Row, type TableName, tables } from '../../ports/tables.js';
 import type { Logger } from '../../runtime/logger.js';
 import { StoreClosedError } from '../sql/errors.js';
 import { assertSlug, sqlIdentifier, tableSpec } from '../sql/identifiers.js';
 import { checkApplied, loadMigrations, versionAtLeast } from '../sql/migrations.js';
+import { checkExpiry } from '../sql/retention.js';
 import { decodeRow, encodeJson, validateRows } from '../sql/rows.js';
 import { checkRowCeiling, renderMaxPerGroup, renderSelect } from '../sql/select.js';
 import { classifyClickHouseError } from './errors.js';
+import { expireClickHouse } from './retention.js';
 import { encodeRowBinary, type WireType } from './rowbinary.js';
 
 export interface ClickHouseStoreOptions {
@@ -178,6 +181,22 @@ export class ClickHouseStore implements Store {
     const sql = `SELECT ${q.groupBy} AS g, toString(max(${q.column})) AS m FROM ${table}${where(q.conditions)} GROUP BY ${q.groupBy}`;
     const raw = await this.rows<{ g: string; m: string }>(sql);
     return new Map(raw.map((r) => [r.g, Number(r.m)]));
+  }
+
+  /** Retention without TTL: drops whole monthly partitions, or closed alerts by mutation (retention.ts). */
+  async expire(table: ExpiringTable, beforeMs: number): Promise<Expiry> {
+    checkExpiry(table, beforeMs);
+    const client = this.connected();
+    return expireClickHouse(
+      {
+        rows: (sql) => this.rows(sql),
+        command: async (doing, sql) => {
+          await this.run(doing, () => client.command({ query: sql }));
+        },
+      },
+      table,
+      beforeMs,
+    );
   }
 
   /** Column names and ClickHouse types of `table` as the server has them, in table order. */

@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { type DuckDBAppender, type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { Health } from '../../ports/lifecycle.js';
+import type { ExpiringTable, Expiry } from '../../ports/retention.js';
 import type { Condition, MigrationReport, SelectQuery, Store } from '../../ports/store.js';
 import type { ColumnType, Row, TableName } from '../../ports/tables.js';
 import type { Logger } from '../../runtime/logger.js';
@@ -9,8 +10,10 @@ import { StoreClosedError, StoreError, StoreQueryError, StoreUnavailableError } 
 import { sqlIdentifier, tableSpec } from '../sql/identifiers.js';
 import { sqlNumber, sqlString } from '../sql/literals.js';
 import { checkApplied, loadMigrations } from '../sql/migrations.js';
+import { checkExpiry } from '../sql/retention.js';
 import { decodeRow, encodeJson, validateRows } from '../sql/rows.js';
 import { checkRowCeiling, renderMaxPerGroup, renderSelect } from '../sql/select.js';
+import { expireDuckDb } from './retention.js';
 
 export interface DuckDbStoreOptions {
   /** Database file, or `:memory:`. The parent directory is created if missing. */
@@ -178,6 +181,15 @@ export class DuckDbStore implements Store {
       `max per group from ${table}`,
     );
     return new Map(raw.map((r) => [String(r.g), Number(r.m)]));
+  }
+
+  /** Retention: deletes the expired rows, then checkpoints so their space is reused (retention.ts). */
+  async expire(table: ExpiringTable, beforeMs: number): Promise<Expiry> {
+    checkExpiry(table, beforeMs);
+    return this.serialized(
+      (c) => expireDuckDb(c, table, beforeMs, this.opts.path === ':memory:'),
+      `expiring ${table}`,
+    );
   }
 
   /** Column names and DuckDB types of `table`, in table order. */
