@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { type ClickHouseClient, ClickHouseLogLevel, createClient, drainStream } from '@clickhouse/client';
+import type { GroundTruth, GroundTruthSource } from '../../ports/ground-truth.js';
 import type { Health } from '../../ports/lifecycle.js';
 import type { Condition, MigrationReport, SelectQuery, Store } from '../../ports/store.js';
 import { type ColumnType, type Row, type TableName, tables } from '../../ports/tables.js';
@@ -10,6 +11,7 @@ import { checkApplied, loadMigrations, versionAtLeast } from '../sql/migrations.
 import { decodeRow, encodeJson, validateRows } from '../sql/rows.js';
 import { checkRowCeiling, renderMaxPerGroup, renderSelect } from '../sql/select.js';
 import { classifyClickHouseError } from './errors.js';
+import { ClickHouseGroundTruth } from './ground-truth.js';
 import { encodeRowBinary, type WireType } from './rowbinary.js';
 
 export interface ClickHouseStoreOptions {
@@ -47,7 +49,7 @@ const maxDateTime = 0xffff_ffff;
  * the catalog key; reads take `FINAL` in a subquery so conditions on non-key columns see only the
  * latest version of each key.
  */
-export class ClickHouseStore implements Store {
+export class ClickHouseStore implements Store, GroundTruthSource {
   readonly name = 'clickhouse-store';
   private client: ClickHouseClient | undefined;
   private state: Health = { state: 'error', detail: 'not started' };
@@ -178,6 +180,11 @@ export class ClickHouseStore implements Store {
     const sql = `SELECT ${q.groupBy} AS g, toString(max(${q.column})) AS m FROM ${table}${where(q.conditions)} GROUP BY ${q.groupBy}`;
     const raw = await this.rows<{ g: string; m: string }>(sql);
     return new Map(raw.map((r) => [r.g, Number(r.m)]));
+  }
+
+  /** Rollups and windows recomputed in this store's SQL (ground-truth.ts). */
+  groundTruth(): GroundTruth {
+    return new ClickHouseGroundTruth(this.connected());
   }
 
   /** Column names and ClickHouse types of `table` as the server has them, in table order. */

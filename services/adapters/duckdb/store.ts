@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { type DuckDBAppender, type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type { GroundTruth, GroundTruthSource } from '../../ports/ground-truth.js';
 import type { Health } from '../../ports/lifecycle.js';
 import type { Condition, MigrationReport, SelectQuery, Store } from '../../ports/store.js';
 import type { ColumnType, Row, TableName } from '../../ports/tables.js';
@@ -11,6 +12,7 @@ import { sqlNumber, sqlString } from '../sql/literals.js';
 import { checkApplied, loadMigrations } from '../sql/migrations.js';
 import { decodeRow, encodeJson, validateRows } from '../sql/rows.js';
 import { checkRowCeiling, renderMaxPerGroup, renderSelect } from '../sql/select.js';
+import { DuckDbGroundTruth } from './ground-truth.js';
 
 export interface DuckDbStoreOptions {
   /** Database file, or `:memory:`. The parent directory is created if missing. */
@@ -36,7 +38,7 @@ const migrationsDir = new URL('../../../infra/duckdb/migrations/', import.meta.u
  * `wal_autocheckpoint` (16 MiB by default), and explicitly in `stop()`, so a clean shutdown leaves
  * no WAL behind.
  */
-export class DuckDbStore implements Store {
+export class DuckDbStore implements Store, GroundTruthSource {
   readonly name = 'duckdb-store';
   private instance: DuckDBInstance | undefined;
   private connection: DuckDBConnection | undefined;
@@ -178,6 +180,11 @@ export class DuckDbStore implements Store {
       `max per group from ${table}`,
     );
     return new Map(raw.map((r) => [String(r.g), Number(r.m)]));
+  }
+
+  /** Rollups and windows recomputed in this store's SQL (ground-truth.ts). */
+  groundTruth(): GroundTruth {
+    return new DuckDbGroundTruth((op, doing) => this.serialized(op, doing));
   }
 
   /** Column names and DuckDB types of `table`, in table order. */
