@@ -4,7 +4,7 @@
  * Results stream through a callback or come back as one row per window, so a bucket of millions of
  * events is checked in bounded memory: the store aggregates, the caller compares.
  *
- * Bucket geometry follows the documented rule (README "Windows and buckets"): a window of W ms is n
+ * Bucket geometry follows the documented rule (README "Operating", services/core/performance/window.ts): a window of W ms is n
  * buckets of w ms aligned to epoch multiples of w, with n the first of 60..120 dividing W
  * (w = W/n); windows under 60 ms use 1 ms buckets (n = max(1, W)); otherwise w = ⌊W/60⌋ and
  * n = ⌈W/w⌉. The live window at T is [⌊T/w⌋·w − (n−1)·w, ⌊T/w⌋·w + w). Each store computes this
