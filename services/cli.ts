@@ -12,7 +12,7 @@ const usage = `usage:
   glasshouse schemas export [--out DIR]      write JSON Schema files for every public contract
   glasshouse dlq list [--all] [--limit N]    show records the processor set aside, with the reason
   glasshouse dlq replay [--id ID ...]        re-publish them (all not yet replayed, or these) to metrics.raw
-  glasshouse verify-rollups --module M       recompute windows and rollups from stored raw events; exit 1 on disagreement
+  glasshouse verify-rollups --module M       recompute rollups and windows in the store's SQL; exit 1 listing differences
   glasshouse audit verify <url|file> [--head HASH]
                                              recompute an exported audit log's hash chain offline
 `;

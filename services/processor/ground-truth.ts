@@ -1,212 +1,156 @@
-import { parseDuration } from '../../schemas/common.js';
-import type { Aggregation, ModuleVersion } from '../../schemas/registry.js';
-import { type RollupRow, relativeAccuracy, windowGeometry, windowRange } from '../core/performance/index.js';
-import type { Row } from '../ports/tables.js';
+import type { Aggregation } from '../../schemas/registry.js';
+import { relativeAccuracy } from '../core/performance/index.js';
+import type { BucketPair, WindowAggregates } from '../ports/ground-truth.js';
 
 /**
- * The ground-truth check (DESIGN "Live numbers must agree with ground truth"): windows and rollups
- * recomputed from the stored raw events, compared with what the processor emitted and stored.
- * Pure: the caller reads the rows (verify-rollups, tests).
+ * The comparisons of the ground-truth check (DESIGN "Live numbers must agree with ground truth").
+ * The numbers they compare against come from the store's own SQL (ports/ground-truth.ts); nothing
+ * here computes a window or a bucket, so a bug in the engine's window code cannot hide in its check.
  */
-
-export type RawEvent = Pick<Row<'metric_events'>, 'event_id' | 'metric' | 'value' | 'observed_ms' | 'late'>;
 
 export interface Difference {
   ruleId: string;
+  /** Where: `bucket <ISO time>` or `window at <ISO time>`, and the field. */
   what: string;
-  expected: number | null;
-  actual: number | null;
-}
-
-/** sum and mean agree within this relative difference (float addition order differs). */
-export const sumTolerance = 1e-9;
-
-/** One rule's window geometry, from the module definition. */
-export function ruleWindows(
-  module: ModuleVersion,
-): Array<{ id: string; metric: string; aggregation: Aggregation; widthMs: number; buckets: number }> {
-  return [...module.goals, ...module.constraints].map((rule) => {
-    const g = windowGeometry(parseDuration(rule.window) ?? 0);
-    return {
-      id: rule.id,
-      metric: rule.metric,
-      aggregation: rule.aggregation,
-      widthMs: g.widthMs,
-      buckets: g.buckets,
-    };
-  });
+  expected: number | string | null;
+  actual: number | string | null;
 }
 
 /**
- * A window recomputed from raw events that were not late: the events of `metric` with observedAt in
- * the window ending at `asOfMs`, aggregated exactly (percentiles: lower-nearest-rank).
+ * Sums and means agree within this fraction of the sum of |value| (summation order differs between
+ * the engine and the store; the rounding error of a sum is bounded relative to Σ|v|, not to the sum).
  */
-export function recomputeWindow(
-  events: readonly RawEvent[],
-  rule: { metric: string; aggregation: Aggregation; widthMs: number; buckets: number },
-  asOfMs: number,
-): { value: number | null; count: number } {
-  const { fromMs, toMs } = windowRange(asOfMs, rule.widthMs, rule.buckets);
-  const inWindow = events.filter(
-    (e) => !e.late && e.metric === rule.metric && e.observed_ms >= fromMs && e.observed_ms < toMs,
-  );
-  const values = inWindow.map((e) => e.value);
-  const count = values.length;
-  const sum = values.reduce((a, b) => a + b, 0);
-  const spanMs = rule.buckets * rule.widthMs;
-  switch (rule.aggregation) {
+export const sumTolerance = 1e-9;
+
+/**
+ * Percentiles: the sketch's documented guarantee, relative to the exact lower-nearest-rank quantile
+ * (index ⌊q·(n−1)⌋ of the n values sorted ascending), plus its absolute error near zero (values under
+ * 1e-9 count as zero) and a few ulps for the bin representative's own rounding.
+ */
+export function quantileAgrees(exact: number, stored: number): boolean {
+  return Math.abs(stored - exact) <= relativeAccuracy * Math.abs(exact) * (1 + 1e-12) + 1e-9;
+}
+
+function sumAgrees(expected: number, actual: number, scale: number): boolean {
+  return Math.abs(expected - actual) <= sumTolerance * Math.abs(scale);
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** The quantile an aggregation reports, if it is a percentile. */
+export function quantileOf(aggregation: Aggregation): number | undefined {
+  if (aggregation === 'p50') return 0.5;
+  if (aggregation === 'p95') return 0.95;
+  return undefined;
+}
+
+/**
+ * One bucket of a rule, stored rollup row against the raw events (late ones included): count, min,
+ * max and last (value, observedAt, eventId) exactly, sum within `sumTolerance`. A bucket with raw
+ * events but no row, or a row with no raw events, is a difference.
+ */
+export function bucketDifferences(ruleId: string, pair: BucketPair): Difference[] {
+  const where = `bucket ${iso(pair.bucketMs)}`;
+  const { raw, stored } = pair;
+  if (!raw && !stored) return [];
+  if (!stored)
+    return [{ ruleId, what: `${where} count (no rollup row)`, expected: raw!.count, actual: null }];
+  if (!raw) {
+    return stored.count === 0
+      ? []
+      : [{ ruleId, what: `${where} count (no raw events)`, expected: 0, actual: stored.count }];
+  }
+  const out: Difference[] = [];
+  const check = (field: string, expected: number | string, actual: number | string, ok: boolean) => {
+    if (!ok) out.push({ ruleId, what: `${where} ${field}`, expected, actual });
+  };
+  check('count', raw.count, stored.count, raw.count === stored.count);
+  check('sum', raw.sum, stored.sum, sumAgrees(raw.sum, stored.sum, raw.absSum));
+  check('min', raw.min, stored.min, raw.min === stored.min);
+  check('max', raw.max, stored.max, raw.max === stored.max);
+  check('last', raw.lastValue, stored.lastValue, raw.lastValue === stored.lastValue);
+  check('last observedAt', raw.lastMs, stored.lastMs, raw.lastMs === stored.lastMs);
+  check('last eventId', raw.lastEventId, stored.lastEventId, raw.lastEventId === stored.lastEventId);
+  return out;
+}
+
+/** What a window recompute gives for an aggregation: the value and the scale of its tolerance. */
+export function windowValue(
+  aggregation: Aggregation,
+  truth: WindowAggregates,
+  spanMs: number,
+): { value: number | null; scale: number } {
+  const seconds = spanMs / 1000;
+  switch (aggregation) {
     case 'count':
-      return { value: count, count };
+      return { value: truth.count, scale: 0 };
     case 'sum':
-      return { value: sum, count };
+      return { value: truth.sum, scale: truth.absSum };
     case 'rate':
-      return { value: sum / (spanMs / 1000), count };
+      return { value: truth.sum / seconds, scale: truth.absSum / seconds };
     default:
       break;
   }
-  if (count === 0) return { value: null, count };
-  switch (rule.aggregation) {
-    case 'mean':
-      return { value: sum / count, count };
-    case 'min':
-      return { value: Math.min(...values), count };
-    case 'max':
-      return { value: Math.max(...values), count };
-    case 'last': {
-      let last = inWindow[0]!;
-      for (const e of inWindow) {
-        if (
-          e.observed_ms > last.observed_ms ||
-          (e.observed_ms === last.observed_ms && e.event_id > last.event_id)
-        )
-          last = e;
-      }
-      return { value: last.value, count };
-    }
-    case 'p50':
-    case 'p95': {
-      const sorted = [...values].sort((a, b) => a - b);
-      const q = rule.aggregation === 'p50' ? 0.5 : 0.95;
-      return { value: sorted[Math.floor(q * (count - 1))]!, count };
-    }
-  }
-}
-
-/** Whether an emitted value agrees with the recomputed one for this aggregation. */
-export function agrees(aggregation: Aggregation, expected: number | null, actual: number | null): boolean {
-  if (expected === null || actual === null) return expected === actual;
+  if (truth.count === 0) return { value: null, scale: 0 };
   switch (aggregation) {
-    case 'sum':
     case 'mean':
-    case 'rate':
-      return Math.abs(expected - actual) <= sumTolerance * Math.max(1, Math.abs(expected));
+      return { value: truth.sum / truth.count, scale: truth.absSum / truth.count };
+    case 'min':
+      return { value: truth.min, scale: 0 };
+    case 'max':
+      return { value: truth.max, scale: 0 };
+    case 'last':
+      return { value: truth.lastValue, scale: 0 };
     case 'p50':
     case 'p95':
-      return Math.abs(expected - actual) <= relativeAccuracy * Math.abs(expected) + 1e-9;
-    default:
-      return expected === actual;
+      return { value: truth.quantile, scale: 0 };
   }
 }
 
 /**
- * Every stored rollup bucket against the raw events (late ones included) of its rule's metric in
- * that bucket: count, min, max and last exactly, sum within 1e-9 relative. Buckets that have raw
- * events but no row are differences too.
+ * A goal's latest emitted update against its window recomputed over the raw events that were not
+ * late: count exactly; count, min, max and last values exactly; sum, mean and rate within
+ * `sumTolerance`; percentiles within the sketch's error (`quantileAgrees`).
  */
-export function compareRollups(
-  module: ModuleVersion,
-  rollups: readonly RollupRow[],
-  events: readonly RawEvent[],
+export function windowDifferences(
+  rule: { id: string; aggregation: Aggregation },
+  asOfMs: number,
+  truth: WindowAggregates,
+  spanMs: number,
+  emitted: { value: number | null; count: number },
 ): Difference[] {
+  const where = `window at ${iso(asOfMs)} [${iso(truth.fromMs)}, ${iso(truth.toMs)})`;
   const out: Difference[] = [];
-  for (const rule of ruleWindows(module)) {
-    const expected = new Map<number, RawEvent[]>();
-    for (const e of events) {
-      if (e.metric !== rule.metric) continue;
-      const bucket = Math.floor(e.observed_ms / rule.widthMs) * rule.widthMs;
-      const list = expected.get(bucket);
-      if (list) list.push(e);
-      else expected.set(bucket, [e]);
-    }
-    const rows = new Map(
-      rollups
-        .filter((r) => r.rule_id === rule.id && r.width_ms === rule.widthMs)
-        .map((r) => [r.bucket_ms, r]),
-    );
-    for (const [bucket, list] of expected) {
-      const row = rows.get(bucket);
-      const what = (field: string) => `bucket ${new Date(bucket).toISOString()} ${field}`;
-      if (!row) {
-        out.push({
-          ruleId: rule.id,
-          what: what('count (no rollup row)'),
-          expected: list.length,
-          actual: null,
-        });
-        continue;
-      }
-      const values = list.map((e) => e.value);
-      const sum = values.reduce((a, b) => a + b, 0);
-      let last = list[0]!;
-      for (const e of list) {
-        if (
-          e.observed_ms > last.observed_ms ||
-          (e.observed_ms === last.observed_ms && e.event_id > last.event_id)
-        )
-          last = e;
-      }
-      const checks: Array<[string, number, number, boolean]> = [
-        ['count', list.length, row.count, list.length === row.count],
-        ['sum', sum, row.sum, Math.abs(sum - row.sum) <= sumTolerance * Math.max(1, Math.abs(sum))],
-        ['min', Math.min(...values), row.min, Math.min(...values) === row.min],
-        ['max', Math.max(...values), row.max, Math.max(...values) === row.max],
-        ['last', last.value, row.last_value, last.value === row.last_value],
-      ];
-      for (const [field, exp, act, ok] of checks)
-        if (!ok) out.push({ ruleId: rule.id, what: what(field), expected: exp, actual: act });
-    }
-    for (const [bucket, row] of rows) {
-      if (!expected.has(bucket) && row.count > 0) {
-        out.push({
-          ruleId: rule.id,
-          what: `bucket ${new Date(bucket).toISOString()} count (no raw events)`,
-          expected: 0,
-          actual: row.count,
-        });
-      }
-    }
+  if (truth.count !== emitted.count) {
+    out.push({ ruleId: rule.id, what: `${where} count`, expected: truth.count, actual: emitted.count });
+  }
+  const { value, scale } = windowValue(rule.aggregation, truth, spanMs);
+  let ok: boolean;
+  if (value === null || emitted.value === null) ok = value === emitted.value;
+  else if (quantileOf(rule.aggregation) !== undefined) ok = quantileAgrees(value, emitted.value);
+  else ok = scale === 0 ? value === emitted.value : sumAgrees(value, emitted.value, scale);
+  if (!ok) {
+    out.push({
+      ruleId: rule.id,
+      what: `${where} ${rule.aggregation}`,
+      expected: value,
+      actual: emitted.value,
+    });
   }
   return out;
 }
 
-/** The latest emitted update of each goal against the same window recomputed from raw non-late events. */
-export function compareUpdates(
-  module: ModuleVersion,
-  latest: ReadonlyArray<Pick<Row<'performance_updates'>, 'goal_id' | 'as_of_ms' | 'body'>>,
-  events: readonly RawEvent[],
-): Difference[] {
-  const out: Difference[] = [];
-  const rules = new Map(ruleWindows(module).map((r) => [r.id, r]));
-  for (const row of latest) {
-    const rule = rules.get(row.goal_id);
-    if (!rule) continue;
-    const body = row.body as { value: number | null; count: number };
-    const truth = recomputeWindow(events, rule, row.as_of_ms);
-    if (truth.count !== body.count)
-      out.push({
-        ruleId: rule.id,
-        what: `window count at ${new Date(row.as_of_ms).toISOString()}`,
-        expected: truth.count,
-        actual: body.count,
-      });
-    if (!agrees(rule.aggregation, truth.value, body.value)) {
-      out.push({
-        ruleId: rule.id,
-        what: `window ${rule.aggregation} at ${new Date(row.as_of_ms).toISOString()}`,
-        expected: truth.value,
-        actual: body.value,
-      });
+/** Keeps the first `limit` differences and counts them all, so a broken store never fills memory. */
+export class DifferenceLog {
+  readonly first: Difference[] = [];
+  total = 0;
+
+  constructor(readonly limit = 20) {}
+
+  add(differences: readonly Difference[]): void {
+    for (const d of differences) {
+      this.total += 1;
+      if (this.first.length < this.limit) this.first.push(d);
     }
   }
-  return out;
 }

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { type ClickHouseClient, ClickHouseLogLevel, createClient, drainStream } from '@clickhouse/client';
+import type { GroundTruth, GroundTruthSource } from '../../ports/ground-truth.js';
 import type { Health } from '../../ports/lifecycle.js';
 import type { ExpiringTable, Expiry } from '../../ports/retention.js';
 import type { Condition, MigrationReport, SelectQuery, Store } from '../../ports/store.js';
@@ -12,6 +13,7 @@ import { checkExpiry } from '../sql/retention.js';
 import { decodeRow, encodeJson, validateRows } from '../sql/rows.js';
 import { checkRowCeiling, renderMaxPerGroup, renderSelect } from '../sql/select.js';
 import { classifyClickHouseError } from './errors.js';
+import { ClickHouseGroundTruth } from './ground-truth.js';
 import { expireClickHouse } from './retention.js';
 import { encodeRowBinary, type WireType } from './rowbinary.js';
 
@@ -50,7 +52,7 @@ const maxDateTime = 0xffff_ffff;
  * the catalog key; reads take `FINAL` in a subquery so conditions on non-key columns see only the
  * latest version of each key.
  */
-export class ClickHouseStore implements Store {
+export class ClickHouseStore implements Store, GroundTruthSource {
   readonly name = 'clickhouse-store';
   private client: ClickHouseClient | undefined;
   private state: Health = { state: 'error', detail: 'not started' };
@@ -197,6 +199,11 @@ export class ClickHouseStore implements Store {
       table,
       beforeMs,
     );
+  }
+
+  /** Rollups and windows recomputed in this store's SQL (ground-truth.ts). */
+  groundTruth(): GroundTruth {
+    return new ClickHouseGroundTruth(this.connected());
   }
 
   /** Column names and ClickHouse types of `table` as the server has them, in table order. */

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { type DuckDBAppender, type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type { GroundTruth, GroundTruthSource } from '../../ports/ground-truth.js';
 import type { Health } from '../../ports/lifecycle.js';
 import type { ExpiringTable, Expiry } from '../../ports/retention.js';
 import type { Condition, MigrationReport, SelectQuery, Store } from '../../ports/store.js';
@@ -13,6 +14,7 @@ import { checkApplied, loadMigrations } from '../sql/migrations.js';
 import { checkExpiry } from '../sql/retention.js';
 import { decodeRow, encodeJson, validateRows } from '../sql/rows.js';
 import { checkRowCeiling, renderMaxPerGroup, renderSelect } from '../sql/select.js';
+import { DuckDbGroundTruth } from './ground-truth.js';
 import { expireDuckDb } from './retention.js';
 
 export interface DuckDbStoreOptions {
@@ -39,7 +41,7 @@ const migrationsDir = new URL('../../../infra/duckdb/migrations/', import.meta.u
  * `wal_autocheckpoint` (16 MiB by default), and explicitly in `stop()`, so a clean shutdown leaves
  * no WAL behind.
  */
-export class DuckDbStore implements Store {
+export class DuckDbStore implements Store, GroundTruthSource {
   readonly name = 'duckdb-store';
   private instance: DuckDBInstance | undefined;
   private connection: DuckDBConnection | undefined;
@@ -190,6 +192,11 @@ export class DuckDbStore implements Store {
       (c) => expireDuckDb(c, table, beforeMs, this.opts.path === ':memory:'),
       `expiring ${table}`,
     );
+  }
+
+  /** Rollups and windows recomputed in this store's SQL (ground-truth.ts). */
+  groundTruth(): GroundTruth {
+    return new DuckDbGroundTruth((op, doing) => this.serialized(op, doing));
   }
 
   /** Column names and DuckDB types of `table`, in table order. */
