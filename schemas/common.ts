@@ -60,7 +60,13 @@ export const TimeInput = z.union([
     .min(0, 'must be epoch milliseconds after 1970')
     .max(maxEpochMs, 'must be epoch milliseconds before 2200')
     .refine(Number.isInteger, 'must be whole epoch milliseconds'),
-  Timestamp.transform((text) => Date.parse(text)),
+  // The same range for text: "0001-01-01T00:00:00Z" is well-formed RFC 3339 but no plausible observation.
+  Timestamp.transform((text) => Date.parse(text)).pipe(
+    z
+      .number({ error: 'must be a valid time' })
+      .min(0, 'must be a time at or after 1970-01-01T00:00:00Z')
+      .max(maxEpochMs, 'must be a time at or before 2200-01-01T00:00:00Z'),
+  ),
 ]);
 
 /** Formats epoch ms as RFC 3339 in UTC. */

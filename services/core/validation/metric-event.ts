@@ -163,7 +163,8 @@ function fastParse(raw: unknown): ValidEvent | undefined {
     at = observedAt;
   } else if (typeof observedAt === 'string' && timestampPattern.test(observedAt)) {
     at = Date.parse(observedAt);
-    if (Number.isNaN(at)) return undefined;
+    // Out of range (or NaN): zod refuses it and says why, as for a number.
+    if (!(at >= 0 && at <= maxEpochMs)) return undefined;
   } else {
     return undefined;
   }
