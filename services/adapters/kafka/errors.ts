@@ -5,8 +5,8 @@ import { GlasshouseError } from '../../runtime/errors.js';
  * trying the same operation again later may succeed. Thrown by every Bus adapter.
  */
 export class BusError extends GlasshouseError {
-  constructor(code: BusErrorCode, message: string, retriable: boolean, cause?: unknown) {
-    super(code, message, { retriable, status: retriable ? 503 : 500, cause });
+  constructor(code: BusErrorCode, message: string, retriable: boolean, cause?: unknown, details?: unknown) {
+    super(code, message, { retriable, status: retriable ? 503 : 500, cause, details });
   }
 }
 
@@ -21,6 +21,8 @@ export type BusErrorCode =
   | 'bus_producer_reset'
   /** The bus was stopped (or never started). */
   | 'bus_stopped'
+  /** The in-process bus's log on disk is damaged beyond a torn last write; the message names the fix. */
+  | 'bus_log_damaged'
   /** Anything else the client reported. */
   | 'bus_error';
 

@@ -9,7 +9,7 @@ import { Mutex } from '../../runtime/sync.js';
 import { BusError } from '../kafka/errors.js';
 import { type GroupState, MemoryConsumption, type TopicState } from './memory-consumption.js';
 import { type CommittedOffsets, OffsetsFile } from './offsets-file.js';
-import { PartitionFile } from './partition-file.js';
+import { type DamageFix, PartitionFile } from './partition-file.js';
 import { hashKey, PartitionLog } from './partition-log.js';
 
 export interface MemoryBusOptions {
@@ -64,6 +64,8 @@ export class MemoryBus implements Bus {
   private stored: CommittedOffsets = new Map();
   private started = false;
   private stopped = false;
+  /** Durable mode: torn records cut off the logs when they were opened, for `health()`. */
+  private readonly truncations: string[] = [];
 
   constructor(private readonly options: MemoryBusOptions = {}) {
     this.prefix = options.topicPrefix ?? '';
@@ -100,6 +102,9 @@ export class MemoryBus implements Bus {
     if (!this.started) return { state: 'error', detail: 'not started' };
     const stuck = [...this.consumptions].filter((c) => !c.healthy());
     if (stuck.length > 0) return { state: 'error', detail: `${stuck.length} consumers not running` };
+    // Working, but records were cut at startup: an operator should know, and `/readyz` says so.
+    if (this.truncations.length > 0)
+      return { state: 'degraded', detail: `log repaired at startup: ${this.truncations.join('; ')}` };
     return { state: 'ok' };
   }
 
@@ -132,8 +137,25 @@ export class MemoryBus implements Bus {
   /** Reloads a topic's partitions from disk and keeps their files for appends. */
   private async openFiles(state: TopicState, spec: TopicSpec, dir: string): Promise<void> {
     const files: PartitionFile[] = [];
+    try {
+      await this.openPartitions(state, spec, dir, files);
+    } catch (err) {
+      await Promise.allSettled(files.map((f) => f.close()));
+      throw err;
+    }
+    this.files.set(state.name, files);
+    if (files.some((f) => f.end > 0)) this.log.info({ topic: state.name }, 'reloaded from disk');
+  }
+
+  /** Opens each partition's file into `files`, checking it against the offsets groups committed. */
+  private async openPartitions(
+    state: TopicState,
+    spec: TopicSpec,
+    dir: string,
+    files: PartitionFile[],
+  ): Promise<void> {
     for (const [p, log] of state.partitions.entries()) {
-      const { file, records, next } = await PartitionFile.open({
+      const { file, records, next, truncation } = await PartitionFile.open({
         dir: join(dir, state.name, String(p)),
         segmentBytes: this.options.segmentBytes ?? 8 * 1024 * 1024,
         compacted: spec.compacted ?? false,
@@ -147,9 +169,38 @@ export class MemoryBus implements Bus {
         next,
       );
       files.push(file);
+      if (truncation) {
+        this.log.warn(
+          { topic: state.name, partition: p, ...truncation },
+          `bus log: cut a torn record off the end of ${state.name}/${p} at offset ${truncation.offset} (${truncation.bytes} bytes at byte ${truncation.atByte} of ${truncation.path})`,
+        );
+        this.truncations.push(
+          `${state.name}/${p} cut at offset ${truncation.offset} (${truncation.bytes} bytes of a torn record)`,
+        );
+      }
+      // A group committed past the end: records it counts as read are gone, and new records would
+      // reuse their offsets and be skipped as read. Nothing is safe to publish until that is resolved.
+      for (const [group, committed] of this.stored.get(state.name) ?? []) {
+        const offset = committed.get(p) ?? 0;
+        if (offset <= file.end) continue;
+        const offsetsPath = join(dir, 'offsets.json');
+        throw new BusError(
+          'bus_log_damaged',
+          `bus log damaged: ${state.name}/${p} ends at offset ${file.end}, but group "${group}" has read up to offset ${offset} (${offsetsPath}): records ${file.end} to ${offset - 1} are missing from ${join(dir, state.name, String(p))}, so new records would take offsets already counted as read. Not starting; restore that directory from the backup offsets.json was taken with, or, to accept the loss, set partition "${p}" of group "${group}" on topic "${state.name}" in ${offsetsPath} to ${file.end}.`,
+          false,
+          undefined,
+          {
+            kind: 'offset_past_end',
+            offsetsFile: offsetsPath,
+            topic: state.name,
+            partition: p,
+            group,
+            logEnd: file.end,
+            committed: offset,
+          } satisfies DamageFix,
+        );
+      }
     }
-    this.files.set(state.name, files);
-    if (files.some((f) => f.end > 0)) this.log.info({ topic: state.name }, 'reloaded from disk');
   }
 
   /** The lowest committed offset of any group on this partition (Infinity without groups). */

@@ -1,15 +1,20 @@
 import { open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { syncDir } from './partition-file.js';
+import { z } from 'zod';
+import { BusError } from '../kafka/errors.js';
+import { type DamageFix, syncDir } from './partition-file.js';
 
 /** Committed offsets of every consumer group: topic → group → partition → next offset to read. */
 export type CommittedOffsets = Map<string, Map<string, Map<number, number>>>;
 
-interface Entry {
-  topic: string;
-  group: string;
-  partitions: Record<string, number>;
-}
+const Entries = z.array(
+  z.strictObject({
+    topic: z.string().min(1),
+    group: z.string().min(1),
+    partitions: z.record(z.string().regex(/^\d+$/), z.number().int().min(0)),
+  }),
+);
+type Entry = z.infer<typeof Entries>[number];
 
 /**
  * The in-process bus's committed consumer offsets on disk (`offsets.json`), replaced atomically
@@ -43,12 +48,32 @@ export class OffsetsFile {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return out;
       throw err;
     }
-    for (const e of JSON.parse(text) as Entry[]) {
+    for (const e of this.parse(text)) {
       const groups = out.get(e.topic) ?? new Map<string, Map<number, number>>();
       out.set(e.topic, groups);
       groups.set(e.group, new Map(Object.entries(e.partitions).map(([p, o]) => [Number(p), o])));
     }
     return out;
+  }
+
+  /** The file's entries; a file that does not parse is damage, never read as "no offsets". */
+  private parse(text: string): Entry[] {
+    let reason: string;
+    try {
+      const parsed = Entries.safeParse(JSON.parse(text));
+      if (parsed.success) return parsed.data;
+      const issue = parsed.error.issues[0];
+      reason = `${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`;
+    } catch (err) {
+      reason = (err as Error).message;
+    }
+    throw new BusError(
+      'bus_log_damaged',
+      `bus log damaged: ${this.path} cannot be read (${reason}). Not starting; restore it from the backup the bus log was taken with, or, to accept that every consumer group reads what the log holds again, remove it.`,
+      false,
+      undefined,
+      { kind: 'offsets_unreadable', path: this.path, remove: [this.path] } satisfies DamageFix,
+    );
   }
 
   /** Schedules a write of the current offsets. */

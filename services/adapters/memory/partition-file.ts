@@ -2,6 +2,7 @@ import { type FileHandle, mkdir, open, readdir, readFile, rename, unlink } from 
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { IncomingRecord } from '../../ports/bus.js';
+import { BusError } from '../kafka/errors.js';
 
 /** A record as kept on disk: everything but the topic and partition (the file's place says those). */
 export type StoredRecord = Omit<IncomingRecord, 'topic' | 'partition'>;
@@ -24,6 +25,18 @@ interface Segment {
   size: number;
   /** Offset of the last record in it, base − 1 when empty. */
   last: number;
+}
+
+/** A torn record cut off the end of the log when it was opened (normal after a kill mid-write). */
+export interface Truncation {
+  /** The segment file it was cut from. */
+  path: string;
+  /** Where the cut was made, in bytes from the start of the segment. */
+  atByte: number;
+  /** How many bytes were cut. */
+  bytes: number;
+  /** The offset the log continues at: the torn record's, if it had been whole. */
+  offset: number;
 }
 
 interface Waiting {
@@ -58,10 +71,10 @@ export class PartitionFile {
   /** Opens (creating if needed) the partition's log; returns it with every record it holds. */
   static async open(
     o: PartitionFileOptions,
-  ): Promise<{ file: PartitionFile; records: StoredRecord[]; next: number }> {
+  ): Promise<{ file: PartitionFile; records: StoredRecord[]; next: number; truncation?: Truncation }> {
     const file = new PartitionFile(o);
-    const records = await file.load();
-    return { file, records, next: file.next };
+    const { records, truncation } = await file.load();
+    return { file, records, next: file.next, ...(truncation ? { truncation } : {}) };
   }
 
   /** Offset the next appended record gets. */
@@ -103,35 +116,81 @@ export class PartitionFile {
     this.handle = undefined;
   }
 
-  private async load(): Promise<StoredRecord[]> {
+  /**
+   * Reads every segment. A bad frame with nothing intact after it in the last segment is a write torn
+   * by a kill (the frames of one write land in order, and only the last write can be unsynced): it
+   * is cut off and reported. Anything else is damage the log cannot repair without losing records
+   * that were acknowledged, maybe not yet read: a bad frame with intact frames after it, a bad frame
+   * in a closed segment, records missing between segments. Then it throws `bus_log_damaged`, naming
+   * the file, the place and the fix, and changes nothing on disk.
+   */
+  private async load(): Promise<{ records: StoredRecord[]; truncation?: Truncation }> {
     await mkdir(this.o.dir, { recursive: true });
     const names = (await readdir(this.o.dir)).filter((n) => /^\d{20}\.log$/.test(n)).sort();
     const out: StoredRecord[] = [];
-    for (const name of names) {
+    let torn: { path: string; at: number; length: number } | undefined;
+    for (const [i, name] of names.entries()) {
       const path = join(this.o.dir, name);
       const base = Number(name.slice(0, 20));
-      const bytes = await readFile(path);
-      const { records, goodBytes } = decodeFrames(bytes);
-      if (goodBytes < bytes.length) {
-        // A frame torn by a kill (or a bad disk block): everything after the last whole frame goes.
-        const h = await open(path, 'r+');
-        await h.truncate(goodBytes);
-        await h.sync();
-        await h.close();
+      // Segments of a plain log follow each other without a gap (a compacted one has gaps by design).
+      if (!this.o.compacted && i > 0 && base > this.next) {
+        const previous = join(this.o.dir, names[i - 1]!);
+        throw damaged(
+          `${previous} ends before offset ${this.next}, but the next segment ${name} starts at offset ${base}: records ${this.next} to ${base - 1} are missing`,
+          `restore ${previous} from a backup, or, to give up every record before offset ${base}, remove ${names
+            .slice(0, i)
+            .join(', ')} from ${this.o.dir}`,
+          {
+            kind: 'missing_records',
+            path: previous,
+            remove: names.slice(0, i).map((n) => join(this.o.dir, n)),
+          },
+        );
       }
       if (this.next < base) this.next = base;
+      const bytes = await readFile(path);
+      const { records, goodBytes } = decodeFrames(bytes);
+      const last = records.length > 0 ? Number(records[records.length - 1]!.offset) : base - 1;
+      if (goodBytes < bytes.length) {
+        const badAt = Math.max(last + 1, base);
+        const after = findIntactFrame(bytes, goodBytes + 1, badAt);
+        if (after !== undefined || i < names.length - 1) {
+          const following =
+            after !== undefined
+              ? `an intact record (offset ${after.offset}) follows it at byte ${after.at}`
+              : `later segments follow it (${names.slice(i + 1).join(', ')})`;
+          throw damaged(
+            `${path} holds a corrupt record at byte ${goodBytes} (offset ${badAt}) and ${following}: this is not a write torn by a crash`,
+            `restore ${path} from a backup, or, to give up the records from offset ${badAt} on, truncate it to ${goodBytes} bytes${i < names.length - 1 ? ` and remove ${names.slice(i + 1).join(', ')}` : ''}`,
+            {
+              kind: 'corrupt_record',
+              path,
+              truncateTo: goodBytes,
+              remove: names.slice(i + 1).map((n) => join(this.o.dir, n)),
+            },
+          );
+        }
+        torn = { path, at: goodBytes, length: bytes.length - goodBytes };
+      }
       // A compaction interrupted before deleting the segments it replaced leaves records twice.
       for (const r of records) {
         if (Number(r.offset) < this.next) continue;
         out.push(r);
         this.next = Number(r.offset) + 1;
       }
-      const last = records.length > 0 ? Number(records[records.length - 1]!.offset) : base - 1;
       this.segments.push({ base, path, size: goodBytes, last });
+    }
+    let truncation: Truncation | undefined;
+    if (torn) {
+      const h = await open(torn.path, 'r+');
+      await h.truncate(torn.at);
+      await h.sync();
+      await h.close();
+      truncation = { path: torn.path, atByte: torn.at, bytes: torn.length, offset: this.next };
     }
     if (this.segments.length === 0) await this.roll();
     else this.handle = await open(this.segments[this.segments.length - 1]!.path, 'a');
-    return out;
+    return truncation ? { records: out, truncation } : { records: out };
   }
 
   private async roll(): Promise<void> {
@@ -255,6 +314,52 @@ export function decodeFrames(bytes: Buffer): { records: StoredRecord[]; goodByte
   }
   return { records, goodBytes: at };
 }
+
+/**
+ * The first position at or after `from` where a whole frame with a good CRC and an offset of at
+ * least `minOffset` starts, if any. The offset test makes the scan cheap: a random position almost
+ * never reads as a plausible offset, so the CRC is rarely computed.
+ */
+function findIntactFrame(
+  bytes: Buffer,
+  from: number,
+  minOffset: number,
+): { at: number; offset: number } | undefined {
+  for (let at = from; at + frameHead + bodyHead <= bytes.length; at++) {
+    const length = bytes.readUInt32LE(at);
+    if (length < bodyHead || at + frameHead + length > bytes.length) continue;
+    const offset = bytes.readDoubleLE(at + frameHead);
+    if (!Number.isSafeInteger(offset) || offset < minOffset) continue;
+    if (crc32(bytes.subarray(at + frameHead, at + frameHead + length)) === bytes.readUInt32LE(at + 4))
+      return { at, offset };
+  }
+  return undefined;
+}
+
+/** The log cannot be opened without losing records silently; `details` says what to change to accept the loss. */
+function damaged(what: string, fix: string, details: DamageFix): BusError {
+  return new BusError(
+    'bus_log_damaged',
+    `bus log damaged: ${what}. Not starting; ${fix}.`,
+    false,
+    undefined,
+    details,
+  );
+}
+
+/** What `bus_log_damaged` names: the damaged file, and the change that accepts the loss. */
+export type DamageFix =
+  | { kind: 'corrupt_record' | 'missing_records'; path: string; truncateTo?: number; remove: string[] }
+  | { kind: 'offsets_unreadable'; path: string; remove: string[] }
+  | {
+      kind: 'offset_past_end';
+      offsetsFile: string;
+      topic: string;
+      partition: number;
+      group: string;
+      logEnd: number;
+      committed: number;
+    };
 
 async function writeAll(handle: FileHandle, bytes: Buffer): Promise<void> {
   let written = 0;
