@@ -99,8 +99,8 @@ describe('MemoryBus with a data directory', () => {
     // Committed offsets reach disk asynchronously; wait until the file says all 50 were read.
     await until(
       async () => {
-        const text = await readFile(join(dir, 'offsets.json'), 'utf8').catch(() => '[]');
-        const entries = JSON.parse(text) as Array<{ partitions: Record<string, number> }>;
+        const text = await readFile(join(dir, 'offsets.json'), 'utf8').catch(() => '{"entries":[]}');
+        const { entries } = JSON.parse(text) as { entries: Array<{ partitions: Record<string, number> }> };
         return entries.flatMap((e) => Object.values(e.partitions)).reduce((a, b) => a + b, 0) === 50;
       },
       ioWaitMs,

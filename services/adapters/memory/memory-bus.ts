@@ -186,7 +186,7 @@ export class MemoryBus implements Bus {
         const offsetsPath = join(dir, 'offsets.json');
         throw new BusError(
           'bus_log_damaged',
-          `bus log damaged: ${state.name}/${p} ends at offset ${file.end}, but group "${group}" has read up to offset ${offset} (${offsetsPath}): records ${file.end} to ${offset - 1} are missing from ${join(dir, state.name, String(p))}, so new records would take offsets already counted as read. Not starting; restore that directory from the backup offsets.json was taken with, or, to accept the loss, set partition "${p}" of group "${group}" on topic "${state.name}" in ${offsetsPath} to ${file.end}.`,
+          `bus log damaged: ${state.name}/${p} ends at offset ${file.end}, but group "${group}" has read up to offset ${offset} (${offsetsPath}): records ${file.end} to ${offset - 1} are missing from ${join(dir, state.name, String(p))}, so new records would take offsets already counted as read. Not starting; restore that directory from the backup offsets.json was taken with, or, to accept the loss, set partition "${p}" of group "${group}" on topic "${state.name}" in ${offsetsPath} to ${file.end} and delete its "crc32" field.`,
           false,
           undefined,
           {

@@ -1,5 +1,6 @@
 import { open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { z } from 'zod';
 import { BusError } from '../kafka/errors.js';
 import { type DamageFix, syncDir } from './partition-file.js';
@@ -15,6 +16,16 @@ const Entries = z.array(
   }),
 );
 type Entry = z.infer<typeof Entries>[number];
+
+/**
+ * The file: the entries and a CRC-32 of their JSON. A flipped digit would otherwise still parse, and
+ * a committed offset moved up within the log skips records silently. A file without `crc32` (written
+ * by an older version, or edited by hand as a refusal's fix says) is taken as it is.
+ */
+const OffsetsDocument = z.union([
+  Entries,
+  z.strictObject({ entries: Entries, crc32: z.number().int().min(0).optional() }),
+]);
 
 /**
  * The in-process bus's committed consumer offsets on disk (`offsets.json`), replaced atomically
@@ -60,10 +71,17 @@ export class OffsetsFile {
   private parse(text: string): Entry[] {
     let reason: string;
     try {
-      const parsed = Entries.safeParse(JSON.parse(text));
-      if (parsed.success) return parsed.data;
-      const issue = parsed.error.issues[0];
-      reason = `${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`;
+      const parsed = OffsetsDocument.safeParse(JSON.parse(text));
+      if (parsed.success) {
+        const doc = parsed.data;
+        if (Array.isArray(doc)) return doc;
+        const sum = crc32(JSON.stringify(doc.entries));
+        if (doc.crc32 === undefined || doc.crc32 === sum) return doc.entries;
+        reason = `its checksum is ${doc.crc32}, its entries sum to ${sum}`;
+      } else {
+        const issue = parsed.error.issues[0];
+        reason = `${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`;
+      }
     } catch (err) {
       reason = (err as Error).message;
     }
@@ -101,7 +119,8 @@ export class OffsetsFile {
         const temp = `${this.path}.tmp`;
         const h = await open(temp, 'w');
         try {
-          await h.writeFile(`${JSON.stringify(entries)}\n`, 'utf8');
+          const json = JSON.stringify(entries);
+          await h.writeFile(`{"entries":${json},"crc32":${crc32(json)}}\n`, 'utf8');
           await h.sync();
         } finally {
           await h.close();
