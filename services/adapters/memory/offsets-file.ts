@@ -77,7 +77,7 @@ export class OffsetsFile {
         if (Array.isArray(doc)) return doc;
         const sum = crc32(JSON.stringify(doc.entries));
         if (doc.crc32 === undefined || doc.crc32 === sum) return doc.entries;
-        reason = `its checksum is ${doc.crc32}, its entries sum to ${sum}`;
+        reason = `its crc32 says ${doc.crc32} but its entries give ${sum}`;
       } else {
         const issue = parsed.error.issues[0];
         reason = `${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`;
