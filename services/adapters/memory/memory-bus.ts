@@ -169,15 +169,6 @@ export class MemoryBus implements Bus {
         next,
       );
       files.push(file);
-      if (truncation) {
-        this.log.warn(
-          { topic: state.name, partition: p, ...truncation },
-          `bus log: cut a torn record off the end of ${state.name}/${p} at offset ${truncation.offset} (${truncation.bytes} bytes at byte ${truncation.atByte} of ${truncation.path})`,
-        );
-        this.truncations.push(
-          `${state.name}/${p} cut at offset ${truncation.offset} (${truncation.bytes} bytes of a torn record)`,
-        );
-      }
       // A group committed past the end: records it counts as read are gone, and new records would
       // reuse their offsets and be skipped as read. Nothing is safe to publish until that is resolved.
       for (const [group, committed] of this.stored.get(state.name) ?? []) {
@@ -198,6 +189,16 @@ export class MemoryBus implements Bus {
             logEnd: file.end,
             committed: offset,
           } satisfies DamageFix,
+        );
+      }
+      if (truncation) {
+        await file.cutTorn();
+        this.log.warn(
+          { topic: state.name, partition: p, ...truncation },
+          `bus log: cut a torn record off the end of ${state.name}/${p} at offset ${truncation.offset} (${truncation.bytes} bytes at byte ${truncation.atByte} of ${truncation.path})`,
+        );
+        this.truncations.push(
+          `${state.name}/${p} cut at offset ${truncation.offset} (${truncation.bytes} bytes of a torn record)`,
         );
       }
     }

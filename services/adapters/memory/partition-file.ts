@@ -65,6 +65,8 @@ export class PartitionFile {
   private flushing = false;
   private maintaining: Promise<void> = Promise.resolve();
   private closed = false;
+  /** A torn last record found by `load`, not cut yet. */
+  private torn: { path: string; at: number } | undefined;
 
   private constructor(private readonly o: PartitionFileOptions) {}
 
@@ -80,6 +82,20 @@ export class PartitionFile {
   /** Offset the next appended record gets. */
   get end(): number {
     return this.next;
+  }
+
+  /** Cuts off the torn last record `open` reported, if any (appends do it first in any case). */
+  async cutTorn(): Promise<void> {
+    const torn = this.torn;
+    if (!torn) return;
+    const h = await open(torn.path, 'r+');
+    try {
+      await h.truncate(torn.at);
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+    this.torn = undefined;
   }
 
   /** Appends records and resolves once they are on disk (fdatasync) and visible. */
@@ -182,10 +198,9 @@ export class PartitionFile {
     }
     let truncation: Truncation | undefined;
     if (torn) {
-      const h = await open(torn.path, 'r+');
-      await h.truncate(torn.at);
-      await h.sync();
-      await h.close();
+      // Cut by `cutTorn` (or the first append), once the caller has found nothing else wrong: a start
+      // refused for other damage leaves the files exactly as it found them.
+      this.torn = torn;
       truncation = { path: torn.path, atByte: torn.at, bytes: torn.length, offset: this.next };
     }
     if (this.segments.length === 0) await this.roll();
@@ -211,6 +226,7 @@ export class PartitionFile {
         const group = this.queue.splice(0);
         const active = this.segments[this.segments.length - 1];
         try {
+          await this.cutTorn();
           if (!active || active.size >= this.o.segmentBytes) await this.roll();
           const segment = this.segments[this.segments.length - 1]!;
           let offset = this.next;
