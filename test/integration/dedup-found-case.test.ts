@@ -111,9 +111,10 @@ describe('the found case: late events, 150,000 newer ones, SIGKILL, resend', () 
     await post(lateEvents);
     const now = Date.now();
     const currentEvent = (i: number) => event(`now-${i}`, now - 60_000 + Math.floor((i * 60_000) / current));
-    for (let i = 0; i < current; i += 4_000) {
+    // Five requests of 1,000 at a time (150,000 is a multiple of 5,000).
+    for (let i = 0; i < current; i += 5_000) {
       await Promise.all(
-        [0, 1, 2, 3].map((k) =>
+        [0, 1, 2, 3, 4].map((k) =>
           post(Array.from({ length: 1_000 }, (_, j) => currentEvent(i + k * 1_000 + j))),
         ),
       );
@@ -131,10 +132,15 @@ describe('the found case: late events, 150,000 newer ones, SIGKILL, resend', () 
       const { body } = await call(url, 'GET', `/v1/modules/${moduleId}`);
       return body?.goals?.[0]?.current?.count as number | undefined;
     };
+    let seenLive: number | undefined;
     await eventually(
-      async () => ((await liveCount()) === current ? true : undefined),
+      async () => {
+        seenLive = await liveCount();
+        return seenLive === current ? true : undefined;
+      },
       120_000,
-      () => 'live count never reached every current event',
+      () =>
+        `live count ${seenLive} never reached every current event (${current})\n${p.output().slice(-2000)}`,
     );
     await eventually(
       async () => ((await history()) === late ? true : undefined),
