@@ -55,13 +55,23 @@ const moduleFields = {
   comparisonGroup: Slug.optional(),
   maxSilence: PositiveDuration.optional(),
   allowedLateness: Duration.default('30s'),
+  /**
+   * How far in the future (by the receiver's clock) an event's observedAt may be; later ones are
+   * rejected with the reason. Default 60s, at most 1h. See the methodology page.
+   */
+  maxFuture: PositiveDuration.optional(),
   status: z.enum(['active', 'retired']).default('active'),
   /** Marks seeded demonstration data, shown as such wherever the module appears. */
   demo: z.boolean().optional(),
 };
 
 function checkRuleIds(
-  module: { goals: Array<{ id: string }>; constraints: Array<{ id: string }>; allowedLateness: string },
+  module: {
+    goals: Array<{ id: string }>;
+    constraints: Array<{ id: string }>;
+    allowedLateness: string;
+    maxFuture?: string | undefined;
+  },
   ctx: z.RefinementCtx,
 ) {
   const seen = new Map<string, string>();
@@ -83,6 +93,9 @@ function checkRuleIds(
   }
   if ((parseDuration(module.allowedLateness) ?? 0) > 7 * 86_400_000) {
     ctx.addIssue({ code: 'custom', path: ['allowedLateness'], message: 'must be at most 7d' });
+  }
+  if (module.maxFuture !== undefined && (parseDuration(module.maxFuture) ?? 0) > 3_600_000) {
+    ctx.addIssue({ code: 'custom', path: ['maxFuture'], message: 'must be at most 1h' });
   }
 }
 

@@ -92,7 +92,9 @@ describe.each(buses)('POST /v1/metrics on the %s', (_name, makeBus) => {
         {
           index: 5,
           eventId: id('future'),
-          errors: [{ path: 'observedAt', message: 'must be at most 5 minutes in the future' }],
+          errors: [
+            { path: 'observedAt', message: "must be at most 60s in the future (the module's maxFuture)" },
+          ],
         },
         {
           index: 6,

@@ -25,7 +25,7 @@ describe('validateMetricEvent', () => {
     ['module_retired', { moduleId: 'old-scheme' }, 'moduleId'],
     ['agency_not_allowed', { moduleId: 'permit-speed', metric: 'decision_days' }, 'moduleId'],
     ['unknown_metric', { metric: 'ridership' }, 'metric'],
-    ['observed_in_future', { observedAt: now + 5 * 60_000 + 1 }, 'observedAt'],
+    ['observed_in_future', { observedAt: now + 60_000 + 1 }, 'observedAt'],
     ['reserved_dimension', { dimensions: JSON.parse('{"__proto__":"x"}') }, 'dimensions.__proto__'],
     ['reserved_dimension', { dimensions: { constructor: 'x' } }, 'dimensions.constructor'],
     ['invalid_event', { value: Number.POSITIVE_INFINITY }, 'value'],
@@ -49,8 +49,8 @@ describe('validateMetricEvent', () => {
     expect(verdict.errors.map((e) => e.path)).toContain(path);
   });
 
-  it('accepts observedAt exactly 5 minutes ahead', () => {
-    expect(judge(event('e-3', { observedAt: now + 5 * 60_000 })).ok).toBe(true);
+  it("accepts observedAt exactly the module's maxFuture (default 60s) ahead", () => {
+    expect(judge(event('e-3', { observedAt: now + 60_000 })).ok).toBe(true);
   });
 
   it('explains what observedAt may be', () => {

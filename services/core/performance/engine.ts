@@ -3,6 +3,7 @@ import { formatDuration, parseDuration, toTimestamp } from '../../../schemas/com
 import type { PerformanceUpdate } from '../../../schemas/performance.js';
 import type { ModuleVersion } from '../../../schemas/registry.js';
 import type { Clock } from '../../ports/clock.js';
+import { maxFutureMs } from '../validation/metric-event.js';
 import { aggregateValue, emptySummary, mergeSummary, type Summary } from './aggregate.js';
 import { type AlertReading, type AlertSubject, AlertTracker } from './alerts.js';
 import { SeenEventIds } from './dedup.js';
@@ -100,7 +101,15 @@ interface ModuleState {
   maxSilenceMs: number | undefined;
   rules: Map<string, RuleState>;
   byMetric: Map<string, RuleState[]>;
+  /** Newest observedAt of any agency (restored from the rollups after a restart). */
   maxObserved: number;
+  /**
+   * Newest observedAt per reporting agency: each agency's events are late only behind its own
+   * watermark, so one agency (or its fast clock) cannot push another's current events out.
+   */
+  agencyMax: Map<string, number>;
+  /** The module's bound on observedAt ahead of the clock (maxFuture): the rings hold that much ahead. */
+  aheadMs: number;
   lastReceived: number;
   lateEvents: number;
   silence: AlertTracker;
@@ -159,6 +168,8 @@ export class Engine {
       rules: new Map(),
       byMetric: new Map(),
       maxObserved: Number.NEGATIVE_INFINITY,
+      agencyMax: new Map(),
+      aheadMs: maxFutureMs(module),
       lastReceived: this.clock.now(),
       lateEvents: 0,
       silence: new AlertTracker(),
@@ -171,6 +182,7 @@ export class Engine {
     };
     state.module = module;
     state.latenessMs = latenessMs;
+    state.aheadMs = maxFutureMs(module);
     state.maxSilenceMs = module.maxSilence ? parseDuration(module.maxSilence) : undefined;
     const rules = new Map<string, RuleState>();
     for (const spec of rulesOf(module)) {
@@ -181,7 +193,7 @@ export class Engine {
         rules.set(spec.id, old);
         continue;
       }
-      const rule = newRule(spec);
+      const rule = newRule(spec, state.aheadMs);
       if (old) {
         this.flushRule(state, old, this.clock.now());
         rule.deviation = old.deviation;
@@ -246,9 +258,14 @@ export class Engine {
       return 'duplicate';
     if (event.receivedAt > state.lastReceived) state.lastReceived = event.receivedAt;
     state.dirty = true;
-    const late = event.observedAt < state.maxObserved - state.latenessMs;
+    // The agency's own watermark; a new agency starts from the module's, never ahead of the clock.
+    const own = state.agencyMax.get(event.agencyId) ?? Math.min(state.maxObserved, event.receivedAt);
+    const late = event.observedAt < own - state.latenessMs;
     if (late) state.lateEvents += 1;
-    else if (event.observedAt > state.maxObserved) state.maxObserved = event.observedAt;
+    else {
+      state.agencyMax.set(event.agencyId, Math.max(own, event.observedAt));
+      if (event.observedAt > state.maxObserved) state.maxObserved = event.observedAt;
+    }
     for (const rule of state.byMetric.get(event.metric) ?? []) {
       if (rule.ring.add(event, late) === 'outside') {
         const bucketMs = rule.ring.bucketOf(event.observedAt);
@@ -276,7 +293,9 @@ export class Engine {
       if (!state.dirty && !tick) continue;
       state.dirty = false;
       out.alerts.push(...state.pendingAlerts.splice(0));
-      const asOf = Math.max(state.maxObserved, now - state.latenessMs);
+      // The window never ends after the clock: an event observed ahead of it (within maxFuture) waits
+      // in the ring for its time, and cannot end another agency's window early.
+      const asOf = Math.max(Math.min(state.maxObserved, now), now - state.latenessMs);
       for (const rule of state.rules.values()) {
         this.evaluateRule(state, rule, asOf, now, out);
         this.flushRule(state, rule, now);
@@ -417,12 +436,12 @@ export class Engine {
   }
 
   /**
-   * Moves the module's dedup horizon to its watermark, or to the clock's when no event is that new
-   * (so a module fed only old events does not keep them all), and forgets what fell behind it once
-   * written. A pair is kept while its event is inside allowedLateness of the newer of the two.
+   * Moves the module's dedup horizon to the clock minus allowedLateness (its watermark never runs
+   * ahead of the clock for this purpose, and a module fed only old events does not keep them all), and
+   * forgets what fell behind it once written.
    */
   private forgetSeen(state: ModuleState, now: number): void {
-    const horizon = Math.max(state.maxObserved, now) - state.latenessMs;
+    const horizon = now - state.latenessMs;
     if (horizon > state.seenSince) state.seenSince = horizon;
     state.seen.forget(state.seenSince, this.durableThrough);
   }
@@ -640,10 +659,10 @@ function holdClocks(
   return clocks;
 }
 
-function newRule(spec: RuleSpec): RuleState {
+function newRule(spec: RuleSpec, aheadMs: number): RuleState {
   return {
     spec,
-    ring: new BucketRing(spec.geometry, spec.withSketch),
+    ring: new BucketRing(spec.geometry, spec.withSketch, Math.ceil(aheadMs / spec.geometry.widthMs)),
     series: new TrendSeries(spec.horizonMs),
     deviation: new AlertTracker(),
     stagnation: new AlertTracker(),

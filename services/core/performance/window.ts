@@ -92,6 +92,8 @@ const FIELDS = 7;
  * events keeps a second, full `stored` summary (late ones included), which is what storage holds.
  * Memory: 57 bytes per slot + the last event id string (+ the sketch, ~40 bytes per bin, for p50/p95),
  * so a 60-bucket window costs about 3.4 KB plus ids; late-event slots cost one extra summary each.
+ * The ring also holds the buckets of the module's maxFuture ahead of the window's end (events observed
+ * ahead of the clock wait there for their time): one more slot for a 1h window, 60 more for a 1m one.
  */
 export class BucketRing {
   private readonly data: Float64Array;
@@ -104,11 +106,16 @@ export class BucketRing {
   private anyDirty = false;
   private headMs = Number.NEGATIVE_INFINITY;
 
+  /** Slots held: the window's buckets plus `aheadBuckets` for events observed ahead of the window's end. */
+  private readonly n: number;
+
   constructor(
     readonly geometry: WindowGeometry,
     readonly withSketch: boolean,
+    aheadBuckets = 0,
   ) {
-    const n = geometry.buckets;
+    const n = geometry.buckets + aheadBuckets;
+    this.n = n;
     this.data = new Float64Array(FIELDS * n);
     this.data.fill(Number.NaN, 0, n);
     this.lastIds = new Array<string>(n).fill('');
@@ -160,7 +167,7 @@ export class BucketRing {
   window(asOf: number, buckets = this.geometry.buckets): Summary {
     const { fromMs, toMs } = windowRange(asOf, this.geometry.widthMs, buckets);
     const total = emptySummary(this.withSketch);
-    const n = this.geometry.buckets;
+    const n = this.n;
     const d = this.data;
     // Read the arrays directly: this runs for every rule on every evaluation, so no per-slot objects.
     for (let slot = 0; slot < n; slot += 1) {
@@ -188,7 +195,7 @@ export class BucketRing {
     this.anyDirty = false;
     const out = [...this.evicted.values()];
     this.evicted.clear();
-    const n = this.geometry.buckets;
+    const n = this.n;
     for (let slot = 0; slot < n; slot += 1) {
       if (this.dirty[slot] === 0) continue;
       this.dirty[slot] = 0;
@@ -222,12 +229,12 @@ export class BucketRing {
   }
 
   private oldest(): number {
-    return this.headMs - (this.geometry.buckets - 1) * this.geometry.widthMs;
+    return this.headMs - (this.n - 1) * this.geometry.widthMs;
   }
 
   /** The slot for a bucket inside the ring, recycled (and its pending change kept) if it held an older one. */
   private slotFor(bucketMs: number): number {
-    const n = this.geometry.buckets;
+    const n = this.n;
     const index = Math.round(bucketMs / this.geometry.widthMs);
     const slot = ((index % n) + n) % n;
     if (this.data[START * n + slot] !== bucketMs) {
@@ -244,7 +251,7 @@ export class BucketRing {
   }
 
   private describe(slot: number): DirtyBucket {
-    const n = this.geometry.buckets;
+    const n = this.n;
     const live = this.liveSummary(slot, true);
     const stored = this.stored.get(slot);
     const bucketMs = this.data[START * n + slot]!;
@@ -252,7 +259,7 @@ export class BucketRing {
   }
 
   private liveSummary(slot: number, copySketch: boolean): Summary {
-    const n = this.geometry.buckets;
+    const n = this.n;
     const d = this.data;
     const summary: Summary = {
       count: d[COUNT * n + slot]!,
@@ -271,7 +278,7 @@ export class BucketRing {
   }
 
   private setLive(slot: number, summary: Summary): void {
-    const n = this.geometry.buckets;
+    const n = this.n;
     const d = this.data;
     d[COUNT * n + slot] = summary.count;
     d[SUM * n + slot] = summary.sum;
@@ -284,7 +291,7 @@ export class BucketRing {
   }
 
   private addLive(slot: number, event: Observation): void {
-    const n = this.geometry.buckets;
+    const n = this.n;
     const d = this.data;
     d[COUNT * n + slot]! += 1;
     d[SUM * n + slot]! += event.value;

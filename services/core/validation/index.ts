@@ -7,10 +7,11 @@ export {
 export { commandSignatureValid, deriveCommandKey, signCommand } from './command-signature.js';
 export { type JsonParse, jsonErrorPosition, parseJson } from './json.js';
 export {
+  defaultMaxFutureMs,
   type EventRules,
   type EventVerdict,
   type ModuleLookup,
-  maxFutureSkewMs,
+  maxFutureMs,
   type RejectionReason,
   type ValidEvent,
   validateMetricEvent,

@@ -1,10 +1,17 @@
 import { z } from 'zod';
-import { type IssueDetail, issueDetails } from '../../../schemas/common.js';
+import { type IssueDetail, issueDetails, parseDuration } from '../../../schemas/common.js';
 import { MetricEvent, maxDimensions } from '../../../schemas/metric-event.js';
 import type { ModuleVersion } from '../../../schemas/registry.js';
 
-/** How far ahead of the receiver's clock an observation may be stamped (clock skew allowance). */
-export const maxFutureSkewMs = 5 * 60_000;
+/** How far in the future observedAt may be when the module sets no `maxFuture`. */
+export const defaultMaxFutureMs = 60_000;
+
+/** The module's bound on how far in the future (receiver's clock) an event may be observed. */
+export function maxFutureMs(module: { maxFuture?: string | undefined }): number {
+  return module.maxFuture === undefined
+    ? defaultMaxFutureMs
+    : (parseDuration(module.maxFuture) ?? defaultMaxFutureMs);
+}
 
 /** Why an event was refused; a stable code, used as the metrics label and the DLQ reason. */
 export type RejectionReason =
@@ -87,8 +94,13 @@ function checkRules(event: ValidEvent, rules: EventRules): EventVerdict {
       `module "${event.moduleId}" has no goal or constraint on metric "${event.metric}"`,
     );
   }
-  if (event.observedAt > rules.now + maxFutureSkewMs) {
-    return reject(event, 'observed_in_future', 'observedAt', 'must be at most 5 minutes in the future');
+  if (event.observedAt > rules.now + maxFutureMs(module)) {
+    return reject(
+      event,
+      'observed_in_future',
+      'observedAt',
+      `must be at most ${module.maxFuture ?? '60s'} in the future (the module's maxFuture)`,
+    );
   }
   return { ok: true, event, module };
 }
