@@ -412,8 +412,14 @@ export class Processor implements Component {
         const state = this.partitions.get(p);
         if (!state) return;
         state.unrestored = owned.get(p) ?? [];
+        const began = Date.now();
+        const modules = state.unrestored.length;
         await state
-          .run(() => this.restorePending(state))
+          .run(async () => {
+            await this.restorePending(state);
+            // Bounded by the modules it owns and one lateness bound of their events, not by history.
+            this.log.info({ partition: p, modules, ms: Date.now() - began }, 'partition restored');
+          })
           .catch((err: unknown) =>
             this.log.warn(
               { err, partition: p },
