@@ -5,6 +5,7 @@ import { topicSpecs } from '../infra/kafka/topics.js';
 import { AuditClient } from './api/audit-client.js';
 import { BusRegistryView } from './api/registry-view.js';
 import { apiRole } from './api/role.js';
+import { derivePrecheckKey } from './api/secrets.js';
 import { DemoComponent, ephemeralAdminToken, localBaseUrl } from './demo/index.js';
 import { gatewayRole } from './gateway/role.js';
 import { ingestRole } from './ingest/role.js';
@@ -12,7 +13,13 @@ import { systemClock } from './ports/clock.js';
 import type { Component } from './ports/lifecycle.js';
 import { processorRole } from './processor/role.js';
 import { chooseAdapters } from './runtime/adapters.js';
-import { adminHashFile, resolveBootstrapAdmin } from './runtime/admin-token.js';
+import {
+  adminCheckFile,
+  adminHashFile,
+  readAdminCheck,
+  resolveBootstrapAdmin,
+  writeDurably,
+} from './runtime/admin-token.js';
 import { resolveCommandKey } from './runtime/command-key.js';
 import type { Config, Role } from './runtime/config.js';
 import { ConfigError } from './runtime/errors.js';
@@ -80,17 +87,6 @@ export async function startGlasshouse(config: Config, logger: Logger): Promise<R
   // The demo seeds through the admin API; on runs after the first only a hash is kept, so the demo
   // gets a random token of its own that lives in this process's memory only.
   const demoToken = config.demo && config.role === 'all' ? (admin.token ?? ephemeralAdminToken()) : undefined;
-  // Every role reads the registry and may append to the audit trail; both are ready before any role starts.
-  const registry = lifecycle.add(
-    new BusRegistryView({
-      bus,
-      store,
-      logger,
-      adminToken: admin.token ?? demoToken,
-      adminTokenHash: admin.hash,
-    }),
-  );
-  const audit = lifecycle.add(new AuditClient({ bus, clock: systemClock, logger }));
   // Roles that exchange commands (gateway/api → processor) must derive the same key.
   const commandKey = await resolveCommandKey({
     configured: config.commandKey,
@@ -101,6 +97,25 @@ export async function startGlasshouse(config: Config, logger: Logger): Promise<R
     logger.warn(
       'no GLASSHOUSE_COMMAND_KEY or GLASSHOUSE_ADMIN_TOKEN: commands are signed with a key of this process only, so acknowledgements from other processes are refused',
     );
+  // Every role reads the registry and may append to the audit trail; both are ready before any role starts.
+  const registry = lifecycle.add(
+    new BusRegistryView({
+      bus,
+      store,
+      logger,
+      adminToken: admin.token ?? demoToken,
+      adminTokenHash: admin.hash,
+      // Shared by every role that shares the command key, so a check made by the api role holds everywhere.
+      precheckKey: derivePrecheckKey(commandKey.key),
+      ...(standalone
+        ? {
+            adminTokenCheck: await readAdminCheck(dataDir),
+            saveAdminTokenCheck: (check: string) => writeDurably(adminCheckFile(dataDir), `${check}\n`),
+          }
+        : {}),
+    }),
+  );
+  const audit = lifecycle.add(new AuditClient({ bus, clock: systemClock, logger }));
   const http = new HttpServer({ host: config.host, port: config.port, logger, metrics, lifecycle, version });
   const ctx: RoleContext = {
     config,

@@ -23,7 +23,7 @@ export async function requirePrincipal(
       status: 401,
     });
   }
-  const principal = await registry.authenticate(match[1]!);
+  const principal = await registry.authenticate(match[1]!, request.ip);
   if (!principal)
     throw new GlasshouseError('unauthorized', 'the credential is unknown, wrong or revoked', { status: 401 });
   if (principal.kind !== kind) {

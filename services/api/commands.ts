@@ -24,6 +24,7 @@ export const Command = z.discriminatedUnion('op', [
     id: z.string(),
     name: z.string(),
     secretHash: z.string(),
+    secretCheck: z.string().optional(),
   }),
   z.strictObject({ op: z.literal('principal.revoke'), kind: PrincipalKindSchema, id: z.string() }),
   AppendCommand,

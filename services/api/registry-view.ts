@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Topics } from '../../infra/kafka/topics.js';
 import type { ModuleVersion, Sociotechnician } from '../../schemas/registry.js';
 import { RegistryRecord, recordKey } from '../core/registry/records.js';
@@ -9,9 +9,10 @@ import type { Principal, RegistryView } from '../ports/registry.js';
 import type { Store } from '../ports/store.js';
 import { UnavailableError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
+import { AuthThrottledError, FailureLimiter } from './auth-limits.js';
 import { loadRegistryRecords } from './registry-store.js';
 import { SecretVerifier } from './secret-verifier.js';
-import { parseSecret, secretDigest, secretsEqual } from './secrets.js';
+import { parseSecret, precheck, secretCheck, secretDigest, secretsEqual } from './secrets.js';
 
 export interface RegistryViewOptions {
   bus: Bus;
@@ -28,6 +29,19 @@ export interface RegistryViewOptions {
   catchUpTimeoutMs?: number;
   /** Checks secrets against stored hashes (default: scrypt, 2 at once, failures remembered 60 s). */
   verifier?: SecretVerifier;
+  /**
+   * The key of the credential pre-check (`derivePrecheckKey` of the command key, so every role of a
+   * deployment shares it; default: a random key of this process). Credentials issued with a check
+   * under this key are told right from wrong by one HMAC before any scrypt.
+   */
+  precheckKey?: Buffer;
+  /** The pre-check of the stored-hash bootstrap admin token (`admin-token.check`), when kept. */
+  adminTokenCheck?: string | undefined;
+  /** Keeps the bootstrap admin token's pre-check once its first check succeeded without one. */
+  saveAdminTokenCheck?: (check: string) => Promise<void>;
+  /** Failed checks allowed per source address and per principal (default 20 a minute each). */
+  failuresPerSource?: FailureLimiter;
+  failuresPerPrincipal?: FailureLimiter;
 }
 
 /** The bootstrap admin: the holder of `GLASSHOUSE_ADMIN_TOKEN`. */
@@ -50,6 +64,10 @@ export class BusRegistryView implements RegistryView, Component {
   /** Digest of a verified secret → the principal key it belongs to. */
   private readonly verified = new Map<string, string>();
   private readonly verifier: SecretVerifier;
+  private readonly precheckKey: Buffer;
+  private adminTokenCheck: string | undefined;
+  private readonly perSource: FailureLimiter;
+  private readonly perPrincipal: FailureLimiter;
   private consumption: Consumption | undefined;
   private caughtUp = false;
   private readonly log: Logger;
@@ -57,6 +75,15 @@ export class BusRegistryView implements RegistryView, Component {
   constructor(private readonly options: RegistryViewOptions) {
     this.log = options.logger.child({ component: 'registry' });
     this.verifier = options.verifier ?? new SecretVerifier();
+    this.precheckKey = options.precheckKey ?? randomBytes(32);
+    this.adminTokenCheck = options.adminTokenCheck;
+    this.perSource = options.failuresPerSource ?? new FailureLimiter();
+    this.perPrincipal = options.failuresPerPrincipal ?? new FailureLimiter();
+  }
+
+  /** The pre-check to store beside the scrypt hash of a newly issued secret. */
+  secretCheck(secret: string): string {
+    return secretCheck(this.precheckKey, secret);
   }
 
   async start(): Promise<void> {
@@ -163,25 +190,30 @@ export class BusRegistryView implements RegistryView, Component {
   }
 
   /**
-   * Resolves a secret to its holder. A verified secret is a digest lookup; a secret that failed is
-   * answered from memory for a while; other secrets wait for a bounded scrypt slot and, when too many
-   * already wait, reject with `AuthBusyError` (429 `auth_busy`).
+   * Resolves a secret to its holder. A verified secret is a digest lookup. Otherwise the keyed
+   * pre-check stored beside the hash decides first, in constant time: a wrong secret is refused
+   * without scrypt, a right one is verified in scrypt's first lane, never behind unverified secrets.
+   * Secrets without a usable pre-check (credentials issued before it existed) wait for a bounded
+   * scrypt slot and, when too many wait, reject with `AuthBusyError` (429 `auth_busy`). A source
+   * address or a principal with too many failed checks is refused (429 `auth_throttled`) unless its
+   * secret passes the pre-check.
    */
-  async authenticate(secret: string): Promise<Principal | undefined> {
+  async authenticate(secret: string, source?: string): Promise<Principal | undefined> {
     if (typeof secret !== 'string' || secret.length === 0 || secret.length > 512) return undefined;
     const { adminToken } = this.options;
     if (adminToken !== undefined && secretsEqual(secret, adminToken)) return bootstrapAdmin;
     const claim = parseSecret(secret);
-    if (!claim) return undefined;
-    if (claim.kind === 'admin' && claim.id === bootstrapAdmin.id && (await this.matchesAdminHash(secret)))
-      return bootstrapAdmin;
+    if (!claim) return this.failed(source, undefined);
+    if (claim.kind === 'admin' && claim.id === bootstrapAdmin.id && this.options.adminTokenHash !== undefined)
+      return (await this.matchesAdminHash(secret, source)) ? bootstrapAdmin : undefined;
     const key = `${claim.kind}:${claim.id}`;
     const entry = this.state.principal(claim.kind, claim.id);
-    if (!entry || entry.principal.revokedAt !== undefined) return undefined;
+    if (!entry || entry.principal.revokedAt !== undefined) return this.failed(source, undefined);
     const principal: Principal = { kind: entry.kind, id: entry.principal.id, name: entry.principal.name };
     const digest = secretDigest(secret);
     if (this.verified.get(digest) === key) return principal;
-    if (!(await this.verifier.verify(secret, entry.secretHash, digest))) return undefined;
+    if (!(await this.check(secret, digest, entry.secretHash, entry.secretCheck, key, source)))
+      return undefined;
     // The entry may have been revoked or replaced while scrypt ran.
     if (this.state.principal(claim.kind, claim.id) !== entry) return undefined;
     if (this.verified.size >= maxCachedSecrets) this.verified.clear();
@@ -190,18 +222,64 @@ export class BusRegistryView implements RegistryView, Component {
   }
 
   /**
-   * Whether the secret is the bootstrap admin's stored-hash token (`gh_admin_bootstrap_…`; only such
-   * secrets reach scrypt here, so other credentials pay nothing), verified once, then cached by digest.
+   * Whether the secret is the bootstrap admin's stored-hash token (`gh_admin_bootstrap_…`), verified
+   * once, then cached by digest. Its pre-check is kept beside the hash after the first success.
    */
-  private async matchesAdminHash(secret: string): Promise<boolean> {
-    const { adminTokenHash } = this.options;
-    if (adminTokenHash === undefined) return false;
+  private async matchesAdminHash(secret: string, source: string | undefined): Promise<boolean> {
+    const hash = this.options.adminTokenHash!;
     const digest = secretDigest(secret);
     if (this.verified.get(digest) === bootstrapKey) return true;
-    if (!(await this.verifier.verify(secret, adminTokenHash, digest))) return false;
+    if (!(await this.check(secret, digest, hash, this.adminTokenCheck, bootstrapKey, source))) return false;
     if (this.verified.size >= maxCachedSecrets) this.verified.clear();
     this.verified.set(digest, bootstrapKey);
+    if (
+      precheck(this.precheckKey, secret, this.adminTokenCheck) !== 'match' &&
+      this.options.saveAdminTokenCheck
+    ) {
+      this.adminTokenCheck = this.secretCheck(secret);
+      await this.options.saveAdminTokenCheck(this.adminTokenCheck).catch((err: unknown) => {
+        this.log.warn({ err }, 'could not keep the admin token pre-check; scrypt checks it after a restart');
+      });
+    }
     return true;
+  }
+
+  /** The pre-check, then scrypt, with failures counted and limited per source and principal. */
+  private async check(
+    secret: string,
+    digest: string,
+    hash: string,
+    stored: string | undefined,
+    principalKey: string,
+    source: string | undefined,
+  ): Promise<boolean> {
+    const verdict = precheck(this.precheckKey, secret, stored);
+    if (verdict === 'match') {
+      if (await this.verifier.verify(secret, hash, digest, true)) return true;
+      this.failed(source, principalKey);
+      return false;
+    }
+    this.throwIfThrottled(source, principalKey);
+    if (verdict === 'mismatch' || !(await this.verifier.verify(secret, hash, digest))) {
+      this.failed(source, principalKey);
+      return false;
+    }
+    return true;
+  }
+
+  private throwIfThrottled(source: string | undefined, principalKey: string | undefined): void {
+    const bySource = source === undefined ? 0 : this.perSource.blockedFor(source);
+    if (bySource > 0) throw new AuthThrottledError('source', bySource);
+    const byPrincipal = principalKey === undefined ? 0 : this.perPrincipal.blockedFor(principalKey);
+    if (byPrincipal > 0) throw new AuthThrottledError('principal', byPrincipal);
+  }
+
+  /** Counts a failed check (after refusing it when its source is over the limit already). */
+  private failed(source: string | undefined, principalKey: string | undefined): undefined {
+    this.throwIfThrottled(source, principalKey);
+    if (source !== undefined) this.perSource.fail(source);
+    if (principalKey !== undefined) this.perPrincipal.fail(principalKey);
+    return undefined;
   }
 
   onChange(listener: (moduleId: string | undefined) => void): () => void {

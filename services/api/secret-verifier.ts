@@ -47,6 +47,8 @@ export class SecretVerifier {
   private readonly now: () => number;
   private running = 0;
   private readonly waiting: Array<() => void> = [];
+  /** Checks of prechecked secrets waiting for a slot; served before `waiting`. */
+  private readonly first: Array<() => void> = [];
   /** Secret digest → the hash it failed against and until when that is remembered; insertion ordered. */
   private readonly failures = new Map<string, { hash: string; until: number }>();
   private readonly inFlight = new Map<string, Promise<boolean>>();
@@ -60,8 +62,13 @@ export class SecretVerifier {
     this.now = options.now ?? Date.now;
   }
 
-  /** Whether `secret` matches `hash`. Rejects with `AuthBusyError` when too many checks are queued. */
-  verify(secret: string, hash: string, digest = secretDigest(secret)): Promise<boolean> {
+  /**
+   * Whether `secret` matches `hash`. Rejects with `AuthBusyError` when too many checks are queued.
+   * A `prechecked` secret (its keyed HMAC matched the stored one, so it is almost surely right) waits
+   * in a lane of its own that is served first and never refused: bogus secrets cannot delay it by
+   * more than the checks already running.
+   */
+  verify(secret: string, hash: string, digest = secretDigest(secret), prechecked = false): Promise<boolean> {
     const failed = this.failures.get(digest);
     if (failed) {
       if (failed.hash === hash && failed.until > this.now()) return Promise.resolve(false);
@@ -70,14 +77,14 @@ export class SecretVerifier {
     const key = `${digest}$${hash}`;
     let pending = this.inFlight.get(key);
     if (!pending) {
-      pending = this.run(secret, hash, digest).finally(() => this.inFlight.delete(key));
+      pending = this.run(secret, hash, digest, prechecked).finally(() => this.inFlight.delete(key));
       this.inFlight.set(key, pending);
     }
     return pending;
   }
 
-  private async run(secret: string, hash: string, digest: string): Promise<boolean> {
-    await this.acquire();
+  private async run(secret: string, hash: string, digest: string, prechecked: boolean): Promise<boolean> {
+    await this.acquire(prechecked);
     let ok: boolean;
     try {
       ok = await this.check(secret, hash);
@@ -91,18 +98,20 @@ export class SecretVerifier {
     return ok;
   }
 
-  private acquire(): Promise<void> {
+  private acquire(prechecked: boolean): Promise<void> {
     if (this.running < this.concurrency) {
       this.running += 1;
       return Promise.resolve();
     }
+    // Only holders of a right secret reach the first lane, so it needs no bound of its own.
+    if (prechecked) return new Promise((resolve) => this.first.push(resolve));
     if (this.waiting.length >= this.maxWaiting) return Promise.reject(new AuthBusyError());
     return new Promise((resolve) => this.waiting.push(resolve));
   }
 
-  /** Hands the slot to the next waiter, or frees it. */
+  /** Hands the slot to the next waiter (prechecked secrets first), or frees it. */
   private release(): void {
-    const next = this.waiting.shift();
+    const next = this.first.shift() ?? this.waiting.shift();
     if (next) next();
     else this.running -= 1;
   }

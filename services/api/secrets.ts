@@ -1,4 +1,4 @@
-import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import type { PrincipalKind } from '../ports/registry.js';
 
 /**
@@ -64,4 +64,50 @@ export function secretDigest(secret: string): string {
 
 function digest(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();
+}
+
+/**
+ * The key of the credential pre-check: `HMAC-SHA256(key, secret)` is stored beside each scrypt hash
+ * (`secretCheck`), so a bogus secret is refused with one HMAC, in constant time, before it can take a
+ * scrypt slot. Derived from the command key, which every role of a deployment shares; a role with
+ * another key sees a foreign key id and falls back to the bounded scrypt path.
+ */
+export function derivePrecheckKey(commandKey: Buffer): Buffer {
+  return createHmac('sha256', commandKey).update('glasshouse credential pre-check').digest();
+}
+
+/** `hmac-sha256$<key id>$<tag hex>`: what is stored beside a scrypt hash. */
+export function secretCheck(key: Buffer, secret: string): string {
+  return `hmac-sha256$${keyId(key)}$${createHmac('sha256', key).update(secret, 'utf8').digest('hex')}`;
+}
+
+/**
+ * The pre-check of a secret against a stored check: `match` (the secret is very likely right; scrypt
+ * still decides), `mismatch` (certainly wrong: no scrypt needed) or `unknown` (no check stored, or one
+ * made under another key).
+ */
+export function precheck(
+  key: Buffer,
+  secret: string,
+  stored: string | undefined,
+): 'match' | 'mismatch' | 'unknown' {
+  if (stored === undefined) return 'unknown';
+  const parts = stored.split('$');
+  if (parts.length !== 3 || parts[0] !== 'hmac-sha256' || parts[1] !== keyId(key)) return 'unknown';
+  const expected = Buffer.from(parts[2]!, 'hex');
+  if (expected.length !== 32) return 'unknown';
+  const actual = createHmac('sha256', key).update(secret, 'utf8').digest();
+  return timingSafeEqual(actual, expected) ? 'match' : 'mismatch';
+}
+
+const keyIds = new WeakMap<Buffer, string>();
+
+/** A short public name of a key (not the key): tells a check made under this key from others. */
+function keyId(key: Buffer): string {
+  let id = keyIds.get(key);
+  if (id === undefined) {
+    id = createHmac('sha256', key).update('glasshouse key id').digest('hex').slice(0, 16);
+    keyIds.set(key, id);
+  }
+  return id;
 }

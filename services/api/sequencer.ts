@@ -364,6 +364,7 @@ export class AuditSequencer implements Component {
           version: (known?.version ?? 0) + 1,
           principal,
           secretHash: command.secretHash,
+          ...(command.secretCheck === undefined ? {} : { secretCheck: command.secretCheck }),
         };
         return {
           unchanged: false,

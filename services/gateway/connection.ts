@@ -255,7 +255,7 @@ export class LiveConnection implements Subscriber {
 
   private async authenticate(token: string): Promise<void> {
     try {
-      this.principal = await this.deps.oversight.authenticate(token);
+      this.principal = await this.deps.oversight.authenticate(token, this.ip);
       this.token = token;
       this.answer({ type: 'ok', op: 'auth' });
     } catch (err) {
@@ -272,7 +272,7 @@ export class LiveConnection implements Subscriber {
   private async stillValid(): Promise<boolean> {
     if (this.token === undefined) return false;
     try {
-      this.principal = await this.deps.oversight.authenticate(this.token);
+      this.principal = await this.deps.oversight.authenticate(this.token, this.ip);
       return true;
     } catch (err) {
       if (err instanceof GlasshouseError && err.code === 'unauthorized') {

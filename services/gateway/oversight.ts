@@ -13,9 +13,9 @@ export interface OversightDeps {
 export class Oversight {
   constructor(private readonly deps: OversightDeps) {}
 
-  /** Resolves an oversight token to its holder; only overseers may acknowledge. */
-  async authenticate(token: string): Promise<Principal> {
-    const principal = await this.deps.registry.authenticate(token);
+  /** Resolves an oversight token (sent from `source`, an address) to its holder; only overseers may acknowledge. */
+  async authenticate(token: string, source?: string): Promise<Principal> {
+    const principal = await this.deps.registry.authenticate(token, source);
     if (principal?.kind !== 'overseer') {
       throw new GlasshouseError('unauthorized', 'the token is not a valid oversight token', { status: 401 });
     }

@@ -68,7 +68,7 @@ async function authenticate(auth: IngestRouteDeps['auth'], request: FastifyReque
   const match = header === undefined ? null : /^Bearer ([\x21-\x7e]{1,512})$/.exec(header);
   if (!match)
     throw new GlasshouseError('unauthorized', 'send Authorization: Bearer <agency key>', { status: 401 });
-  const principal = await auth.authenticate(match[1]!);
+  const principal = await auth.authenticate(match[1]!, request.ip);
   if (!principal) throw new GlasshouseError('unauthorized', 'unknown or revoked key', { status: 401 });
   if (principal.kind !== 'agency')
     throw new GlasshouseError('forbidden', 'only an agency key may report metrics', { status: 403 });

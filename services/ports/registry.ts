@@ -22,9 +22,11 @@ export interface RegistryView {
   sociotechnicians(): Sociotechnician[];
   /**
    * Resolves a bearer secret to its holder, or undefined (unknown, wrong or revoked). May reject with
-   * a retriable `auth_busy` error (429) when too many unverified secrets are being checked at once.
+   * a retriable `auth_busy` error (429) when too many unverified secrets are being checked at once,
+   * or `auth_throttled` (429) when `source` (the caller's address) or the claimed principal failed
+   * too many checks lately.
    */
-  authenticate(secret: string): Promise<Principal | undefined>;
+  authenticate(secret: string, source?: string): Promise<Principal | undefined>;
   /** Called after every change is applied to the view (module id, or undefined for non-module changes). */
   onChange(listener: (moduleId: string | undefined) => void): () => void;
 }

@@ -79,3 +79,21 @@ export async function writeDurably(path: string, text: string): Promise<void> {
     await dir.close();
   }
 }
+
+/**
+ * `<data dir>/admin-token.check`: the keyed pre-check of the generated token (see `secretCheck`),
+ * so a flood of wrong `gh_admin_bootstrap_…` tokens never reaches scrypt. Written after the token's
+ * first successful check; a missing or unreadable file only means scrypt decides until then.
+ */
+export function adminCheckFile(dataDir: string): string {
+  return join(dataDir, 'admin-token.check');
+}
+
+export async function readAdminCheck(dataDir: string): Promise<string | undefined> {
+  try {
+    const text = (await readFile(adminCheckFile(dataDir), 'utf8')).trim();
+    return text.length ? text : undefined;
+  } catch {
+    return undefined;
+  }
+}

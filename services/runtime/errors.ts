@@ -6,7 +6,14 @@ export class GlasshouseError extends Error {
   constructor(
     readonly code: string,
     message: string,
-    readonly options: { retriable?: boolean; status?: number; details?: unknown; cause?: unknown } = {},
+    readonly options: {
+      retriable?: boolean;
+      status?: number;
+      details?: unknown;
+      cause?: unknown;
+      /** For 429 and 503: when a retry may succeed (the Retry-After header, rounded up to seconds). */
+      retryAfterMs?: number;
+    } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;

@@ -47,7 +47,11 @@ export class HttpServer implements Component {
     this.app.setErrorHandler((error: FastifyError | GlasshouseError | z.ZodError, _request, reply) => {
       const { status, body } = errorAnswer(error);
       if (status >= 500) this.app.log.error({ err: error }, 'request failed');
-      if (status === 429 && !reply.hasHeader('retry-after')) void reply.header('retry-after', '1');
+      if ((status === 429 || status === 503) && !reply.hasHeader('retry-after')) {
+        const ms = error instanceof GlasshouseError ? error.options.retryAfterMs : undefined;
+        if (status === 429 || ms !== undefined)
+          void reply.header('retry-after', String(Math.max(1, Math.ceil((ms ?? 1000) / 1000))));
+      }
       void reply.code(status).send(body);
     });
     this.app.setNotFoundHandler((request, reply) => {

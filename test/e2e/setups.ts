@@ -14,6 +14,8 @@ export interface Deployment {
   apiUrl: string;
   ingestUrl: string;
   liveUrl: string;
+  /** Stops every process and starts them again on the same data (nothing cached); the URLs change. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -24,19 +26,26 @@ export async function standalone(): Promise<Deployment> {
   const adminToken = `e2e-admin-${randomBytes(12).toString('hex')}`;
   const dataDir = await mkdtemp(join(tmpdir(), 'gh-e2e-'));
   const config = loadConfig({ GLASSHOUSE_ADMIN_TOKEN: adminToken }, { port: 0, dataDir });
-  const running = await startGlasshouse(config, logger());
+  let running = await startGlasshouse(config, logger());
   const url = `http://127.0.0.1:${running.port}/`;
-  return {
+  const deployment: Deployment = {
     name: 'standalone',
     adminToken,
     apiUrl: url,
     ingestUrl: url,
     liveUrl: url,
+    restart: async () => {
+      await running.stop();
+      running = await startGlasshouse(config, logger());
+      const next = `http://127.0.0.1:${running.port}/`;
+      Object.assign(deployment, { apiUrl: next, ingestUrl: next, liveUrl: next });
+    },
     stop: async () => {
       await running.stop();
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+  return deployment;
 }
 
 /**
@@ -54,25 +63,38 @@ export async function distributed(kafkaBrokers: string, clickhouseUrl: string): 
     GLASSHOUSE_CLICKHOUSE_DATABASE: database,
     GLASSHOUSE_TOPIC_PREFIX: `e2e-${suffix}`,
   };
-  const started: Running[] = [];
+  let started: Running[] = [];
   const urls = new Map<Role, string>();
-  try {
-    // The api first: it runs the audit sequencer and migrates the database the others read.
-    for (const role of ['api', 'processor', 'ingest', 'gateway'] as const) {
-      const running = await startGlasshouse(loadConfig(env, { role, port: 0 }), logger());
-      started.push(running);
-      urls.set(role, `http://127.0.0.1:${running.port}/`);
+  const startAll = async () => {
+    try {
+      // The api first: it runs the audit sequencer and migrates the database the others read.
+      for (const role of ['api', 'processor', 'ingest', 'gateway'] as const) {
+        const running = await startGlasshouse(loadConfig(env, { role, port: 0 }), logger());
+        started.push(running);
+        urls.set(role, `http://127.0.0.1:${running.port}/`);
+      }
+    } catch (err) {
+      for (const r of started.reverse()) await r.stop();
+      throw err;
     }
-  } catch (err) {
-    for (const r of started.reverse()) await r.stop();
-    throw err;
-  }
-  return {
+  };
+  await startAll();
+  const deployment: Deployment = {
     name: 'distributed',
     adminToken,
     apiUrl: urls.get('api')!,
     ingestUrl: urls.get('ingest')!,
     liveUrl: urls.get('gateway')!,
+    restart: async () => {
+      for (const r of started.reverse()) await r.stop();
+      started = [];
+      await startAll();
+      Object.assign(deployment, {
+        apiUrl: urls.get('api')!,
+        ingestUrl: urls.get('ingest')!,
+        liveUrl: urls.get('gateway')!,
+      });
+    },
     stop: async () => {
       for (const r of started.reverse()) await r.stop();
       const client = createClient({ url: clickhouseUrl });
@@ -80,4 +102,5 @@ export async function distributed(kafkaBrokers: string, clickhouseUrl: string): 
       await client.close();
     },
   };
+  return deployment;
 }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { MemoryBus } from '../../services/adapters/memory/index.js';
+import { FailureLimiter } from '../../services/api/auth-limits.js';
 import { BusRegistryView } from '../../services/api/registry-view.js';
 import { AuthBusyError, SecretVerifier } from '../../services/api/secret-verifier.js';
 import { hashSecret, issueSecret, verifySecret } from '../../services/api/secrets.js';
@@ -50,7 +51,7 @@ function agencyRecord(secretHash: string, version: number, revokedAt?: string): 
 const bogus = () => `gh_agency_transit_${randomBytes(32).toString('hex')}`;
 
 describe('credential checks under a flood of bogus keys', () => {
-  it('bound scrypt work, answer repeats from memory, and never delay a verified key or file I/O', async () => {
+  it('bound scrypt work for credentials without a pre-check, answer repeats from memory, and never delay a verified key or file I/O', async () => {
     const { counts, verify } = countingScrypt();
     const registry = new BusRegistryView({
       bus: new MemoryBus(),
@@ -58,6 +59,8 @@ describe('credential checks under a flood of bogus keys', () => {
       logger,
       adminToken: undefined,
       verifier: new SecretVerifier({ verify, concurrency: 2, maxWaiting: 8 }),
+      // This test is about the scrypt bounds alone; the per-principal failure limit has its own test.
+      failuresPerPrincipal: new FailureLimiter({ maxFailures: 1_000_000 }),
     });
     const key = issueSecret('agency', 'transit');
     const hash = await hashSecret(key);

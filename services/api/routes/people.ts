@@ -72,6 +72,7 @@ export function peopleRoutes(app: FastifyInstance, deps: ApiDeps): void {
         id: body.id,
         name: body.name,
         secretHash,
+        secretCheck: deps.registry.secretCheck(issued),
       });
       return reply.code(201).send({ [holder]: result.value as Principal, [secret]: issued });
     });

@@ -10,6 +10,11 @@ export const PrincipalEntry = z.strictObject({
   principal: Principal,
   /** `scrypt$N$r$p$salt$hash` (base64url); never leaves the registry topic and the store. */
   secretHash: z.string().min(1),
+  /**
+   * `hmac-sha256$<key id>$<tag>`: a keyed HMAC of the secret, checked before scrypt so a flood of
+   * wrong secrets costs one HMAC each. Absent in entries issued before it existed.
+   */
+  secretCheck: z.string().min(1).optional(),
 });
 export type PrincipalEntry = z.infer<typeof PrincipalEntry>;
 
