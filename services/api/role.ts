@@ -40,6 +40,7 @@ export const apiRole: RoleFactory = (ctx) => {
       metrics: ctx.metrics,
       maxAttempts: ctx.config.webhooks.maxAttempts,
       retryBaseMs: ctx.config.webhooks.retryBaseMs,
+      allow: ctx.config.webhooks.allow,
     }),
   );
   ctx.lifecycle.add(

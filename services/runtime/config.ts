@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ExpiringTable } from '../ports/retention.js';
+import { WebhookAllowList } from './address-guard.js';
 import { ConfigError } from './errors.js';
 
 export const roles = ['all', 'ingest', 'processor', 'gateway', 'api'] as const;
@@ -92,6 +93,18 @@ const Env = z.object({
   /** At least 2 × the longest window (366d) + the longest allowed lateness (7d): restore reads that far back. */
   GLASSHOUSE_RETENTION_ROLLUPS: retention(739).prefault('forever'),
   GLASSHOUSE_RETENTION_ALERTS: retention(8).prefault('forever'),
+  /** Blocked webhook destinations the operator allows: CIDRs, addresses or host:port, comma-separated. */
+  GLASSHOUSE_WEBHOOK_ALLOW: z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return WebhookAllowList.parse(text);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    })
+    .optional(),
 });
 
 export interface CliOverrides {
@@ -118,7 +131,7 @@ export interface Config {
   ingest: { ratePerSecond: number; burst: number };
   allowedOrigins: string[] | undefined;
   shutdownTimeoutMs: number;
-  webhooks: { maxAttempts: number; retryBaseMs: number };
+  webhooks: { maxAttempts: number; retryBaseMs: number; allow: WebhookAllowList };
   /** How long each expiring table keeps a row, in ms; undefined keeps it forever. */
   retentionMs: Record<ExpiringTable, number | undefined>;
 }
@@ -156,7 +169,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, cli: CliOverrides = {}): Conf
     ingest: { ratePerSecond: e.GLASSHOUSE_INGEST_RATE, burst: e.GLASSHOUSE_INGEST_BURST },
     allowedOrigins: e.GLASSHOUSE_ALLOWED_ORIGINS,
     shutdownTimeoutMs: e.GLASSHOUSE_SHUTDOWN_TIMEOUT_MS,
-    webhooks: { maxAttempts: e.GLASSHOUSE_WEBHOOK_ATTEMPTS, retryBaseMs: e.GLASSHOUSE_WEBHOOK_RETRY_MS },
+    webhooks: {
+      maxAttempts: e.GLASSHOUSE_WEBHOOK_ATTEMPTS,
+      retryBaseMs: e.GLASSHOUSE_WEBHOOK_RETRY_MS,
+      allow: e.GLASSHOUSE_WEBHOOK_ALLOW ?? WebhookAllowList.parse(undefined),
+    },
     retentionMs: {
       metric_events: e.GLASSHOUSE_RETENTION_RAW_EVENTS ?? undefined,
       performance_updates: e.GLASSHOUSE_RETENTION_UPDATES ?? undefined,

@@ -7,7 +7,9 @@ import type { Bus, Consumption, RecordBatch } from '../../ports/bus.js';
 import type { Clock } from '../../ports/clock.js';
 import type { Component, Health } from '../../ports/lifecycle.js';
 import type { Store } from '../../ports/store.js';
+import { WebhookAllowList } from '../../runtime/address-guard.js';
 import type { Logger } from '../../runtime/logger.js';
+import { type PostOutcome, postWebhook } from './post.js';
 import { deliveryHeader, retryDelayMs, signatureHeader, signBody, timestampHeader } from './signing.js';
 import {
   activeWebhooks,
@@ -36,13 +38,21 @@ export interface WebhookDelivererOptions {
   retryCapMs?: number;
   /** Per-attempt timeout (default 10 s). */
   timeoutMs?: number;
+  /** Blocked destinations the operator allows (`GLASSHOUSE_WEBHOOK_ALLOW`; default none). */
+  allow?: WebhookAllowList;
 }
+
+const noneAllowed = WebhookAllowList.parse(undefined);
 
 class Stopped extends Error {}
 
 /**
  * Delivers every alert version from `alerts.events` to every matching webhook subscription created
  * before the version was published, as a signed JSON POST. Deliveries of one webhook go in order; webhooks are served concurrently.
+ *
+ * Receivers on this host, private networks, link-local and metadata addresses are refused on every
+ * attempt, after resolution (post.ts), unless the operator allows them; `lastError` is a category
+ * (`refused_address`, `connect_failed`, `timeout`, `http_status_500`, ...), never a socket error.
  *
  * A failed attempt (network error, timeout, non-2xx answer; redirects are not followed) is retried
  * with capped exponential backoff; after `maxAttempts` the delivery is kept as `failed`, with its
@@ -311,11 +321,7 @@ export class WebhookDeliverer implements Component {
     }
   }
 
-  private async attempt(
-    webhook: StoredWebhook,
-    alert: AlertEvent,
-    deliveryId: string,
-  ): Promise<{ ok: boolean; status?: number; error?: string }> {
+  private async attempt(webhook: StoredWebhook, alert: AlertEvent, deliveryId: string): Promise<PostOutcome> {
     const now = this.o.clock.now();
     const payload: WebhookPayload = {
       type: 'alert',
@@ -325,33 +331,21 @@ export class WebhookDeliverer implements Component {
       alert,
     };
     const body = JSON.stringify(payload);
-    try {
-      const response = await fetch(webhook.url, {
-        method: 'POST',
-        redirect: 'manual',
-        headers: {
-          'content-type': 'application/json',
-          'user-agent': 'Glasshouse-Webhooks/1',
-          [signatureHeader]: signBody(webhook.secret, body),
-          [timestampHeader]: String(Math.floor(now / 1000)),
-          [deliveryHeader]: deliveryId,
-        },
-        body,
-        signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.o.timeoutMs ?? 10_000)]),
-      });
-      await response.body?.cancel();
-      if (response.status >= 200 && response.status < 300) return { ok: true, status: response.status };
-      return { ok: false, status: response.status, error: `the receiver answered HTTP ${response.status}` };
-    } catch (err) {
-      if (this.abort.signal.aborted) throw new Stopped('stopping');
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      const name = (err as Error).name;
-      const error =
-        name === 'TimeoutError'
-          ? `no answer within ${this.o.timeoutMs ?? 10_000} ms`
-          : (cause?.code ?? cause?.message ?? (err as Error).message);
-      return { ok: false, error };
-    }
+    const outcome = await postWebhook(webhook.url, {
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': 'Glasshouse-Webhooks/1',
+        [signatureHeader]: signBody(webhook.secret, body),
+        [timestampHeader]: String(Math.floor(now / 1000)),
+        [deliveryHeader]: deliveryId,
+      },
+      body,
+      allow: this.o.allow ?? noneAllowed,
+      timeoutMs: this.o.timeoutMs ?? 10_000,
+      signal: this.abort.signal,
+    });
+    if (this.abort.signal.aborted) throw new Stopped('stopping');
+    return outcome;
   }
 
   private sleep(ms: number): Promise<void> {

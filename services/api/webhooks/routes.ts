@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { AlertKind } from '../../../schemas/alert.js';
@@ -24,6 +24,20 @@ const DeliveriesQuery = z.strictObject({
   state: WebhookDelivery.shape.state.optional(),
   limit: IntParam(1, 1000).optional(),
 });
+
+/**
+ * How the public audit trail names a webhook's URL: its scheme, its host name and the SHA-256 of the
+ * whole URL (so an admin holding the URL can match it), never userinfo, port, path or query, which
+ * carry receivers' tokens and internal layout.
+ */
+export function auditedTarget(url: string): { scheme: string; host: string; urlSha256: string } {
+  const parsed = new URL(url);
+  return {
+    scheme: parsed.protocol.replace(/:$/, ''),
+    host: parsed.hostname,
+    urlSha256: createHash('sha256').update(url, 'utf8').digest('hex'),
+  };
+}
 
 function webhookIdParam(value: string): string {
   return parseOr400(WebhookId, value, 'the webhook id');
@@ -56,7 +70,7 @@ export function webhookRoutes(app: FastifyInstance, deps: ApiDeps): void {
       action: 'webhook.create',
       subject: `webhook:${webhook.id}`,
       before: null,
-      after: { id: webhook.id, url: webhook.url, events: webhook.events },
+      after: { id: webhook.id, ...auditedTarget(webhook.url), events: webhook.events },
       rationale: null,
     });
     await saveWebhook(deps.store, webhook, false, deps.clock.now());
@@ -88,7 +102,7 @@ export function webhookRoutes(app: FastifyInstance, deps: ApiDeps): void {
       op: 'audit.append',
       action: 'webhook.delete',
       subject: `webhook:${id}`,
-      before: { id, url: webhook.url, events: webhook.events },
+      before: { id, ...auditedTarget(webhook.url), events: webhook.events },
       after: null,
       rationale: null,
     });
