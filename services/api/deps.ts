@@ -5,6 +5,7 @@ import type { Store } from '../ports/store.js';
 import { ValidationError } from '../runtime/errors.js';
 import type { AuditClient } from './audit-client.js';
 import type { Command } from './commands.js';
+import type { ExportGate } from './export-gate.js';
 import type { BusRegistryView } from './registry-view.js';
 
 /** What the api routes need: the registry view (read and apply), the audit client (write), the store (history). */
@@ -13,6 +14,8 @@ export interface ApiDeps {
   audit: AuditClient;
   store: Store;
   clock: Clock;
+  /** Bounds the public events export (concurrency, per-source rate). */
+  exports: ExportGate;
 }
 
 /**

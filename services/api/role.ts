@@ -2,6 +2,7 @@ import { AlertAcknowledger } from '../oversight/acknowledge.js';
 import { AlertVersions, AlertVersionsReader } from '../oversight/alert-versions.js';
 import type { RoleFactory } from '../runtime/role.js';
 import { AuditClient } from './audit-client.js';
+import { ExportGate } from './export-gate.js';
 import { BusRegistryView } from './registry-view.js';
 import { RetentionScheduler } from './retention.js';
 import { acknowledgementRoutes } from './routes/acknowledgements.js';
@@ -27,7 +28,13 @@ export const apiRole: RoleFactory = (ctx) => {
   if (!(ctx.registry instanceof BusRegistryView) || !(ctx.audit instanceof AuditClient)) {
     throw new TypeError('the api role needs the BusRegistryView and AuditClient that main creates');
   }
-  const deps = { registry: ctx.registry, audit: ctx.audit, store: ctx.store, clock: ctx.clock };
+  const deps = {
+    registry: ctx.registry,
+    audit: ctx.audit,
+    store: ctx.store,
+    clock: ctx.clock,
+    exports: new ExportGate(ctx.config.exports),
+  };
   ctx.lifecycle.add(
     new AuditSequencer({ bus: ctx.bus, store: ctx.store, clock: ctx.clock, logger: ctx.logger }),
   );

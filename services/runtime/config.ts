@@ -93,6 +93,10 @@ const Env = z.object({
   /** At least 2 × the longest window (366d) + the longest allowed lateness (7d): restore reads that far back. */
   GLASSHOUSE_RETENTION_ROLLUPS: retention(739).prefault('forever'),
   GLASSHOUSE_RETENTION_ALERTS: retention(8).prefault('forever'),
+  /** Public events exports streamed at once per api process. */
+  GLASSHOUSE_EXPORT_CONCURRENCY: intFrom(1, 1_000).default(4),
+  /** Public events exports one source address may start per minute. */
+  GLASSHOUSE_EXPORT_RATE: intFrom(1, 100_000).default(30),
   /** Blocked webhook destinations the operator allows: CIDRs, addresses or host:port, comma-separated. */
   GLASSHOUSE_WEBHOOK_ALLOW: z
     .string()
@@ -134,6 +138,7 @@ export interface Config {
   webhooks: { maxAttempts: number; retryBaseMs: number; allow: WebhookAllowList };
   /** How long each expiring table keeps a row, in ms; undefined keeps it forever. */
   retentionMs: Record<ExpiringTable, number | undefined>;
+  exports: { concurrency: number; perMinute: number };
 }
 
 /** Parses the environment (and CLI overrides); throws ConfigError naming every bad variable. */
@@ -180,5 +185,6 @@ export function loadConfig(env: NodeJS.ProcessEnv, cli: CliOverrides = {}): Conf
       rollups: e.GLASSHOUSE_RETENTION_ROLLUPS ?? undefined,
       alerts: e.GLASSHOUSE_RETENTION_ALERTS ?? undefined,
     },
+    exports: { concurrency: e.GLASSHOUSE_EXPORT_CONCURRENCY, perMinute: e.GLASSHOUSE_EXPORT_RATE },
   };
 }

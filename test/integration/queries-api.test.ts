@@ -263,6 +263,72 @@ function querySuite(name: string, deploy: () => Promise<Deployment>) {
       expect((await api.call('GET', '/v1/modules/bus/events')).status).toBe(400);
     });
 
+    it('writes CSV cells a spreadsheet would run as formulas as text, and numbers as numbers', async () => {
+      const t = t0 + 2 * hour;
+      const ids = ['=HYPERLINK(1)', '+1', '-2+3', '@SUM(A1)', '\tx', 'plain'];
+      await deployment.store.insert(
+        'metric_events',
+        ids.map((id, i) => ({
+          module_id: 'bus',
+          agency_id: 'transit',
+          event_id: id,
+          metric: 'cost',
+          value: -4,
+          observed_ms: t + i,
+          received_ms: t + i,
+          dimensions: {},
+          late: false,
+          module_version: 1,
+        })),
+      );
+      const csv = await fetch(`${api.url}/v1/modules/bus/events?from=${t}&to=${t + 1000}&format=csv`);
+      const [, ...rows] = parseCsv(await csv.text());
+      expect(rows.map((r) => r[2])).toEqual(["'=HYPERLINK(1)", "'+1", "'-2+3", "'@SUM(A1)", "'\tx", 'plain']);
+      expect(rows.map((r) => r[4])).toEqual(ids.map(() => '-4'));
+    });
+
+    it('bounds the events export per source address and in concurrency, with Retry-After', async () => {
+      const limited = await startApi({
+        bus: await deployment.bus(),
+        store: deployment.store,
+        adminToken,
+        env: { GLASSHOUSE_EXPORT_RATE: '3', GLASSHOUSE_EXPORT_CONCURRENCY: '1' },
+      });
+      try {
+        const path = `/v1/modules/bus/events?from=${t0}&to=${t0 + hour}`;
+        // One at a time, each released when its answer is sent: three pass, the fourth is over the rate.
+        for (let i = 0; i < 3; i += 1) expect((await fetch(limited.url + path)).status).toBe(200);
+        const over = await fetch(limited.url + path);
+        expect(over.status).toBe(429);
+        expect(Number(over.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+        expect(await over.json()).toEqual({ error: { code: 'rate_limited', message: expect.any(String) } });
+      } finally {
+        await limited.stop();
+      }
+      const busy = await startApi({
+        bus: await deployment.bus(),
+        store: deployment.store,
+        adminToken,
+        env: { GLASSHOUSE_EXPORT_CONCURRENCY: '1', GLASSHOUSE_EXPORT_RATE: '1000' },
+      });
+      try {
+        const path = `/v1/modules/bus/events?from=${t0}&to=${t0 + hour}`;
+        const answers = await Promise.all(Array.from({ length: 8 }, () => fetch(busy.url + path)));
+        const statuses = answers.map((a) => a.status);
+        expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(1);
+        for (const answer of answers.filter((a) => a.status !== 200)) {
+          expect(answer.status).toBe(429);
+          expect(answer.headers.get('retry-after')).toBe('1');
+          expect((await answer.json()).error.code).toBe('export_busy');
+        }
+        await Promise.all(answers.filter((a) => a.status === 200).map((a) => a.text()));
+        // Every slot is given back once the answers are sent.
+        expect((await fetch(busy.url + path)).status).toBe(200);
+      } finally {
+        await busy.stop();
+      }
+    });
+
     it('lists the latest version of each alert, filtered by state and module, paged', async () => {
       await deployment.store.insert('alerts', [
         alertRow('a', 1, 'bus', 'firing', t0),

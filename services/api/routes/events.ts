@@ -79,7 +79,7 @@ function wantsCsv(accept: string | undefined, format: 'ndjson' | 'csv' | undefin
 /**
  * `GET /v1/modules/:id/events?from=&to=[&metric=]`: the stored raw events (late ones included,
  * flagged) in observedAt order, as NDJSON or, with `Accept: text/csv`, CSV. Open data: every
- * published number can be recomputed from it.
+ * published number can be recomputed from it. Bounded by `deps.exports` (429 with Retry-After).
  */
 export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get<{ Params: { id: string } }>('/v1/modules/:id/events', async (request, reply) => {
@@ -87,23 +87,15 @@ export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const query = parseOr400(EventsQuery, request.query, 'the query');
     moduleOr404(deps, id);
     checkRange(query.from, query.to, 'eventsRangeMs');
-    const rows = await deps.store.select('metric_events', {
-      where: [
-        { column: 'module_id', op: '=', value: id },
-        { column: 'observed_ms', op: '>=', value: query.from },
-        { column: 'observed_ms', op: '<', value: query.to },
-        ...(query.metric ? [{ column: 'metric', op: '=', value: query.metric } as const] : []),
-      ],
-      orderBy: [{ column: 'observed_ms' }, { column: 'agency_id' }, { column: 'event_id' }],
-      limit: queryLimits.eventRows + 1,
-    });
-    if (rows.length > queryLimits.eventRows) {
-      throw limitExceeded(
-        'eventRows',
-        queryLimits.eventRows,
-        rows.length,
-        'more events than one export may hold: narrow from/to (at least this many)',
-      );
+    // Held until the answer is sent or the client goes away.
+    const release = deps.exports.admit(request.ip);
+    reply.raw.once('close', release);
+    let rows: Row<'metric_events'>[];
+    try {
+      rows = await selectEvents(deps, id, query);
+    } catch (err) {
+      release();
+      throw err;
     }
     const asCsv = wantsCsv(request.headers.accept, query.format);
     void reply
@@ -111,4 +103,30 @@ export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
       .header('content-disposition', `inline; filename="${id}-events.${asCsv ? 'csv' : 'ndjson'}"`);
     return reply.send(Readable.from(asCsv ? csv(rows) : ndjson(rows)));
   });
+}
+
+async function selectEvents(
+  deps: ApiDeps,
+  id: string,
+  query: z.output<typeof EventsQuery>,
+): Promise<Row<'metric_events'>[]> {
+  const rows = await deps.store.select('metric_events', {
+    where: [
+      { column: 'module_id', op: '=', value: id },
+      { column: 'observed_ms', op: '>=', value: query.from },
+      { column: 'observed_ms', op: '<', value: query.to },
+      ...(query.metric ? [{ column: 'metric', op: '=', value: query.metric } as const] : []),
+    ],
+    orderBy: [{ column: 'observed_ms' }, { column: 'agency_id' }, { column: 'event_id' }],
+    limit: queryLimits.eventRows + 1,
+  });
+  if (rows.length > queryLimits.eventRows) {
+    throw limitExceeded(
+      'eventRows',
+      queryLimits.eventRows,
+      rows.length,
+      'more events than one export may hold: narrow from/to (at least this many)',
+    );
+  }
+  return rows;
 }
