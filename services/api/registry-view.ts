@@ -206,6 +206,9 @@ export class BusRegistryView implements RegistryView, Component {
     if (!claim) return this.failed(source, undefined);
     if (claim.kind === 'admin' && claim.id === bootstrapAdmin.id && this.options.adminTokenHash !== undefined)
       return (await this.matchesAdminHash(secret, source)) ? bootstrapAdmin : undefined;
+    // A registry entry can never act as the bootstrap admin (ids are reserved at issue; entries
+    // issued before that are ignored).
+    if (claim.kind === 'admin' && claim.id === bootstrapAdmin.id) return this.failed(source, undefined);
     const key = `${claim.kind}:${claim.id}`;
     const entry = this.state.principal(claim.kind, claim.id);
     if (!entry || entry.principal.revokedAt !== undefined) return this.failed(source, undefined);

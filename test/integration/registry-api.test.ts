@@ -212,6 +212,13 @@ function registrySuite(name: string, makeSetup: () => Promise<Setup>) {
         id: 'desk-2',
       });
 
+      // The bootstrap admin's id is reserved: no named admin can act as `admin:bootstrap`.
+      const impostor = await api.call('POST', '/v1/admins', {
+        ...admin,
+        body: { id: 'bootstrap', name: 'Not the bootstrap admin' },
+      });
+      expect(impostor.status).toBe(400);
+      expect(impostor.body.error).toMatchObject({ code: 'reserved_id', details: [{ path: 'id' }] });
       const named = await api.call('POST', '/v1/admins', {
         ...admin,
         body: { id: 'grace', name: 'Grace Hopper' },

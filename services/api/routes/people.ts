@@ -5,6 +5,7 @@ import type { PrincipalKind } from '../../ports/registry.js';
 import { ValidationError } from '../../runtime/errors.js';
 import { actorOf, requirePrincipal } from '../auth.js';
 import { type ApiDeps, parseOr400, write } from '../deps.js';
+import { bootstrapAdmin } from '../registry-view.js';
 import { hashSecret, issueSecret } from '../secrets.js';
 
 const smallBody = 16 * 1024;
@@ -35,6 +36,9 @@ export function profileOf(deps: ApiDeps, id: string) {
   return { ...person, modules };
 }
 
+/** Admin ids a named admin may not take: the audit actor `admin:bootstrap` is the bootstrap admin's alone. */
+const reservedAdminIds = new Set([bootstrapAdmin.id]);
+
 /** Where each credential kind is issued and what its answer calls the holder and the secret. */
 const principalRoutes: Array<{ kind: PrincipalKind; path: string; holder: string; secret: string }> = [
   { kind: 'agency', path: '/v1/agencies', holder: 'agency', secret: 'key' },
@@ -64,6 +68,13 @@ export function peopleRoutes(app: FastifyInstance, deps: ApiDeps): void {
     app.post(path, { bodyLimit: smallBody }, async (request, reply) => {
       const principal = await requirePrincipal(deps.registry, request, 'admin');
       const body = parseOr400(PrincipalCreate, request.body, `the ${holder}`);
+      if (kind === 'admin' && reservedAdminIds.has(body.id)) {
+        throw new ValidationError(
+          `admin id "${body.id}" is reserved`,
+          [{ path: 'id', message: `"${body.id}" names the bootstrap admin; choose another id` }],
+          'reserved_id',
+        );
+      }
       const issued = issueSecret(kind, body.id);
       const secretHash = await hashSecret(issued);
       const result = await write(deps, actorOf(principal), {
