@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { access, mkdir } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { topicSpecs } from '../infra/kafka/topics.js';
 import { AuditClient } from './api/audit-client.js';
@@ -27,6 +27,7 @@ import { HttpServer } from './runtime/http.js';
 import { Lifecycle } from './runtime/lifecycle.js';
 import type { Logger } from './runtime/logger.js';
 import { createMetricsRegistry } from './runtime/metrics.js';
+import { makePrivateDir } from './runtime/private-dir.js';
 import type { RoleContext, RoleFactory } from './runtime/role.js';
 
 export const version = '0.1.0';
@@ -174,7 +175,7 @@ function step(name: string, run: () => Promise<void>): Component {
 async function ensureWritableDir(dir: string): Promise<void> {
   const path = resolve(dir);
   try {
-    await mkdir(path, { recursive: true });
+    await makePrivateDir(path);
     await access(path, constants.W_OK);
   } catch (err) {
     throw new ConfigError(
