@@ -99,6 +99,36 @@ export function issueDetails(error: z.ZodError, prefix: ReadonlyArray<PropertyKe
   }));
 }
 
+const loneSurrogate = /\p{Cs}/u;
+const loneSurrogateMessage = 'must not contain a lone UTF-16 surrogate (\\ud800-\\udfff without its pair)';
+
+/** Whether a string is well-formed UTF-16 (no lone surrogate, which UTF-8 and other languages cannot carry). */
+export function isWellFormedText(text: string): boolean {
+  return !loneSurrogate.test(text);
+}
+
+/**
+ * Every string (key or value) in a parsed JSON value that holds a lone surrogate, as issues with
+ * their paths. JSON text may escape one (`"\ud800"`); stored and hashed, it breaks other languages'
+ * readers and audit verifiers, so the edges refuse it.
+ */
+export function loneSurrogateIssues(value: unknown, path: string[] = []): IssueDetail[] {
+  const at = () => path.join('.') || '(root)';
+  if (typeof value === 'string')
+    return isWellFormedText(value) ? [] : [{ path: at(), message: loneSurrogateMessage }];
+  if (typeof value !== 'object' || value === null) return [];
+  const issues: IssueDetail[] = [];
+  for (const [key, item] of Object.entries(value)) {
+    if (!isWellFormedText(key))
+      issues.push({ path: [...path, key].join('.'), message: `the key ${loneSurrogateMessage}` });
+    issues.push(...loneSurrogateIssues(item, [...path, key]));
+  }
+  return issues;
+}
+
+/** A string that is well-formed UTF-16. */
+export const WellFormedText = z.string().refine(isWellFormedText, loneSurrogateMessage);
+
 /** A page of items with an opaque cursor for the next page. */
 export function Page<T extends z.ZodType>(item: T) {
   return z.strictObject({ items: z.array(item), next: z.string().optional() });

@@ -1,9 +1,13 @@
 import { z } from 'zod';
-import { FiniteNumber, IssueDetail, Slug, TimeInput } from './common.js';
+import { FiniteNumber, IssueDetail, Slug, TimeInput, WellFormedText } from './common.js';
 
+/** Starts with a letter or digit, so no eventId reads as a formula (`-`, `+`, `=`, `@`) in a spreadsheet. */
 export const EventId = z
   .string()
-  .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must be 1-128 characters of A-Z, a-z, 0-9, ".", "_", ":" or "-"');
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/,
+    'must be 1-128 characters of A-Z, a-z, 0-9, ".", "_", ":" or "-", starting with a letter or digit',
+  );
 
 export const maxDimensions = 16;
 
@@ -15,7 +19,7 @@ export const Dimensions = z
         /^[A-Za-z0-9._:-]{1,64}$/,
         'dimension names are 1-64 characters of A-Z, a-z, 0-9, ".", "_", ":" or "-"',
       ),
-    z.string().max(256, 'dimension values are at most 256 characters'),
+    WellFormedText.pipe(z.string().max(256, 'dimension values are at most 256 characters')),
   )
   .refine((dims) => Object.keys(dims).length <= maxDimensions, `at most ${maxDimensions} dimensions`);
 

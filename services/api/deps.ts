@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { issueDetails } from '../../schemas/common.js';
+import { issueDetails, loneSurrogateIssues } from '../../schemas/common.js';
 import type { Clock } from '../ports/clock.js';
 import type { Store } from '../ports/store.js';
 import { ValidationError } from '../runtime/errors.js';
@@ -28,8 +28,13 @@ export async function write(deps: ApiDeps, actor: string, command: Command) {
   return result;
 }
 
-/** Parses with a zod schema or throws a 400 listing every issue with its path. */
+/**
+ * Parses with a zod schema or throws a 400 listing every issue with its path. Strings with a lone
+ * UTF-16 surrogate are refused first, wherever they are (they would reach the audit trail).
+ */
 export function parseOr400<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
+  const malformed = loneSurrogateIssues(value);
+  if (malformed.length) throw new ValidationError(`${what} holds text that is not well-formed`, malformed);
   const parsed = schema.safeParse(value);
   if (!parsed.success)
     throw new ValidationError(`${what} does not match the contract`, issueDetails(parsed.error));

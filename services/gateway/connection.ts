@@ -1,4 +1,5 @@
 import type { WebSocket } from 'ws';
+import { loneSurrogateIssues } from '../../schemas/common.js';
 import { type Channel, ClientMessage, closeCodes } from '../../schemas/live.js';
 import type { Principal } from '../ports/registry.js';
 import { GlasshouseError } from '../runtime/errors.js';
@@ -189,6 +190,11 @@ export class LiveConnection implements Subscriber {
     const op = typeof body === 'object' && body !== null ? (body as { op?: unknown }).op : undefined;
     if (typeof op !== 'string' || !knownOps.has(op)) {
       return this.fail('unknown_op', `"op" must be one of ${[...knownOps].join(', ')}`);
+    }
+    const malformed = loneSurrogateIssues(body);
+    if (malformed.length) {
+      const detail = malformed.map((i) => `${i.path}: ${i.message}`).join('; ');
+      return this.fail('invalid_message', detail, op);
     }
     const parsed = ClientMessage.safeParse(body);
     if (!parsed.success) {

@@ -361,6 +361,9 @@ function registrySuite(name: string, makeSetup: () => Promise<Setup>) {
         ['unknown owner', await put(moduleBody({ owner: 'nobody' })), 400, 'owner'],
         ['id differs from path', await put(moduleBody({ id: 'other' })), 400, 'id'],
         ['__proto__ key', await put(undefined, '{"__proto__":{"admin":true},"title":"x"}'), 400],
+        // JSON may escape a lone surrogate; stored in the audit trail it breaks other languages' verifiers.
+        ['lone surrogate', await put(moduleBody({ summary: 'a\ud800b' })), 400, 'summary'],
+        ['lone surrogate in a key', await put(undefined, '{"\\udc00":1}'), 400, '\udc00'],
         ['not JSON', await put(undefined, '{"title":'), 400],
         ['oversized', await put(moduleBody({ summary: 'x'.repeat(300_000) })), 413],
       ];

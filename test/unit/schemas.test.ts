@@ -8,6 +8,7 @@ import {
   formatDuration,
   IngestEnvelope,
   issueDetails,
+  loneSurrogateIssues,
   MetricEvent,
   ModulePut,
   PerformanceUpdate,
@@ -48,6 +49,32 @@ describe('MetricEvent', () => {
     value: 91.5,
     observedAt: '2026-11-26T10:00:00Z',
   };
+
+  it('wants an eventId that starts with a letter or digit (no spreadsheet formula)', () => {
+    for (const eventId of ['-1', '+1', '=1', '@1', '.x', ':x', '_x'])
+      expect(MetricEvent.safeParse({ ...good, eventId }).success, eventId).toBe(false);
+    for (const eventId of ['a-', '0', 'Z:1.2_3-4', 'x'.repeat(128)])
+      expect(MetricEvent.safeParse({ ...good, eventId }).success, eventId).toBe(true);
+    expect(MetricEvent.safeParse({ ...good, eventId: 'x'.repeat(129) }).success).toBe(false);
+  });
+
+  it('refuses dimension values with a lone surrogate, naming the path, and keeps paired ones', () => {
+    const parsed = MetricEvent.safeParse(
+      JSON.parse(
+        '{"eventId":"e","moduleId":"m","metric":"x","value":1,"observedAt":0,"dimensions":{"line":"a\\ud800"}}',
+      ),
+    );
+    expect(parsed.success).toBe(false);
+    expect(parsed.error!.issues[0]).toMatchObject({
+      path: ['dimensions', 'line'],
+      message: expect.stringContaining('surrogate'),
+    });
+    expect(MetricEvent.safeParse({ ...good, dimensions: { line: 'bus 😀' } }).success).toBe(true);
+    expect(loneSurrogateIssues(JSON.parse('{"a":[1,{"b":"\\udc00"}],"\\ud800":"x","c":"😀"}'))).toEqual([
+      { path: 'a.1.b', message: expect.stringContaining('surrogate') },
+      { path: '\ud800', message: expect.stringContaining('surrogate') },
+    ]);
+  });
 
   it('accepts RFC 3339 and epoch ms, and parses both to epoch ms', () => {
     expect(MetricEvent.parse(good).observedAt).toBe(Date.parse('2026-11-26T10:00:00Z'));
