@@ -13,6 +13,24 @@ const contentTypes: Record<string, string> = {
   '.ico': 'image/x-icon',
 };
 
+/**
+ * The dashboard's Content-Security-Policy: its own scripts, styles and API only (no inline script or
+ * style attribute, no plugin, no framing, no form posts), so text shown from the API can never run.
+ * `connect-src 'self'` covers `/v1/live` on the same host (ws/wss, CSP Level 3).
+ */
+export const dashboardCsp = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "font-src 'self'",
+  "connect-src 'self'",
+  "manifest-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
 interface Asset {
   type: string;
   body: Buffer;
@@ -49,6 +67,9 @@ export async function registerDashboard(app: FastifyInstance, root = webRoot): P
         .header('content-type', asset.type)
         .header('cache-control', 'no-cache')
         .header('x-content-type-options', 'nosniff')
+        .header('x-frame-options', 'DENY')
+        .header('content-security-policy', dashboardCsp)
+        .header('referrer-policy', 'no-referrer')
         .send(asset.body),
     );
   }

@@ -179,6 +179,23 @@ export class LiveServer implements Component {
     socket.on('error', (err) => this.options.logger.debug({ err }, 'socket error during upgrade'));
     const path = (request.url ?? '').split('?', 1)[0];
     if (path !== livePath) return this.refuse(socket, 404, 'not_found', `no WebSocket endpoint at ${path}`);
+    // The handshake checks ws would answer in HTML, answered in the error envelope instead.
+    const key = request.headers['sec-websocket-key'];
+    const version = request.headers['sec-websocket-version'];
+    if (
+      request.method !== 'GET' ||
+      request.headers.upgrade?.toLowerCase() !== 'websocket' ||
+      typeof key !== 'string' ||
+      !/^[+/0-9A-Za-z]{22}==$/.test(key.trim()) ||
+      (version !== '13' && version !== '8')
+    ) {
+      return this.refuse(
+        socket,
+        400,
+        'bad_handshake',
+        'a WebSocket handshake needs GET, Upgrade: websocket, a Sec-WebSocket-Key and Sec-WebSocket-Version: 13',
+      );
+    }
     const origin = request.headers.origin;
     const allowed = this.options.allowedOrigins;
     // Non-browser clients send no Origin; the allow-list protects browsers' ambient cross-site requests.

@@ -1,4 +1,6 @@
-import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { issueDetails } from '../../schemas/common.js';
@@ -43,6 +45,15 @@ export class HttpServer implements Component {
       http: { headersTimeout: 10_000, connectionsCheckingInterval: 1_000 },
       return503OnClosing: true,
       forceCloseConnections: 'idle',
+      // Errors Node answers before a request exists (slow headers, oversized headers, bad HTTP): the
+      // same `{"error":{...}}` envelope as every other answer.
+      clientErrorHandler: answerClientError,
+      // A URL that does not decode (e.g. `/%zz`) is answered before routing: in the envelope too.
+      frameworkErrors: (error, _request, reply) => {
+        void (reply as FastifyReply)
+          .code(400)
+          .send({ error: { code: 'malformed_url', message: error.message } });
+      },
     }) as unknown as FastifyInstance;
     this.app.setErrorHandler((error: FastifyError | GlasshouseError | z.ZodError, _request, reply) => {
       const { status, body } = errorAnswer(error);
@@ -54,15 +65,35 @@ export class HttpServer implements Component {
       }
       void reply.code(status).send(body);
     });
+    // Every answer (API, errors, dashboard) is never sniffed into another type nor framed; the
+    // dashboard sets its own, looser Content-Security-Policy (gateway/dashboard.ts).
+    this.app.addHook('onSend', async (_request, reply) => {
+      if (!reply.hasHeader('x-content-type-options')) void reply.header('x-content-type-options', 'nosniff');
+      if (!reply.hasHeader('x-frame-options')) void reply.header('x-frame-options', 'DENY');
+      if (!reply.hasHeader('content-security-policy'))
+        void reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
+    });
     this.app.setNotFoundHandler((request, reply) => {
       void reply
         .code(404)
         .send({ error: { code: 'not_found', message: `no route for ${request.method} ${request.url}` } });
     });
     this.app.get('/healthz', async () => ({ status: 'ok' }));
+    // Public: each part's name and state only. Details (file paths, addresses, driver messages)
+    // go to the log, once per change, not to whoever asks.
+    let lastLogged = '';
     this.app.get('/readyz', async (_request, reply) => {
       const { ready, parts } = options.lifecycle.health();
-      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', parts });
+      const failing = parts.filter((p) => p.state !== 'ok');
+      const summary = JSON.stringify(failing);
+      if (summary !== lastLogged) {
+        lastLogged = summary;
+        if (failing.length) this.app.log.warn({ parts: failing }, 'readiness: parts not ok');
+      }
+      return reply.code(ready ? 200 : 503).send({
+        status: ready ? 'ready' : 'not_ready',
+        parts: parts.map(({ name, state }) => ({ name, state })),
+      });
     });
     this.app.get('/metrics', async (_request, reply) => {
       return reply.header('content-type', options.metrics.contentType).send(await options.metrics.metrics());
@@ -139,6 +170,37 @@ export function errorAnswer(error: unknown): {
     return { status, body: { error: { code, message: fastifyError.message ?? 'bad request' } } };
   }
   return { status: 500, body: { error: { code: 'internal', message: 'internal error' } } };
+}
+
+/** Node's `clientError` codes and the answers they get; the connection is closed after it. */
+const clientErrors: Record<string, { status: number; code: string; message: string }> = {
+  ERR_HTTP_REQUEST_TIMEOUT: {
+    status: 408,
+    code: 'request_timeout',
+    message: 'the request did not arrive in time (headers within 10 s, the whole request within 30 s)',
+  },
+  HPE_HEADER_OVERFLOW: {
+    status: 431,
+    code: 'headers_too_large',
+    message: 'the request headers are larger than the server accepts (16 KiB)',
+  },
+};
+
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const answer = clientErrors[err.code ?? ''] ?? {
+    status: 400,
+    code: 'malformed_request',
+    message: 'the request is not valid HTTP/1.1',
+  };
+  const body = JSON.stringify({ error: { code: answer.code, message: answer.message } });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
 }
 
 const fastifyCodes: Record<string, string> = {

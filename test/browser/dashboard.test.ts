@@ -135,4 +135,38 @@ describe('citizen dashboard', () => {
     await page.close();
     expect(pageErrors).toEqual([]);
   });
+
+  it('serves every page with a Content-Security-Policy, X-Frame-Options DENY and nosniff, and runs without a violation', async () => {
+    const page = await context.newPage();
+    const violations: string[] = [];
+    page.on('console', (message) => {
+      if (/Content Security Policy|Refused to/i.test(message.text())) violations.push(message.text());
+    });
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    const base = `http://127.0.0.1:${gw.port}`;
+    for (const path of ['/', '/methodology.html', '/app.js', '/styles.css', '/vendor/uPlot.esm.js']) {
+      const answer = await fetch(base + path);
+      expect(answer.status, path).toBe(200);
+      expect(answer.headers.get('content-security-policy'), path).toContain("script-src 'self'");
+      expect(answer.headers.get('content-security-policy'), path).toContain("frame-ancestors 'none'");
+      expect(answer.headers.get('x-frame-options'), path).toBe('DENY');
+      expect(answer.headers.get('x-content-type-options'), path).toBe('nosniff');
+    }
+    // An error answer and a missing page carry them too.
+    const missing = await fetch(`${base}/no-such-page`);
+    expect(missing.headers.get('x-frame-options')).toBe('DENY');
+    expect(missing.headers.get('content-security-policy')).toContain("default-src 'none'");
+    // Every view renders under the policy (charts, live socket, styles) without a refusal.
+    await page.goto(`${base}/`);
+    await expect.poll(() => page.locator('.module').count()).toBeGreaterThan(0);
+    for (const view of ['#/scoreboard', '#/audit', '#/compare/punctuality-approaches', '#/people/ada']) {
+      await page.goto(`${base}/${view}`);
+      await expect.poll(() => page.locator('main h2').count()).toBeGreaterThan(0);
+    }
+    await page.goto(`${base}/methodology.html`);
+    expect(await page.locator('h1').textContent()).toBe('How we measure');
+    await page.close();
+    expect(violations).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  });
 });

@@ -223,7 +223,8 @@ export class DuckDbStore implements Store, GroundTruthSource {
         return result;
       } catch (err) {
         const error = classifyDuckDbError(err, doing);
-        if (error.retriable) this.state = { state: 'degraded', detail: error.message };
+        // Not ready while the file cannot be read or written (IO errors, out of memory): `/readyz` 503.
+        if (error.retriable) this.state = { state: 'error', detail: error.message };
         throw error;
       }
     };
