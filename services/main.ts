@@ -98,6 +98,7 @@ export async function startGlasshouse(config: Config, logger: Logger): Promise<R
     logger.warn(
       'no GLASSHOUSE_COMMAND_KEY or GLASSHOUSE_ADMIN_TOKEN: commands are signed with a key of this process only, so acknowledgements from other processes are refused',
     );
+  const audit = new AuditClient({ bus, clock: systemClock, logger });
   // Every role reads the registry and may append to the audit trail; both are ready before any role starts.
   const registry = lifecycle.add(
     new BusRegistryView({
@@ -108,6 +109,10 @@ export async function startGlasshouse(config: Config, logger: Logger): Promise<R
       adminTokenHash: admin.hash,
       // Shared by every role that shares the command key, so a check made by the api role holds everywhere.
       precheckKey: derivePrecheckKey(commandKey.key),
+      // Credentials issued before pre-checks existed get theirs on their first successful check here.
+      keepSecretCheck: async (kind, id, version, secretCheck) => {
+        await audit.submit(`${kind}:${id}`, { op: 'principal.check', kind, id, version, secretCheck });
+      },
       ...(standalone
         ? {
             adminTokenCheck: await readAdminCheck(dataDir),
@@ -116,7 +121,7 @@ export async function startGlasshouse(config: Config, logger: Logger): Promise<R
         : {}),
     }),
   );
-  const audit = lifecycle.add(new AuditClient({ bus, clock: systemClock, logger }));
+  lifecycle.add(audit);
   const http = new HttpServer({ host: config.host, port: config.port, logger, metrics, lifecycle, version });
   const ctx: RoleContext = {
     config,

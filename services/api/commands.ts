@@ -27,6 +27,17 @@ export const Command = z.discriminatedUnion('op', [
     secretCheck: z.string().optional(),
   }),
   z.strictObject({ op: z.literal('principal.revoke'), kind: PrincipalKindSchema, id: z.string() }),
+  /**
+   * Adds the pre-check to a credential issued before it existed, after the holder's secret passed
+   * scrypt; `version` is the entry it was checked against, so a revoked or re-issued one is left alone.
+   */
+  z.strictObject({
+    op: z.literal('principal.check'),
+    kind: PrincipalKindSchema,
+    id: z.string(),
+    version: z.number().int().min(1),
+    secretCheck: z.string().min(1),
+  }),
   AppendCommand,
 ]);
 export type Command = z.input<typeof Command>;

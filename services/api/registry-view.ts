@@ -5,7 +5,7 @@ import { RegistryRecord, recordKey } from '../core/registry/records.js';
 import { RegistryState } from '../core/registry/state.js';
 import type { Bus, Consumption } from '../ports/bus.js';
 import type { Component, Health } from '../ports/lifecycle.js';
-import type { Principal, RegistryView } from '../ports/registry.js';
+import type { Principal, PrincipalKind, RegistryView } from '../ports/registry.js';
 import type { Store } from '../ports/store.js';
 import { UnavailableError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
@@ -39,6 +39,11 @@ export interface RegistryViewOptions {
   adminTokenCheck?: string | undefined;
   /** Keeps the bootstrap admin token's pre-check once its first check succeeded without one. */
   saveAdminTokenCheck?: (check: string) => Promise<void>;
+  /**
+   * Keeps the pre-check of a credential issued before pre-checks existed, once its secret passed
+   * scrypt (main submits it to the audit sequencer). Called at most once per credential version.
+   */
+  keepSecretCheck?: (kind: PrincipalKind, id: string, version: number, check: string) => Promise<void>;
   /** Failed checks allowed per source address and per principal (default 20 a minute each). */
   failuresPerSource?: FailureLimiter;
   failuresPerPrincipal?: FailureLimiter;
@@ -68,6 +73,8 @@ export class BusRegistryView implements RegistryView, Component {
   private adminTokenCheck: string | undefined;
   private readonly perSource: FailureLimiter;
   private readonly perPrincipal: FailureLimiter;
+  /** `<kind>:<id>:<version>` of credentials whose pre-check this process submitted. */
+  private readonly checksKept = new Set<string>();
   private consumption: Consumption | undefined;
   private caughtUp = false;
   private readonly log: Logger;
@@ -219,6 +226,8 @@ export class BusRegistryView implements RegistryView, Component {
       return undefined;
     // The entry may have been revoked or replaced while scrypt ran.
     if (this.state.principal(claim.kind, claim.id) !== entry) return undefined;
+    if (entry.secretCheck === undefined)
+      this.keepCheck(entry.kind, entry.principal.id, entry.version, secret);
     if (this.verified.size >= maxCachedSecrets) this.verified.clear();
     this.verified.set(digest, key);
     return principal;
@@ -245,6 +254,19 @@ export class BusRegistryView implements RegistryView, Component {
       });
     }
     return true;
+  }
+
+  /** Submits the pre-check of a credential that has none (once per credential version per process). */
+  private keepCheck(kind: PrincipalKind, id: string, version: number, secret: string): void {
+    const keep = this.options.keepSecretCheck;
+    const key = `${kind}:${id}:${version}`;
+    if (!keep || this.checksKept.has(key)) return;
+    if (this.checksKept.size >= maxCachedSecrets) this.checksKept.clear();
+    this.checksKept.add(key);
+    keep(kind, id, version, this.secretCheck(secret)).catch((err: unknown) => {
+      this.checksKept.delete(key);
+      this.log.warn({ err, kind, id }, 'could not keep a credential pre-check; scrypt checks it meanwhile');
+    });
   }
 
   /** The pre-check, then scrypt, with failures counted and limited per source and principal. */

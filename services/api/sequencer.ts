@@ -401,6 +401,36 @@ export class AuditSequencer implements Component {
           records: [{ type: 'principal', entry: { ...known, version: known.version + 1, principal } }],
         };
       }
+      case 'principal.check': {
+        const known = state.principal(command.kind, command.id);
+        if (
+          !known ||
+          known.version !== command.version ||
+          known.principal.revokedAt !== undefined ||
+          known.secretCheck !== undefined
+        )
+          return none(null);
+        return {
+          unchanged: false,
+          draft: {
+            at,
+            actor,
+            action: `${command.kind}.precheck`,
+            subject: `${command.kind}:${command.id}`,
+            before: null,
+            after: null,
+            rationale:
+              'the credential, issued before pre-checks existed, passed its first check since: its pre-check is kept',
+          },
+          value: null,
+          records: [
+            {
+              type: 'principal',
+              entry: { ...known, version: known.version + 1, secretCheck: command.secretCheck },
+            },
+          ],
+        };
+      }
       case 'audit.append': {
         const { op: _op, ...record } = command;
         const draft = { at, actor, ...record, before: record.before ?? null, after: record.after ?? null };

@@ -13,6 +13,7 @@ import { KafkaBus } from '../../services/adapters/kafka/index.js';
 import { MemoryBus } from '../../services/adapters/memory/index.js';
 import { acknowledgeAlert } from '../../services/api/audit-client.js';
 import { verifyExport } from '../../services/api/audit-export.js';
+import { hashSecret, issueSecret } from '../../services/api/secrets.js';
 import { entryHash } from '../../services/core/audit/chain.js';
 import type { Bus } from '../../services/ports/bus.js';
 import type { Store } from '../../services/ports/store.js';
@@ -241,6 +242,46 @@ function registrySuite(name: string, makeSetup: () => Promise<Setup>) {
         ['sociotechnician.put', 'admin:grace'],
         ['overseer.revoke', 'admin:grace'],
       ]);
+    });
+
+    it('keeps the pre-check of a credential issued before pre-checks existed, once, audited without secrets', async () => {
+      const key = issueSecret('agency', 'legacy-agency');
+      // As an older version issued it: a scrypt hash and no pre-check.
+      await api.audit.submit('admin:bootstrap', {
+        op: 'principal.create',
+        kind: 'agency',
+        id: 'legacy-agency',
+        name: 'Legacy agency',
+        secretHash: await hashSecret(key),
+      });
+      await waitFor(
+        async () => api.registry.current.principal('agency', 'legacy-agency'),
+        'the legacy agency',
+      );
+      const legacy = api.registry.current.principal('agency', 'legacy-agency')!;
+      expect(legacy.secretCheck).toBeUndefined();
+      const check = api.registry.secretCheck(key);
+      const command = {
+        op: 'principal.check' as const,
+        kind: 'agency' as const,
+        id: 'legacy-agency',
+        secretCheck: check,
+      };
+      await api.audit.submit('agency:legacy-agency', { ...command, version: legacy.version });
+      // A stale version or a second submission changes nothing.
+      expect(
+        (await api.audit.submit('agency:legacy-agency', { ...command, version: legacy.version })).entry,
+      ).toBeNull();
+      const kept = await waitFor(
+        async () => api.registry.current.principal('agency', 'legacy-agency')?.secretCheck,
+        'the kept pre-check',
+      );
+      expect(kept).toBe(check);
+      expect(await api.registry.authenticate(key)).toMatchObject({ id: 'legacy-agency' });
+      const audit = (await api.call('GET', '/v1/audit?limit=1000')).body.items;
+      const entries = audit.filter((e: { subject: string }) => e.subject === 'agency:legacy-agency');
+      expect(entries.map((e: { action: string }) => e.action)).toEqual(['agency.create', 'agency.precheck']);
+      expect(JSON.stringify(entries)).not.toContain(check.split('$')[2]);
     });
 
     it('flags a goal change made while the goal is off track or near an alert', async () => {

@@ -212,3 +212,40 @@ describe('the keyed pre-check before scrypt', () => {
     expect(saved).toHaveLength(1);
   });
 });
+
+describe('credentials issued before pre-checks existed', () => {
+  it('submit their pre-check once, after their first successful scrypt check', async () => {
+    const key = derivePrecheckKey(randomBytes(32));
+    const kept: Array<[string, string, number, string]> = [];
+    const registry = new BusRegistryView({
+      bus: new MemoryBus(),
+      store: unusedStore,
+      logger,
+      adminToken: undefined,
+      precheckKey: key,
+      keepSecretCheck: async (kind, id, version, check) => {
+        kept.push([kind, id, version, check]);
+      },
+    });
+    const secret = issueSecret('agency', 'legacy');
+    registry.apply([principalRecord('legacy', await hashSecret(secret))]);
+    expect(await registry.authenticate(bogus('legacy'))).toBeUndefined();
+    expect(kept).toEqual([]);
+    expect(await registry.authenticate(secret)).toMatchObject({ id: 'legacy' });
+    expect(await registry.authenticate(secret)).toMatchObject({ id: 'legacy' });
+    expect(kept).toEqual([['agency', 'legacy', 1, secretCheck(key, secret)]]);
+    // Once kept (the next version carries it), wrong secrets no longer reach scrypt.
+    const { counts, verify } = countingScrypt();
+    const next = new BusRegistryView({
+      bus: new MemoryBus(),
+      store: unusedStore,
+      logger,
+      adminToken: undefined,
+      precheckKey: key,
+      verifier: new SecretVerifier({ verify }),
+    });
+    next.apply([principalRecord('legacy', await hashSecret(secret), kept[0]![3])]);
+    for (let i = 0; i < 5; i += 1) expect(await next.authenticate(bogus('legacy'))).toBeUndefined();
+    expect(counts.calls).toBe(0);
+  });
+});
