@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type IssueDetail, issueDetails, parseDuration } from '../../../schemas/common.js';
+import { type IssueDetail, issueDetails, isWellFormedText, parseDuration } from '../../../schemas/common.js';
 import { MetricEvent, maxDimensions } from '../../../schemas/metric-event.js';
 import type { ModuleVersion } from '../../../schemas/registry.js';
 
@@ -147,7 +147,7 @@ function slowParse(raw: unknown): ValidEvent | { errors: IssueDetail[] } {
 }
 
 // The same patterns the schema uses (see schemas/common.ts and schemas/metric-event.ts).
-const eventIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
+const eventIdPattern = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const slugPattern = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const dimensionNamePattern = /^[A-Za-z0-9._:-]{1,64}$/;
 const timestampPattern = z.regexes.datetime({ offset: true });
@@ -189,7 +189,7 @@ function fastParse(raw: unknown): ValidEvent | undefined {
     for (const name in dims) {
       const v = dims[name];
       if (!Object.hasOwn(dims, name) || !dimensionNamePattern.test(name)) return undefined;
-      if (typeof v !== 'string' || v.length > 256) return undefined;
+      if (typeof v !== 'string' || v.length > 256 || !isWellFormedText(v)) return undefined;
       if (++count > maxDimensions) return undefined;
     }
     event.dimensions = dims as Record<string, string>;
