@@ -75,6 +75,16 @@ describe('bad input', () => {
       'a second invalid_message',
       (ms) => ms.filter((m) => m.code === 'invalid_message').length === 2,
     );
+    // A lone surrogate (escaped, as JSON allows) is refused with its path before anything uses it.
+    client.send('{"op":"ack","alertId":"a1","note":"x\\ud800"}');
+    await client.until('an invalid_message naming the note', (ms) =>
+      ms.some(
+        (m) =>
+          m.code === 'invalid_message' &&
+          String(m.message).startsWith('note: ') &&
+          /surrogate/.test(String(m.message)),
+      ),
+    );
     client.socket.send(Buffer.from([1, 2, 3]), { binary: true });
     await client.next('error', (m) => m.code === 'binary_not_supported');
     client.send({ op: 'subscribe', channel: 'alerts' });

@@ -179,6 +179,30 @@ describe.each(buses)('POST /v1/metrics on the %s', (_name, makeBus) => {
     });
   });
 
+  it('rejects, per event, an eventId that does not start with a letter or digit and a lone surrogate in a dimension', async () => {
+    const body = JSON.stringify({
+      events: [
+        event(`-${id('formula')}`),
+        event(id('surrogate'), { dimensions: { line: 'x\ud800' } }),
+        event(id('paired'), { dimensions: { line: 'bus 😀' } }),
+      ],
+    });
+    // JSON.stringify writes the lone surrogate as the escape \ud800, as a client's JSON would.
+    expect(body).toContain('\\ud800');
+    const answer = await postMetrics(server.url, body);
+    expect(answer.status).toBe(202);
+    expect(answer.body).toMatchObject({
+      accepted: 1,
+      rejected: [
+        {
+          index: 0,
+          errors: [{ path: 'eventId', message: expect.stringContaining('starting with a letter or digit') }],
+        },
+        { index: 1, errors: [{ path: 'dimensions.line', message: expect.stringContaining('surrogate') }] },
+      ],
+    });
+  });
+
   it('accepts NDJSON and names the line that is not JSON', async () => {
     const lines = [event(id('nd-1')), event(id('nd-2'))].map((e) => JSON.stringify(e)).join('\n');
     expect(
