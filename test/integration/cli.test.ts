@@ -29,7 +29,7 @@ describe('glasshouse schemas export', () => {
     );
     const metric = JSON.parse(await readFile(join(out, 'MetricEvent.schema.json'), 'utf8'));
     expect(metric).toMatchObject({ title: 'MetricEvent', type: 'object', additionalProperties: false });
-    expect(metric.properties.eventId.pattern).toBe('^[A-Za-z0-9._:-]{1,128}$');
+    expect(metric.properties.eventId.pattern).toBe('^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$');
   });
 });
 
