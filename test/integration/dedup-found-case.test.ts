@@ -2,15 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { afterAll, describe, expect, inject, it } from 'vitest';
-import { Topics, topicSpecs } from '../../infra/kafka/topics.js';
-import { ClickHouseStore } from '../../services/adapters/clickhouse/index.js';
-import { KafkaBus } from '../../services/adapters/kafka/index.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Topics } from '../../infra/kafka/topics.js';
 import { call, eventually, seedModule } from '../support/http-client.js';
+import { kafkaClickHouseRig } from '../support/kafka-clickhouse-rig.js';
 import { type GlasshouseProcess, runGlasshouse } from '../support/process.js';
 import { meanGoalModule, metricRecord, waitUntil } from '../support/processor-harness.js';
-import { FixtureRegistry } from '../support/registry-fixture.js';
 
 // The case that showed dedup lasted only as long as memory: 500 late events (observed 3 h ago), then
 // 150,000 current ones for the same module, the processor SIGKILLed and restarted, and the agency
@@ -23,11 +20,13 @@ const hourMs = 3_600_000;
 
 const processes: GlasshouseProcess[] = [];
 const cleanups: Array<() => Promise<void>> = [];
+const stoppables: Array<{ stop(): Promise<void> }> = [];
 afterAll(async () => {
   for (const p of processes)
     if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
   for (const p of processes) await p.exited();
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+  for (const part of stoppables.reverse()) await part.stop().catch(() => {});
 });
 
 function track(p: GlasshouseProcess): GlasshouseProcess {
@@ -178,38 +177,12 @@ describe('the found case: late events, 150,000 newer ones, SIGKILL, resend', () 
   }, 300_000);
 
   it('distributed: the processor process on Kafka and ClickHouse counts the resent events once', async () => {
-    const logger = pino({ level: 'silent' });
-    const suffix = randomBytes(4).toString('hex');
-    const prefix = `found-${suffix}`;
-    const database = `found_${suffix}`;
-    const bus = new KafkaBus({
-      brokers: inject('kafkaBrokers').split(','),
-      clientId: 'found',
-      topicPrefix: prefix,
-      logger,
-    });
-    await bus.start();
-    cleanups.push(() => bus.stop());
-    await bus.ensureTopics(topicSpecs);
-    const store = new ClickHouseStore({ url: inject('clickhouseUrl'), database, logger });
-    await store.start();
-    cleanups.push(() => store.stop());
-    await store.migrate();
     const moduleId = 'found-wait';
-    const registry = new FixtureRegistry({ modules: [meanGoalModule(moduleId, { window: '1h' })] });
-    await store.insert(
-      'module_versions',
-      registry
-        .modules()
-        .map((m) => ({ module_id: m.id, version: m.version, updated_ms: Date.parse(m.updatedAt), body: m })),
+    const { bus, store, env } = await kafkaClickHouseRig(
+      'found',
+      [meanGoalModule(moduleId, { window: '1h' })],
+      stoppables,
     );
-    const env = {
-      GLASSHOUSE_KAFKA_BROKERS: inject('kafkaBrokers'),
-      GLASSHOUSE_CLICKHOUSE_URL: inject('clickhouseUrl'),
-      GLASSHOUSE_CLICKHOUSE_DATABASE: database,
-      GLASSHOUSE_TOPIC_PREFIX: prefix,
-      GLASSHOUSE_PORT: '0',
-    };
     const start = async () => {
       const p = track(runGlasshouse(['start', '--role', 'processor'], env));
       return { p, url: `http://127.0.0.1:${await p.ready(60_000)}/` };

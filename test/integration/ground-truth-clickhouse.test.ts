@@ -1,17 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { createClient } from '@clickhouse/client';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { ClickHouseStore } from '../../services/adapters/clickhouse/index.js';
-import { windowGeometry } from '../../services/core/performance/index.js';
-import { groundTruthOf } from '../../services/ports/ground-truth.js';
-import { verifyModule } from '../../services/processor/commands.js';
-import {
-  eventsSql,
-  geometryWindows,
-  type Loaded,
-  measured,
-  storeEngineRows,
-} from '../support/ground-truth-fixture.js';
+import { eventsSql, type Loaded, storeEngineRows } from '../support/ground-truth-fixture.js';
+import { groundTruthSuite } from '../support/ground-truth-suite.js';
 import { killLeftovers, runGlasshouse } from '../support/process.js';
 import { testLogger } from '../support/store-setups.js';
 
@@ -49,41 +41,12 @@ afterAll(async () => {
   await command(`DROP DATABASE IF EXISTS ${database}`, 'default');
 });
 
-describe('ground truth in ClickHouse SQL', () => {
-  it('cuts windows into the same buckets as the engine', async () => {
-    const truth = groundTruthOf(store);
-    for (const windowMs of geometryWindows) {
-      const { widthMs, buckets } = windowGeometry(windowMs);
-      expect({ windowMs, ...(await truth.bucketGeometry(windowMs)) }).toEqual({ windowMs, widthMs, buckets });
-    }
-  });
-
-  it('agrees with a million events in bounded memory, and names an altered rollup bucket', async () => {
-    const run = await measured(() => verifyModule(store, 'er-million'));
-    process.stdout.write(
-      `clickhouse: verified ${million} events in ${run.ms.toFixed(0)} ms, heap growth ${run.heapGrowthMb.toFixed(1)} MiB, peak rss ${run.rssMb.toFixed(0)} MiB\n`,
-    );
-    expect(run.result?.differences).toEqual([]);
-    expect(run.result).toMatchObject({ events: million, rollups: loaded.rollups, updates: 4, total: 0 });
-    // Holding the rows would take far more: a million events are well over 100 MB as JS objects.
-    expect(run.heapGrowthMb).toBeLessThan(100);
-
-    // A newer version (greater count) of one 24-minute bucket of the max constraint.
-    const target = [...loaded.rows.values()].find((r) => r.rule_id === 'peak' && r.count > 100_000)!;
-    await store.insert('rollups', [{ ...target, count: target.count + 1, max: target.max + 1 }]);
-    const altered = runGlasshouse(['verify-rollups', '--module', 'er-million'], {
+groundTruthSuite('clickhouse', million, {
+  store: () => store,
+  loaded: () => loaded,
+  verifyCli: async (moduleId) =>
+    runGlasshouse(['verify-rollups', '--module', moduleId], {
       GLASSHOUSE_CLICKHOUSE_URL: inject('clickhouseUrl'),
       GLASSHOUSE_CLICKHOUSE_DATABASE: database,
-    });
-    expect(await altered.exited()).toBe(1);
-    expect(altered.output()).toContain('er-million: 1000000 raw events');
-    const bucket = new Date(target.bucket_ms).toISOString();
-    expect(altered.output()).toContain(
-      `DIFF peak bucket ${bucket} count: expected ${target.count}, stored ${target.count + 1}`,
-    );
-    expect(altered.output()).toContain(
-      `DIFF peak bucket ${bucket} max: expected ${target.max}, stored ${target.max + 1}`,
-    );
-    expect(altered.output()).toContain('2 differences');
-  });
+    }),
 });

@@ -1,18 +1,14 @@
-import { randomBytes } from 'node:crypto';
-import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Topics, topicSpecs } from '../../infra/kafka/topics.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Topics } from '../../infra/kafka/topics.js';
 import type { AlertEvent } from '../../schemas/alert.js';
-import { ClickHouseStore } from '../../services/adapters/clickhouse/index.js';
-import { KafkaBus } from '../../services/adapters/kafka/index.js';
+import type { KafkaBus } from '../../services/adapters/kafka/index.js';
 import { verifyModule } from '../../services/processor/commands.js';
+import { type KafkaClickHouseRig, kafkaClickHouseRig } from '../support/kafka-clickhouse-rig.js';
 import { type GlasshouseProcess, runGlasshouse } from '../support/process.js';
 import { collect, meanGoalModule, metricRecord, values, waitUntil } from '../support/processor-harness.js';
-import { FixtureRegistry } from '../support/registry-fixture.js';
 
 // The processor as its own OS process (the real bin), killed with SIGKILL mid-stream: exactly-once
 // rollups, no alert opened twice, open alerts still open; and two processes splitting the partitions.
-const logger = pino({ level: 'silent' });
 const toStop: Array<{ stop(): Promise<void> }> = [];
 const processes: GlasshouseProcess[] = [];
 
@@ -26,45 +22,9 @@ afterAll(async () => {
 const modules = Array.from({ length: 8 }, (_, i) => meanGoalModule(`m${i}`));
 const offTarget = new Set(['m0', 'm1']);
 
-interface Setup {
-  bus: KafkaBus;
-  store: ClickHouseStore;
-  env: NodeJS.ProcessEnv;
-}
+type Setup = KafkaClickHouseRig;
 
-async function setup(name: string): Promise<Setup> {
-  const suffix = randomBytes(4).toString('hex');
-  const prefix = `proc-${name}-${suffix}`;
-  const database = `proc_${name}_${suffix}`;
-  const bus = new KafkaBus({
-    brokers: inject('kafkaBrokers').split(','),
-    clientId: `test-${name}`,
-    topicPrefix: prefix,
-    logger,
-  });
-  await bus.start();
-  toStop.push(bus);
-  await bus.ensureTopics(topicSpecs);
-  const store = new ClickHouseStore({ url: inject('clickhouseUrl'), database, logger });
-  await store.start();
-  toStop.push(store);
-  await store.migrate();
-  const registry = new FixtureRegistry({ modules });
-  await store.insert(
-    'module_versions',
-    registry
-      .modules()
-      .map((m) => ({ module_id: m.id, version: m.version, updated_ms: Date.parse(m.updatedAt), body: m })),
-  );
-  const env = {
-    GLASSHOUSE_KAFKA_BROKERS: inject('kafkaBrokers'),
-    GLASSHOUSE_CLICKHOUSE_URL: inject('clickhouseUrl'),
-    GLASSHOUSE_CLICKHOUSE_DATABASE: database,
-    GLASSHOUSE_TOPIC_PREFIX: prefix,
-    GLASSHOUSE_PORT: '0',
-  };
-  return { bus, store, env };
-}
+const setup = (name: string) => kafkaClickHouseRig(name, modules, toStop);
 
 function startProcessor(env: NodeJS.ProcessEnv): GlasshouseProcess {
   const p = runGlasshouse(['start', '--role', 'processor'], env);
