@@ -74,7 +74,7 @@ const hourMs = 3_600_000;
 const agency = 'soak-agency';
 const tickMs = 50;
 /** How long a start may take to restore every module before the bench gives up waiting. */
-const restoreTimeoutMs = 120_000;
+const restoreTimeoutMs = 60_000;
 
 function positive(name: keyof typeof args): number {
   const v = Number(args[name]);
@@ -343,6 +343,13 @@ async function outputs(m: ProcessorMetrics): Promise<Record<string, number>> {
   return out;
 }
 
+/** Pairs held in the dedup memory, and events looked up in the store for dedup so far. */
+async function dedup(m: ProcessorMetrics): Promise<string> {
+  const held = (await m.dedupMemory.get()).values[0]?.value ?? 0;
+  const lookups = (await m.dedupLookups.get()).values[0]?.value ?? 0;
+  return `dedup memory ${held} ids, ${lookups} store lookups`;
+}
+
 async function written(m: ProcessorMetrics): Promise<number> {
   return (await m.outputs.get()).values.find((v) => v.labels.kind === 'metric_events')?.value ?? 0;
 }
@@ -428,6 +435,9 @@ class Load {
 
 async function main(): Promise<void> {
   const setup = args.kafka ? await kafkaSetup() : await standaloneSetup();
+  // Interrupted: still stop the local Kafka and ClickHouse and remove the data.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => void setup.close().finally(() => process.exit(130)));
   try {
     await run(setup);
   } finally {
@@ -486,7 +496,7 @@ async function run(setup: Setup): Promise<void> {
       const wallS = (performance.now() - began) / 1000;
       say(
         `  ${simHour.toFixed(1)} h: ${describe(m)}; ` +
-          `${sent} records (${Math.round(sent / wallS)}/s), processed ${Object.values(o).reduce((a, b) => a + b, 0)}`,
+          `${sent} records (${Math.round(sent / wallS)}/s), processed ${Object.values(o).reduce((a, b) => a + b, 0)}; ${await dedup(proc.metrics)}`,
       );
     }
   }
@@ -496,7 +506,7 @@ async function run(setup: Setup): Promise<void> {
   }
   const wallS = (performance.now() - began) / 1000;
   const simulated = (clock.now() - simStart) / hourMs;
-  const caughtUp = await drained(proc, sent, 120_000);
+  const caughtUp = await drained(proc, sent, 60_000);
   const drainS = (performance.now() - began) / 1000 - wallS;
   const o = await outcomes(proc.metrics);
   const end = memory();
@@ -504,7 +514,7 @@ async function run(setup: Setup): Promise<void> {
   say(
     `end: ${simulated.toFixed(1)} h simulated in ${wallS.toFixed(0)} s: ${sent} records (${Math.round(sent / wallS)}/s; ` +
       `${load.fresh} events, ${load.late} of them late, ${load.resent} resends); processor ${caughtUp ? 'caught up' : 'NOT caught up'} ` +
-      `${drainS.toFixed(1)} s after the last publish; outcomes ${JSON.stringify(o)}`,
+      `${drainS.toFixed(1)} s after the last publish; outcomes ${JSON.stringify(o)}; ${await dedup(proc.metrics)}`,
   );
   say(
     `end: ${describe(end)}, ${ratio.toFixed(2)} of the first hour; rows written ${JSON.stringify(await outputs(proc.metrics))}`,
@@ -521,7 +531,7 @@ async function run(setup: Setup): Promise<void> {
 
   // The sample again, from hours ago to minutes ago: every one a duplicate across the restart.
   await proc.bus.publish(Topics.metricsRaw, load.sample);
-  const sampleDone = await drained(proc, load.sample.length, 60_000);
+  const sampleDone = await drained(proc, load.sample.length, 30_000);
   const after = await outcomes(proc.metrics);
   await stopProcessor(proc);
 
