@@ -312,6 +312,23 @@ async function stopProcessor(r: Running): Promise<void> {
   await r.store.stop();
 }
 
+/** True when `work` settled within `ms` (a failure counts as settled: it is not waited on further). */
+async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const done = work.then(
+    () => true as const,
+    () => true as const,
+  );
+  try {
+    return await Promise.race([done, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Memory {
@@ -533,7 +550,10 @@ async function run(setup: Setup): Promise<void> {
   await proc.bus.publish(Topics.metricsRaw, load.sample);
   const sampleDone = await drained(proc, load.sample.length, 30_000);
   const after = await outcomes(proc.metrics);
-  await stopProcessor(proc);
+  const stopBegan = performance.now();
+  if (!(await within(stopProcessor(proc), 30_000)))
+    say('restart: the processor, bus and store did not stop within 30 s; checking the store anyway');
+  else say(`restart: stopped in ${((performance.now() - stopBegan) / 1000).toFixed(1)} s`);
 
   const stored = await setup.check();
   const rollups = [...stored.rollupCounts].map(([rule, n]) => `${rule} ${n}`).join(', ');
