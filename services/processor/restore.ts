@@ -22,8 +22,8 @@ import type { Logger } from '../runtime/logger.js';
  *   so a stored event is *counted* when its `received_ms` ≤ its module's coverage. A raw event written
  *   by a batch that died before its rollups is therefore not counted, and the redelivery of that
  *   uncommitted batch counts it exactly once.
- * - dedup memory: the counted events observed from `now − allowedLateness` on (`seenSinceMs`): the
- *   engine answers for those from memory. Events observed before it are checked against the store
+ * - dedup memory: the counted events observed from the newest counted observedAt (never ahead of the
+ *   clock) minus allowedLateness on (`seenSince`): the engine answers for those from memory. Events observed before it are checked against the store
  *   when they arrive (see `countedCopies`), so the memory holds one lateness bound of events, not a day.
  * - open alerts: the latest version of every alert whose latest state is not `resolved`.
  * - recent PerformanceUpdates within the stagnation horizon (trend and change detection).
@@ -39,19 +39,19 @@ export async function loadModuleState(
   now: number,
   log: Logger,
 ): Promise<RestoredState> {
-  const seenSinceMs = now - Math.max(...modules.map((m) => spansOf(m).latenessMs), 0);
   const out: RestoredState = {
     rollups: [],
     openAlerts: [],
     recentEventIds: [],
     updates: [],
-    seenSinceMs,
+    seenSince: new Map(),
     lastReceipts: [],
     covered: new Map(),
   };
   for (let i = 0; i < modules.length; i += chunkSize) {
     const chunk = modules.slice(i, i + chunkSize);
-    const part = await loadChunk(store, chunk, now, seenSinceMs, log);
+    const part = await loadChunk(store, chunk, now, log);
+    for (const [id, ms] of part.seenSince) (out.seenSince as Map<string, number>).set(id, ms);
     for (const key of ['rollups', 'openAlerts', 'recentEventIds', 'updates', 'lastReceipts'] as const)
       for (const item of part[key]) (out[key] as unknown[]).push(item);
     for (const [id, ms] of part.covered) out.covered.set(id, ms);
@@ -81,13 +81,7 @@ function spansOf(module: ModuleVersion): Spans {
   return { latenessMs: ms(module.allowedLateness, 30_000), windowMs, horizonMs };
 }
 
-async function loadChunk(
-  store: Store,
-  modules: ModuleVersion[],
-  now: number,
-  seenSinceMs: number,
-  _log: Logger,
-) {
+async function loadChunk(store: Store, modules: ModuleVersion[], now: number, _log: Logger) {
   const ids = modules.map((m) => m.id);
   const spans = modules.map(spansOf);
   const maxOf = (f: (s: Spans) => number) => Math.max(...spans.map(f));
@@ -95,6 +89,13 @@ async function loadChunk(
   const inModules = { column: 'module_id', op: 'in', value: ids } as const;
 
   const covered = await store.maxPerGroup('rollups', 'module_id', 'updated_ms', [inModules]);
+  // The dedup memory starts one lateness bound behind the newest event counted (never ahead of the
+  // clock), so a processor catching up a backlog after the restart answers from memory.
+  const newestObserved = await store.maxPerGroup('rollups', 'module_id', 'last_ms', [inModules]);
+  const seenSince = new Map<string, number>();
+  for (const [i, m] of modules.entries())
+    seenSince.set(m.id, Math.min(newestObserved.get(m.id) ?? now, now) - spans[i]!.latenessMs);
+  const seenSinceMs = Math.min(...seenSince.values());
   // Buckets can be up to one bucket width before the window start (alignment); 2× window is ample.
   const liveFrom = now - lateness - 2 * maxOf((s) => s.windowMs);
   const rollups = await selectAll(store, 'rollups', {
@@ -173,7 +174,7 @@ async function loadChunk(
     const parsed = PerformanceUpdate.safeParse(row.body);
     if (parsed.success) updates.push(parsed.data);
   }
-  return { rollups, openAlerts, recentEventIds, updates, lastReceipts, covered };
+  return { rollups, openAlerts, recentEventIds, updates, lastReceipts, covered, seenSince };
 }
 
 /**

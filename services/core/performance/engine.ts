@@ -62,10 +62,11 @@ export interface RestoreInput {
     receivedMs: number;
   }>;
   /**
-   * The observation time from which `recentEventIds` is complete: the dedup memory of the restored
-   * modules answers for events observed at or after it, the store (see `needsStoreCheck`) for older ones.
+   * Per restored module, the observation time from which `recentEventIds` holds every counted event:
+   * its dedup memory answers for events observed at or after it, the store (see `needsStoreCheck`)
+   * for older ones.
    */
-  seenSinceMs?: number;
+  seenSince?: ReadonlyMap<string, number>;
   /** The latest stored receipt per module (silence counts from it, not from the restart). */
   lastReceipts?: Array<{ moduleId: string; receivedMs: number }>;
   /** Stored PerformanceUpdates within each goal's stagnation horizon (rebuilds trend and change detection). */
@@ -331,9 +332,9 @@ export class Engine {
     for (const state of this.modules.values())
       for (const rule of state.rules.values()) rule.ring.advance(clockNow - state.latenessMs);
     // Raising a horizon is always safe: older events are then checked against the store.
-    if (input.seenSinceMs !== undefined) {
-      for (const state of this.modules.values())
-        state.seenSince = Math.max(state.seenSince, input.seenSinceMs);
+    for (const [moduleId, ms] of input.seenSince ?? []) {
+      const state = this.modules.get(moduleId);
+      if (state) state.seenSince = Math.max(state.seenSince, ms);
     }
     for (const seen of input.recentEventIds ?? []) {
       // Restored pairs are durable already (read from the store): forgettable once behind the horizon.
@@ -436,12 +437,16 @@ export class Engine {
   }
 
   /**
-   * Moves the module's dedup horizon to the clock minus allowedLateness (its watermark never runs
-   * ahead of the clock for this purpose, and a module fed only old events does not keep them all), and
-   * forgets what fell behind it once written.
+   * Moves the module's dedup horizon to its watermark (newest observedAt, never ahead of the clock,
+   * minus allowedLateness), and forgets what fell behind it once written. Following event time, not
+   * the clock, keeps a processor that catches up a backlog answering from memory. A module whose
+   * event time stands still while it keeps reporting (the same old observedAt again and again) would
+   * keep every pair: past `seenCapPerModule` pairs its horizon follows the clock instead, and the
+   * store answers for the rest.
    */
   private forgetSeen(state: ModuleState, now: number): void {
-    const horizon = now - state.latenessMs;
+    let horizon = Math.min(state.maxObserved, now) - state.latenessMs;
+    if (state.seen.size > seenCapPerModule) horizon = Math.max(horizon, now - state.latenessMs);
     if (horizon > state.seenSince) state.seenSince = horizon;
     state.seen.forget(state.seenSince, this.durableThrough);
   }
@@ -695,6 +700,9 @@ function subjectOf(state: ModuleState, spec: RuleSpec | undefined, kind: AlertKi
     holdMs: spec?.holdMs ?? 0,
   };
 }
+
+/** Pairs one module's dedup memory holds before its horizon follows the clock (see forgetSeen): ~150 MiB. */
+const seenCapPerModule = 1_000_000;
 
 /** Slots of the dedup memory's time index: a sixteenth of the lateness bound, at least a second. */
 function seenSlotMs(latenessMs: number): number {
