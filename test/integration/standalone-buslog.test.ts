@@ -129,11 +129,8 @@ describe('standalone process on a damaged bus log', () => {
     );
     const ready = await call(baseUrl, 'GET', '/readyz');
     expect(ready.status).toBe(200);
-    expect(ready.body.parts).toContainEqual({
-      name: 'bus',
-      state: 'degraded',
-      detail: expect.stringMatching(/metrics\.raw\/\d+ cut at offset \d+ \(9 bytes of a torn record\)/),
-    });
+    // /readyz names the part and its state only (no internal detail); the log says what was cut.
+    expect(ready.body.parts).toContainEqual({ name: 'bus', state: 'degraded' });
     await post(baseUrl, key, 'after', 300);
     await processed(baseUrl, 600);
     await stop(proc);
