@@ -11,6 +11,8 @@ import { systemClock } from '../../services/ports/clock.js';
 import { verifyModule } from '../../services/processor/commands.js';
 import { ProcessorMetrics } from '../../services/processor/metrics.js';
 import { Processor } from '../../services/processor/processor.js';
+import { HttpServer } from '../../services/runtime/http.js';
+import { Lifecycle } from '../../services/runtime/lifecycle.js';
 import { testCommandKey } from '../support/command-key.js';
 import { collect, meanGoalModule, metricRecord, values, waitUntil } from '../support/processor-harness.js';
 import { FixtureRegistry } from '../support/registry-fixture.js';
@@ -69,6 +71,19 @@ describe('processor through a ClickHouse outage', () => {
     });
     await processor.start();
     toStop.push(processor);
+    // /readyz as a role serves it, over the real store's and processor's health.
+    const lifecycle = new Lifecycle(logger, 1_000);
+    for (const part of [store, processor])
+      lifecycle.add({
+        name: part.name,
+        start: async () => {},
+        stop: async () => {},
+        health: () => part.health(),
+      });
+    const http = new HttpServer({ host: '127.0.0.1', port: 0, logger, metrics, lifecycle, version: 'test' });
+    await lifecycle.start();
+    const readyz = async () => (await http.app.inject({ url: '/readyz' })).statusCode;
+    expect(await readyz()).toBe(200);
 
     const t0 = Date.now();
     let round = 0;
@@ -94,6 +109,8 @@ describe('processor through a ClickHouse outage', () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     expect(processor.health().state).toBe('degraded');
+    // The store's background ping has seen the outage: not ready, without saying where it failed.
+    await waitUntil('/readyz 503 while ClickHouse is down', async () => (await readyz()) === 503, 10_000);
     const failures = await metrics.getSingleMetricAsString('glasshouse_processor_sink_failures_total');
     expect(failures).toMatch(/step=/);
     await clickhouse.restart();
@@ -124,6 +141,7 @@ describe('processor through a ClickHouse outage', () => {
       );
     }
     await waitUntil('healthy again', () => processor.health().state === 'ok', 20_000);
+    await waitUntil('/readyz 200 again', async () => (await readyz()) === 200, 20_000);
     // No rebalance storm: the member kept its partitions throughout.
     expect(processor.assigned()).toEqual(assignedBefore);
     expect(assignedBefore).toEqual([0, 1, 2, 3, 4, 5]);
