@@ -1,14 +1,13 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type {
-  BucketAggregates,
   BucketGeometry,
   BucketPair,
   GroundTruth,
-  RecomputedAggregates,
   RuleBuckets,
   WindowAggregates,
   WindowQuery,
 } from '../../ports/ground-truth.js';
+import { bucketPairOf, windowAggregatesOf } from '../sql/ground-truth-rows.js';
 import { sqlNumber, sqlString } from '../sql/literals.js';
 import { classifyClickHouseError } from './errors.js';
 
@@ -99,17 +98,7 @@ export class ClickHouseGroundTruth implements GroundTruth {
       );
       quantile = q ? Number(q.value) : null;
     }
-    return {
-      fromMs: Number(row!.from_ms),
-      toMs: Number(row!.to_ms),
-      count,
-      sum: Number(row!.sum),
-      absSum: Number(row!.abs_sum),
-      min: some ? Number(row!.min) : null,
-      max: some ? Number(row!.max) : null,
-      lastValue: some ? Number(row!.last_value) : null,
-      quantile,
-    };
+    return windowAggregatesOf(row!, quantile);
   }
 
   private async rows<R>(sql: string, doing: string): Promise<R[]> {
@@ -123,30 +112,5 @@ export class ClickHouseGroundTruth implements GroundTruth {
 }
 
 function pairOf(row: Record<string, unknown>): BucketPair {
-  const raw: RecomputedAggregates | null =
-    Number(row.raw_has) === 1
-      ? {
-          count: Number(row.raw_count),
-          sum: Number(row.raw_sum),
-          absSum: Number(row.raw_abs_sum),
-          min: Number(row.raw_min),
-          max: Number(row.raw_max),
-          lastValue: Number(row.raw_last_value),
-          lastMs: Number(row.raw_last_ms),
-          lastEventId: String(row.raw_last_event_id),
-        }
-      : null;
-  const stored: BucketAggregates | null =
-    Number(row.stored_has) === 1
-      ? {
-          count: Number(row.stored_count),
-          sum: Number(row.stored_sum),
-          min: Number(row.stored_min),
-          max: Number(row.stored_max),
-          lastValue: Number(row.stored_last_value),
-          lastMs: Number(row.stored_last_ms),
-          lastEventId: String(row.stored_last_event_id),
-        }
-      : null;
-  return { bucketMs: Number(row.bucket_ms), raw, stored };
+  return bucketPairOf(row, { raw: Number(row.raw_has) === 1, stored: Number(row.stored_has) === 1 });
 }

@@ -1,14 +1,13 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type {
-  BucketAggregates,
   BucketGeometry,
   BucketPair,
   GroundTruth,
-  RecomputedAggregates,
   RuleBuckets,
   WindowAggregates,
   WindowQuery,
 } from '../../ports/ground-truth.js';
+import { bucketPairOf, windowAggregatesOf } from '../sql/ground-truth-rows.js';
 import { sqlNumber, sqlString } from '../sql/literals.js';
 
 const str = (v: string) => sqlString(v, 'duckdb');
@@ -115,17 +114,7 @@ export class DuckDbGroundTruth implements GroundTruth {
       );
       quantile = q ? Number(q.value) : null;
     }
-    return {
-      fromMs: Number(row!.from_ms),
-      toMs: Number(row!.to_ms),
-      count,
-      sum: Number(row!.sum),
-      absSum: Number(row!.abs_sum),
-      min: nullable(row!.min),
-      max: nullable(row!.max),
-      lastValue: nullable(row!.last_value),
-      quantile,
-    };
+    return windowAggregatesOf(row!, quantile);
   }
 
   private rows(sql: string, doing: string): Promise<Array<Record<string, unknown>>> {
@@ -133,35 +122,6 @@ export class DuckDbGroundTruth implements GroundTruth {
   }
 }
 
-function nullable(v: unknown): number | null {
-  return v === null || v === undefined ? null : Number(v);
-}
-
 function pairOf(row: Record<string, unknown>): BucketPair {
-  const raw: RecomputedAggregates | null =
-    row.raw_count === null
-      ? null
-      : {
-          count: Number(row.raw_count),
-          sum: Number(row.raw_sum),
-          absSum: Number(row.raw_abs_sum),
-          min: Number(row.raw_min),
-          max: Number(row.raw_max),
-          lastValue: Number(row.raw_last_value),
-          lastMs: Number(row.raw_last_ms),
-          lastEventId: String(row.raw_last_event_id),
-        };
-  const stored: BucketAggregates | null =
-    row.stored_count === null
-      ? null
-      : {
-          count: Number(row.stored_count),
-          sum: Number(row.stored_sum),
-          min: Number(row.stored_min),
-          max: Number(row.stored_max),
-          lastValue: Number(row.stored_last_value),
-          lastMs: Number(row.stored_last_ms),
-          lastEventId: String(row.stored_last_event_id),
-        };
-  return { bucketMs: Number(row.bucket_ms), raw, stored };
+  return bucketPairOf(row, { raw: row.raw_count !== null, stored: row.stored_count !== null });
 }
