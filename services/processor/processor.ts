@@ -417,7 +417,7 @@ export class Processor implements Component {
         await state
           .run(async () => {
             await this.restorePending(state);
-            // Bounded by the modules it owns and one lateness bound of their events, not by history.
+            // Its time grows with the modules owned and what restore.ts reads for them (see the README).
             this.log.info({ partition: p, modules, ms: Date.now() - began }, 'partition restored');
           })
           .catch((err: unknown) =>

@@ -51,8 +51,8 @@ export interface RestoreInput {
   /** The latest version of every alert whose state is not `resolved`. */
   openAlerts?: AlertEvent[];
   /**
-   * The stored events counted so far that were observed at or after `seenSinceMs` (only those whose
-   * effect is in the stored rollups: see restore.ts), for the dedup memory.
+   * The stored events counted so far that were observed at or after their module's `seenSince` (only
+   * those whose effect is in the stored rollups: see restore.ts), for the dedup memory.
    */
   recentEventIds?: Array<{
     moduleId: string;
@@ -325,13 +325,13 @@ export class Engine {
       rule.ring.restore(row.bucket_ms, stored, live);
       if (stored.count > 0 && stored.lastMs > state.maxObserved) state.maxObserved = stored.lastMs;
     }
-    // The memory answers for what the store read covers: events observed from seenSinceMs on.
     // The rings cover what was restored, up to the clock: a bucket older than them is merged into its
     // stored row (rollupMerges), never written anew from the events of this run alone.
     const clockNow = this.clock.now();
     for (const state of this.modules.values())
       for (const rule of state.rules.values()) rule.ring.advance(clockNow - state.latenessMs);
-    // Raising a horizon is always safe: older events are then checked against the store.
+    // The memory answers for what the store read covers: events observed from seenSince on. Raising a
+    // horizon is always safe: older events are then checked against the store.
     for (const [moduleId, ms] of input.seenSince ?? []) {
       const state = this.modules.get(moduleId);
       if (state) state.seenSince = Math.max(state.seenSince, ms);
