@@ -5,7 +5,7 @@ import { topicSpecs } from '../infra/kafka/topics.js';
 import { AuditClient } from './api/audit-client.js';
 import { BusRegistryView } from './api/registry-view.js';
 import { apiRole } from './api/role.js';
-import { derivePrecheckKey } from './api/secrets.js';
+import { derivePrecheckKey } from './core/auth/secrets.js';
 import { DemoComponent, ephemeralAdminToken, localBaseUrl } from './demo/index.js';
 import { gatewayRole } from './gateway/role.js';
 import { ingestRole } from './ingest/role.js';

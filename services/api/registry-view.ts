@@ -1,6 +1,14 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Topics } from '../../infra/kafka/topics.js';
 import type { ModuleVersion, Sociotechnician } from '../../schemas/registry.js';
+import {
+  bootstrapAdmin,
+  parseSecret,
+  precheck,
+  secretCheck,
+  secretDigest,
+  secretsEqual,
+} from '../core/auth/secrets.js';
 import { RegistryRecord, recordKey } from '../core/registry/records.js';
 import { RegistryState } from '../core/registry/state.js';
 import type { Bus, Consumption } from '../ports/bus.js';
@@ -12,7 +20,6 @@ import type { Logger } from '../runtime/logger.js';
 import { AuthThrottledError, FailureLimiter } from './auth-limits.js';
 import { loadRegistryRecords } from './registry-store.js';
 import { SecretVerifier } from './secret-verifier.js';
-import { parseSecret, precheck, secretCheck, secretDigest, secretsEqual } from './secrets.js';
 
 export interface RegistryViewOptions {
   bus: Bus;
@@ -48,9 +55,6 @@ export interface RegistryViewOptions {
   failuresPerSource?: FailureLimiter;
   failuresPerPrincipal?: FailureLimiter;
 }
-
-/** The bootstrap admin: the holder of `GLASSHOUSE_ADMIN_TOKEN`. */
-export const bootstrapAdmin: Principal = { kind: 'admin', id: 'bootstrap', name: 'Bootstrap admin' };
 
 const maxCachedSecrets = 10_000;
 /** Cache key of the bootstrap admin; registry principal keys are `<kind>:<slug>`, so it cannot collide. */

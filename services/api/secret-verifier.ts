@@ -1,5 +1,5 @@
+import { secretDigest, verifySecret } from '../core/auth/secrets.js';
 import { GlasshouseError } from '../runtime/errors.js';
-import { secretDigest, verifySecret } from './secrets.js';
 
 export interface SecretVerifierOptions {
   /**

@@ -1,8 +1,8 @@
 import type { AlertEvent } from '../../schemas/alert.js';
 import { PerformanceUpdate } from '../../schemas/performance.js';
 import type { ModuleVersion } from '../../schemas/registry.js';
+import { latestOpenAlerts } from '../ports/alert-queries.js';
 import { maxSelectRows, type Store } from '../ports/store.js';
-import { latestOpenAlerts } from '../processor/restore.js';
 
 /** What a starting gateway knows before it follows the bus: the latest update per rule and the open alerts. */
 export interface LiveSnapshot {

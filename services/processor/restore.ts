@@ -1,8 +1,8 @@
-import { AlertEvent } from '../../schemas/alert.js';
 import { parseDuration } from '../../schemas/common.js';
 import { PerformanceUpdate } from '../../schemas/performance.js';
 import type { ModuleVersion } from '../../schemas/registry.js';
 import { type RestoreInput, type RollupRow, rollupKeyOf } from '../core/performance/index.js';
+import { latestOpenAlerts } from '../ports/alert-queries.js';
 import { type Store, selectAll } from '../ports/store.js';
 import type { Row } from '../ports/tables.js';
 import type { Logger } from '../runtime/logger.js';
@@ -229,32 +229,4 @@ function foldNewer(into: RollupRow[], rows: RollupRow[]): void {
 function hasRules(modules: ModuleVersion[], moduleId: string, metric: string): boolean {
   const m = modules.find((x) => x.id === moduleId);
   return !!m && [...m.goals, ...m.constraints].some((r) => r.metric === metric);
-}
-
-/** The latest version of every alert of these modules whose latest state is not `resolved`. */
-export async function latestOpenAlerts(store: Store, moduleIds: string[]): Promise<AlertEvent[]> {
-  const open = await selectAll(store, 'alerts', {
-    where: [
-      { column: 'module_id', op: 'in', value: moduleIds },
-      { column: 'state', op: 'in', value: ['pending', 'firing'] },
-    ],
-  });
-  const alertIds = [...new Set(open.map((r) => r.alert_id))];
-  const latest = new Map<string, Row<'alerts'>>();
-  for (let i = 0; i < alertIds.length; i += lookupChunk) {
-    const versions = await selectAll(store, 'alerts', {
-      where: [{ column: 'alert_id', op: 'in', value: alertIds.slice(i, i + lookupChunk) }],
-    });
-    for (const row of versions) {
-      const seen = latest.get(row.alert_id);
-      if (!seen || row.version > seen.version) latest.set(row.alert_id, row);
-    }
-  }
-  const out: AlertEvent[] = [];
-  for (const row of latest.values()) {
-    if (row.state === 'resolved') continue;
-    const parsed = AlertEvent.safeParse(row.body);
-    if (parsed.success) out.push(parsed.data);
-  }
-  return out;
 }

@@ -1,7 +1,6 @@
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { bootstrapAdmin } from '../api/registry-view.js';
-import { hashSecret, issueSecret } from '../api/secrets.js';
+import { bootstrapAdmin, hashSecret, issueSecret } from '../core/auth/secrets.js';
 import { ConfigError } from './errors.js';
 
 /** How the bootstrap admin is recognised in this run. */

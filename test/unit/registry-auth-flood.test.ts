@@ -7,7 +7,7 @@ import { MemoryBus } from '../../services/adapters/memory/index.js';
 import { FailureLimiter } from '../../services/api/auth-limits.js';
 import { BusRegistryView } from '../../services/api/registry-view.js';
 import { AuthBusyError, SecretVerifier } from '../../services/api/secret-verifier.js';
-import { hashSecret, issueSecret, verifySecret } from '../../services/api/secrets.js';
+import { hashSecret, issueSecret, verifySecret } from '../../services/core/auth/secrets.js';
 import type { RegistryRecord } from '../../services/core/registry/records.js';
 import type { Store } from '../../services/ports/store.js';
 

@@ -3,16 +3,17 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { MemoryBus } from '../../services/adapters/memory/index.js';
 import { AuthThrottledError, FailureLimiter } from '../../services/api/auth-limits.js';
-import { BusRegistryView, bootstrapAdmin } from '../../services/api/registry-view.js';
+import { BusRegistryView } from '../../services/api/registry-view.js';
 import { SecretVerifier } from '../../services/api/secret-verifier.js';
 import {
+  bootstrapAdmin,
   derivePrecheckKey,
   hashSecret,
   issueSecret,
   precheck,
   secretCheck,
   verifySecret,
-} from '../../services/api/secrets.js';
+} from '../../services/core/auth/secrets.js';
 import type { RegistryRecord } from '../../services/core/registry/records.js';
 import type { Store } from '../../services/ports/store.js';
 

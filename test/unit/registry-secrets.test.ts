@@ -13,7 +13,7 @@ import {
   parseSecret,
   secretsEqual,
   verifySecret,
-} from '../../services/api/secrets.js';
+} from '../../services/core/auth/secrets.js';
 
 describe('credentials', () => {
   it('issues secrets that name their holder and parse back, ids with underscores included', () => {

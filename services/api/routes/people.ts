@@ -1,12 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { Slug } from '../../../schemas/common.js';
 import { type Principal, PrincipalCreate, SociotechnicianPut } from '../../../schemas/registry.js';
+import { bootstrapAdmin, hashSecret, issueSecret } from '../../core/auth/secrets.js';
 import type { PrincipalKind } from '../../ports/registry.js';
 import { ValidationError } from '../../runtime/errors.js';
 import { actorOf, requirePrincipal } from '../auth.js';
 import { type ApiDeps, parseOr400, write } from '../deps.js';
-import { bootstrapAdmin } from '../registry-view.js';
-import { hashSecret, issueSecret } from '../secrets.js';
 
 const smallBody = 16 * 1024;
 

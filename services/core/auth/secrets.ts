@@ -1,5 +1,8 @@
 import { createHash, createHmac, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
-import type { PrincipalKind } from '../ports/registry.js';
+import type { Principal, PrincipalKind } from '../../ports/registry.js';
+
+/** The bootstrap admin: the holder of `GLASSHOUSE_ADMIN_TOKEN`. */
+export const bootstrapAdmin: Principal = { kind: 'admin', id: 'bootstrap', name: 'Bootstrap admin' };
 
 /**
  * Credentials are `gh_<kind>_<id>_<64 hex>`: the kind and id let a server find the one stored hash to
