@@ -446,7 +446,7 @@ export class Processor implements Component {
   /** Puts modules into the engine with their stored state (restore.ts). Throws before changing anything. */
   private async restore(state: PartitionState, modules: ModuleVersion[], now: number): Promise<void> {
     const began = Date.now();
-    const input = await this.timed(loadModuleState(this.o.store, modules, now, this.log), 'restore');
+    const input = await this.timed(loadModuleState(this.o.store, modules, now), 'restore');
     for (const module of modules) {
       state.engine.setModule(module);
       state.modules.set(module.id, module.version);

@@ -5,7 +5,6 @@ import { type RestoreInput, type RollupRow, rollupKeyOf } from '../core/performa
 import { latestOpenAlerts } from '../ports/alert-queries.js';
 import { type Store, selectAll } from '../ports/store.js';
 import type { Row } from '../ports/tables.js';
-import type { Logger } from '../runtime/logger.js';
 
 /**
  * Restore strategy: from the store, no changelog topic.
@@ -23,12 +22,14 @@ import type { Logger } from '../runtime/logger.js';
  *   by a batch that died before its rollups is therefore not counted, and the redelivery of that
  *   uncommitted batch counts it exactly once.
  * - dedup memory: the counted events observed from the newest counted observedAt (never ahead of the
- *   clock) minus allowedLateness on (`seenSince`): the engine answers for those from memory. Events observed before it are checked against the store
- *   when they arrive (see `countedCopies`), so the memory holds one lateness bound of events, not a day.
+ *   clock) minus allowedLateness on (`seenSince`): the engine answers for those from memory. Events
+ *   observed before it are checked against the store when they arrive (see `countedCopies`), so the
+ *   memory holds one lateness bound of events, not a day.
  * - open alerts: the latest version of every alert whose latest state is not `resolved`.
  * - recent PerformanceUpdates within the stagnation horizon (trend and change detection).
  */
 export interface RestoredState extends Required<RestoreInput> {
+  seenSince: Map<string, number>;
   /** Module id → the greatest stored rollup `updated_ms` (absent: no rollup stored). */
   covered: Map<string, number>;
 }
@@ -37,7 +38,6 @@ export async function loadModuleState(
   store: Store,
   modules: ModuleVersion[],
   now: number,
-  log: Logger,
 ): Promise<RestoredState> {
   const out: RestoredState = {
     rollups: [],
@@ -50,8 +50,8 @@ export async function loadModuleState(
   };
   for (let i = 0; i < modules.length; i += chunkSize) {
     const chunk = modules.slice(i, i + chunkSize);
-    const part = await loadChunk(store, chunk, now, log);
-    for (const [id, ms] of part.seenSince) (out.seenSince as Map<string, number>).set(id, ms);
+    const part = await loadChunk(store, chunk, now);
+    for (const [id, ms] of part.seenSince) out.seenSince.set(id, ms);
     for (const key of ['rollups', 'openAlerts', 'recentEventIds', 'updates', 'lastReceipts'] as const)
       for (const item of part[key]) (out[key] as unknown[]).push(item);
     for (const [id, ms] of part.covered) out.covered.set(id, ms);
@@ -81,7 +81,7 @@ function spansOf(module: ModuleVersion): Spans {
   return { latenessMs: ms(module.allowedLateness, 30_000), windowMs, horizonMs };
 }
 
-async function loadChunk(store: Store, modules: ModuleVersion[], now: number, _log: Logger) {
+async function loadChunk(store: Store, modules: ModuleVersion[], now: number) {
   const ids = modules.map((m) => m.id);
   const spans = modules.map(spansOf);
   const maxOf = (f: (s: Spans) => number) => Math.max(...spans.map(f));

@@ -8,7 +8,7 @@ import { loadModuleState } from '../../services/processor/restore.js';
 import { meanGoalModule } from '../support/processor-harness.js';
 import { FixtureRegistry } from '../support/registry-fixture.js';
 
-const logger = pino({ level: 'silent' });
+const _logger = pino({ level: 'silent' });
 const now = Date.now();
 const module = new FixtureRegistry({ modules: [meanGoalModule('er-wait', { window: '1h' })] }).module(
   'er-wait',
@@ -92,7 +92,7 @@ describe('restore while a previous owner still writes (loadModuleState)', () => 
       await s.insert('metric_events', [event('e2', t0 + 5), event('e3', t0 + 5)]);
       await s.insert('rollups', [rollup(3, t0 + 5)]);
     });
-    const state = await loadModuleState(racing, [module], now, logger);
+    const state = await loadModuleState(racing, [module], now);
     expect(state.recentEventIds.map((e) => e.eventId).sort()).toEqual(['e1', 'e2', 'e3']);
     expect(state.rollups.map((r) => r.count)).toEqual([3]);
   });
@@ -108,7 +108,7 @@ describe('restore while a previous owner still writes (loadModuleState)', () => 
       await s.insert('metric_events', [event('e3', t0 + 9)]);
       await s.insert('rollups', [rollup(3, t0 + 9)]);
     });
-    const state = await loadModuleState(racing, [module], now, logger);
+    const state = await loadModuleState(racing, [module], now);
     // e2 is not remembered (its redelivery counts it), and the windows hold only what covers e1.
     expect(state.recentEventIds.map((e) => e.eventId)).toEqual(['e1']);
     expect(state.rollups.map((r) => r.count)).toEqual([1]);
@@ -143,7 +143,7 @@ describe('restore while a previous owner still writes (loadModuleState)', () => 
         return typeof value === 'function' ? value.bind(target) : value;
       },
     }) as Store;
-    const state = await loadModuleState(racing, [module], now, logger);
+    const state = await loadModuleState(racing, [module], now);
     // c and d are redelivered and counted on the buckets as first read; b, observed before the
     // lateness bound, is the store's to answer for (countedCopies), not the memory's.
     expect(state.recentEventIds.map((e) => e.eventId).sort()).toEqual(['a']);
