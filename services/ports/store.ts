@@ -23,6 +23,12 @@ export interface SelectQuery {
    * content. ClickHouse may have merged rows of one key already, keeping the one written last.
    */
   allRows?: boolean;
+  /**
+   * Only the first row, in `orderBy` order, per distinct value of `columns` (and of
+   * `floor(slot.column / slot.width)` when `slot` is given), after the dedup and the conditions: the
+   * newest row per series, or a bounded sample of a long one (one row per slot).
+   */
+  firstPer?: { columns: string[]; slot?: { column: string; width: number } };
 }
 
 /** Hard ceiling for one `select`; callers page with `where` + `orderBy` beyond it. */

@@ -219,6 +219,67 @@ export function storeContract(adapter: string, create: () => Promise<StoreUnderT
       await expect(store.maxPerGroup('rollups', 'nope', 'updated_ms')).rejects.toThrow();
     });
 
+    it('keeps the first row per group and per slot, after dedup and conditions', async () => {
+      const p = uniqueId('first');
+      const [template] = sampleRows(p).performance_updates;
+      const at = (goal: string, ms: number, status: string) => ({
+        ...template!,
+        goal_id: goal,
+        as_of_ms: 1_700_000_000_000 + ms,
+        status,
+        value: ms / 1000,
+      });
+      const rows = [
+        at('a', 1_000, 'no_data'),
+        at('a', 1_500, 'on_track'),
+        at('a', 2_500, 'on_track'),
+        at('a', 3_100, 'at_risk'),
+        at('a', 3_900, 'at_risk'),
+        at('b', 1_200, 'on_track'),
+        at('b', 9_000, 'off_track'),
+      ];
+      await store.insert('performance_updates', [...rows, ...rows]);
+      const where = [
+        { column: 'module_id', op: '=', value: p } as const,
+        { column: 'status', op: '!=', value: 'no_data' } as const,
+      ];
+      const sampled = await store.select('performance_updates', {
+        where,
+        orderBy: [{ column: 'as_of_ms' }],
+        firstPer: { columns: ['module_id', 'goal_id'], slot: { column: 'as_of_ms', width: 1_000 } },
+      });
+      expect(sampled.map((r) => `${r.goal_id}@${r.as_of_ms - 1_700_000_000_000}`)).toEqual(
+        ['a@1500', 'b@1200', 'a@2500', 'a@3100', 'b@9000'].sort(
+          (x, y) => Number(x.split('@')[1]) - Number(y.split('@')[1]),
+        ),
+      );
+      const newest = await store.select('performance_updates', {
+        where,
+        orderBy: [{ column: 'as_of_ms', direction: 'desc' }],
+        firstPer: { columns: ['goal_id'] },
+      });
+      expect(newest.map((r) => `${r.goal_id}@${r.as_of_ms - 1_700_000_000_000}`)).toEqual(['b@9000', 'a@3900']);
+      const paged = await selectAll(
+        store,
+        'performance_updates',
+        {
+          where,
+          orderBy: [{ column: 'as_of_ms' }],
+          firstPer: { columns: ['goal_id'], slot: { column: 'as_of_ms', width: 1_000 } },
+        },
+        2,
+      );
+      expect(paged).toEqual(sampled);
+      await expect(store.select('performance_updates', { firstPer: { columns: ['body'] } })).rejects.toThrow(
+        /json/,
+      );
+      await expect(
+        store.select('performance_updates', {
+          firstPer: { columns: ['goal_id'], slot: { column: 'as_of_ms', width: 0 } },
+        }),
+      ).rejects.toThrow(/width/);
+    });
+
     it('rejects bad identifiers, operators and values before any SQL is sent', async () => {
       const bad: Array<Parameters<Store['select']>> = [
         ['metric_events', { where: [{ column: 'nope', op: '=', value: 1 }] }],

@@ -166,7 +166,11 @@ export class ClickHouseStore implements Store, GroundTruthSource {
     // Key conditions keep or drop whole keys, so they may filter before FINAL (and use the primary
     // key); other conditions must see only the surviving latest version, so they filter after it.
     const inner = `SELECT ${columns} FROM ${table}${query.allRows ? '' : ' FINAL'}${where(parts.keyConditions)}`;
-    const sql = `SELECT ${columns} FROM (${inner})${where(parts.otherConditions)} ORDER BY ${parts.orderBy} ${parts.limit}`;
+    let from = `(${inner})${where(parts.otherConditions)}`;
+    // LIMIT 1 BY keeps the first row per group in the ORDER BY; the outer query orders and pages.
+    if (parts.firstPer)
+      from = `(SELECT ${columns} FROM ${from} ORDER BY ${parts.orderBy} LIMIT 1 BY ${parts.firstPer.join(', ')})`;
+    const sql = `SELECT ${columns} FROM ${from} ORDER BY ${parts.orderBy} ${parts.limit}`;
     const raw = await this.rows<Record<string, unknown>>(sql);
     checkRowCeiling(table, parts, raw.length);
     return raw.map((r) => decodeRow(table, r));

@@ -157,11 +157,14 @@ export class DuckDbStore implements Store, GroundTruthSource {
     const ranked =
       `SELECT ${columns}, row_number() OVER (PARTITION BY ${key}${latest}) AS gh_rank ` +
       `FROM ${table}${where(parts.keyConditions)}`;
-    const sql = query.allRows
-      ? `SELECT ${columns} FROM ${table}${where([...parts.keyConditions, ...parts.otherConditions])} ` +
-        `ORDER BY ${parts.orderBy} ${parts.limit}`
-      : `SELECT ${columns} FROM (${ranked})${where(['gh_rank = 1', ...parts.otherConditions])} ` +
-        `ORDER BY ${parts.orderBy} ${parts.limit}`;
+    let from = query.allRows
+      ? `${table}${where([...parts.keyConditions, ...parts.otherConditions])}`
+      : `(${ranked})${where(['gh_rank = 1', ...parts.otherConditions])}`;
+    if (parts.firstPer)
+      from =
+        `(SELECT ${columns}, row_number() OVER (PARTITION BY ${parts.firstPer.join(', ')} ` +
+        `ORDER BY ${parts.orderBy}) AS gh_first FROM ${from}) WHERE gh_first = 1`;
+    const sql = `SELECT ${columns} FROM ${from} ORDER BY ${parts.orderBy} ${parts.limit}`;
     const raw = await this.serialized(
       async (c) => (await c.runAndReadAll(sql)).getRowObjectsJS(),
       `select from ${table}`,

@@ -18,6 +18,8 @@ export interface SelectParts {
   unbounded: boolean;
   /** `LIMIT ...` clause with the offset, in the dialect's syntax. */
   limit: string;
+  /** For `firstPer`: the expressions whose distinct values each keep their first row. */
+  firstPer?: string[];
 }
 
 const operators = new Set(['=', '!=', '<', '<=', '>', '>=', 'in']);
@@ -58,7 +60,9 @@ export function renderSelect(table: TableName, query: SelectQuery, dialect: Dial
     throw new InvalidQueryError(`offset must be a non-negative integer, got ${String(query.offset)}`);
   }
   const fetch = limit ?? maxSelectRows + 1;
+  const firstPer = query.firstPer && renderFirstPer(table, columns, query.firstPer, dialect);
   return {
+    ...(firstPer ? { firstPer } : {}),
     keyConditions,
     otherConditions,
     orderBy: order.join(', '),
@@ -94,6 +98,35 @@ export function renderMaxPerGroup(
     column: sqlIdentifier(measured, dialect),
     conditions: where.map((c) => renderCondition(table, columns, c, dialect)),
   };
+}
+
+function renderFirstPer(
+  table: TableName,
+  columns: Record<string, ColumnType>,
+  firstPer: NonNullable<SelectQuery['firstPer']>,
+  dialect: Dialect,
+): string[] {
+  if (!Array.isArray(firstPer.columns) || firstPer.columns.length === 0)
+    throw new InvalidQueryError('firstPer: expects a non-empty list of columns');
+  const out = firstPer.columns.map((c) => {
+    const column = assertColumn(table, c);
+    if (columns[column] === 'json')
+      throw new InvalidQueryError(`firstPer: cannot group by json column ${column}`);
+    return sqlIdentifier(column, dialect);
+  });
+  const slot = firstPer.slot;
+  if (slot) {
+    const column = assertColumn(table, slot.column);
+    if (columns[column] !== 'int64')
+      throw new InvalidQueryError(`firstPer slot: expects an int64 column, got ${column}`);
+    if (!Number.isSafeInteger(slot.width) || slot.width <= 0)
+      throw new InvalidQueryError(
+        `firstPer slot width must be a positive integer, got ${String(slot.width)}`,
+      );
+    const id = sqlIdentifier(column, dialect);
+    out.push(dialect === 'clickhouse' ? `intDiv(${id}, ${slot.width})` : `${id} // ${slot.width}`);
+  }
+  return out;
 }
 
 /** Throws when an unbounded select came back with more rows than the ceiling. */
