@@ -1,7 +1,15 @@
+import type { AlertEvent } from '../../schemas/alert.js';
 import { parseDuration } from '../../schemas/common.js';
 import { PerformanceUpdate } from '../../schemas/performance.js';
 import type { ModuleVersion } from '../../schemas/registry.js';
-import { type RestoreInput, type RollupRow, rollupKeyOf } from '../core/performance/index.js';
+import {
+  type RestoreInput,
+  type RollupRow,
+  type RuleSpec,
+  rollupKeyOf,
+  rulesOf,
+  trendSlotMs,
+} from '../core/performance/index.js';
 import { latestOpenAlerts } from '../ports/alert-queries.js';
 import { type Store, selectAll } from '../ports/store.js';
 import type { Row } from '../ports/tables.js';
@@ -26,7 +34,7 @@ import type { Row } from '../ports/tables.js';
  *   observed before it are checked against the store when they arrive (see `countedCopies`), so the
  *   memory holds one lateness bound of events, not a day.
  * - open alerts: the latest version of every alert whose latest state is not `resolved`.
- * - recent PerformanceUpdates within the stagnation horizon (trend and change detection).
+ * - PerformanceUpdates for trends, change detection and hold clocks, in bounded size (`loadUpdates`).
  */
 export interface RestoredState extends Required<RestoreInput> {
   seenSince: Map<string, number>;
@@ -65,20 +73,15 @@ const dayMs = 86_400_000;
 interface Spans {
   latenessMs: number;
   windowMs: number;
-  horizonMs: number;
+}
+
+function latenessOf(module: ModuleVersion): number {
+  return module.allowedLateness ? (parseDuration(module.allowedLateness) ?? 30_000) : 30_000;
 }
 
 function spansOf(module: ModuleVersion): Spans {
-  const ms = (text: string | undefined, fallback: number) =>
-    text ? (parseDuration(text) ?? fallback) : fallback;
-  let windowMs = 0;
-  let horizonMs = 0;
-  for (const rule of [...module.goals, ...module.constraints]) {
-    const w = ms(rule.window, 0);
-    windowMs = Math.max(windowMs, w);
-    horizonMs = Math.max(horizonMs, 'stagnationHorizon' in rule ? ms(rule.stagnationHorizon, 4 * w) : 4 * w);
-  }
-  return { latenessMs: ms(module.allowedLateness, 30_000), windowMs, horizonMs };
+  const windowMs = Math.max(0, ...rulesOf(module).map((r) => r.geometry.windowMs));
+  return { latenessMs: latenessOf(module), windowMs };
 }
 
 async function loadChunk(store: Store, modules: ModuleVersion[], now: number) {
@@ -166,15 +169,102 @@ async function loadChunk(store: Store, modules: ModuleVersion[], now: number) {
 
   const openAlerts = await latestOpenAlerts(store, ids);
 
-  const updateRows = await selectAll(store, 'performance_updates', {
-    where: [inModules, { column: 'as_of_ms', op: '>=', value: now - lateness - maxOf((s) => s.horizonMs) }],
+  const updates = await loadUpdates(store, modules, openAlerts, now);
+  return { rollups, openAlerts, recentEventIds, updates, lastReceipts, covered, seenSince };
+}
+
+/**
+ * The stored PerformanceUpdates a restarted engine needs, per rule, read in bounded size whatever the
+ * update rate (a rule may publish one a second for days):
+ * - its trend series: the first update with a status in each trend slot of its stagnation horizon
+ *   (`trendSlotMs`: at most ~121 rows), the points the live engine keeps;
+ * - change detection: its newest update;
+ * - for a rule with an open alert, its hold clocks: every update of the last hold before its newest
+ *   one, and the newest before those. The trailing run of deviating (or recovered) updates either
+ *   starts inside that span, exactly as read, or before it, and then every later reading is past the
+ *   hold either way.
+ */
+async function loadUpdates(
+  store: Store,
+  modules: ModuleVersion[],
+  openAlerts: AlertEvent[],
+  now: number,
+): Promise<PerformanceUpdate[]> {
+  const rules = new Map<string, RuleSpec>();
+  let oldest = now;
+  for (const m of modules) {
+    const lateness = latenessOf(m);
+    for (const rule of rulesOf(m)) {
+      rules.set(`${m.id} ${rule.id}`, rule);
+      oldest = Math.min(oldest, now - lateness - rule.horizonMs - trendSlotMs(rule.horizonMs));
+    }
+  }
+  const inModules = { column: 'module_id', op: 'in', value: modules.map((m) => m.id) } as const;
+  const rows = new Map<string, Row<'performance_updates'>>();
+  const keep = (list: Row<'performance_updates'>[]) => {
+    for (const r of list) rows.set(`${r.module_id} ${r.goal_id} ${r.as_of_ms}`, r);
+  };
+
+  const newest = await selectAll(store, 'performance_updates', {
+    where: [inModules, { column: 'as_of_ms', op: '>=', value: oldest }],
+    orderBy: [{ column: 'as_of_ms', direction: 'desc' }],
+    firstPer: { columns: ['module_id', 'goal_id'] },
   });
+  keep(newest);
+
+  // One sampled read per distinct slot width; a row is kept only for rules of that width.
+  const bySlot = new Map<number, string[]>();
+  for (const [key, rule] of rules) {
+    const slot = trendSlotMs(rule.horizonMs);
+    bySlot.set(slot, [...(bySlot.get(slot) ?? []), key]);
+  }
+  for (const [slot, keys] of bySlot) {
+    const wanted = new Set(keys);
+    const sampled = await selectAll(store, 'performance_updates', {
+      where: [
+        { column: 'module_id', op: 'in', value: [...new Set(keys.map((k) => k.split(' ')[0]!))] },
+        { column: 'goal_id', op: 'in', value: [...new Set(keys.map((k) => k.split(' ')[1]!))] },
+        { column: 'as_of_ms', op: '>=', value: oldest },
+        { column: 'status', op: '!=', value: 'no_data' },
+      ],
+      orderBy: [{ column: 'as_of_ms' }],
+      firstPer: { columns: ['module_id', 'goal_id'], slot: { column: 'as_of_ms', width: slot } },
+    });
+    keep(sampled.filter((r) => wanted.has(`${r.module_id} ${r.goal_id}`)));
+  }
+
+  // Hold clocks: from the newest update of each rule with an open alert, back one hold.
+  const held = new Map<string, number>();
+  const newestAt = new Map(newest.map((r) => [`${r.module_id} ${r.goal_id}`, r.as_of_ms]));
+  for (const alert of openAlerts) {
+    const key = `${alert.moduleId} ${alert.ruleId}`;
+    const rule = rules.get(key);
+    const at = newestAt.get(key);
+    if (alert.kind !== 'data_gap' && rule && at !== undefined) held.set(key, at - rule.holdMs);
+  }
+  if (held.size > 0) {
+    const from = Math.min(...held.values());
+    const heldRules = [
+      { column: 'module_id', op: 'in', value: [...new Set([...held.keys()].map((k) => k.split(' ')[0]!))] },
+      { column: 'goal_id', op: 'in', value: [...new Set([...held.keys()].map((k) => k.split(' ')[1]!))] },
+    ] as const;
+    const span = await selectAll(store, 'performance_updates', {
+      where: [...heldRules, { column: 'as_of_ms', op: '>=', value: from }],
+    });
+    const before = await selectAll(store, 'performance_updates', {
+      where: [...heldRules, { column: 'as_of_ms', op: '<', value: from }],
+      orderBy: [{ column: 'as_of_ms', direction: 'desc' }],
+      firstPer: { columns: ['module_id', 'goal_id'] },
+    });
+    keep([...span, ...before].filter((r) => held.has(`${r.module_id} ${r.goal_id}`)));
+  }
+
   const updates: PerformanceUpdate[] = [];
-  for (const row of updateRows) {
+  for (const row of rows.values()) {
     const parsed = PerformanceUpdate.safeParse(row.body);
     if (parsed.success) updates.push(parsed.data);
   }
-  return { rollups, openAlerts, recentEventIds, updates, lastReceipts, covered, seenSince };
+  return updates;
 }
 
 /**

@@ -1,9 +1,15 @@
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DuckDbStore } from '../../services/adapters/duckdb/index.js';
-import type { RollupRow } from '../../services/core/performance/index.js';
+import {
+  Engine,
+  mergeRollupRows,
+  type RollupRow,
+  rollupKeyOf,
+} from '../../services/core/performance/index.js';
 import type { Store } from '../../services/ports/store.js';
 import type { Row } from '../../services/ports/tables.js';
+import { alertRow, updateRow } from '../../services/processor/outputs.js';
 import { loadModuleState } from '../../services/processor/restore.js';
 import { meanGoalModule } from '../support/processor-harness.js';
 import { FixtureRegistry } from '../support/registry-fixture.js';
@@ -155,4 +161,115 @@ describe('restore while a previous owner still writes (loadModuleState)', () => 
       ].sort(),
     );
   });
+});
+
+describe('restore of trends and hold clocks from a bounded read of the updates (loadModuleState)', () => {
+  let store: DuckDbStore;
+  afterEach(async () => {
+    await store?.stop();
+  });
+
+  // Stagnation horizon 40 s (trend slot 333 ms), hold 3 s; an update about every 100 ms.
+  const version = new FixtureRegistry({
+    modules: [
+      {
+        ...meanGoalModule('flat', { window: '10s', target: 30 }),
+        allowedLateness: '1s',
+        goals: [{ ...meanGoalModule('flat').goals[0]!, window: '10s', hold: '3s' }],
+      },
+    ],
+  }).module('flat')!;
+  /** Off track and flat (stagnating), then on track, then off track again: every hold clock moves. */
+  const valueAt = (step: number) =>
+    (step < 400 ? 50 : step < 700 ? 26 : step < 900 ? 45 : 28) + (step % 5) * 0.1;
+
+  const openAtCut: Record<number, string[]> = {
+    450: ['goal_deviation', 'stagnation'],
+    750: ['goal_deviation'],
+    880: ['goal_deviation', 'stagnation'],
+    1_000: ['goal_deviation', 'stagnation'],
+  };
+  it.each([450, 750, 880, 1_000])(
+    'gives the same updates and alerts as an engine that never stopped (restart at step %i)',
+    async (cut) => {
+      store = new DuckDbStore({ path: ':memory:' });
+      await store.start();
+      await store.migrate();
+      const t0 = 1_800_000_000_000; // fixed: the run is the same on every machine
+      let clockMs = t0;
+      const clock = { now: () => clockMs };
+      const start = () => {
+        const engine = new Engine({ clock, coalesceMs: 100 });
+        engine.setModule(version);
+        return engine;
+      };
+      // What a processor would have stored, written at the restart.
+      const events: Row<'metric_events'>[] = [];
+      const updates: Row<'performance_updates'>[] = [];
+      const alerts: Row<'alerts'>[] = [];
+      const rollups = new Map<string, RollupRow>();
+      const step = (engine: Engine, i: number, write: boolean) => {
+        clockMs = t0 + i * 100;
+        const event = {
+          eventId: `e${i}`,
+          agencyId: 'clinic-agency',
+          moduleId: 'flat',
+          metric: 'wait_minutes',
+          value: valueAt(i),
+          observedAt: clockMs,
+          receivedAt: clockMs,
+        };
+        engine.ingest(event);
+        const out = engine.evaluate(clockMs);
+        if (write) {
+          events.push({
+            module_id: 'flat',
+            agency_id: event.agencyId,
+            event_id: event.eventId,
+            metric: event.metric,
+            value: event.value,
+            observed_ms: clockMs,
+            received_ms: clockMs,
+            dimensions: {},
+            late: false,
+            module_version: version.version,
+          });
+          updates.push(...out.updates.map(updateRow));
+          alerts.push(...out.alerts.map(alertRow));
+          for (const row of out.rollups) rollups.set(rollupKeyOf(row), row);
+          for (const row of out.rollupMerges)
+            rollups.set(rollupKeyOf(row), mergeRollupRows(rollups.get(rollupKeyOf(row)), row));
+        }
+        return { updates: out.updates, alerts: out.alerts };
+      };
+
+      const steady = start();
+      const before = start();
+      const expected = [];
+      for (let i = 0; i < cut; i += 1) {
+        step(steady, i, false);
+        step(before, i, true);
+      }
+      await store.insert('metric_events', events);
+      await store.insert('performance_updates', updates);
+      await store.insert('alerts', alerts);
+      await store.insert('rollups', [...rollups.values()]);
+      const stored = await store.select('performance_updates', { limit: 100_000 });
+      const state = await loadModuleState(store, [version], clockMs);
+      // The read is bounded by the horizon's slots and one hold, not by the updates stored.
+      expect(stored.length).toBeGreaterThan(cut / 2);
+      expect(state.updates.length).toBeLessThanOrEqual(122 + 32 + 2);
+      const after = start();
+      after.restore(state);
+      const resumed = [];
+      for (let i = cut; i < cut + 300; i += 1) {
+        expected.push(step(steady, i, false));
+        resumed.push(step(after, i, false));
+      }
+      expect(resumed).toEqual(expected);
+      // Each cut leaves alerts open whose hold clocks matter, and the run after it changes their state.
+      expect(state.openAlerts.map((a) => a.kind).sort()).toEqual(openAtCut[cut]);
+      expect(expected.flatMap((o) => o.alerts).length).toBeGreaterThan(0);
+    },
+  );
 });

@@ -69,7 +69,12 @@ export interface RestoreInput {
   seenSince?: ReadonlyMap<string, number>;
   /** The latest stored receipt per module (silence counts from it, not from the restart). */
   lastReceipts?: Array<{ moduleId: string; receivedMs: number }>;
-  /** Stored PerformanceUpdates within each goal's stagnation horizon (rebuilds trend and change detection). */
+  /**
+   * Stored PerformanceUpdates, per rule: at least the first update with a status in each trend slot
+   * of its stagnation horizon (the trend series), its newest (change detection) and, for a rule with
+   * an open alert, enough of the tail to find where the trailing run of deviating or recovered
+   * updates starts (hold clocks). Any superset gives the same state.
+   */
   updates?: PerformanceUpdate[];
 }
 
@@ -358,7 +363,8 @@ export class Engine {
       const rule = this.modules.get(update.moduleId)?.rules.get(update.goalId);
       if (!rule) continue;
       rule.lastUpdate = update;
-      if (update.value !== null && update.status !== 'no_data')
+      // The same points as live: the first update with a status in each slot (see TrendSeries).
+      if (update.status !== 'no_data' && update.value !== null)
         rule.series.record(Date.parse(update.asOf), update.value);
     }
     for (const alert of input.openAlerts ?? []) {
@@ -514,13 +520,13 @@ export class Engine {
     };
     // An update is also due whenever the trend series takes a point, so the published updates are the
     // series itself: anyone (and a restarted engine) recomputes the same trend from them.
-    const pointDue = shortfall !== null && rule.series.due(asOf);
+    const pointDue = status !== 'no_data' && rule.series.due(asOf);
     if (this.shouldEmit(rule.lastUpdate, update, now - rule.lastUpdateAt, pointDue)) {
       update.asOf = toTimestamp(asOf);
       out.updates.push(update);
       rule.lastUpdate = update;
       rule.lastUpdateAt = now;
-      if (shortfall !== null && value !== null) rule.series.record(asOf, value);
+      if (status !== 'no_data' && value !== null) rule.series.record(asOf, value);
     }
 
     const deviates = status === 'off_track';

@@ -9,6 +9,7 @@ export {
   type RestoreInput,
 } from './engine.js';
 export { mergeRollupRows, type RollupRow, rollupKeyOf } from './rollup.js';
+export { type RuleSpec, rulesOf } from './rules.js';
 export { relativeAccuracy } from './sketch.js';
-export { stagnationProgressFraction } from './status.js';
+export { stagnationProgressFraction, trendSlotMs } from './status.js';
 export { type WindowGeometry, windowGeometry, windowRange } from './window.js';

@@ -67,11 +67,20 @@ export function isStagnating(input: {
   return projected < stagnationProgressFraction * distance;
 }
 
-/** Points kept per trend series: a point is recorded at most every horizon/120. */
+/** Slots per stagnation horizon: the trend series keeps the first point of each. */
+export const trendSlots = 120;
+/** Points kept per trend series (a horizon spans at most `trendSlots + 1` slots). */
 export const trendPoints = 128;
+
+/** The width of one trend slot for a horizon: points are the first evaluation in each. */
+export function trendSlotMs(horizonMs: number): number {
+  return Math.max(1, Math.floor(horizonMs / trendSlots));
+}
 
 /**
  * A bounded series of evaluated goal values over the stagnation horizon, for the least-squares trend.
+ * It keeps the first point in each slot of `trendSlotMs(horizon)` (slots aligned to the epoch), so the
+ * stored updates give back the same series: a restarted engine reads the first stored update per slot.
  * Memory: 2 × 128 Float64 = 2 KB per goal.
  */
 export class TrendSeries {
@@ -79,16 +88,20 @@ export class TrendSeries {
   private readonly values = new Float64Array(trendPoints);
   private next = 0;
   private size = 0;
+  readonly slotMs: number;
 
-  constructor(readonly horizonMs: number) {}
-
-  /** True when a point at event time t would be recorded (the last is at least horizon/120 older). */
-  due(t: number): boolean {
-    if (this.size === 0) return true;
-    return t - this.times[(this.next - 1 + trendPoints) % trendPoints]! >= this.horizonMs / 120;
+  constructor(readonly horizonMs: number) {
+    this.slotMs = trendSlotMs(horizonMs);
   }
 
-  /** Records a value at event time t, at most one point per horizon/120 (later points within it are skipped). */
+  /** True when a point at event time t would be recorded (the last is in an earlier slot). */
+  due(t: number): boolean {
+    if (this.size === 0) return true;
+    const last = this.times[(this.next - 1 + trendPoints) % trendPoints]!;
+    return Math.floor(t / this.slotMs) > Math.floor(last / this.slotMs);
+  }
+
+  /** Records a value at event time t if it is the first of its slot (later points in it are skipped). */
   record(t: number, value: number): void {
     if (!this.due(t)) return;
     this.times[this.next] = t;
