@@ -115,6 +115,10 @@ class SimClock implements Clock {
   ) {
     this.baseSim = start;
   }
+  /** Simulated ms per wall ms. */
+  get pace(): number {
+    return this.speed;
+  }
   now(): number {
     return Math.floor(this.baseSim + (performance.now() - this.baseWall) * this.speed);
   }
@@ -186,7 +190,7 @@ async function standaloneSetup(): Promise<Setup> {
     // As runtime/adapters.ts builds them for the standalone deployment.
     open: async (clock) => ({
       bus: new MemoryBus({ dataDir: join(dir, 'bus'), logger, maxBatchSize: 2_000, clock }),
-      store: new DuckDbStore({ path, logger }),
+      store: new DuckDbStore({ path, logger, memoryLimit: '512MB' }),
     }),
     check: async () => {
       const instance = await DuckDBInstance.create(path);
@@ -257,7 +261,7 @@ interface Running {
 /** Starts store, bus, topics, migrations and the processor in the order of services/main.ts. */
 async function startProcessor(
   setup: Setup,
-  clock: Clock,
+  clock: SimClock,
 ): Promise<Running & { phases: string; complete: boolean }> {
   const t0 = performance.now();
   const { bus, store } = await setup.open(clock);
@@ -275,6 +279,9 @@ async function startProcessor(
     logger,
     metrics,
     commandKey: randomBytes(32),
+    // Paced by simulated time, the engine would publish `speed` times more updates per wall second
+    // than at the wall clock's pace: coalesce per wall second, as a deployment does.
+    engine: { coalesceMs: Math.max(1_000, Math.round(1_000 * clock.pace)) },
   });
   restored.clear();
   // Resolves once the group is joined and the owned modules' restore was tried (onAssign); a restore

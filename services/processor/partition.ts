@@ -1,5 +1,4 @@
-import { Engine } from '../core/performance/index.js';
-import type { Clock } from '../ports/clock.js';
+import { Engine, type EngineOptions } from '../core/performance/index.js';
 import type { PartitionWriter } from './writer.js';
 
 /**
@@ -30,10 +29,10 @@ export class PartitionState {
 
   constructor(
     readonly partition: number,
-    clock: Clock,
+    engine: EngineOptions,
     readonly writer: PartitionWriter,
   ) {
-    this.engine = new Engine({ clock });
+    this.engine = new Engine(engine);
   }
 
   /** Runs `work` after everything queued before it; a failure is returned to this caller only. */

@@ -1,6 +1,7 @@
 import { Topics, topicSpecs } from '../../infra/kafka/topics.js';
 import type { AlertEvent } from '../../schemas/alert.js';
 import type { ModuleVersion } from '../../schemas/registry.js';
+import type { EngineOptions } from '../core/performance/index.js';
 import {
   type CommandVerdict,
   isCommandRecord,
@@ -31,6 +32,8 @@ export interface ProcessorOptions {
   clock: Clock;
   logger: Logger;
   metrics: ProcessorMetrics;
+  /** Engine pacing (coalescing of value-only updates, tick): the engine's defaults when absent. */
+  engine?: Omit<EngineOptions, 'clock'>;
   /** Consumer group (default `processor`). */
   group?: string;
   /** How often each partition is evaluated for what time alone changes (default 500 ms). */
@@ -126,7 +129,10 @@ export class Processor implements Component {
       onBatch: (batch) => this.onBatch(batch),
       onAssign: async (partitions) => {
         for (const p of partitions)
-          this.partitions.set(p, new PartitionState(p, this.o.clock, this.writer(p)));
+          this.partitions.set(
+            p,
+            new PartitionState(p, { clock: this.o.clock, ...this.o.engine }, this.writer(p)),
+          );
         this.o.metrics.assignments.inc({ change: 'assigned' }, partitions.length);
         this.log.info({ partitions }, 'partitions assigned');
         await this.claimOwned(partitions);

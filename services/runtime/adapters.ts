@@ -45,7 +45,7 @@ export async function chooseAdapters(config: Config, logger: Logger): Promise<Ch
   } else {
     const { DuckDbStore } = await import('../adapters/duckdb/index.js');
     const path = resolve(config.dataDir, 'glasshouse.duckdb');
-    store = new DuckDbStore({ path, logger });
+    store = new DuckDbStore({ path, logger, memoryLimit: config.duckdbMemory });
     storeText = `duckdb (${path})`;
   }
   return { bus, store, description: `bus: ${busText}; store: ${storeText}` };

@@ -53,6 +53,11 @@ const Env = z.object({
   GLASSHOUSE_PORT: intFrom(0, 65_535).default(8080),
   GLASSHOUSE_HOST: z.string().min(1).default('127.0.0.1'),
   GLASSHOUSE_DATA_DIR: z.string().min(1).default('./data'),
+  /** Standalone: DuckDB's memory limit (its buffer cache; larger sorts spill to disk). */
+  GLASSHOUSE_DUCKDB_MEMORY: z
+    .string()
+    .regex(/^[1-9][0-9]{0,6}(KB|MB|GB|KiB|MiB|GiB)$/, 'must be a size such as 512MB or 2GiB')
+    .default('512MB'),
   GLASSHOUSE_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Signs commands between roles (alert acknowledgements); defaults to one derived from the admin token. */
   GLASSHOUSE_COMMAND_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -125,6 +130,8 @@ export interface Config {
   port: number;
   host: string;
   dataDir: string;
+  /** `GLASSHOUSE_DUCKDB_MEMORY`: the standalone store's memory limit. */
+  duckdbMemory: string;
   adminToken: string | undefined;
   /** `GLASSHOUSE_COMMAND_KEY` (runtime/command-key.ts picks the key actually used). */
   commandKey: string | undefined;
@@ -158,6 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cli: CliOverrides = {}): Conf
     port: cli.port ?? e.GLASSHOUSE_PORT,
     host: e.GLASSHOUSE_HOST,
     dataDir: cli.dataDir ?? e.GLASSHOUSE_DATA_DIR,
+    duckdbMemory: e.GLASSHOUSE_DUCKDB_MEMORY,
     adminToken: e.GLASSHOUSE_ADMIN_TOKEN,
     commandKey: e.GLASSHOUSE_COMMAND_KEY,
     kafka: e.GLASSHOUSE_KAFKA_BROKERS ? { brokers: e.GLASSHOUSE_KAFKA_BROKERS } : undefined,

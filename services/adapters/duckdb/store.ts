@@ -21,6 +21,11 @@ export interface DuckDbStoreOptions {
   /** Database file, or `:memory:`. The parent directory is created if missing. */
   path: string;
   logger?: Logger;
+  /**
+   * DuckDB's `memory_limit` (e.g. `512MB`): its buffer cache stays under it, and large sorts and
+   * aggregations spill to `<path>.tmp`. Default: DuckDB's own (80% of the machine's memory).
+   */
+  memoryLimit?: string;
 }
 
 const migrationsDir = new URL('../../../infra/duckdb/migrations/', import.meta.url);
@@ -54,7 +59,10 @@ export class DuckDbStore implements Store, GroundTruthSource {
     if (this.connection) return;
     try {
       if (this.opts.path !== ':memory:') await mkdir(dirname(this.opts.path), { recursive: true });
-      this.instance = await DuckDBInstance.create(this.opts.path);
+      this.instance = await DuckDBInstance.create(
+        this.opts.path,
+        this.opts.memoryLimit ? { memory_limit: this.opts.memoryLimit } : undefined,
+      );
       this.connection = await this.instance.connect();
       this.state = { state: 'ok' };
     } catch (err) {

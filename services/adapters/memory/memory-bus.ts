@@ -15,7 +15,11 @@ import { hashKey, PartitionLog } from './partition-log.js';
 export interface MemoryBusOptions {
   /** Prepended to topic names as on Kafka, so logs and tests read the same. */
   topicPrefix?: string;
-  /** Records kept per partition (default 100,000; compacted topics keep the latest per key first). */
+  /**
+   * Records kept in memory per partition (compacted topics keep the latest per key first). Default
+   * 100,000; 10,000 for a plain topic of a durable bus, whose records are on disk and never trimmed
+   * before every group has read them, so memory holds only what broadcast readers may still want.
+   */
   retainRecords?: number;
   /** Most records in one delivered batch (default 500). */
   maxBatchSize?: number;
@@ -109,11 +113,11 @@ export class MemoryBus implements Bus {
   }
 
   async ensureTopics(specs: TopicSpec[]): Promise<void> {
-    const retain = this.options.retainRecords ?? 100_000;
     for (const spec of specs) {
       const name = topicName(this.prefix, spec.name);
       if (this.topics.has(name)) continue;
       const durable = this.options.dataDir !== undefined;
+      const retain = this.options.retainRecords ?? (durable && !spec.compacted ? 10_000 : 100_000);
       const state: TopicState = {
         name,
         partitions: Array.from(
