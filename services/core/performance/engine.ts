@@ -1,16 +1,30 @@
-import type { AlertEvent, AlertKind } from '../../../schemas/alert.js';
-import { formatDuration, parseDuration, toTimestamp } from '../../../schemas/common.js';
+import type { AlertEvent } from '../../../schemas/alert.js';
+import { parseDuration } from '../../../schemas/common.js';
 import type { PerformanceUpdate } from '../../../schemas/performance.js';
 import type { ModuleVersion } from '../../../schemas/registry.js';
 import type { Clock } from '../../ports/clock.js';
 import { maxFutureMs } from '../validation/metric-event.js';
-import { aggregateValue, emptySummary, mergeSummary, type Summary } from './aggregate.js';
-import { type AlertReading, type AlertSubject, AlertTracker } from './alerts.js';
+import { emptySummary, mergeSummary } from './aggregate.js';
+import { AlertTracker } from './alerts.js';
 import { SeenEventIds } from './dedup.js';
-import { fromRollupRow, type RollupRow, rollupHasSketch, toRollupRow } from './rollup.js';
-import { type RuleSpec, rulesOf, sameBuckets } from './rules.js';
-import { isStagnating, shortfallOf, statusOf, TrendSeries, towardTarget } from './status.js';
-import { BucketRing, type DirtyBucket } from './window.js';
+import {
+  fitsRule,
+  flushRule,
+  holdClocks,
+  type ModuleState,
+  newRule,
+  type RuleState,
+  seenCapPerModule,
+  seenSlotMs,
+  singleSummary,
+  subjectOf,
+  trackerFor,
+  trackersOf,
+} from './module-state.js';
+import { fromRollupRow, type RollupRow } from './rollup.js';
+import { evaluateRule, evaluateSilence } from './rule-evaluation.js';
+import { rulesOf, sameBuckets } from './rules.js';
+import { TrendSeries } from './status.js';
 
 /** One accepted metric event as the processor hands it over (already validated and authorised). */
 export interface EngineEvent {
@@ -86,53 +100,6 @@ export interface EngineOptions {
   tickMs?: number;
 }
 
-const silenceRuleId = 'max-silence';
-const recoveryFraction = 0.8;
-
-interface RuleState {
-  spec: RuleSpec;
-  ring: BucketRing;
-  series: TrendSeries;
-  deviation: AlertTracker;
-  stagnation: AlertTracker;
-  lastUpdate: PerformanceUpdate | undefined;
-  lastUpdateAt: number;
-  /** Buckets the ring no longer holds, to merge into storage: bucketMs → partial summary. */
-  outside: Map<number, Summary>;
-}
-
-interface ModuleState {
-  module: ModuleVersion;
-  latenessMs: number;
-  maxSilenceMs: number | undefined;
-  rules: Map<string, RuleState>;
-  byMetric: Map<string, RuleState[]>;
-  /** Newest observedAt of any agency (restored from the rollups after a restart). */
-  maxObserved: number;
-  /**
-   * Newest observedAt per reporting agency: each agency's events are late only behind its own
-   * watermark, so one agency (or its fast clock) cannot push another's current events out.
-   */
-  agencyMax: Map<string, number>;
-  /** The module's bound on observedAt ahead of the clock (maxFuture): the rings hold that much ahead. */
-  aheadMs: number;
-  lastReceived: number;
-  lateEvents: number;
-  silence: AlertTracker;
-  dirty: boolean;
-  /** The (agency, eventId) pairs the engine answers for from memory (dedup.ts). */
-  seen: SeenEventIds;
-  /**
-   * The dedup horizon: pairs observed before it may have been forgotten, so such an event is checked
-   * against the store first (`needsStoreCheck`). Only grows.
-   */
-  seenSince: number;
-  /** Rows and alert versions produced outside evaluate (module edits), emitted with the next one. */
-  pendingRows: RollupRow[];
-  pendingMerges: RollupRow[];
-  pendingAlerts: AlertEvent[];
-}
-
 /**
  * The performance engine for the modules of one partition: windows, goal status, alerts.
  *
@@ -201,7 +168,7 @@ export class Engine {
       }
       const rule = newRule(spec, state.aheadMs);
       if (old) {
-        this.flushRule(state, old, this.clock.now());
+        flushRule(state, old, this.clock.now());
         rule.deviation = old.deviation;
         rule.stagnation = old.stagnation;
       }
@@ -210,7 +177,7 @@ export class Engine {
     for (const [id, old] of state.rules) {
       if (rules.has(id)) continue;
       const now = this.clock.now();
-      this.flushRule(state, old, now);
+      flushRule(state, old, now);
       const message = `rule ${id} was removed in module version ${module.version}`;
       for (const [tracker, kind] of trackersOf(old)) {
         state.pendingAlerts.push(...tracker.close(subjectOf(state, old.spec, kind), now, message));
@@ -303,10 +270,10 @@ export class Engine {
       // in the ring for its time, and cannot end another agency's window early.
       const asOf = Math.max(Math.min(state.maxObserved, now), now - state.latenessMs);
       for (const rule of state.rules.values()) {
-        this.evaluateRule(state, rule, asOf, now, out);
-        this.flushRule(state, rule, now);
+        evaluateRule(state, rule, asOf, now, this.coalesceMs, out);
+        flushRule(state, rule, now);
       }
-      this.evaluateSilence(state, now, out);
+      evaluateSilence(state, now, out);
       out.rollups.push(...state.pendingRows.splice(0));
       out.rollupMerges.push(...state.pendingMerges.splice(0));
     }
@@ -456,299 +423,4 @@ export class Engine {
     if (horizon > state.seenSince) state.seenSince = horizon;
     state.seen.forget(state.seenSince, this.durableThrough);
   }
-
-  private evaluateRule(
-    state: ModuleState,
-    rule: RuleState,
-    asOf: number,
-    now: number,
-    out: Evaluation,
-  ): void {
-    const { spec, ring } = rule;
-    const { geometry } = spec;
-    ring.advance(asOf);
-    const window = ring.window(asOf);
-    const value = aggregateValue(spec.aggregation, window, geometry.buckets * geometry.widthMs);
-    const rawShortfall = value === null ? null : shortfallOf(spec.direction, spec.target, value);
-    const status = statusOf(rawShortfall, spec.tolerance, window.count, spec.minSamples);
-    const shortfall = status === 'no_data' ? null : rawShortfall;
-
-    const fit = rule.series.fit(asOf, shortfall === null ? null : value);
-    const slope = fit.slopePerHour;
-    const trend =
-      slope === null || value === null ? null : towardTarget(spec.direction, spec.target, value, slope);
-    const stagnating =
-      spec.kind === 'goal' &&
-      isStagnating({
-        status,
-        value,
-        target: spec.target,
-        trend,
-        horizonMs: spec.horizonMs,
-        enoughHistory: fit.enoughHistory,
-      });
-
-    const shortWindow = ring.window(asOf, geometry.shortBuckets);
-    const shortValue = aggregateValue(
-      spec.aggregation,
-      shortWindow,
-      geometry.shortBuckets * geometry.widthMs,
-    );
-    const shortStatus = statusOf(
-      shortValue === null ? null : shortfallOf(spec.direction, spec.target, shortValue),
-      spec.tolerance,
-      shortWindow.count,
-      1,
-    );
-
-    const update: PerformanceUpdate = {
-      moduleId: state.module.id,
-      moduleVersion: state.module.version,
-      goalId: spec.id,
-      ruleKind: spec.kind,
-      metric: spec.metric,
-      aggregation: spec.aggregation,
-      window: spec.window,
-      asOf: '', // set below, only if the update is emitted: formatting a time on every evaluation costs
-      value,
-      count: window.count,
-      target: spec.target,
-      shortfall,
-      status,
-      stagnating,
-      trend,
-    };
-    // An update is also due whenever the trend series takes a point, so the published updates are the
-    // series itself: anyone (and a restarted engine) recomputes the same trend from them.
-    const pointDue = status !== 'no_data' && rule.series.due(asOf);
-    if (this.shouldEmit(rule.lastUpdate, update, now - rule.lastUpdateAt, pointDue)) {
-      update.asOf = toTimestamp(asOf);
-      out.updates.push(update);
-      rule.lastUpdate = update;
-      rule.lastUpdateAt = now;
-      if (status !== 'no_data' && value !== null) rule.series.record(asOf, value);
-    }
-
-    const deviates = status === 'off_track';
-    // A reading's message is only read when it makes an alert version, so it is written then.
-    out.alerts.push(
-      ...rule.deviation.step(
-        subjectOf(state, spec, spec.kind === 'goal' ? 'goal_deviation' : 'constraint_violation'),
-        {
-          t: asOf,
-          deviating: deviates,
-          recovered: shortfall !== null && shortfall <= recoveryFraction * spec.tolerance,
-          severity: deviates && shortStatus === 'off_track' ? 'critical' : 'warning',
-          observed: value,
-          target: spec.target,
-          shortfall,
-          get message() {
-            return describe(spec, value, status);
-          },
-        },
-      ),
-    );
-    if (spec.kind === 'goal') {
-      const reading: AlertReading = {
-        t: asOf,
-        deviating: stagnating,
-        recovered: !stagnating && status !== 'no_data',
-        severity: 'warning',
-        observed: value,
-        target: spec.target,
-        shortfall,
-        get message() {
-          return stagnating
-            ? `${describe(spec, value, status)}; no meaningful progress toward the target over ${formatDuration(spec.horizonMs)} (trend ${round(trend)} per hour)`
-            : describe(spec, value, status);
-        },
-      };
-      out.alerts.push(...rule.stagnation.step(subjectOf(state, spec, 'stagnation'), reading));
-    }
-  }
-
-  private shouldEmit(
-    last: PerformanceUpdate | undefined,
-    next: PerformanceUpdate,
-    sinceMs: number,
-    pointDue: boolean,
-  ): boolean {
-    if (!last) return true;
-    if (last.status !== next.status || last.stagnating !== next.stagnating) return true;
-    const changed =
-      pointDue ||
-      last.value !== next.value ||
-      last.count !== next.count ||
-      last.shortfall !== next.shortfall ||
-      last.trend !== next.trend ||
-      last.target !== next.target ||
-      last.moduleVersion !== next.moduleVersion;
-    return changed && sinceMs >= this.coalesceMs;
-  }
-
-  private evaluateSilence(state: ModuleState, now: number, out: Evaluation): void {
-    const limit = state.maxSilenceMs;
-    if (limit === undefined) {
-      if (state.silence.current) {
-        out.alerts.push(
-          ...state.silence.close(subjectOf(state, undefined, 'data_gap'), now, 'maxSilence was removed'),
-        );
-      }
-      return;
-    }
-    const silentMs = now - state.lastReceived;
-    const silent = silentMs >= limit;
-    // The episode starts when the silence crossed the limit, so a restarted engine derives the same id.
-    const t = silent && !state.silence.current ? state.lastReceived + limit : now;
-    out.alerts.push(
-      ...state.silence.step(subjectOf(state, undefined, 'data_gap'), {
-        t,
-        deviating: silent,
-        recovered: !silent,
-        severity: 'warning',
-        observed: null,
-        target: null,
-        shortfall: null,
-        message: silent
-          ? `no event received for ${formatDuration(Math.max(0, Math.round(silentMs)))} (max silence ${state.module.maxSilence})`
-          : `events are arriving again (max silence ${state.module.maxSilence})`,
-      }),
-    );
-  }
-
-  /** Moves a rule's changed buckets into the module's pending rows. */
-  private flushRule(state: ModuleState, rule: RuleState, now: number): void {
-    const taken = rule.ring.takeDirty();
-    if (taken.length === 0 && rule.outside.size === 0) return;
-    const key = {
-      moduleId: state.module.id,
-      ruleId: rule.spec.id,
-      metric: rule.spec.metric,
-      widthMs: rule.spec.geometry.widthMs,
-      moduleVersion: state.module.version,
-    };
-    const dirty = new Map<number, DirtyBucket>();
-    for (const bucket of taken) dirty.set(bucket.bucketMs, bucket);
-    for (const [bucketMs, partial] of rule.outside) {
-      const full = dirty.get(bucketMs);
-      if (full) mergeSummary(full.stored, partial);
-      else state.pendingMerges.push(toRollupRow(key, bucketMs, partial, undefined, now));
-    }
-    rule.outside.clear();
-    for (const bucket of dirty.values())
-      state.pendingRows.push(toRollupRow(key, bucket.bucketMs, bucket.stored, bucket.live, now));
-  }
-}
-
-/**
- * Where a restored alert's hold clocks stood: the asOf starting the trailing run of stored updates that
- * were deviating (or recovered). Status changes are always stored, so this is exact unless the value
- * crossed 0.8 × tolerance inside a coalesced second.
- */
-function holdClocks(
-  spec: RuleSpec,
-  kind: AlertKind,
-  history: PerformanceUpdate[],
-): { deviating?: number; recovered?: number } {
-  const deviating = (u: PerformanceUpdate) =>
-    kind === 'stagnation' ? u.stagnating : u.status === 'off_track';
-  const recovered = (u: PerformanceUpdate) =>
-    kind === 'stagnation'
-      ? !u.stagnating && u.status !== 'no_data'
-      : u.shortfall !== null && u.shortfall <= recoveryFraction * spec.tolerance;
-  const runStart = (test: (u: PerformanceUpdate) => boolean): number | undefined => {
-    let start: number | undefined;
-    for (let i = history.length - 1; i >= 0 && test(history[i]!); i -= 1)
-      start = Date.parse(history[i]!.asOf);
-    return start;
-  };
-  const clocks: { deviating?: number; recovered?: number } = {};
-  const d = runStart(deviating);
-  const r = runStart(recovered);
-  if (d !== undefined) clocks.deviating = d;
-  if (r !== undefined) clocks.recovered = r;
-  return clocks;
-}
-
-function newRule(spec: RuleSpec, aheadMs: number): RuleState {
-  return {
-    spec,
-    ring: new BucketRing(spec.geometry, spec.withSketch, Math.ceil(aheadMs / spec.geometry.widthMs)),
-    series: new TrendSeries(spec.horizonMs),
-    deviation: new AlertTracker(),
-    stagnation: new AlertTracker(),
-    lastUpdate: undefined,
-    lastUpdateAt: Number.NEGATIVE_INFINITY,
-    outside: new Map(),
-  };
-}
-
-function trackersOf(rule: RuleState): Array<[AlertTracker, AlertKind]> {
-  return rule.spec.kind === 'goal'
-    ? [
-        [rule.deviation, 'goal_deviation'],
-        [rule.stagnation, 'stagnation'],
-      ]
-    : [[rule.deviation, 'constraint_violation']];
-}
-
-function trackerFor(rule: RuleState, kind: AlertKind): AlertTracker | undefined {
-  return trackersOf(rule).find(([, k]) => k === kind)?.[0];
-}
-
-function subjectOf(state: ModuleState, spec: RuleSpec | undefined, kind: AlertKind): AlertSubject {
-  return {
-    moduleId: state.module.id,
-    moduleVersion: state.module.version,
-    owner: state.module.owner,
-    ruleId: spec?.id ?? silenceRuleId,
-    kind,
-    holdMs: spec?.holdMs ?? 0,
-  };
-}
-
-/** Pairs one module's dedup memory holds before its horizon follows the clock (see forgetSeen): ~150 MiB. */
-const seenCapPerModule = 1_000_000;
-
-/** Slots of the dedup memory's time index: a sixteenth of the lateness bound, at least a second. */
-function seenSlotMs(latenessMs: number): number {
-  return Math.max(1000, Math.floor(latenessMs / 16));
-}
-
-function singleSummary(event: EngineEvent, withSketch: boolean): Summary {
-  const summary = emptySummary(withSketch);
-  summary.count = 1;
-  summary.sum = event.value;
-  summary.min = event.value;
-  summary.max = event.value;
-  summary.lastValue = event.value;
-  summary.lastMs = event.observedAt;
-  summary.lastEventId = event.eventId;
-  summary.sketch?.add(event.value);
-  return summary;
-}
-
-function round(value: number | null): string {
-  return value === null ? 'n/a' : String(Number(value.toPrecision(4)));
-}
-
-function describe(spec: RuleSpec, value: number | null, status: string): string {
-  const what = `${spec.aggregation} of ${spec.metric} over ${spec.window} is ${round(value)}`;
-  if (spec.kind === 'constraint') return `${what}; must be ${spec.op} ${spec.target} (${status})`;
-  const goal =
-    spec.direction === 'increase'
-      ? `at least ${spec.target}`
-      : spec.direction === 'decrease'
-        ? `at most ${spec.target}`
-        : `${spec.target}`;
-  return `${what}; goal ${goal} with tolerance ${spec.tolerance} (${status})`;
-}
-
-/** True when a stored row holds the buckets `spec` builds: same width and metric, a sketch if it needs one. */
-function fitsRule(spec: RuleSpec, row: RollupRow): boolean {
-  return (
-    spec.geometry.widthMs === row.width_ms &&
-    spec.metric === row.metric &&
-    (!spec.withSketch || rollupHasSketch(row))
-  );
 }

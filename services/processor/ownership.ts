@@ -1,0 +1,153 @@
+import { Topics } from '../../infra/kafka/topics.js';
+import type { ModuleVersion } from '../../schemas/registry.js';
+import type { Bus } from '../ports/bus.js';
+import type { Clock } from '../ports/clock.js';
+import type { RegistryView } from '../ports/registry.js';
+import type { Store } from '../ports/store.js';
+import type { Logger } from '../runtime/logger.js';
+import type { PartitionState } from './partition.js';
+import { loadModuleState } from './restore.js';
+
+/** Modules restored per store round trip (each round trip is bounded: see restore.ts). */
+const restoreChunk = 50;
+
+export interface OwnershipOptions {
+  bus: Pick<Bus, 'partitionFor'>;
+  store: Store;
+  registry: RegistryView;
+  clock: Clock;
+  logger: Logger;
+  /** The partitions this member holds (the processor's map, read live). */
+  partitions: ReadonlyMap<number, PartitionState>;
+  /** Bounds a store call, so a hung store cannot stall the partition. */
+  timed<T>(work: Promise<T>, what: string): Promise<T>;
+}
+
+/**
+ * Which modules a partition's engine holds, and their restore from the store.
+ *
+ * On assignment, every active module whose id hashes to an assigned partition is restored at once
+ * (not only on its next event), so one that stays silent after a restart still gets its data_gap.
+ * What fails is retried by the partition's next batch or tick (`restorePending`); a module first
+ * seen in a batch is restored before the batch's events reach the engine (`restore`); a registry
+ * change reaches the engines that hold the module (`moduleChanged`).
+ */
+export class Ownership {
+  constructor(private readonly o: OwnershipOptions) {}
+
+  /** Marks every active module that hashes to one of these partitions as owned there, and restores them. */
+  async claimOwned(partitions: number[]): Promise<void> {
+    const wanted = new Set(partitions);
+    const owned = new Map<number, string[]>();
+    try {
+      for (const module of this.o.registry.modules()) {
+        if (module.status !== 'active') continue;
+        const p = await this.o.bus.partitionFor(Topics.metricsRaw, module.id);
+        if (wanted.has(p)) owned.set(p, [...(owned.get(p) ?? []), module.id]);
+      }
+    } catch (err) {
+      // Modules are then restored on their first event, as before this partition's owner was known.
+      this.o.logger.warn(
+        { err, partitions },
+        'could not map modules to partitions; restoring them on their first event',
+      );
+      return;
+    }
+    await Promise.all(
+      partitions.map(async (p) => {
+        const state = this.o.partitions.get(p);
+        if (!state) return;
+        state.unrestored = owned.get(p) ?? [];
+        const began = Date.now();
+        const modules = state.unrestored.length;
+        await state
+          .run(async () => {
+            await this.restorePending(state);
+            // Its time grows with the modules owned and what restore.ts reads for them (see the README).
+            this.o.logger.info({ partition: p, modules, ms: Date.now() - began }, 'partition restored');
+          })
+          .catch((err: unknown) =>
+            this.o.logger.warn(
+              { err, partition: p },
+              'restore on assignment failed; the next batch or tick retries',
+            ),
+          );
+      }),
+    );
+  }
+
+  /** Restores the owned modules not restored yet, a chunk at a time (progress is kept on failure). */
+  async restorePending(state: PartitionState): Promise<void> {
+    while (state.unrestored.length > 0 && !state.dropped) {
+      const ids = state.unrestored.slice(0, restoreChunk);
+      const modules = ids
+        .filter((id) => !state.modules.has(id))
+        .map((id) => this.o.registry.module(id))
+        .filter((m): m is ModuleVersion => m !== undefined);
+      if (modules.length > 0) await this.restore(state, modules, this.o.clock.now());
+      state.unrestored = state.unrestored.slice(ids.length);
+    }
+  }
+
+  /** Puts modules into the engine with their stored state (restore.ts). Throws before changing anything. */
+  async restore(state: PartitionState, modules: ModuleVersion[], now: number): Promise<void> {
+    const began = Date.now();
+    const input = await this.o.timed(loadModuleState(this.o.store, modules, now), 'restore');
+    for (const module of modules) {
+      state.engine.setModule(module);
+      state.modules.set(module.id, module.version);
+    }
+    state.engine.restore(input);
+    for (const row of input.rollups) state.notBefore(row.updated_ms);
+    for (const seen of input.recentEventIds) state.notBefore(seen.receivedMs);
+    for (const ms of input.covered.values()) state.notBefore(ms);
+    for (const r of input.lastReceipts) state.notBefore(r.receivedMs);
+    // Every batch from now on is stamped after this: a stored copy received later is this owner's.
+    state.notBefore(now);
+    const ownSince = state.lastStamp;
+    for (const module of modules)
+      state.dedup.set(module.id, { ownSince, covered: input.covered.get(module.id) ?? 0 });
+    this.o.logger.info(
+      {
+        partition: state.partition,
+        modules: modules.map((m) => m.id),
+        rollups: input.rollups.length,
+        openAlerts: input.openAlerts.length,
+        rememberedEvents: input.recentEventIds.length,
+        ms: Date.now() - began,
+      },
+      'module state restored',
+    );
+  }
+
+  /** A registry change: a new module is claimed, a new version reaches the engines that hold it. */
+  moduleChanged(id: string): void {
+    const module = this.o.registry.module(id);
+    if (!module) return;
+    const partitions = [...this.o.partitions.values()];
+    if (module.status === 'active' && !partitions.some((s) => s.modules.has(id))) void this.claimNew(id);
+    for (const state of partitions) {
+      if (!state.modules.has(id)) continue;
+      void state.run(() => {
+        if ((state.modules.get(id) ?? 0) >= module.version) return;
+        state.engine.setModule(module);
+        state.modules.set(id, module.version);
+      });
+    }
+  }
+
+  /** A module new to this member: restored now if its partition is assigned here (watched before its first event). */
+  private async claimNew(id: string): Promise<void> {
+    try {
+      const state = this.o.partitions.get(await this.o.bus.partitionFor(Topics.metricsRaw, id));
+      if (!state || state.unrestored.includes(id)) return;
+      state.unrestored.push(id);
+      await state.run(() => this.restorePending(state));
+    } catch (err) {
+      this.o.logger.debug(
+        { err, moduleId: id },
+        'new module not restored yet; the next batch or tick retries',
+      );
+    }
+  }
+}
