@@ -23,7 +23,7 @@
  *
  * Targets: end at most 1.2× the first hour, under 1 GiB, restore under 10 s, every event exactly once.
  *
- *   node --expose-gc --import tsx bench/soak.ts [--kafka] [--hours 26] [--minutes 9.5] [--rate 5000] [--modules 1000]
+ *   node --expose-gc --import tsx bench/soak.ts [--kafka] [--hours 26] [--minutes 9.5] [--rate 5000] [--modules 1000] [--data dir]
  *
  * With `--kafka`, a local Kafka and ClickHouse are started (as the tests do) unless
  * GLASSHOUSE_KAFKA_BROKERS and GLASSHOUSE_CLICKHOUSE_URL name running ones; their memory is their own
@@ -63,6 +63,8 @@ const { values: args } = parseArgs({
     minutes: { type: 'string', default: '9.5' },
     rate: { type: 'string', default: '5000' },
     modules: { type: 'string', default: '1000' },
+    /** Standalone: keep the bus log and DuckDB file in this directory (to inspect them afterwards). */
+    data: { type: 'string' },
   },
 });
 const simHours = positive('hours');
@@ -184,7 +186,7 @@ const countsSql = {
 };
 
 async function standaloneSetup(): Promise<Setup> {
-  const dir = await mkdtemp(join(tmpdir(), 'gh-soak-'));
+  const dir = args.data ?? (await mkdtemp(join(tmpdir(), 'gh-soak-')));
   const path = join(dir, 'glasshouse.duckdb');
   return {
     // As runtime/adapters.ts builds them for the standalone deployment.
@@ -209,7 +211,9 @@ async function standaloneSetup(): Promise<Setup> {
         instance.closeSync();
       }
     },
-    close: () => rm(dir, { recursive: true, force: true }),
+    close: async () => {
+      if (!args.data) await rm(dir, { recursive: true, force: true });
+    },
   };
 }
 
@@ -341,18 +345,31 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 interface Memory {
   rss: number;
   heap: number;
+  /** The JavaScript heap as reserved from the system (what of it counts in `rss`). */
+  heapTotal: number;
   external: number;
+  /** What DuckDB's buffer manager holds (standalone only). */
+  duckdb?: number;
 }
 
-function memory(): Memory {
+async function memory(store?: Store): Promise<Memory> {
   (globalThis as { gc?: () => void }).gc?.();
   const m = process.memoryUsage();
-  return { rss: m.rss / 2 ** 20, heap: m.heapUsed / 2 ** 20, external: m.external / 2 ** 20 };
+  const mib = (n: number) => n / 2 ** 20;
+  const duckdb = store instanceof DuckDbStore ? mib(await store.memoryBytes()) : undefined;
+  return {
+    rss: mib(m.rss),
+    heap: mib(m.heapUsed),
+    heapTotal: mib(m.heapTotal),
+    external: mib(m.external),
+    ...(duckdb === undefined ? {} : { duckdb }),
+  };
 }
 
-/** Resident memory, and what of it is the JavaScript heap and buffers (the rest: native, e.g. DuckDB). */
+/** Resident memory, and what of it is the JavaScript heap, buffers and DuckDB (the rest: native). */
 function describe(m: Memory): string {
-  return `${m.rss.toFixed(0)} MiB resident (heap ${m.heap.toFixed(0)} MiB, buffers ${m.external.toFixed(0)} MiB)`;
+  const duckdb = m.duckdb === undefined ? '' : `, duckdb ${m.duckdb.toFixed(0)} MiB`;
+  return `${m.rss.toFixed(0)} MiB resident (heap ${m.heap.toFixed(0)} of ${m.heapTotal.toFixed(0)} MiB, buffers ${m.external.toFixed(0)} MiB${duckdb})`;
 }
 
 async function outcomes(m: ProcessorMetrics): Promise<Record<string, number>> {
@@ -475,7 +492,7 @@ async function run(setup: Setup): Promise<void> {
     `soak: ${args.kafka ? 'kafka + clickhouse' : 'standalone (durable in-process bus + duckdb)'}, ${moduleCount} modules × 3 goals, ` +
       `${rate} records/s for ${wallMinutes} min wall = ${simHours} h simulated (${speed.toFixed(0)}× the wall clock)`,
   );
-  const before = memory();
+  const before = await memory();
   let proc = await startProcessor(setup, clock);
   const simStart = clock.now();
   say(`started (${proc.phases}); ${before.rss.toFixed(0)} MiB resident before`);
@@ -511,11 +528,11 @@ async function run(setup: Setup): Promise<void> {
     }
     const simHour = (clock.now() - simStart) / hourMs;
     if (!firstHour && simHour >= 1) {
-      firstHour = memory();
+      firstHour = await memory(proc.store);
       say(`first simulated hour: ${describe(firstHour)}, ${sent} records`);
     } else if (simHour >= nextReport) {
       nextReport += 2;
-      const m = memory();
+      const m = await memory(proc.store);
       const o = await outcomes(proc.metrics);
       const wallS = (performance.now() - began) / 1000;
       say(
@@ -533,7 +550,7 @@ async function run(setup: Setup): Promise<void> {
   const caughtUp = await drained(proc, sent, 60_000);
   const drainS = (performance.now() - began) / 1000 - wallS;
   const o = await outcomes(proc.metrics);
-  const end = memory();
+  const end = await memory(proc.store);
   const ratio = end.rss / (firstHour?.rss ?? Number.NaN);
   say(
     `end: ${simulated.toFixed(1)} h simulated in ${wallS.toFixed(0)} s: ${sent} records (${Math.round(sent / wallS)}/s; ` +

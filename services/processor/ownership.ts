@@ -6,7 +6,7 @@ import type { RegistryView } from '../ports/registry.js';
 import type { Store } from '../ports/store.js';
 import type { Logger } from '../runtime/logger.js';
 import type { PartitionState } from './partition.js';
-import { loadModuleState } from './restore.js';
+import { loadModuleState, type RestoredState } from './restore.js';
 
 /** Modules restored per store round trip (each round trip is bounded: see restore.ts). */
 const restoreChunk = 50;
@@ -33,6 +33,13 @@ export interface OwnershipOptions {
  * change reaches the engines that hold the module (`moduleChanged`).
  */
 export class Ownership {
+  /**
+   * Per partition, the store read of its current restore chunk. A read that outlives its timeout keeps
+   * running (a store call cannot be taken back), and the retry joins it instead of queueing the same
+   * reads again behind it: on a slow store, retries would otherwise pile up until none finishes.
+   */
+  private readonly loading = new Map<PartitionState, { ids: string; load: Promise<RestoredState> }>();
+
   constructor(private readonly o: OwnershipOptions) {}
 
   /** Marks every active module that hashes to one of these partitions as owned there, and restores them. */
@@ -92,7 +99,7 @@ export class Ownership {
   /** Puts modules into the engine with their stored state (restore.ts). Throws before changing anything. */
   async restore(state: PartitionState, modules: ModuleVersion[], now: number): Promise<void> {
     const began = Date.now();
-    const input = await this.o.timed(loadModuleState(this.o.store, modules, now), 'restore');
+    const input = await this.o.timed(this.load(state, modules, now), 'restore');
     for (const module of modules) {
       state.engine.setModule(module);
       state.modules.set(module.id, module.version);
@@ -118,6 +125,24 @@ export class Ownership {
       },
       'module state restored',
     );
+  }
+
+  /**
+   * The stored state of these modules: the read already running for them on this partition, or a new
+   * one. A joined read is as valid as a slow one: nothing of these modules is applied until it is in.
+   */
+  private load(state: PartitionState, modules: ModuleVersion[], now: number): Promise<RestoredState> {
+    const ids = modules.map((m) => m.id).join(' ');
+    const running = this.loading.get(state);
+    if (running?.ids === ids) return running.load;
+    const load = loadModuleState(this.o.store, modules, now);
+    const entry = { ids, load };
+    this.loading.set(state, entry);
+    const done = () => {
+      if (this.loading.get(state) === entry) this.loading.delete(state);
+    };
+    load.then(done, done);
+    return load;
   }
 
   /** A registry change: a new module is claimed, a new version reaches the engines that hold it. */

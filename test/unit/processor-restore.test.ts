@@ -10,7 +10,10 @@ import {
 import type { Store } from '../../services/ports/store.js';
 import type { Row } from '../../services/ports/tables.js';
 import { alertRow, updateRow } from '../../services/processor/outputs.js';
+import { Ownership } from '../../services/processor/ownership.js';
+import { PartitionState } from '../../services/processor/partition.js';
 import { loadModuleState } from '../../services/processor/restore.js';
+import type { PartitionWriter } from '../../services/processor/writer.js';
 import { meanGoalModule } from '../support/processor-harness.js';
 import { FixtureRegistry } from '../support/registry-fixture.js';
 
@@ -187,7 +190,7 @@ describe('restore of trends and hold clocks from a bounded read of the updates (
     450: ['goal_deviation', 'stagnation'],
     750: ['goal_deviation'],
     880: ['goal_deviation', 'stagnation'],
-    1_000: ['goal_deviation', 'stagnation'],
+    1000: ['goal_deviation', 'stagnation'],
   };
   it.each([450, 750, 880, 1_000])(
     'gives the same updates and alerts as an engine that never stopped (restart at step %i)',
@@ -272,4 +275,59 @@ describe('restore of trends and hold clocks from a bounded read of the updates (
       expect(expected.flatMap((o) => o.alerts).length).toBeGreaterThan(0);
     },
   );
+});
+
+describe('a restore retried while its store read still runs (Ownership)', () => {
+  let store: DuckDbStore;
+  afterEach(async () => {
+    await store?.stop();
+  });
+
+  it('joins the running read instead of queueing the same reads again', async () => {
+    store = new DuckDbStore({ path: ':memory:' });
+    await store.start();
+    await store.migrate();
+    let reads = 0;
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    // A slow store: every read waits for the gate.
+    const slow = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop === 'select' || prop === 'maxPerGroup') {
+          return async (...args: unknown[]) => {
+            reads += 1;
+            await gate;
+            return (Reflect.get(target, prop, receiver) as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        }
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    }) as Store;
+    const clock = { now: () => now };
+    const state = new PartitionState(0, { clock }, undefined as unknown as PartitionWriter);
+    let timeouts = 0;
+    const ownership = new Ownership({
+      bus: { partitionFor: async () => 0 },
+      store: slow,
+      registry: new FixtureRegistry({ modules: [meanGoalModule('er-wait', { window: '1h' })] }),
+      clock,
+      logger: _logger,
+      partitions: new Map([[0, state]]),
+      // The first attempt gives up at once, as a step timeout would on a slow store.
+      timed: (work) => (timeouts++ === 0 ? Promise.reject(new Error('restore timed out')) : work),
+    });
+    await expect(ownership.restore(state, [module], now)).rejects.toThrow(/timed out/);
+    const retry = ownership.restore(state, [module], now);
+    release();
+    await retry;
+    expect(state.modules.get('er-wait')).toBe(module.version);
+    // One restore's reads in all: the retry read nothing of its own. A restore now (none running)
+    // reads as many again.
+    const total = reads;
+    await ownership.restore(state, [module], now);
+    expect(reads - total).toBe(total);
+  });
 });

@@ -95,6 +95,16 @@ export class DuckDbStore implements Store, GroundTruthSource {
     return this.state;
   }
 
+  /** Bytes DuckDB holds in memory now (its buffer manager's view: `duckdb_memory()`), for diagnostics. */
+  async memoryBytes(): Promise<number> {
+    return this.serialized(async (c) => {
+      const rows = (
+        await c.runAndReadAll('SELECT sum(memory_usage_bytes) AS n FROM duckdb_memory()')
+      ).getRowObjectsJS();
+      return Number(rows[0]?.n ?? 0);
+    }, 'reading memory usage');
+  }
+
   async migrate(): Promise<MigrationReport> {
     const migrations = await loadMigrations(migrationsDir);
     return this.serialized(async (c) => {
