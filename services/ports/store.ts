@@ -29,6 +29,11 @@ export interface SelectQuery {
    * newest row per series, or a bounded sample of a long one (one row per slot).
    */
   firstPer?: { columns: string[]; slot?: { column: string; width: number } };
+  /**
+   * Only these columns are read back (the others are absent from the rows): a long read that needs
+   * a few small columns skips decoding the rest. `selectColumns` types the result.
+   */
+  columns?: string[];
 }
 
 /** Hard ceiling for one `select`; callers page with `where` + `orderBy` beyond it. */
@@ -63,6 +68,16 @@ export interface Store extends Component, Expiring {
     column: string,
     where?: Condition[],
   ): Promise<Map<string, number>>;
+}
+
+/** `selectAll` of only some columns, typed as such. */
+export async function selectColumns<T extends TableName, C extends keyof Row<T> & string>(
+  store: Store,
+  table: T,
+  columns: readonly C[],
+  query: Omit<SelectQuery, 'limit' | 'offset' | 'columns'>,
+): Promise<Array<Pick<Row<T>, C>>> {
+  return selectAll(store, table, { ...query, columns: [...columns] });
 }
 
 /**

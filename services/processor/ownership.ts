@@ -9,7 +9,7 @@ import type { PartitionState } from './partition.js';
 import { loadModuleState, type RestoredState } from './restore.js';
 
 /** Modules restored per store round trip (each round trip is bounded: see restore.ts). */
-const restoreChunk = 50;
+const restoreChunk = 200;
 
 export interface OwnershipOptions {
   bus: Pick<Bus, 'partitionFor'>;

@@ -11,7 +11,7 @@ import {
   trendSlotMs,
 } from '../core/performance/index.js';
 import { latestOpenAlerts } from '../ports/alert-queries.js';
-import { type Store, selectAll } from '../ports/store.js';
+import { type Condition, type Store, selectAll, selectColumns } from '../ports/store.js';
 import type { Row } from '../ports/tables.js';
 
 /**
@@ -52,6 +52,7 @@ export async function loadModuleState(
     openAlerts: [],
     recentEventIds: [],
     updates: [],
+    trendPoints: [],
     seenSince: new Map(),
     lastReceipts: [],
     covered: new Map(),
@@ -60,35 +61,60 @@ export async function loadModuleState(
     const chunk = modules.slice(i, i + chunkSize);
     const part = await loadChunk(store, chunk, now);
     for (const [id, ms] of part.seenSince) out.seenSince.set(id, ms);
-    for (const key of ['rollups', 'openAlerts', 'recentEventIds', 'updates', 'lastReceipts'] as const)
+    for (const key of [
+      'rollups',
+      'openAlerts',
+      'recentEventIds',
+      'updates',
+      'trendPoints',
+      'lastReceipts',
+    ] as const)
       for (const item of part[key]) (out[key] as unknown[]).push(item);
     for (const [id, ms] of part.covered) out.covered.set(id, ms);
   }
   return out;
 }
 
-const chunkSize = 50;
+const chunkSize = 200;
 const dayMs = 86_400_000;
-
-interface Spans {
-  latenessMs: number;
-  windowMs: number;
-}
 
 function latenessOf(module: ModuleVersion): number {
   return module.allowedLateness ? (parseDuration(module.allowedLateness) ?? 30_000) : 30_000;
 }
 
-function spansOf(module: ModuleVersion): Spans {
-  const windowMs = Math.max(0, ...rulesOf(module).map((r) => r.geometry.windowMs));
-  return { latenessMs: latenessOf(module), windowMs };
+/**
+ * Per rule (`module rule`), the oldest bucket its live window can ever reach again: the window ends
+ * at or after `now − allowedLateness`, and a bucket may start up to one width before the window.
+ */
+function liveFromOf(modules: ModuleVersion[], now: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of modules)
+    for (const rule of rulesOf(m))
+      out.set(`${m.id} ${rule.id}`, now - latenessOf(m) - rule.geometry.windowMs - 2 * rule.geometry.widthMs);
+  return out;
+}
+
+/** The rollups of the live windows: one read per distinct window start, kept per rule. */
+async function liveRollups(store: Store, liveFrom: ReadonlyMap<string, number>): Promise<RollupRow[]> {
+  const byStart = new Map<number, string[]>();
+  for (const [key, from] of liveFrom) byStart.set(from, [...(byStart.get(from) ?? []), key]);
+  const out: RollupRow[] = [];
+  for (const [from, keys] of byStart) {
+    const rows = await selectAll(store, 'rollups', {
+      where: [
+        { column: 'module_id', op: 'in', value: [...new Set(keys.map((k) => k.split(' ')[0]!))] },
+        { column: 'rule_id', op: 'in', value: [...new Set(keys.map((k) => k.split(' ')[1]!))] },
+        { column: 'bucket_ms', op: '>=', value: from },
+      ],
+    });
+    for (const r of rows) if (liveFrom.get(`${r.module_id} ${r.rule_id}`) === from) out.push(r);
+  }
+  return out;
 }
 
 async function loadChunk(store: Store, modules: ModuleVersion[], now: number) {
   const ids = modules.map((m) => m.id);
-  const spans = modules.map(spansOf);
-  const maxOf = (f: (s: Spans) => number) => Math.max(...spans.map(f));
-  const lateness = maxOf((s) => s.latenessMs);
+  const lateness = Math.max(...modules.map(latenessOf));
   const inModules = { column: 'module_id', op: 'in', value: ids } as const;
 
   const covered = await store.maxPerGroup('rollups', 'module_id', 'updated_ms', [inModules]);
@@ -96,14 +122,14 @@ async function loadChunk(store: Store, modules: ModuleVersion[], now: number) {
   // clock), so a processor catching up a backlog after the restart answers from memory.
   const newestObserved = await store.maxPerGroup('rollups', 'module_id', 'last_ms', [inModules]);
   const seenSince = new Map<string, number>();
-  for (const [i, m] of modules.entries())
-    seenSince.set(m.id, Math.min(newestObserved.get(m.id) ?? now, now) - spans[i]!.latenessMs);
+  for (const m of modules)
+    seenSince.set(m.id, Math.min(newestObserved.get(m.id) ?? now, now) - latenessOf(m));
   const seenSinceMs = Math.min(...seenSince.values());
   // Buckets can be up to one bucket width before the window start (alignment); 2× window is ample.
-  const liveFrom = now - lateness - 2 * maxOf((s) => s.windowMs);
-  const rollups = await selectAll(store, 'rollups', {
-    where: [inModules, { column: 'bucket_ms', op: '>=', value: liveFrom }],
-  });
+  const liveFrom = liveFromOf(modules, now);
+  const isLive = (r: RollupRow) =>
+    r.bucket_ms >= (liveFrom.get(`${r.module_id} ${r.rule_id}`) ?? Number.POSITIVE_INFINITY);
+  const rollups = await liveRollups(store, liveFrom);
   const noteCovered = (rows: RollupRow[]) => {
     for (const r of rows) covered.set(r.module_id, Math.max(covered.get(r.module_id) ?? 0, r.updated_ms));
   };
@@ -148,10 +174,7 @@ async function loadChunk(store: Store, modules: ModuleVersion[], now: number) {
     );
     const seen = later.filter((r) => !rewritten.has(r.module_id));
     noteCovered(seen);
-    foldNewer(
-      rollups,
-      seen.filter((r) => r.bucket_ms >= liveFrom),
-    );
+    foldNewer(rollups, seen.filter(isLive));
   }
   const counted = new Map<string, Row<'metric_events'>>();
   for (const e of events) {
@@ -169,8 +192,8 @@ async function loadChunk(store: Store, modules: ModuleVersion[], now: number) {
 
   const openAlerts = await latestOpenAlerts(store, ids);
 
-  const updates = await loadUpdates(store, modules, openAlerts, now);
-  return { rollups, openAlerts, recentEventIds, updates, lastReceipts, covered, seenSince };
+  const { updates, trendPoints } = await loadUpdates(store, modules, openAlerts, now);
+  return { rollups, openAlerts, recentEventIds, updates, trendPoints, lastReceipts, covered, seenSince };
 }
 
 /**
@@ -189,7 +212,7 @@ async function loadUpdates(
   modules: ModuleVersion[],
   openAlerts: AlertEvent[],
   now: number,
-): Promise<PerformanceUpdate[]> {
+): Promise<Pick<RestoredState, 'updates' | 'trendPoints'>> {
   const rules = new Map<string, RuleSpec>();
   let oldest = now;
   for (const m of modules) {
@@ -205,14 +228,12 @@ async function loadUpdates(
     for (const r of list) rows.set(`${r.module_id} ${r.goal_id} ${r.as_of_ms}`, r);
   };
 
-  const newest = await selectAll(store, 'performance_updates', {
-    where: [inModules, { column: 'as_of_ms', op: '>=', value: oldest }],
-    orderBy: [{ column: 'as_of_ms', direction: 'desc' }],
-    firstPer: { columns: ['module_id', 'goal_id'] },
-  });
+  const newest = await newestUpdates(store, [inModules, { column: 'as_of_ms', op: '>=', value: oldest }]);
   keep(newest);
 
-  // One sampled read per distinct slot width; a row is kept only for rules of that width.
+  // One sampled read per distinct slot width; a row is kept only for rules of that width. Only the
+  // time and value are read: ~120 points per rule, too many to decode whole updates for.
+  const trendPoints: RestoredState['trendPoints'] = [];
   const bySlot = new Map<number, string[]>();
   for (const [key, rule] of rules) {
     const slot = trendSlotMs(rule.horizonMs);
@@ -220,17 +241,24 @@ async function loadUpdates(
   }
   for (const [slot, keys] of bySlot) {
     const wanted = new Set(keys);
-    const sampled = await selectAll(store, 'performance_updates', {
-      where: [
-        { column: 'module_id', op: 'in', value: [...new Set(keys.map((k) => k.split(' ')[0]!))] },
-        { column: 'goal_id', op: 'in', value: [...new Set(keys.map((k) => k.split(' ')[1]!))] },
-        { column: 'as_of_ms', op: '>=', value: oldest },
-        { column: 'status', op: '!=', value: 'no_data' },
-      ],
-      orderBy: [{ column: 'as_of_ms' }],
-      firstPer: { columns: ['module_id', 'goal_id'], slot: { column: 'as_of_ms', width: slot } },
-    });
-    keep(sampled.filter((r) => wanted.has(`${r.module_id} ${r.goal_id}`)));
+    const sampled = await selectColumns(
+      store,
+      'performance_updates',
+      ['module_id', 'goal_id', 'as_of_ms', 'value'],
+      {
+        where: [
+          { column: 'module_id', op: 'in', value: [...new Set(keys.map((k) => k.split(' ')[0]!))] },
+          { column: 'goal_id', op: 'in', value: [...new Set(keys.map((k) => k.split(' ')[1]!))] },
+          { column: 'as_of_ms', op: '>=', value: oldest },
+          { column: 'status', op: '!=', value: 'no_data' },
+        ],
+        orderBy: [{ column: 'as_of_ms' }],
+        firstPer: { columns: ['module_id', 'goal_id'], slot: { column: 'as_of_ms', width: slot } },
+      },
+    );
+    for (const r of sampled)
+      if (wanted.has(`${r.module_id} ${r.goal_id}`))
+        trendPoints.push({ moduleId: r.module_id, goalId: r.goal_id, t: r.as_of_ms, value: r.value });
   }
 
   // Hold clocks: from the newest update of each rule with an open alert, back one hold.
@@ -251,11 +279,7 @@ async function loadUpdates(
     const span = await selectAll(store, 'performance_updates', {
       where: [...heldRules, { column: 'as_of_ms', op: '>=', value: from }],
     });
-    const before = await selectAll(store, 'performance_updates', {
-      where: [...heldRules, { column: 'as_of_ms', op: '<', value: from }],
-      orderBy: [{ column: 'as_of_ms', direction: 'desc' }],
-      firstPer: { columns: ['module_id', 'goal_id'] },
-    });
+    const before = await newestUpdates(store, [...heldRules, { column: 'as_of_ms', op: '<', value: from }]);
     keep([...span, ...before].filter((r) => held.has(`${r.module_id} ${r.goal_id}`)));
   }
 
@@ -264,7 +288,29 @@ async function loadUpdates(
     const parsed = PerformanceUpdate.safeParse(row.body);
     if (parsed.success) updates.push(parsed.data);
   }
-  return updates;
+  return { updates, trendPoints };
+}
+
+/**
+ * The newest update per rule among those matching `where`: found from the key columns alone, then
+ * read whole (decoding every candidate's body would cost more than the reads).
+ */
+async function newestUpdates(store: Store, where: Condition[]): Promise<Row<'performance_updates'>[]> {
+  const keys = await selectColumns(store, 'performance_updates', ['module_id', 'goal_id', 'as_of_ms'], {
+    where,
+    orderBy: [{ column: 'as_of_ms', direction: 'desc' }],
+    firstPer: { columns: ['module_id', 'goal_id'] },
+  });
+  if (keys.length === 0) return [];
+  const wanted = new Set(keys.map((k) => `${k.module_id} ${k.goal_id} ${k.as_of_ms}`));
+  const rows = await selectAll(store, 'performance_updates', {
+    where: [
+      { column: 'module_id', op: 'in', value: [...new Set(keys.map((k) => k.module_id))] },
+      { column: 'goal_id', op: 'in', value: [...new Set(keys.map((k) => k.goal_id))] },
+      { column: 'as_of_ms', op: 'in', value: [...new Set(keys.map((k) => k.as_of_ms))] },
+    ],
+  });
+  return rows.filter((r) => wanted.has(`${r.module_id} ${r.goal_id} ${r.as_of_ms}`));
 }
 
 /**

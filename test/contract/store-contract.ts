@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MigrationReport, type Store, selectAll } from '../../services/ports/store.js';
+import { type MigrationReport, type Store, selectAll, selectColumns } from '../../services/ports/store.js';
 import { type Row, type TableName, tables } from '../../services/ports/tables.js';
 import { hostileStrings, prefixFilter, sampleRows, uniqueId } from './store-fixtures.js';
 import { retentionContract } from './store-retention.js';
@@ -258,7 +258,10 @@ export function storeContract(adapter: string, create: () => Promise<StoreUnderT
         orderBy: [{ column: 'as_of_ms', direction: 'desc' }],
         firstPer: { columns: ['goal_id'] },
       });
-      expect(newest.map((r) => `${r.goal_id}@${r.as_of_ms - 1_700_000_000_000}`)).toEqual(['b@9000', 'a@3900']);
+      expect(newest.map((r) => `${r.goal_id}@${r.as_of_ms - 1_700_000_000_000}`)).toEqual([
+        'b@9000',
+        'a@3900',
+      ]);
       const paged = await selectAll(
         store,
         'performance_updates',
@@ -270,6 +273,14 @@ export function storeContract(adapter: string, create: () => Promise<StoreUnderT
         2,
       );
       expect(paged).toEqual(sampled);
+      const narrow = await selectColumns(store, 'performance_updates', ['goal_id', 'as_of_ms'], {
+        where,
+        orderBy: [{ column: 'as_of_ms', direction: 'desc' }],
+        firstPer: { columns: ['goal_id'] },
+      });
+      expect(narrow).toEqual(newest.map((r) => ({ goal_id: r.goal_id, as_of_ms: r.as_of_ms })));
+      await expect(store.select('performance_updates', { columns: ['nope'] })).rejects.toThrow();
+      await expect(store.select('performance_updates', { columns: [] })).rejects.toThrow(/columns/);
       await expect(store.select('performance_updates', { firstPer: { columns: ['body'] } })).rejects.toThrow(
         /json/,
       );

@@ -170,7 +170,7 @@ export class ClickHouseStore implements Store, GroundTruthSource {
     // LIMIT 1 BY keeps the first row per group in the ORDER BY; the outer query orders and pages.
     if (parts.firstPer)
       from = `(SELECT ${columns} FROM ${from} ORDER BY ${parts.orderBy} LIMIT 1 BY ${parts.firstPer.join(', ')})`;
-    const sql = `SELECT ${columns} FROM ${from} ORDER BY ${parts.orderBy} ${parts.limit}`;
+    const sql = `SELECT ${parts.output} FROM ${from} ORDER BY ${parts.orderBy} ${parts.limit}`;
     const raw = await this.rows<Record<string, unknown>>(sql);
     checkRowCeiling(table, parts, raw.length);
     return raw.map((r) => decodeRow(table, r));

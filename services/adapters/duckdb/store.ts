@@ -182,7 +182,7 @@ export class DuckDbStore implements Store, GroundTruthSource {
       from =
         `(SELECT ${columns}, row_number() OVER (PARTITION BY ${parts.firstPer.join(', ')} ` +
         `ORDER BY ${parts.orderBy}) AS gh_first FROM ${from}) WHERE gh_first = 1`;
-    const sql = `SELECT ${columns} FROM ${from} ORDER BY ${parts.orderBy} ${parts.limit}`;
+    const sql = `SELECT ${parts.output} FROM ${from} ORDER BY ${parts.orderBy} ${parts.limit}`;
     const raw = await this.serialized(
       async (c) => (await c.runAndReadAll(sql)).getRowObjectsJS(),
       `select from ${table}`,

@@ -66,7 +66,9 @@ export function encodeJson(value: unknown): string {
 export function decodeRow<T extends TableName>(table: T, raw: Record<string, unknown>): Row<T> {
   const columns = tables[table].columns as Record<string, ColumnType>;
   const row: AnyRow = {};
-  for (const [name, type] of Object.entries(columns)) row[name] = decodeValue(type, raw[name]);
+  // A select of some columns (`columns`) decodes only those.
+  for (const [name, type] of Object.entries(columns))
+    if (name in raw) row[name] = decodeValue(type, raw[name]);
   return row as Row<T>;
 }
 

@@ -18,6 +18,8 @@ export interface SelectParts {
   unbounded: boolean;
   /** `LIMIT ...` clause with the offset, in the dialect's syntax. */
   limit: string;
+  /** The columns to return, quoted and comma-separated (`columns`, or every column of the table). */
+  output: string;
   /** For `firstPer`: the expressions whose distinct values each keep their first row. */
   firstPer?: string[];
 }
@@ -61,7 +63,13 @@ export function renderSelect(table: TableName, query: SelectQuery, dialect: Dial
   }
   const fetch = limit ?? maxSelectRows + 1;
   const firstPer = query.firstPer && renderFirstPer(table, columns, query.firstPer, dialect);
+  if (query.columns !== undefined && (!Array.isArray(query.columns) || query.columns.length === 0))
+    throw new InvalidQueryError('columns: expects a non-empty list');
+  const output = (query.columns ?? Object.keys(columns))
+    .map((c) => sqlIdentifier(assertColumn(table, c), dialect))
+    .join(', ');
   return {
+    output,
     ...(firstPer ? { firstPer } : {}),
     keyConditions,
     otherConditions,

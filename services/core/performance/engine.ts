@@ -84,12 +84,17 @@ export interface RestoreInput {
   /** The latest stored receipt per module (silence counts from it, not from the restart). */
   lastReceipts?: Array<{ moduleId: string; receivedMs: number }>;
   /**
-   * Stored PerformanceUpdates, per rule: at least the first update with a status in each trend slot
-   * of its stagnation horizon (the trend series), its newest (change detection) and, for a rule with
-   * an open alert, enough of the tail to find where the trailing run of deviating or recovered
-   * updates starts (hold clocks). Any superset gives the same state.
+   * Stored PerformanceUpdates, per rule: its newest (change detection) and, for a rule with an open
+   * alert, enough of the tail to find where the trailing run of deviating or recovered updates starts
+   * (hold clocks); with `trendPoints`, at least the first update with a status in each trend slot of
+   * its stagnation horizon (the trend series). Any superset gives the same state.
    */
   updates?: PerformanceUpdate[];
+  /**
+   * Trend points read as bare columns (time and value of stored updates with a status), in addition
+   * to those of `updates`: together at least the first of each trend slot of each rule's horizon.
+   */
+  trendPoints?: Array<{ moduleId: string; goalId: string; t: number; value: number }>;
 }
 
 export interface EngineOptions {
@@ -328,12 +333,16 @@ export class Engine {
     const updates = [...(input.updates ?? [])].sort((a, b) => Date.parse(a.asOf) - Date.parse(b.asOf));
     for (const update of updates) {
       const rule = this.modules.get(update.moduleId)?.rules.get(update.goalId);
-      if (!rule) continue;
-      rule.lastUpdate = update;
-      // The same points as live: the first update with a status in each slot (see TrendSeries).
-      if (update.status !== 'no_data' && update.value !== null)
-        rule.series.record(Date.parse(update.asOf), update.value);
+      if (rule) rule.lastUpdate = update;
     }
+    // The same points as live: the first update with a status in each slot (see TrendSeries).
+    const points = [
+      ...(input.trendPoints ?? []),
+      ...updates
+        .filter((u) => u.status !== 'no_data' && u.value !== null)
+        .map((u) => ({ moduleId: u.moduleId, goalId: u.goalId, t: Date.parse(u.asOf), value: u.value! })),
+    ].sort((a, b) => a.t - b.t);
+    for (const p of points) this.modules.get(p.moduleId)?.rules.get(p.goalId)?.series.record(p.t, p.value);
     for (const alert of input.openAlerts ?? []) {
       const state = this.modules.get(alert.moduleId);
       if (!state) continue;
