@@ -61,7 +61,7 @@ export class MerkleTree {
   /** Appends one leaf hash (32 bytes). */
   append(leafHash: Uint8Array): void {
     if (leafHash.length !== 32) throw new TypeError('a leaf hash is 32 bytes');
-    let node = Buffer.from(leafHash);
+    let node: Buffer = Buffer.from(leafHash);
     for (let h = 0; ; h++) {
       if (!this.levels[h]) this.levels[h] = [];
       const level = this.levels[h]!;
@@ -154,7 +154,7 @@ export function rootFromInclusionProof(
   if (leafHash.length !== 32 || proof.some((p) => p.length !== 32)) return;
   let fn = index;
   let sn = size - 1;
-  let r = Buffer.from(leafHash);
+  let r: Buffer = Buffer.from(leafHash);
   for (const p of proof) {
     if (sn === 0) return;
     if (isOdd(fn) || fn === sn) {
@@ -212,8 +212,8 @@ export function verifyConsistency(
     fn = half(fn);
     sn = half(sn);
   }
-  let fr = Buffer.from(path[0]!);
-  let sr = Buffer.from(path[0]!);
+  let fr: Buffer = Buffer.from(path[0]!);
+  let sr: Buffer = Buffer.from(path[0]!);
   for (const c of path.slice(1)) {
     if (sn === 0) return false;
     if (isOdd(fn) || fn === sn) {
