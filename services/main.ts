@@ -25,6 +25,7 @@ import type { Config, Role } from './runtime/config.js';
 import { ConfigError } from './runtime/errors.js';
 import { HttpServer } from './runtime/http.js';
 import { Lifecycle } from './runtime/lifecycle.js';
+import { resolveLogKey } from './runtime/log-key.js';
 import type { Logger } from './runtime/logger.js';
 import { createMetricsRegistry } from './runtime/metrics.js';
 import { makePrivateDir } from './runtime/private-dir.js';
@@ -122,6 +123,13 @@ export async function startGlasshouse(config: Config, logger: Logger): Promise<R
     }),
   );
   lifecycle.add(audit);
+  // The audit log's key: configured, or kept under the data directory in standalone. A distributed
+  // api role without GLASSHOUSE_LOG_KEY_FILE signs with a key of its process only (it warns).
+  const logKey =
+    config.auditLog.keyFile !== undefined || (standalone && (config.role === 'all' || config.role === 'api'))
+      ? await resolveLogKey(config.auditLog.keyFile, dataDir)
+      : undefined;
+  if (logKey?.generated) logger.info({ file: logKey.file }, 'audit log key generated');
   const http = new HttpServer({ host: config.host, port: config.port, logger, metrics, lifecycle, version });
   const ctx: RoleContext = {
     config,
@@ -135,6 +143,7 @@ export async function startGlasshouse(config: Config, logger: Logger): Promise<R
     commandKey: commandKey.key,
     http,
     lifecycle,
+    ...(logKey ? { logKey: logKey.key } : {}),
   };
   const selected =
     config.role === 'all' ? (Object.keys(factories) as Array<keyof typeof factories>) : [config.role];

@@ -1,13 +1,18 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { ed25519Signer } from '../core/audit/note.js';
 import { AlertAcknowledger } from '../oversight/acknowledge.js';
 import { AlertVersions, AlertVersionsReader } from '../oversight/alert-versions.js';
 import type { RoleFactory } from '../runtime/role.js';
 import { AuditClient } from './audit-client.js';
+import { StoredAuditTree } from './audit-tree.js';
+import { CheckpointSigner } from './checkpoints.js';
 import { ExportGate } from './export-gate.js';
 import { BusRegistryView } from './registry-view.js';
 import { RetentionScheduler } from './retention.js';
 import { acknowledgementRoutes } from './routes/acknowledgements.js';
 import { alertRoutes } from './routes/alerts.js';
 import { auditRoutes } from './routes/audit.js';
+import { auditLogRoutes } from './routes/audit-log.js';
 import { comparisonRoutes } from './routes/comparisons.js';
 import { eventRoutes } from './routes/events.js';
 import { historyRoutes } from './routes/history.js';
@@ -35,8 +40,32 @@ export const apiRole: RoleFactory = (ctx) => {
     clock: ctx.clock,
     exports: new ExportGate(ctx.config.exports),
   };
+  const { origin } = ctx.config.auditLog;
+  if (!ctx.logKey)
+    ctx.logger.warn(
+      'no GLASSHOUSE_LOG_KEY_FILE: audit checkpoints are signed with a key of this process only, which changes at every start',
+    );
+  const signer = ed25519Signer(origin, ctx.logKey ?? generateKeyPairSync('ed25519').privateKey);
+  const tree = new StoredAuditTree(ctx.store);
+  const checkpoints = ctx.lifecycle.add(
+    new CheckpointSigner({
+      store: ctx.store,
+      tree: new StoredAuditTree(ctx.store),
+      signer,
+      origin,
+      clock: ctx.clock,
+      logger: ctx.logger,
+      metrics: ctx.metrics,
+    }),
+  );
   ctx.lifecycle.add(
-    new AuditSequencer({ bus: ctx.bus, store: ctx.store, clock: ctx.clock, logger: ctx.logger }),
+    new AuditSequencer({
+      bus: ctx.bus,
+      store: ctx.store,
+      clock: ctx.clock,
+      logger: ctx.logger,
+      checkpoints,
+    }),
   );
   ctx.lifecycle.add(
     new WebhookDeliverer({
@@ -62,6 +91,7 @@ export const apiRole: RoleFactory = (ctx) => {
   moduleRoutes(ctx.http.app, deps);
   peopleRoutes(ctx.http.app, deps);
   auditRoutes(ctx.http.app, deps);
+  auditLogRoutes(ctx.http.app, { store: ctx.store, tree, origin, key: signer.key });
   historyRoutes(ctx.http.app, deps);
   eventRoutes(ctx.http.app, deps);
   alertRoutes(ctx.http.app, deps);

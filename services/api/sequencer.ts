@@ -97,6 +97,8 @@ export class AuditSequencer implements Component {
       clock: Clock;
       logger: Logger;
       onRecords?: (records: RegistryRecord[]) => void;
+      /** Signs checkpoints of the log while this member sequences it (the api role's one signer). */
+      checkpoints?: { takeOver(): void; release(): void; notify(): void };
     },
   ) {
     this.log = options.logger.child({ component: 'audit-sequencer' });
@@ -114,6 +116,7 @@ export class AuditSequencer implements Component {
       onRevoke: async () => {
         this.assigned = false;
         this.owned = undefined;
+        this.options.checkpoints?.release();
       },
       onBatch: async (batch) => {
         if (!this.assigned) throw new Error('audit.log delivered a batch before its partition was assigned');
@@ -132,6 +135,7 @@ export class AuditSequencer implements Component {
     const consumption = this.consumption;
     this.consumption = undefined;
     this.owned = undefined;
+    this.options.checkpoints?.release();
     await consumption?.stop();
   }
 
@@ -167,6 +171,7 @@ export class AuditSequencer implements Component {
       done: new Set(stored.map((item) => item.requestId)),
     };
     this.log.info({ seq: head.seq }, 'sequencing the audit log');
+    this.options.checkpoints?.takeOver();
   }
 
   /** Applies a committed entry's registry records everywhere (idempotent). */
@@ -257,6 +262,7 @@ export class AuditSequencer implements Component {
       owned.last = stored;
       owned.done.add(request.requestId);
       if (owned.done.size > rememberedRequests) owned.done.delete(owned.done.values().next().value as string);
+      this.options.checkpoints?.notify();
       await this.finish(owned.state, stored);
       await this.announce(request.requestId, {
         ok: true,

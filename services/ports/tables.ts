@@ -118,6 +118,22 @@ export const tables = {
     },
     key: ['seq'],
   },
+  /**
+   * Signed checkpoints of the audit log's Merkle tree (services/api/checkpoints.ts): the note as
+   * served, with the log's signature and every witness cosignature collected so far. The row with
+   * the most cosignatures wins; the newest checkpoint is the one of greatest size.
+   */
+  audit_checkpoints: {
+    columns: {
+      origin: 'string',
+      size: 'int64',
+      signed_ms: 'int64',
+      cosignatures: 'uint32',
+      note: 'string',
+    },
+    key: ['origin', 'size'],
+    version: 'cosignatures',
+  },
   dead_letters: {
     columns: {
       id: 'string',

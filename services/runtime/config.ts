@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { keyTypes, type NoteVerifierKey, parseVerifierKey } from '../core/audit/note.js';
 import type { ExpiringTable } from '../ports/retention.js';
 import { WebhookAllowList } from './address-guard.js';
 import { ConfigError } from './errors.js';
@@ -47,6 +48,31 @@ const retention = (minDays: number) =>
         .transform((days) => days * dayMs)
         .nullable(),
     );
+
+/** `<url> <verifier key>` pairs, comma-separated: the witnesses every new audit checkpoint is pushed to. */
+const witnessList = z.string().transform((text, ctx) => {
+  const witnesses: Array<{ url: string; key: NoteVerifierKey }> = [];
+  for (const [index, item] of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .entries()) {
+    const [url, vkey, ...rest] = item.split(/\s+/);
+    try {
+      if (!url || !vkey || rest.length) throw new Error('must be "<url> <verifier key>"');
+      const parsed = new URL(url);
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+        throw new Error('the url must be http(s)');
+      const key = parseVerifierKey(vkey);
+      if (key.type !== keyTypes.cosignatureV1)
+        throw new Error('the key must be a cosignature (type 0x04) key');
+      witnesses.push({ url: parsed.toString().replace(/\/+$/, ''), key });
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `witness ${index + 1}: ${(err as Error).message}` });
+    }
+  }
+  return witnesses;
+});
 
 /** Every environment variable Glasshouse reads, parsed once at startup. */
 const Env = z.object({
@@ -102,6 +128,14 @@ const Env = z.object({
   GLASSHOUSE_EXPORT_CONCURRENCY: intFrom(1, 1_000).default(4),
   /** Public events exports one source address may start per minute. */
   GLASSHOUSE_EXPORT_RATE: intFrom(1, 100_000).default(30),
+  /** The audit log's signing key (PKCS#8 PEM, Ed25519); standalone generates one under the data directory. */
+  GLASSHOUSE_LOG_KEY_FILE: z.string().min(1).optional(),
+  /** The audit log's origin line in its checkpoints, and its key name. */
+  GLASSHOUSE_LOG_ORIGIN: z
+    .string()
+    .regex(/^[^\s+]{1,200}$/, 'must be a name without spaces or "+", like example.org/audit')
+    .default('glasshouse.local/audit'),
+  GLASSHOUSE_WITNESSES: witnessList.optional(),
   /** Blocked webhook destinations the operator allows: CIDRs, addresses or host:port, comma-separated. */
   GLASSHOUSE_WEBHOOK_ALLOW: z
     .string()
@@ -146,6 +180,12 @@ export interface Config {
   /** How long each expiring table keeps a row, in ms; undefined keeps it forever. */
   retentionMs: Record<ExpiringTable, number | undefined>;
   exports: { concurrency: number; perMinute: number };
+  /** The audit log's checkpoints: origin, signing key file (undefined: generated) and witnesses. */
+  auditLog: {
+    origin: string;
+    keyFile: string | undefined;
+    witnesses: Array<{ url: string; key: NoteVerifierKey }>;
+  };
 }
 
 /** Parses the environment (and CLI overrides); throws ConfigError naming every bad variable. */
@@ -194,5 +234,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, cli: CliOverrides = {}): Conf
       alerts: e.GLASSHOUSE_RETENTION_ALERTS ?? undefined,
     },
     exports: { concurrency: e.GLASSHOUSE_EXPORT_CONCURRENCY, perMinute: e.GLASSHOUSE_EXPORT_RATE },
+    auditLog: {
+      origin: e.GLASSHOUSE_LOG_ORIGIN,
+      keyFile: e.GLASSHOUSE_LOG_KEY_FILE,
+      witnesses: e.GLASSHOUSE_WITNESSES ?? [],
+    },
   };
 }

@@ -2,7 +2,7 @@ import { chmod, lstat, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** What Glasshouse keeps in a data directory: only these are tightened (the directory may hold other things). */
-const ownEntries = /^(glasshouse\.duckdb.*|bus|admin-token\..*|demo-.*)$/;
+const ownEntries = /^(glasshouse\.duckdb.*|bus|admin-token\..*|demo-.*|audit-log-key\.pem)$/;
 
 /**
  * Makes the data directory private to this user: the directory 0700, Glasshouse's own entries in it

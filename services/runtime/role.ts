@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import type { AuditTrail } from '../ports/audit.js';
 import type { Bus } from '../ports/bus.js';
@@ -25,6 +26,11 @@ export interface RoleContext {
   commandKey: Buffer;
   http: HttpServer;
   lifecycle: Lifecycle;
+  /**
+   * The audit log's signing key (runtime/log-key.ts), when this deployment has one: standalone, or
+   * GLASSHOUSE_LOG_KEY_FILE. Without it the api role signs with a key of its process only.
+   */
+  logKey?: KeyObject;
 }
 
 /** A role wires its components into `ctx.lifecycle` and its routes into `ctx.http.app`. No business rules. */

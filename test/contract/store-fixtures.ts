@@ -48,6 +48,8 @@ export function prefixFilter(table: TableName, p: string): Condition[] {
       return [{ column: 'actor', op: '=', value: p }];
     case 'dead_letters':
       return [{ column: 'id', op: 'in', value: [`${p}_0`, `${p}_1`] }];
+    case 'audit_checkpoints':
+      return [{ column: 'origin', op: '=', value: p }];
     default:
       return [{ column: 'module_id', op: '=', value: p }];
   }
@@ -140,6 +142,13 @@ export function sampleRows(p: string): { [T in TableName]: Row<T>[] } {
       subject: 'bus',
       hash: 'f'.repeat(64),
       body: { before: null, after: { v: i } },
+    })),
+    audit_checkpoints: [0, 1].map((i) => ({
+      origin: p,
+      size: seqs[i]!,
+      signed_ms: 1_700_000_000_000,
+      cosignatures: i,
+      note: `${p}\n${seqs[i]}\n${'A'.repeat(43)}=\n\n— ${p} ${hostileStrings[i]!}\n`,
     })),
     dead_letters: [0, 1].map((i) => ({
       id: `${p}_${i}`,

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { topicSpecs } from '../../infra/kafka/topics.js';
@@ -41,6 +42,8 @@ export async function startApi(options: {
   env?: Record<string, string>;
   /** The key acknowledgement commands are signed with (default: the shared test key). */
   commandKey?: Buffer;
+  /** The audit log's signing key (default: one of this replica only). */
+  logKey?: KeyObject;
 }): Promise<RunningApi> {
   const { bus, store, adminToken } = options;
   await bus.ensureTopics(topicSpecs);
@@ -67,6 +70,7 @@ export async function startApi(options: {
     commandKey: options.commandKey ?? testCommandKey,
     http,
     lifecycle,
+    ...(options.logKey ? { logKey: options.logKey } : {}),
   };
   await apiRole(ctx);
   lifecycle.add(http);
