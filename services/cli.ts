@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type ContractName, contracts } from '../schemas/index.js';
@@ -13,8 +13,12 @@ const usage = `usage:
   glasshouse dlq list [--all] [--limit N]    show records the processor set aside, with the reason
   glasshouse dlq replay [--id ID ...]        re-publish them (all not yet replayed, or these) to metrics.raw
   glasshouse verify-rollups --module M       recompute rollups and windows in the store's SQL; exit 1 listing differences
-  glasshouse audit verify <url|file> [--head HASH]
-                                             recompute an exported audit log's hash chain offline
+  glasshouse audit verify <url|file> [--checkpoint FILE [--save]] [--log-key VKEY] [--witness VKEY ...]
+                    [--quorum K] [--evidence FILE] [--head HASH]
+                                             check the audit log without trusting its server: the log's
+                                             signature and K witness cosignatures on its checkpoint, the
+                                             entries against its root, consistency with the saved checkpoint;
+                                             on failure write an evidence file and exit 1
 `;
 
 type Command = (args: string[]) => Promise<number>;
@@ -127,8 +131,9 @@ async function schemasCommand(args: string[]): Promise<number> {
 
 /**
  * `audit verify <url|file>`: reads every entry (all pages of GET /v1/audit, or an exported file),
- * recomputes the chain locally and prints the verdict as JSON. Exit 0 valid, 1 broken (or not the
- * expected `--head`), 2 unusable input.
+ * recomputes the chain and the Merkle tree locally and checks them against the served checkpoint and
+ * the saved one (services/api/audit-check.ts); prints the verdict as JSON. Exit 0 valid, 1 broken
+ * (an evidence file is written) or not the expected `--head`, 2 unusable input.
  */
 async function auditCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
@@ -136,27 +141,91 @@ async function auditCommand(args: string[]): Promise<number> {
     throw new GlasshouseError('usage', `unknown audit sub-command "${sub ?? ''}"\n${usage}`);
   const { values, positionals } = parseArgs({
     args: rest,
-    options: { head: { type: 'string' } },
+    options: {
+      head: { type: 'string' },
+      checkpoint: { type: 'string' },
+      save: { type: 'boolean' },
+      'log-key': { type: 'string' },
+      witness: { type: 'string', multiple: true },
+      quorum: { type: 'string' },
+      evidence: { type: 'string' },
+    },
     allowPositionals: true,
     strict: true,
   });
   const [source] = positionals;
   if (!source || positionals.length > 1)
     throw new GlasshouseError('usage', `audit verify takes one url or file\n${usage}`);
-  const { verifyExport } = await import('./api/audit-export.js');
-  let result: Awaited<ReturnType<typeof verifyExport>>;
+  if (values.save && values.checkpoint === undefined)
+    throw new GlasshouseError('usage', '--save writes the new checkpoint to the --checkpoint file: name one');
+  const { parseVerifierKey, keyTypes } = await import('./core/audit/note.js');
+  const key = (text: string, what: string, type: number) => {
+    try {
+      const parsed = parseVerifierKey(text);
+      if (parsed.type !== type) throw new Error(`it is a key of type ${parsed.type}, not ${type}`);
+      return parsed;
+    } catch (err) {
+      throw new GlasshouseError('usage', `${what} "${text}": ${(err as Error).message}`);
+    }
+  };
+  const witnesses = (values.witness ?? []).map((w) => key(w, '--witness', keyTypes.cosignatureV1));
+  if (values.quorum !== undefined && !/^\d{1,3}$/.test(values.quorum))
+    throw new GlasshouseError('usage', `--quorum must be a whole number (got "${values.quorum}")`);
+  const quorum = values.quorum === undefined ? Math.min(1, witnesses.length) : Number(values.quorum);
+  if (quorum > witnesses.length)
+    throw new GlasshouseError('usage', `--quorum ${quorum} needs at least ${quorum} --witness keys`);
+  let saved: string | undefined;
+  if (values.checkpoint !== undefined) {
+    try {
+      saved = await readFile(values.checkpoint, 'utf8');
+    } catch (err) {
+      // The first run with --save has nothing saved yet.
+      if (!(values.save && (err as NodeJS.ErrnoException).code === 'ENOENT'))
+        throw new GlasshouseError('usage', `cannot read ${values.checkpoint}: ${(err as Error).message}`);
+    }
+  }
+  const { checkAuditLog } = await import('./api/audit-check.js');
+  let result: Awaited<ReturnType<typeof checkAuditLog>>;
   try {
-    result = await verifyExport(source);
+    result = await checkAuditLog({
+      source,
+      logKey:
+        values['log-key'] === undefined ? undefined : key(values['log-key'], '--log-key', keyTypes.ed25519),
+      saved,
+      witnesses,
+      quorum,
+    });
   } catch (err) {
     if (err instanceof GlasshouseError) throw err;
     throw new GlasshouseError('export_unavailable', `cannot read ${source}: ${(err as Error).message}`);
   }
-  process.stdout.write(`${JSON.stringify(result)}\n`);
-  if (result.valid && values.head !== undefined && result.head !== values.head) {
+  if (!result.ok) {
+    const file =
+      values.evidence ?? `glasshouse-audit-evidence-${result.evidence.createdAt.replace(/[:.]/g, '-')}.json`;
+    await writeFile(file, `${JSON.stringify(result.evidence, null, 2)}\n`);
+    const { check, reason } = result.evidence;
+    const verdict = result.chain.valid
+      ? { valid: false, length: result.chain.length, check, reason }
+      : { ...result.chain, check };
+    process.stdout.write(`${JSON.stringify({ ...verdict, evidence: file })}\n`);
+    process.stderr.write(`glasshouse: ${result.evidence.reason}\n  evidence written to ${file}\n`);
+    return 1;
+  }
+  if (result.keyTrustedOnFirstUse)
     process.stderr.write(
-      `glasshouse: the chain is intact but its head is ${result.head}, not ${values.head} (entries missing or added)\n`,
+      `glasshouse: trusting the log key the server names (${result.logKey}); pin it with --log-key\n`,
+    );
+  if (values.save && result.checkpoint !== undefined && values.checkpoint !== undefined)
+    await writeFile(values.checkpoint, result.checkpoint);
+  const { chain, size, witnesses: cosigned, logKey } = result;
+  process.stdout.write(
+    `${JSON.stringify({ ...chain, ...(result.checkpoint === undefined ? {} : { checkpointSize: size, witnesses: cosigned, logKey }) })}\n`,
+  );
+  if (chain.valid && values.head !== undefined && chain.head !== values.head) {
+    process.stderr.write(
+      `glasshouse: the chain is intact but its head is ${chain.head}, not ${values.head} (entries missing or added)\n`,
     );
     return 1;
   }
-  return result.valid ? 0 : 1;
+  return 0;
 }

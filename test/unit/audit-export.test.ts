@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -86,8 +86,17 @@ describe('offline audit verification', () => {
         length: 5,
         head: log[4]!.hash,
       });
-      expect(await runCli(['audit', 'verify', bad])).toBe(1);
-      expect(JSON.parse(String(out.mock.calls.at(-1)![0]))).toMatchObject({ valid: false, brokenAt: 3 });
+      const evidence = join(dir, 'evidence.json');
+      expect(await runCli(['audit', 'verify', bad, '--evidence', evidence])).toBe(1);
+      expect(JSON.parse(String(out.mock.calls.at(-1)![0]))).toMatchObject({
+        valid: false,
+        brokenAt: 3,
+        evidence,
+      });
+      expect(JSON.parse(await readFile(evidence, 'utf8'))).toMatchObject({
+        check: 'chain',
+        entries: tampered,
+      });
       expect(await runCli(['audit', 'verify', good, '--head', log[3]!.hash])).toBe(1);
       expect(await runCli(['audit', 'verify', good, '--head', log[4]!.hash])).toBe(0);
       expect(await runCli(['audit', 'verify', join(dir, 'missing.json')])).toBe(2);

@@ -1,0 +1,180 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createClient } from '@clickhouse/client';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { ClickHouseStore } from '../../services/adapters/clickhouse/index.js';
+import { DuckDbStore } from '../../services/adapters/duckdb/index.js';
+import { parseSignedCheckpoint } from '../../services/core/audit/checkpoint.js';
+import type { Row } from '../../services/ports/tables.js';
+import {
+  replaceClickHouseAuditRows,
+  replaceDuckDbAuditRows,
+  rewriteHistory,
+} from '../support/audit-rewrite.js';
+import { call, expectCall } from '../support/http-client.js';
+import { type GlasshouseProcess, killLeftovers, runGlasshouse } from '../support/process.js';
+import { testLogger as logger } from '../support/store-setups.js';
+
+afterAll(killLeftovers);
+
+type AuditRow = Row<'audit_log'>;
+
+/** One deployment run as real processes, and what an operator with access to its store can do while it is stopped. */
+interface Setup {
+  env: NodeJS.ProcessEnv;
+  args: string[];
+  /** With the service stopped: rewrite entry `seq` and recompute the chain after it, in the store itself. */
+  rewrite(seq: number): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+async function stop(process: GlasshouseProcess): Promise<void> {
+  process.child.kill('SIGTERM');
+  expect(await process.exited()).toBe(0);
+}
+
+function attackSuite(name: string, makeSetup: (dir: string) => Promise<Setup>): void {
+  describe(`the operator attack (${name})`, () => {
+    it('a citizen who saved a checkpoint catches a rewritten history that still verifies as a chain', {
+      timeout: 180_000,
+    }, async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'glasshouse-attack-'));
+      const setup = await makeSetup(dir);
+      const adminToken = `admin-${randomBytes(12).toString('hex')}`;
+      const env = { ...setup.env, GLASSHOUSE_ADMIN_TOKEN: adminToken };
+      let server = runGlasshouse(setup.args, env);
+      try {
+        let url = `http://127.0.0.1:${await server.ready(90_000)}`;
+        const write = async (id: string) =>
+          expectCall(url, 'PUT', `/v1/sociotechnicians/${id}`, 200, {
+            token: adminToken,
+            body: { name: id },
+          });
+        const checkpointSize = async () => {
+          const response = await fetch(`${url}/v1/audit/checkpoint`);
+          return response.ok ? parseSignedCheckpoint(await response.text()).size : undefined;
+        };
+        for (const id of ['ada', 'grace', 'edsger']) await write(id);
+        await expect.poll(checkpointSize, { timeout: 5_000 }).toBe(3);
+        const logKey = (await (await fetch(`${url}/v1/audit/key`)).text()).trim();
+
+        // A citizen verifies and saves the checkpoint; later verifies again against it.
+        const saved = join(dir, 'saved-checkpoint.txt');
+        const verify = (...extra: string[]) =>
+          runGlasshouse(['audit', 'verify', url, '--log-key', logKey, '--checkpoint', saved, ...extra]);
+        const first = verify('--save');
+        expect(await first.exited(), first.output()).toBe(0);
+        expect(parseSignedCheckpoint(await readFile(saved, 'utf8')).size).toBe(3);
+        await write('barbara');
+        await expect.poll(checkpointSize, { timeout: 5_000 }).toBe(4);
+        const second = verify('--save');
+        expect(await second.exited(), second.output()).toBe(0);
+        expect(JSON.parse(second.output().split('\n')[0]!)).toMatchObject({
+          valid: true,
+          length: 4,
+          checkpointSize: 4,
+        });
+        const savedNote = await readFile(saved, 'utf8');
+        expect(parseSignedCheckpoint(savedNote).size).toBe(4);
+
+        // The operator stops the service, rewrites entry 2 and recomputes the whole chain, restarts.
+        await stop(server);
+        await setup.rewrite(2);
+        server = runGlasshouse(setup.args, env);
+        url = `http://127.0.0.1:${await server.ready(90_000)}`;
+        expect((await call(url, 'GET', '/v1/audit/verify')).body).toMatchObject({ valid: true, length: 4 });
+
+        const evidenceFile = join(dir, 'evidence.json');
+        const caught = runGlasshouse([
+          'audit',
+          'verify',
+          url,
+          '--log-key',
+          logKey,
+          '--checkpoint',
+          saved,
+          '--evidence',
+          evidenceFile,
+        ]);
+        expect(await caught.exited(), caught.output()).toBe(1);
+        expect(caught.output()).toContain('the history was rewritten');
+        const evidence = JSON.parse(await readFile(evidenceFile, 'utf8'));
+        expect(evidence).toMatchObject({
+          kind: 'glasshouse-audit-evidence',
+          check: 'consistency',
+          savedCheckpoint: savedNote,
+          logKey,
+        });
+        expect(parseSignedCheckpoint(evidence.servedCheckpoint).size).toBe(4);
+        expect(evidence.entries).toHaveLength(4);
+        expect(evidence.entries[1].after).toEqual({ name: 'someone else' });
+        // The saved checkpoint was not overwritten by the failed run.
+        expect(await readFile(saved, 'utf8')).toBe(savedNote);
+      } finally {
+        await stop(server).catch(() => {});
+        await setup.cleanup();
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+  });
+}
+
+const rewriteEntry = (rows: AuditRow[], seq: number) =>
+  rewriteHistory(rows, seq, (entry) => ({ ...entry, after: { name: 'someone else' } }));
+
+attackSuite('standalone: in-process bus and DuckDB', async (dir) => {
+  const dataDir = join(dir, 'data');
+  return {
+    env: {},
+    args: ['start', '--port', '0', '--data-dir', dataDir],
+    async rewrite(seq) {
+      const path = join(dataDir, 'glasshouse.duckdb');
+      const store = new DuckDbStore({ path, logger });
+      await store.start();
+      const rows = await store.select('audit_log', { orderBy: [{ column: 'seq' }] });
+      await store.stop();
+      await replaceDuckDbAuditRows(path, rewriteEntry(rows, seq));
+    },
+    cleanup: async () => {},
+  };
+});
+
+attackSuite('distributed: Kafka and ClickHouse', async (dir) => {
+  const url = inject('clickhouseUrl');
+  const suffix = randomBytes(4).toString('hex');
+  const database = `attack_${suffix}`;
+  const keyFile = join(dir, 'log-key.pem');
+  await writeFile(
+    keyFile,
+    generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }),
+    {
+      mode: 0o600,
+    },
+  );
+  return {
+    env: {
+      GLASSHOUSE_KAFKA_BROKERS: inject('kafkaBrokers'),
+      GLASSHOUSE_CLICKHOUSE_URL: url,
+      GLASSHOUSE_CLICKHOUSE_DATABASE: database,
+      GLASSHOUSE_TOPIC_PREFIX: `attack-${suffix}`,
+      GLASSHOUSE_LOG_KEY_FILE: keyFile,
+    },
+    args: ['start', '--role', 'all', '--port', '0'],
+    async rewrite(seq) {
+      const store = new ClickHouseStore({ url, database, logger });
+      await store.start();
+      try {
+        const rows = await store.select('audit_log', { orderBy: [{ column: 'seq' }] });
+        await replaceClickHouseAuditRows(url, database, store, rewriteEntry(rows, seq));
+      } finally {
+        await store.stop();
+      }
+    },
+    async cleanup() {
+      const raw = createClient({ url });
+      await raw.command({ query: `DROP DATABASE IF EXISTS ${database}` }).finally(() => raw.close());
+    },
+  };
+});
