@@ -19,6 +19,9 @@ const usage = `usage:
                                              signature and K witness cosignatures on its checkpoint, the
                                              entries against its root, consistency with the saved checkpoint;
                                              on failure write an evidence file and exit 1
+  glasshouse witness --port P --data-dir D --log-key VKEY [--log-key VKEY ...] [--key-file F] [--name N] [--host H]
+                                             run an independent witness (C2SP tlog-witness) that cosigns the
+                                             checkpoints of these logs only when they extend what it cosigned
 `;
 
 type Command = (args: string[]) => Promise<number>;
@@ -30,6 +33,7 @@ export const commands: Record<string, Command> = {
   dlq: async (args) => (await import('./processor/commands.js')).dlqCommand(args),
   'verify-rollups': async (args) => (await import('./processor/commands.js')).verifyRollupsCommand(args),
   audit: auditCommand,
+  witness: witnessCommand,
 };
 
 /** Runs the CLI and returns the exit code; `start` keeps the process alive until a signal. */
@@ -228,4 +232,79 @@ async function auditCommand(args: string[]): Promise<number> {
     return 1;
   }
   return 0;
+}
+
+/**
+ * `witness`: an independent witness for one or more logs (their verifier keys), keeping its state and,
+ * unless --key-file names one, its key under the data directory. Runs until SIGTERM or SIGINT.
+ */
+async function witnessCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'data-dir': { type: 'string' },
+      'log-key': { type: 'string', multiple: true },
+      'key-file': { type: 'string' },
+      name: { type: 'string' },
+    },
+    strict: true,
+  });
+  const port = values.port ?? '';
+  if (!/^\d{1,5}$/.test(port) || Number(port) > 65_535)
+    throw new GlasshouseError('usage', `--port must be a port number (got "${port}")`);
+  const dataDir = values['data-dir'];
+  if (!dataDir) throw new GlasshouseError('usage', 'witness needs --data-dir');
+  const { parseVerifierKey, keyTypes } = await import('./core/audit/note.js');
+  const logs = new Map<string, ReturnType<typeof parseVerifierKey>>();
+  for (const text of values['log-key'] ?? []) {
+    let key: ReturnType<typeof parseVerifierKey>;
+    try {
+      key = parseVerifierKey(text);
+    } catch (err) {
+      throw new GlasshouseError('usage', `--log-key "${text}": ${(err as Error).message}`);
+    }
+    if (key.type !== keyTypes.ed25519)
+      throw new GlasshouseError('usage', `--log-key "${text}" is not an Ed25519 log key`);
+    logs.set(key.name, key);
+  }
+  if (!logs.size)
+    throw new GlasshouseError('usage', "witness needs at least one --log-key (the log's verifier key)");
+  const name = values.name ?? 'glasshouse-witness';
+  if (!/^[^\s+]{1,200}$/.test(name))
+    throw new GlasshouseError('usage', `--name "${name}" has a space or "+"`);
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const { loadOrGenerateKey, readKey } = await import('./runtime/log-key.js');
+  const key =
+    values['key-file'] !== undefined
+      ? await readKey(values['key-file'], '--key-file')
+      : (await loadOrGenerateKey(join(dataDir, 'witness-key.pem'))).key;
+  const { ed25519Cosigner } = await import('./core/audit/checkpoint.js');
+  const { WitnessState } = await import('./witness/state.js');
+  const { WitnessServer } = await import('./witness/server.js');
+  const cosigner = ed25519Cosigner(name, key);
+  const logger = createLogger(process.env.GLASSHOUSE_LOG_LEVEL === 'silent' ? 'silent' : 'info');
+  const host = values.host ?? '127.0.0.1';
+  const server = new WitnessServer({
+    host,
+    port: Number(port),
+    logs,
+    state: await WitnessState.open(dataDir),
+    cosigner,
+    logger,
+  });
+  const bound = await server.start();
+  logger.info(
+    { witnessKey: cosigner.key.text, logs: [...logs.keys()] },
+    `glasshouse ready on http://${host}:${bound}/ (witness ${cosigner.key.text})`,
+  );
+  process.stdout.write(`witness key: ${cosigner.key.text}\n`);
+  return new Promise<number>((resolve) => {
+    const stop = () => {
+      void server.stop().then(() => resolve(0));
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
 }

@@ -1,4 +1,3 @@
-import type { Registry } from 'prom-client';
 import { checkpointText, parseSignedCheckpoint, type SignedCheckpoint } from '../core/audit/checkpoint.js';
 import { type NoteSigner, signNote } from '../core/audit/note.js';
 import type { Clock } from '../ports/clock.js';
@@ -44,7 +43,9 @@ export class CheckpointSigner implements Component {
   readonly name = 'audit-checkpoints';
   private active = false;
   private loaded = false;
-  private last: SignedCheckpoint | undefined;
+  private last: { note: string; checkpoint: SignedCheckpoint } | undefined;
+  /** Whether the listener has heard of `last` since this takeover (witnesses learn it after a restart). */
+  private announced = false;
   private running: Promise<void> | undefined;
   private again = false;
   private refused: string | undefined;
@@ -59,7 +60,6 @@ export class CheckpointSigner implements Component {
       origin: string;
       clock: Clock;
       logger: Logger;
-      metrics?: Registry;
       listener?: CheckpointListener;
     },
   ) {
@@ -81,6 +81,7 @@ export class CheckpointSigner implements Component {
   takeOver(): void {
     this.active = true;
     this.loaded = false;
+    this.announced = false;
     this.o.tree.reset();
     this.notify();
   }
@@ -120,11 +121,11 @@ export class CheckpointSigner implements Component {
   private async sync(): Promise<void> {
     const { store, origin } = this.o;
     if (!this.loaded) {
-      this.last = (await latestCheckpoint(store, origin))?.checkpoint;
+      this.last = await latestCheckpoint(store, origin);
       this.loaded = true;
     }
     const tree = await this.o.tree.current();
-    const last = this.last;
+    const last = this.last?.checkpoint;
     if (last) {
       const problem =
         tree.size < last.size
@@ -139,7 +140,11 @@ export class CheckpointSigner implements Component {
         return;
       }
       this.refused = undefined;
-      if (tree.size === last.size) return;
+      if (tree.size === last.size) {
+        if (!this.announced && this.last) this.o.listener?.signed(this.last.note, last);
+        this.announced = true;
+        return;
+      }
     }
     if (!this.active) return;
     const size = tree.size;
@@ -148,8 +153,9 @@ export class CheckpointSigner implements Component {
     await store.insert('audit_checkpoints', [
       { origin, size, signed_ms: this.o.clock.now(), cosignatures: 0, note },
     ]);
-    this.last = parseSignedCheckpoint(note);
+    this.last = { note, checkpoint: parseSignedCheckpoint(note) };
+    this.announced = true;
     this.log.debug({ size }, 'audit checkpoint signed');
-    this.o.listener?.signed(note, this.last);
+    this.o.listener?.signed(note, this.last.checkpoint);
   }
 }

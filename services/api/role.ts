@@ -22,6 +22,7 @@ import { scorecardRoutes } from './routes/scorecards.js';
 import { AuditSequencer } from './sequencer.js';
 import { WebhookDeliverer } from './webhooks/deliverer.js';
 import { webhookRoutes } from './webhooks/routes.js';
+import { WitnessPusher } from './witness-push.js';
 
 /**
  * The api role: the registry and audit endpoints, this replica's seat in the audit sequencer
@@ -46,16 +47,29 @@ export const apiRole: RoleFactory = (ctx) => {
       'no GLASSHOUSE_LOG_KEY_FILE: audit checkpoints are signed with a key of this process only, which changes at every start',
     );
   const signer = ed25519Signer(origin, ctx.logKey ?? generateKeyPairSync('ed25519').privateKey);
+  // The routes' tree and the signer's are apart: the signer reads its tree anew at each takeover.
   const tree = new StoredAuditTree(ctx.store);
+  const signerTree = new StoredAuditTree(ctx.store);
+  const witnesses = ctx.config.auditLog.witnesses.length
+    ? ctx.lifecycle.add(
+        new WitnessPusher({
+          witnesses: ctx.config.auditLog.witnesses,
+          store: ctx.store,
+          tree: signerTree,
+          logger: ctx.logger,
+          metrics: ctx.metrics,
+        }),
+      )
+    : undefined;
   const checkpoints = ctx.lifecycle.add(
     new CheckpointSigner({
       store: ctx.store,
-      tree: new StoredAuditTree(ctx.store),
+      tree: signerTree,
       signer,
       origin,
       clock: ctx.clock,
       logger: ctx.logger,
-      metrics: ctx.metrics,
+      ...(witnesses ? { listener: witnesses } : {}),
     }),
   );
   ctx.lifecycle.add(

@@ -20,6 +20,11 @@ export async function resolveLogKey(
   if (configured !== undefined)
     return { key: await readKey(configured, 'GLASSHOUSE_LOG_KEY_FILE'), file: configured, generated: false };
   const file = generatedLogKeyFile(dataDir);
+  return { ...(await loadOrGenerateKey(file)), file };
+}
+
+/** The Ed25519 key kept in `file`, generated there (mode 0600, written atomically) when it does not exist. */
+export async function loadOrGenerateKey(file: string): Promise<{ key: KeyObject; generated: boolean }> {
   let pem: string | undefined;
   try {
     pem = await readFile(file, 'utf8');
@@ -27,10 +32,10 @@ export async function resolveLogKey(
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
       throw new ConfigError(`cannot read the log key ${file}: ${(err as Error).message}`);
   }
-  if (pem !== undefined) return { key: parseKey(pem, file), file, generated: false };
+  if (pem !== undefined) return { key: parseKey(pem, file), generated: false };
   const { privateKey } = generateKeyPairSync('ed25519');
   await writeDurably(file, privateKey.export({ format: 'pem', type: 'pkcs8' }).toString());
-  return { key: privateKey, file, generated: true };
+  return { key: privateKey, generated: true };
 }
 
 /** Reads a PKCS#8 PEM Ed25519 private key; a problem names `what` (a variable or an option). */
