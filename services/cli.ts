@@ -295,11 +295,12 @@ async function witnessCommand(args: string[]): Promise<number> {
     logger,
   });
   const bound = await server.start();
+  // Before the ready line: whoever waits for it can read the key at once.
+  process.stdout.write(`witness key: ${cosigner.key.text}\n`);
   logger.info(
     { witnessKey: cosigner.key.text, logs: [...logs.keys()] },
     `glasshouse ready on http://${host}:${bound}/ (witness ${cosigner.key.text})`,
   );
-  process.stdout.write(`witness key: ${cosigner.key.text}\n`);
   return new Promise<number>((resolve) => {
     const stop = () => {
       void server.stop().then(() => resolve(0));
