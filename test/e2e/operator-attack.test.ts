@@ -6,7 +6,13 @@ import { createClient } from '@clickhouse/client';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { ClickHouseStore } from '../../services/adapters/clickhouse/index.js';
 import { DuckDbStore } from '../../services/adapters/duckdb/index.js';
-import { parseSignedCheckpoint } from '../../services/core/audit/checkpoint.js';
+import {
+  checkpointText,
+  parseSignedCheckpoint,
+  verifyCosignature,
+} from '../../services/core/audit/checkpoint.js';
+import { entryLeafHash, MerkleTree } from '../../services/core/audit/merkle.js';
+import { ed25519Signer, parseVerifierKey, signNote } from '../../services/core/audit/note.js';
 import type { Row } from '../../services/ports/tables.js';
 import {
   replaceClickHouseAuditRows,
@@ -23,6 +29,7 @@ type AuditRow = Row<'audit_log'>;
 
 /** One deployment run as real processes, and what an operator with access to its store can do while it is stopped. */
 interface Setup {
+  /** The deployment's environment (without the log key and witnesses, which the test adds). */
   env: NodeJS.ProcessEnv;
   args: string[];
   /** With the service stopped: rewrite entry `seq` and recompute the chain after it, in the store itself. */
@@ -43,7 +50,28 @@ function attackSuite(name: string, makeSetup: (dir: string) => Promise<Setup>): 
       const dir = await mkdtemp(join(tmpdir(), 'glasshouse-attack-'));
       const setup = await makeSetup(dir);
       const adminToken = `admin-${randomBytes(12).toString('hex')}`;
-      const env = { ...setup.env, GLASSHOUSE_ADMIN_TOKEN: adminToken };
+      // The operator holds the log key: the attack below uses it to sign the rewritten history.
+      const logKey = generateKeyPairSync('ed25519').privateKey;
+      const keyFile = join(dir, 'log-key.pem');
+      await writeFile(keyFile, logKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+      const vkey = ed25519Signer('glasshouse.local/audit', logKey).key.text;
+      const witness = runGlasshouse([
+        'witness',
+        '--port',
+        '0',
+        '--data-dir',
+        join(dir, 'witness'),
+        '--log-key',
+        vkey,
+      ]);
+      const witnessUrl = `http://127.0.0.1:${await witness.ready(30_000)}`;
+      const witnessKey = /witness key: (\S+)/.exec(witness.output())![1]!;
+      const env = {
+        ...setup.env,
+        GLASSHOUSE_ADMIN_TOKEN: adminToken,
+        GLASSHOUSE_LOG_KEY_FILE: keyFile,
+        GLASSHOUSE_WITNESSES: `${witnessUrl} ${witnessKey}`,
+      };
       let server = runGlasshouse(setup.args, env);
       try {
         let url = `http://127.0.0.1:${await server.ready(90_000)}`;
@@ -52,29 +80,44 @@ function attackSuite(name: string, makeSetup: (dir: string) => Promise<Setup>): 
             token: adminToken,
             body: { name: id },
           });
-        const checkpointSize = async () => {
-          const response = await fetch(`${url}/v1/audit/checkpoint`);
-          return response.ok ? parseSignedCheckpoint(await response.text()).size : undefined;
+        const witnessed = async () => {
+          const checkpoint = parseSignedCheckpoint(await (await fetch(`${url}/v1/audit/checkpoint`)).text());
+          return verifyCosignature(checkpoint.text, checkpoint.signatures, parseVerifierKey(witnessKey)) ===
+            undefined
+            ? undefined
+            : checkpoint.size;
         };
         for (const id of ['ada', 'grace', 'edsger']) await write(id);
-        await expect.poll(checkpointSize, { timeout: 5_000 }).toBe(3);
-        const logKey = (await (await fetch(`${url}/v1/audit/key`)).text()).trim();
+        await expect.poll(witnessed, { timeout: 10_000 }).toBe(3);
+        expect((await (await fetch(`${url}/v1/audit/key`)).text()).trim()).toBe(vkey);
 
         // A citizen verifies and saves the checkpoint; later verifies again against it.
         const saved = join(dir, 'saved-checkpoint.txt');
         const verify = (...extra: string[]) =>
-          runGlasshouse(['audit', 'verify', url, '--log-key', logKey, '--checkpoint', saved, ...extra]);
+          runGlasshouse([
+            'audit',
+            'verify',
+            url,
+            '--log-key',
+            vkey,
+            '--witness',
+            witnessKey,
+            '--checkpoint',
+            saved,
+            ...extra,
+          ]);
         const first = verify('--save');
         expect(await first.exited(), first.output()).toBe(0);
         expect(parseSignedCheckpoint(await readFile(saved, 'utf8')).size).toBe(3);
         await write('barbara');
-        await expect.poll(checkpointSize, { timeout: 5_000 }).toBe(4);
+        await expect.poll(witnessed, { timeout: 10_000 }).toBe(4);
         const second = verify('--save');
         expect(await second.exited(), second.output()).toBe(0);
         expect(JSON.parse(second.output().split('\n')[0]!)).toMatchObject({
           valid: true,
           length: 4,
           checkpointSize: 4,
+          witnesses: 1,
         });
         const savedNote = await readFile(saved, 'utf8');
         expect(parseSignedCheckpoint(savedNote).size).toBe(4);
@@ -86,13 +129,35 @@ function attackSuite(name: string, makeSetup: (dir: string) => Promise<Setup>): 
         url = `http://127.0.0.1:${await server.ready(90_000)}`;
         expect((await call(url, 'GET', '/v1/audit/verify')).body).toMatchObject({ valid: true, length: 4 });
 
+        // With the log key, the operator signs a checkpoint of the rewritten history and offers it to
+        // the witness: with a proof from the size it cosigned (422), or claiming another size (409).
+        const entries = (await call(url, 'GET', '/v1/audit')).body.items as Array<{ hash: string }>;
+        const forged = new MerkleTree(entries.map((e) => entryLeafHash(e.hash)));
+        const forgedNote = signNote(
+          checkpointText({ origin: 'glasshouse.local/audit', size: 4, root: forged.root(4) }),
+          [ed25519Signer('glasshouse.local/audit', logKey)],
+        );
+        const offer = async (old: number) => {
+          const proof = forged.consistencyProof(old, 4).map((h) => `${h.toString('base64')}\n`);
+          const response = await fetch(`${witnessUrl}/add-checkpoint`, {
+            method: 'POST',
+            body: `old ${old}\n${proof.join('')}\n${forgedNote}`,
+          });
+          return { status: response.status, text: await response.text() };
+        };
+        expect((await offer(4)).status).toBe(422);
+        expect(await offer(0)).toEqual({ status: 409, text: '4\n' });
+        expect(await offer(2)).toEqual({ status: 409, text: '4\n' });
+
         const evidenceFile = join(dir, 'evidence.json');
         const caught = runGlasshouse([
           'audit',
           'verify',
           url,
           '--log-key',
-          logKey,
+          vkey,
+          '--witness',
+          witnessKey,
           '--checkpoint',
           saved,
           '--evidence',
@@ -105,7 +170,7 @@ function attackSuite(name: string, makeSetup: (dir: string) => Promise<Setup>): 
           kind: 'glasshouse-audit-evidence',
           check: 'consistency',
           savedCheckpoint: savedNote,
-          logKey,
+          logKey: vkey,
         });
         expect(parseSignedCheckpoint(evidence.servedCheckpoint).size).toBe(4);
         expect(evidence.entries).toHaveLength(4);
@@ -114,6 +179,8 @@ function attackSuite(name: string, makeSetup: (dir: string) => Promise<Setup>): 
         expect(await readFile(saved, 'utf8')).toBe(savedNote);
       } finally {
         await stop(server).catch(() => {});
+        witness.child.kill('SIGTERM');
+        await witness.exited();
         await setup.cleanup();
         await rm(dir, { recursive: true, force: true });
       }
@@ -141,25 +208,16 @@ attackSuite('standalone: in-process bus and DuckDB', async (dir) => {
   };
 });
 
-attackSuite('distributed: Kafka and ClickHouse', async (dir) => {
+attackSuite('distributed: Kafka and ClickHouse', async () => {
   const url = inject('clickhouseUrl');
   const suffix = randomBytes(4).toString('hex');
   const database = `attack_${suffix}`;
-  const keyFile = join(dir, 'log-key.pem');
-  await writeFile(
-    keyFile,
-    generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }),
-    {
-      mode: 0o600,
-    },
-  );
   return {
     env: {
       GLASSHOUSE_KAFKA_BROKERS: inject('kafkaBrokers'),
       GLASSHOUSE_CLICKHOUSE_URL: url,
       GLASSHOUSE_CLICKHOUSE_DATABASE: database,
       GLASSHOUSE_TOPIC_PREFIX: `attack-${suffix}`,
-      GLASSHOUSE_LOG_KEY_FILE: keyFile,
     },
     args: ['start', '--role', 'all', '--port', '0'],
     async rewrite(seq) {
