@@ -1,4 +1,4 @@
-import { chmod, lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { chmod, lstat, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -33,8 +33,10 @@ describe('the standalone data directory', () => {
     expect(first.generatedAdminToken).toBeDefined();
     await first.stop();
     const created = await modes(dataDir);
+    const logKey = await readFile(join(dataDir, 'audit-log-key.pem'), 'utf8');
+    expect(logKey).toMatch(/^-----BEGIN PRIVATE KEY-----/);
     expect(created.map(([path]) => path)).toEqual(
-      expect.arrayContaining(['/', '/admin-token.hash', '/bus', '/glasshouse.duckdb']),
+      expect.arrayContaining(['/', '/admin-token.hash', '/audit-log-key.pem', '/bus', '/glasshouse.duckdb']),
     );
     const loose = async (list: Array<[string, string]>) => {
       const wrong: Array<[string, string]> = [];
@@ -57,5 +59,8 @@ describe('the standalone data directory', () => {
     expect(await loose(after)).toEqual([]);
     expect(after.find(([path]) => path === '/')?.[1]).toBe('700');
     expect(after.find(([path]) => path === '/admin-token.hash')?.[1]).toBe('600');
+    expect(after.find(([path]) => path === '/audit-log-key.pem')?.[1]).toBe('600');
+    // Generated once: later runs sign with the same key.
+    expect(await readFile(join(dataDir, 'audit-log-key.pem'), 'utf8')).toBe(logKey);
   });
 });
