@@ -2,6 +2,7 @@
 // by page (GET /v1/audit?after=), and how to check it without trusting this server.
 import { getJson, unavailable } from './api.js';
 import { esc, when } from './format.js';
+import { checkTransparency } from './transparency.js';
 
 const pageSize = 50;
 
@@ -63,21 +64,54 @@ export async function renderAudit(view, ctx) {
     <section aria-labelledby="audit-title">
       <h2 id="audit-title">Audit trail</h2>
       <p class="lead">Every change to a goal or to who is responsible, every credential issued and every alert acknowledgement is written to an append-only log. Each entry carries the hash of the one before, so one edited or deleted entry breaks the chain.</p>
+      <div id="audit-transparency" class="transparency" data-state="checking" aria-live="polite"><p class="muted">Checking the signed log in your browser…</p></div>
       <div id="audit-verify" aria-live="polite"><p class="muted">Checking the chain…</p></div>
       <section class="verify-yourself" aria-labelledby="yourself-title">
         <h3 id="yourself-title">Verify it yourself</h3>
         <p class="small">Each entry's <code>hash</code> is the SHA-256 (hex) of the entry without its <code>hash</code> field, written as canonical JSON (RFC 8785: keys sorted, no spaces). Its <code>prevHash</code> must equal the hash of the entry before it (the first one's is 64 zeros), and <code>seq</code> counts 1, 2, 3… without gaps.</p>
         <p class="small">Download every page from <a href="/v1/audit">/v1/audit</a> and check them with your own script, or run:</p>
         <pre class="command"><code>glasshouse audit verify ${esc(origin)}</code></pre>
+        <p class="small">To keep the log honest over time, save its signed checkpoint and check that every later one extends it: <code>glasshouse audit verify ${esc(origin)} --checkpoint saved.txt --save</code>. This page does the same in your browser on every visit.</p>
         <p class="small">Write down the head hash above; if it ever changes without new entries at the end, the history was rewritten. <a href="/methodology.html#audit">More on the method</a>.</p>
       </section>
       <h3>Entries</h3>
       <ol class="entries" id="audit-entries" aria-label="Audit entries, oldest first"></ol>
       <p id="audit-more-row"><button type="button" class="button hidden" id="audit-more">Show more entries</button> <span id="audit-more-status" class="muted small" aria-live="polite"></span></p>
     </section>`;
-  const [verify] = await Promise.all([getJson('/v1/audit/verify'), loadPage(ctx, 0)]);
+  const [verify, transparency] = await Promise.all([
+    getJson('/v1/audit/verify'),
+    checkTransparency().catch((err) => ({ state: 'unavailable', reason: String(err) })),
+    loadPage(ctx, 0),
+  ]);
   if (!ctx.isCurrent()) return;
   document.getElementById('audit-verify').innerHTML = verifyHtml(verify);
+  showTransparency(document.getElementById('audit-transparency'), transparency);
+}
+
+function plural(n, word) {
+  return `${n} ${word}${n === 1 ? '' : 'es'}`;
+}
+
+/** The browser's own check, in words; a rewritten history with its evidence to download. */
+function showTransparency(box, result) {
+  box.dataset.state = result.state;
+  if (result.state === 'verified') {
+    box.innerHTML = `<p class="log-verified verify-ok"><span aria-hidden="true">✓</span> Verified by the log and ${esc(plural(result.witnesses, 'witness'))}: the log's signed checkpoint covers ${esc(result.size)} entries and the entries shown here hash to it.</p>
+      <p class="small">${result.first ? 'Your browser saved this checkpoint. On your next visit it checks that the log only grew since, and warns you if anything before was changed.' : 'Your browser checked that the log only grew since your last visit: nothing before was changed.'}</p>`;
+    return;
+  }
+  if (result.state === 'unavailable') {
+    box.innerHTML = `<p class="muted small">The signed log could not be checked in your browser (${esc(result.reason)}).</p>`;
+    return;
+  }
+  const since = result.savedAt ? ` since your last visit (${esc(when(result.savedAt))})` : '';
+  box.innerHTML = `<div class="alarm" role="alert">
+      <p><strong>Warning: the history of this audit log was rewritten${since}.</strong> Entries you could see before have been changed or removed, although the log still looks intact on its own: ${esc(result.reason)}.</p>
+      <p>Keep the evidence and show it to a journalist, an auditor or a court: it holds both signed checkpoints, the log's proof and the entries.</p>
+      <p><a class="button" id="audit-evidence" download="glasshouse-audit-evidence.json">Download the evidence</a></p>
+    </div>`;
+  const blob = new Blob([`${JSON.stringify(result.evidence, null, 2)}\n`], { type: 'application/json' });
+  document.getElementById('audit-evidence').href = URL.createObjectURL(blob);
 }
 
 async function loadPage(ctx, after) {

@@ -105,7 +105,13 @@ export const apiRole: RoleFactory = (ctx) => {
   moduleRoutes(ctx.http.app, deps);
   peopleRoutes(ctx.http.app, deps);
   auditRoutes(ctx.http.app, deps);
-  auditLogRoutes(ctx.http.app, { store: ctx.store, tree, origin, key: signer.key });
+  auditLogRoutes(ctx.http.app, {
+    store: ctx.store,
+    tree,
+    origin,
+    key: signer.key,
+    witnesses: ctx.config.auditLog.witnesses,
+  });
   historyRoutes(ctx.http.app, deps);
   eventRoutes(ctx.http.app, deps);
   alertRoutes(ctx.http.app, deps);

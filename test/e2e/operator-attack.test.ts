@@ -1,8 +1,10 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createClient } from '@clickhouse/client';
+import { chromium } from 'playwright-core';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { ClickHouseStore } from '../../services/adapters/clickhouse/index.js';
 import { DuckDbStore } from '../../services/adapters/duckdb/index.js';
@@ -24,6 +26,16 @@ import { type GlasshouseProcess, killLeftovers, runGlasshouse } from '../support
 import { testLogger as logger } from '../support/store-setups.js';
 
 afterAll(killLeftovers);
+
+const artifacts = resolve(import.meta.dirname, '../../test-artifacts');
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((done) => server.close(() => done()));
+  return port;
+}
 
 type AuditRow = Row<'audit_log'>;
 
@@ -48,6 +60,7 @@ function attackSuite(name: string, makeSetup: (dir: string) => Promise<Setup>): 
       timeout: 180_000,
     }, async () => {
       const dir = await mkdtemp(join(tmpdir(), 'glasshouse-attack-'));
+      await mkdir(artifacts, { recursive: true });
       const setup = await makeSetup(dir);
       const adminToken = `admin-${randomBytes(12).toString('hex')}`;
       // The operator holds the log key: the attack below uses it to sign the rewritten history.
@@ -72,9 +85,19 @@ function attackSuite(name: string, makeSetup: (dir: string) => Promise<Setup>): 
         GLASSHOUSE_LOG_KEY_FILE: keyFile,
         GLASSHOUSE_WITNESSES: `${witnessUrl} ${witnessKey}`,
       };
-      let server = runGlasshouse(setup.args, env);
+      // One port across the restart: the browser keeps its saved checkpoint per origin.
+      const port = await freePort();
+      const args = [...setup.args, '--port', String(port)];
+      let server = runGlasshouse(args, env);
+      const userDataDir = join(dir, 'chromium');
+      const browser = await chromium.launchPersistentContext(userDataDir, {
+        executablePath: '/usr/bin/chromium',
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+        acceptDownloads: true,
+      });
       try {
-        let url = `http://127.0.0.1:${await server.ready(90_000)}`;
+        const url = `http://127.0.0.1:${await server.ready(90_000)}`;
+        expect(url).toBe(`http://127.0.0.1:${port}`);
         const write = async (id: string) =>
           expectCall(url, 'PUT', `/v1/sociotechnicians/${id}`, 200, {
             token: adminToken,
@@ -111,6 +134,16 @@ function attackSuite(name: string, makeSetup: (dir: string) => Promise<Setup>): 
         expect(parseSignedCheckpoint(await readFile(saved, 'utf8')).size).toBe(3);
         await write('barbara');
         await expect.poll(witnessed, { timeout: 10_000 }).toBe(4);
+        // A visitor's browser checks the log itself and keeps the checkpoint it verified.
+        const page = await browser.newPage();
+        const pageErrors: string[] = [];
+        page.on('pageerror', (err) => pageErrors.push(err.message));
+        await page.goto(`${url}/#/audit`);
+        const box = page.locator('#audit-transparency');
+        await expect.poll(() => box.getAttribute('data-state'), { timeout: 15_000 }).toBe('verified');
+        expect(await box.textContent()).toContain('Verified by the log and 1 witness:');
+        expect(await box.textContent()).toContain('covers 4 entries');
+
         const second = verify('--save');
         expect(await second.exited(), second.output()).toBe(0);
         expect(JSON.parse(second.output().split('\n')[0]!)).toMatchObject({
@@ -125,8 +158,8 @@ function attackSuite(name: string, makeSetup: (dir: string) => Promise<Setup>): 
         // The operator stops the service, rewrites entry 2 and recomputes the whole chain, restarts.
         await stop(server);
         await setup.rewrite(2);
-        server = runGlasshouse(setup.args, env);
-        url = `http://127.0.0.1:${await server.ready(90_000)}`;
+        server = runGlasshouse(args, env);
+        expect(await server.ready(90_000)).toBe(port);
         expect((await call(url, 'GET', '/v1/audit/verify')).body).toMatchObject({ valid: true, length: 4 });
 
         // With the log key, the operator signs a checkpoint of the rewritten history and offers it to
@@ -177,7 +210,31 @@ function attackSuite(name: string, makeSetup: (dir: string) => Promise<Setup>): 
         expect(evidence.entries[1].after).toEqual({ name: 'someone else' });
         // The saved checkpoint was not overwritten by the failed run.
         expect(await readFile(saved, 'utf8')).toBe(savedNote);
+
+        // The visitor comes back: the page says in plain words that the history was rewritten.
+        await page.reload();
+        await expect.poll(() => box.getAttribute('data-state'), { timeout: 15_000 }).toBe('rewritten');
+        expect(await box.textContent()).toContain(
+          'the history of this audit log was rewritten since your last visit',
+        );
+        const [download] = await Promise.all([
+          page.waitForEvent('download'),
+          page.locator('#audit-evidence').click(),
+        ]);
+        const browserEvidence = JSON.parse(await readFile((await download.path())!, 'utf8'));
+        expect(browserEvidence).toMatchObject({ kind: 'glasshouse-audit-evidence', logKey: vkey });
+        expect(parseSignedCheckpoint(browserEvidence.savedCheckpoint).size).toBe(4);
+        expect(browserEvidence.entries).toHaveLength(4);
+        // Still rewritten on the next visit: the browser keeps the honest checkpoint, not the new one.
+        await page.reload();
+        await expect.poll(() => box.getAttribute('data-state'), { timeout: 15_000 }).toBe('rewritten');
+        await page.screenshot({
+          path: join(artifacts, `audit-rewritten-${name.split(':')[0]}.png`),
+          fullPage: false,
+        });
+        expect(pageErrors).toEqual([]);
       } finally {
+        await browser.close();
         await stop(server).catch(() => {});
         witness.child.kill('SIGTERM');
         await witness.exited();
@@ -195,7 +252,7 @@ attackSuite('standalone: in-process bus and DuckDB', async (dir) => {
   const dataDir = join(dir, 'data');
   return {
     env: {},
-    args: ['start', '--port', '0', '--data-dir', dataDir],
+    args: ['start', '--data-dir', dataDir],
     async rewrite(seq) {
       const path = join(dataDir, 'glasshouse.duckdb');
       const store = new DuckDbStore({ path, logger });
@@ -219,7 +276,7 @@ attackSuite('distributed: Kafka and ClickHouse', async () => {
       GLASSHOUSE_CLICKHOUSE_DATABASE: database,
       GLASSHOUSE_TOPIC_PREFIX: `attack-${suffix}`,
     },
-    args: ['start', '--role', 'all', '--port', '0'],
+    args: ['start', '--role', 'all'],
     async rewrite(seq) {
       const store = new ClickHouseStore({ url, database, logger });
       await store.start();

@@ -13,6 +13,8 @@ export interface AuditLogDeps {
   origin: string;
   /** The log's verifier key. */
   key: NoteVerifierKey;
+  /** The witnesses checkpoints are pushed to (GLASSHOUSE_WITNESSES). */
+  witnesses: Array<{ url: string; key: NoteVerifierKey }>;
 }
 
 const count = z
@@ -35,7 +37,8 @@ async function treeOfAtLeast(tree: StoredAuditTree, size: number) {
 
 /**
  * The audit log as a transparency log: `GET /v1/audit/checkpoint` (the newest signed checkpoint,
- * cosignatures included), `GET /v1/audit/key` (the log's verifier key) and the inclusion and
+ * cosignatures included), `GET /v1/audit/key` (the log's verifier key), `GET /v1/audit/witnesses`
+ * (the witnesses it asks to cosign, with their keys) and the inclusion and
  * consistency proofs of RFC 9162 sections 2.1.3 and 2.1.4.
  */
 export function auditLogRoutes(app: FastifyInstance, deps: AuditLogDeps): void {
@@ -52,6 +55,10 @@ export function auditLogRoutes(app: FastifyInstance, deps: AuditLogDeps): void {
   app.get('/v1/audit/key', async (_request, reply) =>
     reply.header('content-type', 'text/plain; charset=utf-8').send(`${deps.key.text}\n`),
   );
+
+  app.get('/v1/audit/witnesses', async () => ({
+    items: deps.witnesses.map((w) => ({ url: w.url, key: w.key.text })),
+  }));
 
   app.get('/v1/audit/proof/inclusion', async (request) => {
     const { seq, size } = parseOr400(InclusionQuery, request.query, 'the query');
