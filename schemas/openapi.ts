@@ -205,6 +205,48 @@ export const endpoints: Endpoint[] = [
     access: 'public',
     responses: { 200: 'AuditVerification' },
   },
+  {
+    method: 'get',
+    path: '/v1/audit/checkpoint',
+    summary:
+      "The newest signed checkpoint of the audit log's Merkle tree (RFC 9162; leaf = SHA-256(0x00 ‖ entry hash bytes)) as a " +
+      'C2SP tlog-checkpoint signed note: origin, size, base64 root, a blank line, the log signature and every witness ' +
+      'cosignature collected. Save it and check later ones with `glasshouse audit verify <url> --checkpoint FILE`.',
+    access: 'public',
+    responses: { 200: { description: 'signed note', contentType: 'text/plain' }, 404: 'ErrorBody' },
+  },
+  {
+    method: 'get',
+    path: '/v1/audit/key',
+    summary: "The log's verifier key: <name>+<8 hex key id>+<base64(0x01 ‖ Ed25519 public key)>.",
+    access: 'public',
+    responses: { 200: { description: 'verifier key line', contentType: 'text/plain' } },
+  },
+  {
+    method: 'get',
+    path: '/v1/audit/witnesses',
+    summary: 'The witnesses the log asks to cosign each checkpoint: {"items":[{url,key}]}.',
+    access: 'public',
+    responses: { 200: { description: '{"items":[{"url":string,"key":string}]}' } },
+  },
+  {
+    method: 'get',
+    path: '/v1/audit/proof/inclusion',
+    summary:
+      'The inclusion proof of entry `seq` in the tree of the first `size` entries (RFC 9162 2.1.3): {"proof":[base64]}.',
+    access: 'public',
+    query: { seq: 'the entry (1..size)', size: 'the tree size' },
+    responses: { 200: { description: '{"proof":[string]}' }, 400: 'ErrorBody', 404: 'ErrorBody' },
+  },
+  {
+    method: 'get',
+    path: '/v1/audit/proof/consistency',
+    summary:
+      'The consistency proof between the trees of the first `from` and `to` entries (RFC 9162 2.1.4): {"proof":[base64]}.',
+    access: 'public',
+    query: { from: 'the older tree size', to: 'the newer tree size' },
+    responses: { 200: { description: '{"proof":[string]}' }, 400: 'ErrorBody', 404: 'ErrorBody' },
+  },
   // Queries (api role). Every query is bounded; a query over a bound answers 400 `limit_exceeded` naming it.
   {
     method: 'get',

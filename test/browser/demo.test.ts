@@ -208,6 +208,15 @@ describe('glasshouse start --demo in a browser', () => {
     const length = Number(/all (\d+) entries/.exec((await page.locator('.verify').textContent()) ?? '')?.[1]);
     expect(length).toBeGreaterThan(20);
     await expect.poll(() => page.locator('.entry').count(), within).toBe(length);
+    // The browser's own check of the signed log: the checkpoint's signature and root, then kept for the next visit.
+    const transparency = page.locator('#audit-transparency');
+    await expect.poll(() => transparency.getAttribute('data-state'), within).toBe('verified');
+    expect(await transparency.textContent()).toMatch(
+      /Verified by the log and 0 witnesses: the log's signed checkpoint covers \d+ entries/,
+    );
+    expect(await page.evaluate(() => localStorage.getItem('glasshouse.audit.checkpoint'))).toContain(
+      'glasshouse.local/audit',
+    );
     expect(await page.locator('.command').textContent()).toBe(`glasshouse audit verify ${base}`);
     expect(await page.locator('.verify-yourself').textContent()).toContain('SHA-256');
     await page.screenshot({ path: join(artifacts, 'demo-audit.png'), fullPage: false });
