@@ -33,6 +33,30 @@ describe('glasshouse schemas export', () => {
   });
 });
 
+describe('glasshouse witness and audit verify', () => {
+  it('refuse unusable options with exit 2 and the reason', async () => {
+    const noKey = runGlasshouse(['witness', '--port', '0', '--data-dir', join(dir, 'witness')]);
+    expect(await noKey.exited()).toBe(2);
+    expect(noKey.output()).toContain("witness needs at least one --log-key (the log's verifier key)");
+    const badKey = runGlasshouse([
+      'witness',
+      '--port',
+      '0',
+      '--data-dir',
+      join(dir, 'witness'),
+      '--log-key',
+      'x+1+A',
+    ]);
+    expect(await badKey.exited()).toBe(2);
+    expect(badKey.output()).toContain(
+      '--log-key "x+1+A": a verifier key is <name>+<8 hex digits>+<base64 key>',
+    );
+    const save = runGlasshouse(['audit', 'verify', 'http://127.0.0.1:9', '--save']);
+    expect(await save.exited()).toBe(2);
+    expect(save.output()).toContain('--save writes the new checkpoint to the --checkpoint file: name one');
+  });
+});
+
 describe('glasshouse start', () => {
   it('exits non-zero naming the variable when an env value is bad', async () => {
     const run = runGlasshouse(['start'], { GLASSHOUSE_PORT: 'abc' });

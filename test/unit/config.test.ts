@@ -1,4 +1,7 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { ed25519Cosigner } from '../../services/core/audit/checkpoint.js';
+import { ed25519Signer } from '../../services/core/audit/note.js';
 import { loadConfig } from '../../services/runtime/config.js';
 import { ConfigError } from '../../services/runtime/errors.js';
 
@@ -87,5 +90,36 @@ describe('loadConfig', () => {
 
   it('ignores variables outside its namespace', () => {
     expect(loadConfig({ PORT: 'abc', HOME: '/root' }).port).toBe(8080);
+  });
+
+  it('reads the audit log origin, key file and witnesses, and names a bad witness and why', () => {
+    const cosigner = ed25519Cosigner('w1', generateKeyPairSync('ed25519').privateKey).key.text;
+    const logKey = ed25519Signer('log', generateKeyPairSync('ed25519').privateKey).key.text;
+    expect(loadConfig({}).auditLog).toEqual({
+      origin: 'glasshouse.local/audit',
+      keyFile: undefined,
+      witnesses: [],
+    });
+    const config = loadConfig({
+      GLASSHOUSE_LOG_ORIGIN: 'audit.example.gov/log',
+      GLASSHOUSE_LOG_KEY_FILE: '/etc/glasshouse/log.pem',
+      GLASSHOUSE_WITNESSES: ` http://127.0.0.1:9444/ ${cosigner} , https://w.example ${cosigner}`,
+    });
+    expect(config.auditLog.origin).toBe('audit.example.gov/log');
+    expect(config.auditLog.keyFile).toBe('/etc/glasshouse/log.pem');
+    expect(config.auditLog.witnesses.map((w) => [w.url, w.key.text])).toEqual([
+      ['http://127.0.0.1:9444', cosigner],
+      ['https://w.example', cosigner],
+    ]);
+    for (const [value, reason] of [
+      ['http://127.0.0.1:9444', 'must be "<url> <verifier key>"'],
+      [`ftp://w.example ${cosigner}`, 'the url must be http(s)'],
+      [`http://w.example ${logKey}`, 'must be a cosignature (type 0x04) key'],
+      ['http://w.example w+00000000+AAAA', 'the key is not base64 of a type byte and 32 bytes'],
+    ])
+      expect(() => loadConfig({ GLASSHOUSE_WITNESSES: value })).toThrowError(
+        new RegExp(`GLASSHOUSE_WITNESSES: witness 1: .*${reason.replace(/[()]/g, '\\$&')}`),
+      );
+    expect(() => loadConfig({ GLASSHOUSE_LOG_ORIGIN: 'has space' })).toThrowError(/GLASSHOUSE_LOG_ORIGIN/);
   });
 });
