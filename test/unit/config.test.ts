@@ -116,7 +116,7 @@ describe('loadConfig', () => {
       [`ftp://w.example ${cosigner}`, 'the url must be http(s)'],
       [`http://w.example ${logKey}`, 'must be a cosignature (type 0x04) key'],
       ['http://w.example w+00000000+AAAA', 'the key is not base64 of a type byte and 32 bytes'],
-    ])
+    ] as const)
       expect(() => loadConfig({ GLASSHOUSE_WITNESSES: value })).toThrowError(
         new RegExp(`GLASSHOUSE_WITNESSES: witness 1: .*${reason.replace(/[()]/g, '\\$&')}`),
       );
