@@ -81,12 +81,13 @@ const at = (base: URL, path: string): URL =>
 export async function checkAuditLog(options: CheckOptions): Promise<CheckResult> {
   const fetchImpl = options.fetchImpl ?? fetch;
   const base = baseOf(options.source);
-  const entries: unknown[] = [];
-  for await (const entry of readAuditExport(options.source, fetchImpl)) entries.push(entry);
 
   let logKey = options.logKey;
   let trustedOnFirstUse = false;
+  // The checkpoint before the entries: entries read after it cover at least its size.
   const servedNote = base ? await text(fetchImpl, at(base, '/v1/audit/checkpoint')) : undefined;
+  const entries: unknown[] = [];
+  for await (const entry of readAuditExport(options.source, fetchImpl)) entries.push(entry);
   if (base && !logKey) {
     logKey = parseVerifierKey((await text(fetchImpl, at(base, '/v1/audit/key'))).trim());
     trustedOnFirstUse = true;
