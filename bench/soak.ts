@@ -35,6 +35,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { createClient } from '@clickhouse/client';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { pino } from 'pino';
@@ -557,6 +558,13 @@ async function run(setup: Setup): Promise<void> {
       `${load.fresh} events, ${load.late} of them late, ${load.resent} resends); processor ${caughtUp ? 'caught up' : 'NOT caught up'} ` +
       `${drainS.toFixed(1)} s after the last publish; outcomes ${JSON.stringify(o)}; ${await dedup(proc.metrics)}`,
   );
+  const spaces = getHeapSpaceStatistics()
+    .filter((h) => h.space_size > 2 ** 20)
+    .map(
+      (h) =>
+        `${h.space_name} ${(h.space_used_size / 2 ** 20).toFixed(0)}/${(h.space_size / 2 ** 20).toFixed(0)}`,
+    );
+  say(`end: heap spaces (used/reserved MiB): ${spaces.join(', ')}`);
   say(
     `end: ${describe(end)}, ${ratio.toFixed(2)} of the first hour; rows written ${JSON.stringify(await outputs(proc.metrics))}`,
   );

@@ -261,7 +261,7 @@ describe('restore of trends and hold clocks from a bounded read of the updates (
       const state = await loadModuleState(store, [version], clockMs);
       // The read is bounded by the horizon's slots and one hold, not by the updates stored.
       expect(stored.length).toBeGreaterThan(cut / 2);
-      expect(state.updates.length).toBeLessThanOrEqual(122 + 32 + 2);
+      expect(state.updates.length + state.trendPoints.length).toBeLessThanOrEqual(122 + 32 + 2);
       const after = start();
       after.restore(state);
       const resumed = [];
