@@ -117,10 +117,23 @@ async function loadChunk(store: Store, modules: ModuleVersion[], now: number) {
   const lateness = Math.max(...modules.map(latenessOf));
   const inModules = { column: 'module_id', op: 'in', value: ids } as const;
 
-  const covered = await store.maxPerGroup('rollups', 'module_id', 'updated_ms', [inModules]);
+  // Rollups written within the last day answer for the modules active since (a time-bounded read
+  // skips old data); only modules without one are looked up over all their rollups.
+  const recent = [inModules, { column: 'updated_ms', op: '>=', value: now - lateness - dayMs } as const];
+  const covered = await store.maxPerGroup('rollups', 'module_id', 'updated_ms', recent);
   // The dedup memory starts one lateness bound behind the newest event counted (never ahead of the
-  // clock), so a processor catching up a backlog after the restart answers from memory.
-  const newestObserved = await store.maxPerGroup('rollups', 'module_id', 'last_ms', [inModules]);
+  // clock), so a processor catching up a backlog after the restart answers from memory. A recent
+  // row's last_ms may be behind an older row's (late events only, lately): the horizon is then lower
+  // and restore reads more events, which is safe.
+  const newestObserved = await store.maxPerGroup('rollups', 'module_id', 'last_ms', recent);
+  const quiet = ids.filter((id) => !covered.has(id));
+  if (quiet.length > 0) {
+    const inQuiet = [{ column: 'module_id', op: 'in', value: quiet } as const];
+    for (const [id, ms] of await store.maxPerGroup('rollups', 'module_id', 'updated_ms', inQuiet))
+      covered.set(id, ms);
+    for (const [id, ms] of await store.maxPerGroup('rollups', 'module_id', 'last_ms', inQuiet))
+      newestObserved.set(id, ms);
+  }
   const seenSince = new Map<string, number>();
   for (const m of modules)
     seenSince.set(m.id, Math.min(newestObserved.get(m.id) ?? now, now) - latenessOf(m));
