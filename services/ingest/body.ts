@@ -9,11 +9,21 @@ export interface BodyOptions {
   limitBytes: number;
   /** The whole body must arrive within this long after the headers (408 otherwise). */
   timeoutMs: number;
+  /**
+   * A body over the limit is still read (and thrown away) up to this many bytes before the 413, so
+   * clients that write the whole body before reading (Node's fetch) see the answer instead of a reset;
+   * beyond it the connection is closed at once.
+   */
+  discardLimitBytes: number;
 }
 
 type ParserDone = (err: Error | null, body?: unknown) => void;
 
-export const defaultBodyOptions: BodyOptions = { limitBytes: maxRequestBytes, timeoutMs: 10_000 };
+export const defaultBodyOptions: BodyOptions = {
+  limitBytes: maxRequestBytes,
+  timeoutMs: 10_000,
+  discardLimitBytes: 8 * maxRequestBytes,
+};
 
 /**
  * Installs the two ingest body formats on an encapsulated Fastify scope; every other content type
@@ -104,7 +114,10 @@ export function eventsFromNdjson(text: string): unknown[] {
   return events;
 }
 
-/** Reads the raw body within the byte limit and the deadline. */
+/**
+ * Reads the raw body within the byte limit and the deadline. A body over the limit is read to its end
+ * and discarded (up to `discardLimitBytes`) before the 413, so the client is reading when it comes.
+ */
 function readBody(
   request: FastifyRequest,
   payload: NodeJS.ReadableStream,
@@ -112,12 +125,13 @@ function readBody(
 ): Promise<string> {
   return new Promise((resolve, reject) => {
     const declared = Number(request.headers['content-length']);
-    if (declared > options.limitBytes) {
+    if (declared > options.discardLimitBytes) {
       reject(tooLarge(options.limitBytes));
       return;
     }
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] = [];
     let received = 0;
+    let discarding = declared > options.limitBytes;
     const finish = (err: Error | undefined) => {
       clearTimeout(timer);
       payload.removeListener('data', onData);
@@ -127,6 +141,10 @@ function readBody(
         // The rest is never read; the route answers with `Connection: close` (see routes.ts).
         payload.pause();
         reject(err);
+        return;
+      }
+      if (discarding) {
+        reject(tooLarge(options.limitBytes));
         return;
       }
       if (!Number.isNaN(declared) && declared !== received) {
@@ -140,10 +158,13 @@ function readBody(
       );
     };
     const onData = (chunk: Buffer | string) => {
-      const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-      received += buffer.length;
-      if (received > options.limitBytes) finish(tooLarge(options.limitBytes));
-      else chunks.push(buffer);
+      received += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+      if (received > options.discardLimitBytes) finish(tooLarge(options.limitBytes));
+      else if (discarding) return;
+      else if (received > options.limitBytes) {
+        discarding = true;
+        chunks = [];
+      } else chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
     };
     const onEnd = () => finish(undefined);
     const onError = (err: Error) =>

@@ -160,7 +160,9 @@ describe('ingest under malformed input', () => {
     bus = new MemoryBus({ topicPrefix: `ingest-fuzz-${randomBytes(3).toString('hex')}` });
     await bus.start();
     await bus.ensureTopics([{ name: Topics.metricsRaw, partitions: 3 }]);
-    server = await startIngestServer(bus, { body: { limitBytes: 1024 * 1024, timeoutMs: 300 } });
+    server = await startIngestServer(bus, {
+      body: { limitBytes: 1024 * 1024, timeoutMs: 300, discardLimitBytes: 8 * 1024 * 1024 },
+    });
     url = new URL(`${server.url}/v1/metrics`);
   });
   afterAll(async () => {

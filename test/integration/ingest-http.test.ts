@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -13,6 +14,7 @@ import {
   postMetrics,
   readTopicUntil,
   startIngestServer,
+  transitKey,
 } from '../support/ingest-harness.js';
 
 const buses: Array<[string, (prefix: string) => Bus]> = [
@@ -282,6 +284,66 @@ describe('rate limit', () => {
         { key: 'permits-office-key-0123456789' },
       );
       expect(other.status).toBe(202);
+    } finally {
+      await server.stop();
+      await bus.stop();
+    }
+  });
+});
+
+/**
+ * Node's fetch in a process of its own (as an agency's client runs) posting `count` bodies of
+ * `bytes` bytes, declared or chunked: the statuses and bodies it saw, or the error it got instead.
+ */
+function fetchFromAnotherProcess(
+  url: string,
+  bytes: number,
+  count: number,
+  chunked: boolean,
+): Promise<Array<{ status: number; body: unknown } | { error: string }>> {
+  const script = `
+    const [url, bytes, count, chunked] = process.argv.slice(1);
+    const text = JSON.stringify({ events: [{ eventId: 'too-large', moduleId: 'bus-punctuality',
+      metric: 'on_time_rate', value: 1, observedAt: Date.now(), dimensions: { d: 'x'.repeat(Number(bytes)) } }] });
+    const body = () => chunked === 'true'
+      ? new ReadableStream({ start(c) { const b = new TextEncoder().encode(text);
+          for (let i = 0; i < b.length; i += 65536) c.enqueue(b.subarray(i, i + 65536)); c.close(); } })
+      : text;
+    const results = [];
+    for (let i = 0; i < Number(count); i++) {
+      try {
+        const r = await fetch(url + '/v1/metrics', { method: 'POST', body: body(), duplex: 'half',
+          headers: { 'content-type': 'application/json', authorization: 'Bearer ${transitKey}' } });
+        results.push({ status: r.status, body: await r.json() });
+      } catch (err) { results.push({ error: String(err.cause?.code ?? err.message) }); }
+    }
+    process.stdout.write(JSON.stringify(results));`;
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ['--input-type=module', '-e', script, url, String(bytes), String(count), String(chunked)],
+      { timeout: 60_000, maxBuffer: 1024 * 1024 },
+      (err, stdout) => (err ? reject(err) : resolve(JSON.parse(stdout))),
+    );
+  });
+}
+
+describe('a body over the limit', () => {
+  it("answers 413 with the error body to Node's fetch, which writes the whole 2 MiB before it reads", async () => {
+    const bus = new MemoryBus({ topicPrefix: 'ingest-too-large' });
+    await bus.start();
+    await bus.ensureTopics([{ name: Topics.metricsRaw, partitions: 1 }]);
+    const server = await startIngestServer(bus);
+    try {
+      const tooLarge = {
+        status: 413,
+        body: { error: { code: 'body_too_large', message: 'the body exceeds 1048576 bytes' } },
+      };
+      // Ten in a row: a server that closes before the body is in answers some and resets others.
+      for (const chunked of [false, true]) {
+        const results = await fetchFromAnotherProcess(server.url, 2 * 1024 * 1024, 10, chunked);
+        expect(results).toEqual(Array.from({ length: 10 }, () => tooLarge));
+      }
     } finally {
       await server.stop();
       await bus.stop();
