@@ -50,11 +50,7 @@ export function busContract(label: string, { createBus, waitMs }: BusContractOpt
       await bus.publish(TOPIC, records(['a', 'b', 'c', 'd', 'e', 'f'], 0, 20));
       const sink = new Sink();
       const c = await consume(bus, sink, 'g1');
-      await waitFor(
-        () => sink.records.length >= 120,
-        waitMs,
-        () => `${sink.records.length}/120 records`,
-      );
+      await expect.poll(() => sink.records.length, { timeout: waitMs }).toBeGreaterThanOrEqual(120);
       expect(c.healthy()).toBe(true);
       expect(sink.values().sort()).toEqual(
         records(['a', 'b', 'c', 'd', 'e', 'f'], 0, 20)
@@ -83,27 +79,15 @@ export function busContract(label: string, { createBus, waitMs }: BusContractOpt
       await bus.publish(TOPIC, records(['a', 'b', 'c'], 0, 10));
       const first = new Sink();
       const c1 = await consume(bus, first, 'g2');
-      await waitFor(
-        () => first.records.length >= 30,
-        waitMs,
-        () => `${first.records.length}/30 records`,
-      );
+      await expect.poll(() => first.records.length, { timeout: waitMs }).toBeGreaterThanOrEqual(30);
       await c1.stop();
       await bus.publish(TOPIC, records(['a', 'b', 'c'], 10, 5));
       const second = new Sink();
       await consume(bus, second, 'g2');
-      await waitFor(
-        () => second.records.length >= 15,
-        waitMs,
-        () => `${second.records.length}/15 records`,
-      );
+      await expect.poll(() => second.records.length, { timeout: waitMs }).toBeGreaterThanOrEqual(15);
       // A barrier: a record published now arrives after anything that could have been redelivered.
       await bus.publish(TOPIC, [{ key: 'a', value: 'barrier' }]);
-      await waitFor(
-        () => second.values().includes('barrier'),
-        waitMs,
-        () => 'barrier',
-      );
+      await expect.poll(() => second.values().includes('barrier'), { timeout: waitMs }).toBe(true);
       expect(
         second
           .values()
@@ -131,11 +115,7 @@ export function busContract(label: string, { createBus, waitMs }: BusContractOpt
         },
       });
       cleanups.push(() => c1.stop());
-      await waitFor(
-        () => attempts.length >= 3,
-        waitMs,
-        () => `${attempts.length}/3 attempts`,
-      );
+      await expect.poll(() => attempts.length, { timeout: waitMs }).toBeGreaterThanOrEqual(3);
       expect(attempts[0]![0]).toBe('0');
       expect(attempts[1]![0]).toBe('0');
       expect(attempts[2]![0]).toBe('0');
@@ -152,20 +132,12 @@ export function busContract(label: string, { createBus, waitMs }: BusContractOpt
           throw new Error('poison');
         },
       });
-      await waitFor(
-        () => neverOk.length >= 2,
-        waitMs,
-        () => `${neverOk.length}/2 attempts`,
-      );
+      await expect.poll(() => neverOk.length, { timeout: waitMs }).toBeGreaterThanOrEqual(2);
       expect(c2.healthy()).toBe(true);
       await c2.stop();
       const again = new Sink();
       await consume(bus, again, 'g4');
-      await waitFor(
-        () => again.records.length >= 5,
-        waitMs,
-        () => `${again.records.length}/5 records`,
-      );
+      await expect.poll(() => again.records.length, { timeout: waitMs }).toBeGreaterThanOrEqual(5);
       expect(again.records[0]!.offset).toBe('0');
     });
 
@@ -185,18 +157,10 @@ export function busContract(label: string, { createBus, waitMs }: BusContractOpt
       });
       cleanups.push(() => c1.stop());
       await bus.publish(TOPIC, records(['a'], 0, 3));
-      await waitFor(
-        () => delivered().length >= 3,
-        waitMs,
-        () => `${delivered().length}/3 records`,
-      );
+      await expect.poll(() => delivered().length, { timeout: waitMs }).toBeGreaterThanOrEqual(3);
       // The first records are not durable yet, and the next ones still come.
       await bus.publish(TOPIC, records(['a'], 3, 3));
-      await waitFor(
-        () => delivered().length >= 6,
-        waitMs,
-        () => `${delivered().length}/6 records`,
-      );
+      await expect.poll(() => delivered().length, { timeout: waitMs }).toBeGreaterThanOrEqual(6);
       expect(delivered()).toEqual(['0', '1', '2', '3', '4', '5']);
 
       // The later batch becomes durable, the first one fails: nothing is committed, and the
@@ -204,11 +168,11 @@ export function busContract(label: string, { createBus, waitMs }: BusContractOpt
       const firstRound = handed.length;
       handed[firstRound - 1]!.durable.resolve();
       handed[0]!.durable.reject(new Error('store unavailable'));
-      await waitFor(
-        () => handed.length > firstRound && delivered().filter((o) => o === '5').length >= 2,
-        waitMs,
-        () => `redelivered ${delivered().slice(6).join(',')}`,
-      );
+      await expect
+        .poll(() => handed.length > firstRound && delivered().filter((o) => o === '5').length >= 2, {
+          timeout: waitMs,
+        })
+        .toBe(true);
       expect(handed[firstRound]!.offsets[0]).toBe('0');
       for (const h of handed.slice(firstRound)) h.durable.resolve();
       await c1.stop();
@@ -217,11 +181,7 @@ export function busContract(label: string, { createBus, waitMs }: BusContractOpt
       await bus.publish(TOPIC, records(['a'], 6, 1));
       const next = new Sink();
       await consume(bus, next, 'g-receipts');
-      await waitFor(
-        () => next.records.length >= 1,
-        waitMs,
-        () => `${next.records.length}/1 records`,
-      );
+      await expect.poll(() => next.records.length, { timeout: waitMs }).toBeGreaterThanOrEqual(1);
       expect(next.values()).toEqual(['a#6']);
     });
 
@@ -241,19 +201,11 @@ export function busContract(label: string, { createBus, waitMs }: BusContractOpt
       });
       cleanups.push(() => c.stop());
       // After the fifth refusal the backoff is 1.6 to 3.2 s.
-      await waitFor(
-        () => attempts >= 5,
-        waitMs + 5_000,
-        () => `${attempts}/5 attempts`,
-      );
+      await expect.poll(() => attempts, { timeout: waitMs + 5_000 }).toBeGreaterThanOrEqual(5);
       refuse = false;
       const before = attempts;
       c.resume([0]);
-      await waitFor(
-        () => attempts > before,
-        1_000,
-        () => `no delivery within 1 s of the resume (${attempts} attempts)`,
-      );
+      await expect.poll(() => attempts, { timeout: 1_000 }).toBeGreaterThan(before);
     });
 
     it('splits the partitions between two members of one group', async () => {
@@ -262,20 +214,19 @@ export function busContract(label: string, { createBus, waitMs }: BusContractOpt
       const b = new Sink();
       await consume(bus, a, 'g5');
       await consume(bus, b, 'g5');
-      await waitFor(
-        () => {
-          const owned = [...a.owned(), ...b.owned()].sort();
-          return a.owned().length > 0 && b.owned().length > 0 && owned.join() === '0,1,2';
-        },
-        waitMs,
-        () => `a owns ${a.owned()}, b owns ${b.owned()}`,
-      );
+      // Both members own some of the three partitions, and each partition has one owner.
+      await expect
+        .poll(
+          () => [a.owned().length > 0, b.owned().length > 0, [...a.owned(), ...b.owned()].sort().join()],
+          {
+            timeout: waitMs,
+          },
+        )
+        .toEqual([true, true, '0,1,2']);
       await bus.publish(TOPIC, records(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'], 0, 5));
-      await waitFor(
-        () => a.records.length + b.records.length >= 40,
-        waitMs,
-        () => `${a.records.length}+${b.records.length}/40 records`,
-      );
+      await expect
+        .poll(() => a.records.length + b.records.length, { timeout: waitMs })
+        .toBeGreaterThanOrEqual(40);
       expect([...a.values(), ...b.values()].sort()).toEqual(
         records(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'], 0, 5)
           .map((r) => r.value)
@@ -295,11 +246,11 @@ export function busContract(label: string, { createBus, waitMs }: BusContractOpt
       await consume(bus, all2, null, true);
       await consume(bus, fromNow, null, false);
       await bus.publish(TOPIC, records(['a', 'b', 'c'], 4, 2));
-      await waitFor(
-        () => all1.records.length >= 18 && all2.records.length >= 18 && fromNow.records.length >= 6,
-        waitMs,
-        () => `${all1.records.length}, ${all2.records.length}/18 and ${fromNow.records.length}/6 records`,
-      );
+      await expect
+        .poll(() => all1.records.length >= 18 && all2.records.length >= 18 && fromNow.records.length >= 6, {
+          timeout: waitMs,
+        })
+        .toBe(true);
       expect(all1.values().sort()).toEqual(all2.values().sort());
       expect(fromNow.values().sort()).toEqual(
         records(['a', 'b', 'c'], 4, 2)
@@ -315,11 +266,7 @@ export function busContract(label: string, { createBus, waitMs }: BusContractOpt
       const c = await consume(bus, sink, 'g6');
       const keys = ['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7', 'k8'];
       await bus.publish(TOPIC, records(keys, 0, 1));
-      await waitFor(
-        () => sink.records.length >= keys.length,
-        waitMs,
-        () => `${sink.records.length} probes`,
-      );
+      await expect.poll(() => sink.records.length, { timeout: waitMs }).toBeGreaterThanOrEqual(keys.length);
       const partitionOf = new Map(sink.records.map((r) => [r.key, r.partition]));
       const paused = partitionOf.get('k0')!;
       const elsewhere = keys.filter((k) => partitionOf.get(k) !== paused);
@@ -327,20 +274,12 @@ export function busContract(label: string, { createBus, waitMs }: BusContractOpt
       c.pause([paused]);
       await bus.publish(TOPIC, records(keys, 1, 2));
       const round2 = (k: string) => sink.records.filter((r) => r.key === k && seq(r) >= 1).length;
-      await waitFor(
-        () => elsewhere.every((k) => round2(k) === 2),
-        waitMs,
-        () => 'records of the other partitions',
-      );
+      await expect.poll(() => elsewhere.map(round2), { timeout: waitMs }).toEqual(elsewhere.map(() => 2));
       expect(keys.filter((k) => !elsewhere.includes(k)).map(round2)).toEqual(
         keys.filter((k) => !elsewhere.includes(k)).map(() => 0),
       );
       c.resume([paused]);
-      await waitFor(
-        () => keys.every((k) => round2(k) === 2),
-        waitMs,
-        () => `${sink.records.length} records`,
-      );
+      await expect.poll(() => keys.map(round2), { timeout: waitMs }).toEqual(keys.map(() => 2));
       expect(c.healthy()).toBe(true);
     });
 
@@ -360,11 +299,9 @@ export function busContract(label: string, { createBus, waitMs }: BusContractOpt
       });
       cleanups.push(() => c.stop());
       expect(order.filter((e) => e.startsWith('assign:')).length).toBe(3);
-      await waitFor(
-        () => order.filter((e) => e.startsWith('batch:')).length >= 2,
-        waitMs,
-        () => order.join(),
-      );
+      await expect
+        .poll(() => order.filter((e) => e.startsWith('batch:')).length, { timeout: waitMs })
+        .toBeGreaterThanOrEqual(2);
       for (const [i, e] of order.entries()) {
         if (e.startsWith('batch:')) expect(order.slice(0, i)).toContain(`assign:${e.slice(6)}`);
       }
@@ -376,11 +313,7 @@ export function busContract(label: string, { createBus, waitMs }: BusContractOpt
       await bus.publish(TOPIC, records(keys, 0, 1));
       const sink = new Sink();
       await consume(bus, sink, 'g8');
-      await waitFor(
-        () => sink.records.length >= keys.length,
-        waitMs,
-        () => `${sink.records.length}/${keys.length} records`,
-      );
+      await expect.poll(() => sink.records.length, { timeout: waitMs }).toBeGreaterThanOrEqual(keys.length);
       for (const r of sink.records) expect(await bus.partitionFor(TOPIC, r.key!)).toBe(r.partition);
       expect(new Set(sink.records.map((r) => r.partition)).size).toBeGreaterThan(2);
       const err = await bus.partitionFor('contract.missing', 'a').catch((e: unknown) => e);
@@ -408,11 +341,7 @@ export function busContract(label: string, { createBus, waitMs }: BusContractOpt
         },
       });
       cleanups.push(() => c.stop());
-      await waitFor(
-        () => sink.records.length >= 180,
-        waitMs,
-        () => `${sink.records.length}/180 records`,
-      );
+      await expect.poll(() => sink.records.length, { timeout: waitMs }).toBeGreaterThanOrEqual(180);
       expect(twice).toBe(false);
       for (const key of keys) {
         const seqs = sink.records.filter((r) => r.key === key).map((r) => seq(r));
@@ -423,11 +352,7 @@ export function busContract(label: string, { createBus, waitMs }: BusContractOpt
       await bus.publish(TOPIC, records(keys, 30, 1));
       const after = new Sink();
       await consume(bus, after, 'g9');
-      await waitFor(
-        () => after.records.length >= 6,
-        waitMs,
-        () => `${after.records.length}/6 records`,
-      );
+      await expect.poll(() => after.records.length, { timeout: waitMs }).toBeGreaterThanOrEqual(6);
       expect(after.records.map((r) => seq(r))).toEqual([30, 30, 30, 30, 30, 30]);
     });
 
@@ -444,11 +369,7 @@ export function busContract(label: string, { createBus, waitMs }: BusContractOpt
       const padding = 'x'.repeat(700);
       const big = Array.from({ length: 3000 }, (_, i) => ({ key: 'a', value: `a#${i}#${padding}` }));
       await bus.publish(TOPIC, big);
-      await waitFor(
-        () => sink.records.length >= 3000,
-        waitMs,
-        () => `${sink.records.length}/3000 records`,
-      );
+      await expect.poll(() => sink.records.length, { timeout: waitMs }).toBeGreaterThanOrEqual(3000);
       expect(sink.records.map(seq)).toEqual(Array.from({ length: 3000 }, (_, i) => i));
     });
 
@@ -463,11 +384,7 @@ export function busContract(label: string, { createBus, waitMs }: BusContractOpt
       ]);
       expect(results.slice(0, 20).every((r) => r.status === 'fulfilled')).toBe(true);
       expect(results[20]).toMatchObject({ status: 'rejected', reason: { code: 'bus_topic_unknown' } });
-      await waitFor(
-        () => sink.records.length >= 200,
-        waitMs,
-        () => `${sink.records.length}/200 records`,
-      );
+      await expect.poll(() => sink.records.length, { timeout: waitMs }).toBeGreaterThanOrEqual(200);
       for (const key of ['a', 'b']) {
         const order = sink.records.filter((r) => r.key === key).map(seq);
         expect(order).toEqual(Array.from({ length: 100 }, (_, i) => i));
@@ -508,17 +425,4 @@ function records(keys: string[], from: number, count: number) {
 
 function seq(r: IncomingRecord): number {
   return Number(r.value.toString('utf8').split('#')[1]);
-}
-
-/** Polls a condition until it holds or the time is up; the message says what was still missing. */
-export async function waitFor(
-  condition: () => boolean,
-  timeoutMs: number,
-  state: () => string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting; have ${state()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }

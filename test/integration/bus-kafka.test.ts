@@ -4,7 +4,8 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { startLocalKafka } from '../../infra/kafka/local.js';
 import { KafkaBus, type KafkaBusOptions } from '../../services/adapters/kafka/index.js';
 import type { Bus } from '../../services/ports/bus.js';
-import { busContract, waitFor } from '../contract/bus-contract.js';
+import { Deferred } from '../../services/runtime/sync.js';
+import { busContract } from '../contract/bus-contract.js';
 
 const logger = pino({ level: process.env.GLASSHOUSE_LOG_LEVEL ?? 'silent' });
 
@@ -47,6 +48,7 @@ describe('KafkaBus consumption concurrency', () => {
       let inFlight = 0;
       let most = 0;
       let seen = 0;
+      const two = new Deferred();
       const consumption = await bus.consume({
         topic: 'concurrent',
         group: 'concurrent',
@@ -55,18 +57,16 @@ describe('KafkaBus consumption concurrency', () => {
         onBatch: async (batch) => {
           inFlight += 1;
           most = Math.max(most, inFlight);
-          // Hold each batch until another partition's batch is in flight too (or 3 s pass).
-          const until = Date.now() + 3_000;
-          while (inFlight < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+          if (inFlight >= 2) two.resolve();
+          // Hold the batches until two partitions' batches are in flight at once (or 3 s pass).
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([two.promise, new Promise((r) => (timer = setTimeout(r, 3_000)))]);
+          clearTimeout(timer);
           seen += batch.records.length;
           inFlight -= 1;
         },
       });
-      await waitFor(
-        () => seen >= keys.length,
-        30_000,
-        () => `${seen}/${keys.length} records`,
-      );
+      await expect.poll(() => seen, { timeout: 30_000 }).toBeGreaterThanOrEqual(keys.length);
       await consumption.stop();
       expect(most).toBeGreaterThanOrEqual(2);
     } finally {
@@ -100,11 +100,7 @@ describe('KafkaBus against a broker that dies', () => {
       onBatch: async (b) => void seen.push(...b.records.map((r) => r.value.toString())),
     });
     await bus.publish('metrics.raw', [{ key: 'm1', value: 'before' }]);
-    await waitFor(
-      () => seen.includes('before'),
-      20_000,
-      () => seen.join(),
-    );
+    await expect.poll(() => seen.includes('before'), { timeout: 20_000 }).toBe(true);
 
     await kafka.kill();
     const err = await bus.publish('metrics.raw', [{ key: 'm1', value: 'during' }]).catch((e: unknown) => e);
@@ -114,29 +110,18 @@ describe('KafkaBus against a broker that dies', () => {
     await kafka.restart();
     // The producer was replaced after the failure; retrying on the same bus goes through once the
     // broker is back (the first attempts may still see stale metadata).
-    await eventually(() => bus.publish('metrics.raw', [{ key: 'm1', value: 'after' }]), 30_000);
-    await waitFor(
-      () => seen.includes('after'),
-      30_000,
-      () => seen.join(),
-    );
+    await expect
+      .poll(
+        () =>
+          bus.publish('metrics.raw', [{ key: 'm1', value: 'after' }]).then(
+            () => 'published',
+            (err: { code?: string }) => err.code,
+          ),
+        { timeout: 30_000, interval: 200 },
+      )
+      .toBe('published');
+    await expect.poll(() => seen.includes('after'), { timeout: 30_000 }).toBe(true);
     // The consumer rejoined on its own and reports progress again; the producer is fine again.
-    await waitFor(
-      () => bus.health().state === 'ok',
-      30_000,
-      () => JSON.stringify(bus.health()),
-    );
+    await expect.poll(() => bus.health().state, { timeout: 30_000 }).toBe('ok');
   });
 });
-
-async function eventually(attempt: () => Promise<void>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await attempt();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-}

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AlertEvent } from '../../schemas/alert.js';
 import { toTimestamp } from '../../schemas/common.js';
@@ -9,7 +10,6 @@ import {
   SociotechnicianList,
   SociotechnicianProfile,
 } from '../../schemas/queries.js';
-import { parseCsv } from '../../services/api/csv.js';
 import { eventColumns } from '../../services/api/routes/events.js';
 import { addObservation, emptySummary } from '../../services/core/performance/aggregate.js';
 import { toRollupRow } from '../../services/core/performance/rollup.js';
@@ -244,7 +244,7 @@ function querySuite(name: string, deploy: () => Promise<Deployment>) {
       expect(csv.headers.get('content-type')).toContain('text/csv');
       const text = await csv.text();
       expect(text).toContain('"{""route"":""7, \\""express\\""""}"');
-      const [header, ...rows] = parseCsv(text);
+      const [header, ...rows] = parse(text);
       expect(header).toEqual([...eventColumns]);
       expect(rows).toEqual(
         lines.map((line) =>
@@ -282,7 +282,7 @@ function querySuite(name: string, deploy: () => Promise<Deployment>) {
         })),
       );
       const csv = await fetch(`${api.url}/v1/modules/bus/events?from=${t}&to=${t + 1000}&format=csv`);
-      const [, ...rows] = parseCsv(await csv.text());
+      const [, ...rows] = parse(await csv.text());
       expect(rows.map((r) => r[2])).toEqual(["'=HYPERLINK(1)", "'+1", "'-2+3", "'@SUM(A1)", "'\tx", 'plain']);
       expect(rows.map((r) => r[4])).toEqual(ids.map(() => '-4'));
     });

@@ -13,17 +13,16 @@ function order() {
   return { commits, redeliveries, commitOrder };
 }
 
-const turn = () => new Promise((r) => setTimeout(r, 1));
-
 describe('CommitOrder', () => {
   it('commits a partition in offset order, each batch once it is durable', async () => {
     const { commits, commitOrder } = order();
     const [a, b] = [new Deferred(), new Deferred()];
     commitOrder.add(0, '0', '5', a.promise);
     commitOrder.add(0, '5', '9', b.promise);
-    commitOrder.add(1, '0', '3');
+    const other = commitOrder.add(1, '0', '3');
     b.resolve();
-    await turn();
+    // Partition 1 committed meanwhile; partition 0's second batch waits for its first.
+    await other;
     expect(commits).toEqual(['1@3']);
     a.resolve();
     await commitOrder.settled(1000);
@@ -47,11 +46,12 @@ describe('CommitOrder', () => {
   it('after a reset, forgets the receipts in flight and does not wait for them', async () => {
     const { commits, commitOrder } = order();
     const old = new Deferred();
-    commitOrder.add(0, '0', '5', old.promise);
+    const stale = commitOrder.add(0, '0', '5', old.promise);
     commitOrder.reset(0);
     await commitOrder.add(0, '0', '7');
     old.resolve();
-    await turn();
+    // Settles once it is known that the forgotten receipt commits nothing.
+    await stale;
     expect(commits).toEqual(['0@7']);
   });
 
@@ -68,13 +68,13 @@ describe('CommitOrder', () => {
     });
     const first = commitOrder.add(0, '0', '5');
     const second = commitOrder.add(0, '5', '9');
-    await turn();
-    expect(calls).toEqual(['0@5', '0@9']);
     let firstDone = false;
     void first.then(() => {
       firstDone = true;
     });
+    // The second commit completes while the first is still held.
     await second;
+    expect(calls).toEqual(['0@5', '0@9']);
     expect(firstDone).toBe(false);
     held.resolve();
     await first;

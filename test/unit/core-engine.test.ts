@@ -224,7 +224,7 @@ describe('Engine: time', () => {
           }
           h.at(clock + 2_000);
           const update = h.evaluate().updates.at(-1) ?? h.engine.evaluate(clock + 10_000).updates[0];
-          if (!update) return;
+          if (!update) throw new Error('the engine reported no update for the goal');
           const { widthMs, buckets } = windowGeometry(60_000);
           const { fromMs, toMs } = windowRange(Date.parse(update.asOf), widthMs, buckets);
           const expected = accepted.filter((e) => e.t >= fromMs && e.t < toMs).reduce((a, e) => a + e.v, 0);

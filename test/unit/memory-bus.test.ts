@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryBus } from '../../services/adapters/memory/index.js';
 import { hashKey, PartitionLog } from '../../services/adapters/memory/partition-log.js';
-import { busContract, waitFor } from '../contract/bus-contract.js';
+import { busContract } from '../contract/bus-contract.js';
 
 busContract('memory', {
   async createBus() {
@@ -52,11 +52,7 @@ describe('MemoryBus specifics', () => {
       onBatch: async (b) => void seen.push(...b.records.map((r) => r.offset)),
     });
     await bus.publish('x', [{ key: null, value: 'v' }]);
-    await waitFor(
-      () => seen.length === 1,
-      2_000,
-      () => `${seen.length}`,
-    );
+    await expect.poll(() => seen.length, { timeout: 2_000 }).toBe(1);
     await bus.stop();
     await bus.stop();
     expect(bus.health().state).toBe('error');

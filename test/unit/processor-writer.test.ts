@@ -9,9 +9,52 @@ import { emptyOutputs, type Outputs } from '../../services/processor/outputs.js'
 import { PartitionWriter } from '../../services/processor/writer.js';
 import { Deferred } from '../../services/runtime/sync.js';
 
+/** A list of what happened, with a promise for each entry that resolves once it is there. */
+function record() {
+  const entries: string[] = [];
+  const waiting = new Map<string, Deferred>();
+  return {
+    entries,
+    push(entry: string) {
+      entries.push(entry);
+      waiting.get(entry)?.resolve();
+    },
+    /** Resolves once `entry` was pushed (at once if it already was). */
+    seen(entry: string): Promise<void> {
+      if (entries.includes(entry)) return Promise.resolve();
+      const d = waiting.get(entry) ?? new Deferred();
+      waiting.set(entry, d);
+      return d.promise;
+    },
+  };
+}
+
+/**
+ * A `timed` bound that expires when the test says so: `expire()` makes every flush being waited on time
+ * out, and `flushes` are the flushes it was given (a timed-out one keeps running; awaiting it waits
+ * for every step it starts).
+ */
+function manualTimeout() {
+  const pending: Deferred[] = [];
+  const flushes: Array<Promise<void>> = [];
+  return {
+    flushes,
+    timed(work: Promise<void>): Promise<void> {
+      const expiry = new Deferred();
+      pending.push(expiry);
+      flushes.push(work.catch(() => {}));
+      return Promise.race([work, expiry.promise]);
+    },
+    expire() {
+      for (const expiry of pending.splice(0)) expiry.reject(new Error('write took too long'));
+    },
+  };
+}
+
 /** A store and a bus that log every call as `table:ids` / `topic:ids`, and can be held or made to fail. */
 function fakeTargets() {
-  const log: string[] = [];
+  const calls = record();
+  const log = calls.entries;
   const holds = new Map<string, Deferred>();
   const failures = new Map<string, number>();
   const settle = async (what: string) => {
@@ -25,20 +68,21 @@ function fakeTargets() {
   const store = {
     async insert(table: string, rows: Array<Record<string, unknown>>) {
       const ids = rows.map((r) => String(r.event_id ?? r.bucket_ms ?? r.goal_id)).join(',');
-      log.push(`start ${table}:${ids}`);
+      calls.push(`start ${table}:${ids}`);
       await settle(table);
-      log.push(`${table}:${ids}`);
+      calls.push(`${table}:${ids}`);
     },
   } as unknown as Store;
   const bus = {
     async publish(topic: string, records: OutgoingRecord[]) {
       const ids = records.map((r) => (JSON.parse(String(r.value)) as { goalId: string }).goalId).join(',');
       await settle(topic);
-      log.push(`${topic}:${ids}`);
+      calls.push(`${topic}:${ids}`);
     },
   } as unknown as Bus;
   return {
     log,
+    seen: calls.seen,
     targets: { bus, store, inserts: store },
     hold(what: string) {
       const d = new Deferred();
@@ -92,7 +136,7 @@ function outputs(
 
 function writer(
   t: ReturnType<typeof fakeTargets>,
-  events: string[] = [],
+  events = record(),
   timed: (work: Promise<void>) => Promise<void> = (work) => work,
   backoff = { baseMs: 5, capMs: 20 },
 ) {
@@ -109,17 +153,15 @@ function writer(
   });
 }
 
-const turn = () => new Promise((r) => setTimeout(r, 5));
-
 describe('PartitionWriter', () => {
   it('publishes a later batch while the store still writes an earlier one', async () => {
     const t = fakeTargets();
     const w = writer(t);
     const release = t.hold('metric_events');
     const first = w.write(outputs(1, { events: ['e1'], updates: ['u1'], buckets: [1] }));
-    await turn();
+    await t.seen('start metric_events:e1');
     const second = w.write(outputs(2, { events: ['e2'], updates: ['u2'], buckets: [2] }));
-    await turn();
+    await t.seen('performance.updates:u2');
     expect(t.log).toContain('performance.updates:u1');
     expect(t.log).toContain('performance.updates:u2');
     expect(t.log).not.toContain('rollups:1');
@@ -135,7 +177,7 @@ describe('PartitionWriter', () => {
     const w = writer(t);
     const release = t.hold('metric_events');
     const first = w.write(outputs(1, { events: ['e1'], updates: ['u1'], buckets: [1] }));
-    await turn();
+    await t.seen('start metric_events:e1');
     // Two batches queue behind the first; the second repeats bucket 2, whose later row wins.
     const rest = [
       w.write(outputs(2, { events: ['e2'], updates: ['u2'], buckets: [2] })),
@@ -162,16 +204,16 @@ describe('PartitionWriter', () => {
 
   it('retries a failed step until it succeeds, in order, and says when it starts and stops retrying', async () => {
     const t = fakeTargets();
-    const events: string[] = [];
+    const events = record();
     const w = writer(t, events);
     t.fail('metric_events', 3);
     const first = w.write(outputs(1, { events: ['e1'], updates: ['u1'], buckets: [1] }));
-    await turn();
+    await events.seen('retrying');
     expect(w.retrying).toBe(true);
     const second = w.write(outputs(2, { events: ['e2'], updates: ['u2'], buckets: [2] }));
     await Promise.all([first, second]);
     expect(w.retrying).toBe(false);
-    expect(events).toEqual([
+    expect(events.entries).toEqual([
       'failed metric_events',
       'retrying',
       'failed metric_events',
@@ -188,7 +230,7 @@ describe('PartitionWriter', () => {
     const w = writer(t);
     const release = t.hold('rollups');
     const first = w.write(outputs(1, { events: ['e1'], buckets: [1] }));
-    await turn();
+    await t.seen('start rollups:1');
     const second = w.write(outputs(2, { events: ['e2'], buckets: [2] }));
     const closing = w.close();
     release();
@@ -201,22 +243,24 @@ describe('PartitionWriter', () => {
 
   it('joins a flush that timed out on the retry instead of running its steps again', async () => {
     const t = fakeTargets();
-    const events: string[] = [];
-    const timeout = (work: Promise<void>) =>
-      Promise.race([
-        work,
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('write took too long')), 10)),
-      ]);
-    const w = writer(t, events, timeout);
+    const events = record();
+    const timeout = manualTimeout();
+    const w = writer(t, events, timeout.timed);
     const release = t.hold('metric_events');
     const written = w.write(outputs(1, { events: ['e1'], buckets: [1] }));
-    await new Promise((r) => setTimeout(r, 60));
+    await t.seen('start metric_events:e1');
+    // The bus lane's flush (nothing to publish) ends; the store lane's is held.
+    await Promise.race(timeout.flushes);
+    timeout.expire();
+    await events.seen('retrying');
     expect(w.retrying).toBe(true);
+    // The retry after the backoff is given the flush still running, not a new one.
+    await expect.poll(() => timeout.flushes.length).toBe(2);
     release();
     await written;
     expect(t.log.filter((l) => l === 'start metric_events:e1')).toHaveLength(1);
     expect(t.log.filter((l) => l === 'start rollups:1')).toHaveLength(1);
-    expect(events).toContain('recovered');
+    expect(events.entries).toContain('recovered');
     await w.close();
   });
 
@@ -224,9 +268,10 @@ describe('PartitionWriter', () => {
     const t = fakeTargets();
     t.fail('metric_events', 1_000);
     t.fail('performance.updates', 1_000);
-    const w = writer(t, [], (work) => work, { baseMs: 60_000, capMs: 60_000 });
+    const events = record();
+    const w = writer(t, events, (work) => work, { baseMs: 60_000, capMs: 60_000 });
     const written = w.write(outputs(1, { events: ['e1'], updates: ['u1'], buckets: [1] }));
-    await turn();
+    await Promise.all([events.seen('failed metric_events'), events.seen('failed publish_updates')]);
     expect(w.retrying).toBe(true);
     const began = Date.now();
     await w.close();
@@ -290,18 +335,20 @@ describe('PartitionWriter', () => {
 
   it('starts no rollup write for a set whose earlier step outlived a close', async () => {
     const t = fakeTargets();
-    const timeout = (work: Promise<void>) =>
-      Promise.race([
-        work,
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('write took too long')), 10)),
-      ]);
-    const w = writer(t, [], timeout);
+    const events = record();
+    const timeout = manualTimeout();
+    const w = writer(t, events, timeout.timed);
     const release = t.hold('metric_events');
     const written = w.write(outputs(1, { events: ['e1'], buckets: [1] }));
-    await new Promise((r) => setTimeout(r, 30));
+    await t.seen('start metric_events:e1');
+    // The bus lane's flush (nothing to publish) ends; the store lane's is held.
+    await Promise.race(timeout.flushes);
+    timeout.expire();
+    await events.seen('retrying');
     await w.close();
     release();
-    await new Promise((r) => setTimeout(r, 30));
+    // Every flush handed out has ended: a rollup write it started would be in the log by now.
+    await Promise.all(timeout.flushes);
     expect(t.log).toContain('metric_events:e1');
     expect(t.log.some((l) => l.includes('rollups'))).toBe(false);
     await expect(written).rejects.toThrow(/revoked/);

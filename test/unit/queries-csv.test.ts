@@ -1,6 +1,7 @@
+import { parse } from 'csv-parse/sync';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { csvField, csvRecord, parseCsv } from '../../services/api/csv.js';
+import { csvField, csvRecord } from '../../services/api/csv.js';
 
 describe('CSV quoting (RFC 4180)', () => {
   it('quotes only fields that need it and doubles inner quotes', () => {
@@ -29,7 +30,7 @@ describe('CSV quoting (RFC 4180)', () => {
     expect(csvField('a=b')).toBe('a=b');
   });
 
-  it('round-trips any records through parseCsv', () => {
+  it('writes any records so that an independent CSV reader reads them back', () => {
     fc.assert(
       fc.property(
         fc.array(
@@ -49,13 +50,10 @@ describe('CSV quoting (RFC 4180)', () => {
           const usable = records.filter((r) => !(r.length === 1 && r[0] === ''));
           // Text that a spreadsheet would run as a formula is read back with the leading ' it was given.
           const asText = usable.map((r) => r.map((f) => (/^[=+\-@\t\r]/.test(f) ? `'${f}` : f)));
-          expect(parseCsv(usable.map(csvRecord).join(''))).toEqual(asText);
+          // Records of different lengths: an export's are all as long as its header.
+          expect(parse(usable.map(csvRecord).join(''), { relax_column_count: true })).toEqual(asText);
         },
       ),
     );
-  });
-
-  it('refuses an unterminated quoted field', () => {
-    expect(() => parseCsv('"open,\r\n')).toThrow(SyntaxError);
   });
 });

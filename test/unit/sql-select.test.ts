@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { loadMigrations, splitStatements, versionAtLeast } from '../../services/adapters/sql/migrations.js';
+import { splitStatements, versionAtLeast } from '../../services/adapters/sql/migrations.js';
 import { validateRows } from '../../services/adapters/sql/rows.js';
 import { renderSelect } from '../../services/adapters/sql/select.js';
 import { maxSelectRows } from '../../services/ports/store.js';
-import { tables } from '../../services/ports/tables.js';
 
 describe('renderSelect', () => {
   it('splits key from non-key conditions and orders by the key as a tiebreaker', () => {
@@ -75,16 +74,5 @@ describe('migrations', () => {
     expect(versionAtLeast('18.16.1', [20, 3])).toBe(false);
     expect(versionAtLeast('24.8.4.13', [20, 3])).toBe(true);
     expect(versionAtLeast('20.3.1', [20, 3])).toBe(true);
-  });
-
-  it('has the same migration ids for ClickHouse and DuckDB, each creating every catalog table', async () => {
-    const ch = await loadMigrations(new URL('../../infra/clickhouse/migrations/', import.meta.url));
-    const duck = await loadMigrations(new URL('../../infra/duckdb/migrations/', import.meta.url));
-    expect(ch.map((m) => m.id)).toEqual(duck.map((m) => m.id));
-    for (const migrations of [ch, duck]) {
-      const sql = migrations.flatMap((m) => m.statements).join('\n');
-      for (const table of Object.keys(tables)) expect(sql).toContain(`CREATE TABLE IF NOT EXISTS ${table} (`);
-      expect(sql).not.toMatch(/DateTime64|TTL|CODEC|PRIMARY KEY|UNIQUE/i);
-    }
   });
 });

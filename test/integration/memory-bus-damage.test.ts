@@ -5,7 +5,6 @@ import { pino } from 'pino';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { MemoryBus } from '../../services/adapters/memory/index.js';
 import type { TopicSpec } from '../../services/ports/bus.js';
-import { waitFor } from '../contract/bus-contract.js';
 
 // Every publish waits for a real fdatasync; on a loaded machine one can take seconds.
 const ioWaitMs = 20_000;
@@ -76,11 +75,7 @@ describe('the durable bus log when its files are damaged', () => {
       fromBeginning: true,
       onBatch: async (b) => void read.push(...b.records.map((r) => `${r.offset}:${r.value}`)),
     });
-    await waitFor(
-      () => read.length === 4,
-      ioWaitMs,
-      () => read.join(','),
-    );
+    await expect.poll(() => read.length, { timeout: ioWaitMs }).toBe(4);
     expect(read).toEqual(['0:a', '1:b', '2:c', '3:d']);
     await again.bus.stop();
   });
@@ -126,11 +121,7 @@ describe('the durable bus log when its files are damaged', () => {
       },
     });
     await publishValues(first.bus, ['a', 'b', 'c', 'd']);
-    await waitFor(
-      () => read === 4,
-      ioWaitMs,
-      () => `${read}`,
-    );
+    await expect.poll(() => read, { timeout: ioWaitMs }).toBe(4);
     await first.bus.stop();
     // The last record torn off: the log itself looks like a crash, but group g had read it.
     const cut = (await stat(segment(first.dir))).size - 5;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { MemoryBus } from '../../services/adapters/memory/index.js';
 import type { IncomingRecord, TopicSpec } from '../../services/ports/bus.js';
-import { busContract, waitFor } from '../contract/bus-contract.js';
+import { busContract } from '../contract/bus-contract.js';
 
 // Every publish here waits for a real fdatasync; on a shared 2-core CI machine running Kafka and
 // ClickHouse beside these tests, a sync can take seconds. The budgets bound a hang, not the speed.
@@ -16,18 +16,6 @@ async function freshDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'gh-bus-'));
   dirs.push(dir);
   return dir;
-}
-/** Waits for an async condition (polling), failing with `state()` after the timeout. */
-async function until(
-  condition: () => Promise<boolean>,
-  timeoutMs: number,
-  state: () => Promise<string> | string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms; have ${await state()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 afterAll(async () => {
@@ -62,11 +50,7 @@ async function readAll(bus: MemoryBus, topic: string, count: number): Promise<In
     fromBeginning: true,
     onBatch: async (b) => void seen.push(...b.records),
   });
-  await waitFor(
-    () => seen.length >= count,
-    ioWaitMs,
-    () => `${seen.length} of ${count}`,
-  );
+  await expect.poll(() => seen.length, { timeout: ioWaitMs }).toBeGreaterThanOrEqual(count);
   await c.stop();
   return seen;
 }
@@ -91,21 +75,19 @@ describe('MemoryBus with a data directory', () => {
     await Promise.all(
       Array.from({ length: 50 }, (_, i) => first.publish('raw', [{ key: `k${i % 7}`, value: `v${i}` }])),
     );
-    await waitFor(
-      () => handled.length === 50,
-      ioWaitMs,
-      () => `${handled.length}`,
-    );
+    await expect.poll(() => handled.length, { timeout: ioWaitMs }).toBe(50);
     // Committed offsets reach disk asynchronously; wait until the file says all 50 were read.
-    await until(
-      async () => {
-        const text = await readFile(join(dir, 'offsets.json'), 'utf8').catch(() => '{"entries":[]}');
-        const { entries } = JSON.parse(text) as { entries: Array<{ partitions: Record<string, number> }> };
-        return entries.flatMap((e) => Object.values(e.partitions)).reduce((a, b) => a + b, 0) === 50;
-      },
-      ioWaitMs,
-      () => 'offsets not written',
-    );
+    // The committed offsets on disk add up to the 50 records handled.
+    await expect
+      .poll(
+        async () => {
+          const text = await readFile(join(dir, 'offsets.json'), 'utf8').catch(() => '{"entries":[]}');
+          const { entries } = JSON.parse(text) as { entries: Array<{ partitions: Record<string, number> }> };
+          return entries.flatMap((e) => Object.values(e.partitions)).reduce((a, b) => a + b, 0);
+        },
+        { timeout: ioWaitMs },
+      )
+      .toBe(50);
     frozen = true;
     await Promise.all(
       Array.from({ length: 10 }, (_, i) => first.publish('raw', [{ key: `k${i}`, value: `late${i}` }])),
@@ -119,11 +101,7 @@ describe('MemoryBus with a data directory', () => {
       group: 'g',
       onBatch: async (b) => void redelivered.push(...b.records.map((r) => r.value.toString())),
     });
-    await waitFor(
-      () => redelivered.length >= 10,
-      ioWaitMs,
-      () => `${redelivered.length}`,
-    );
+    await expect.poll(() => redelivered.length, { timeout: ioWaitMs }).toBeGreaterThanOrEqual(10);
     expect(redelivered.sort()).toEqual(Array.from({ length: 10 }, (_, i) => `late${i}`).sort());
     await second.stop();
   });
@@ -164,17 +142,11 @@ describe('MemoryBus with a data directory', () => {
     });
     for (let i = 0; i < 100; i++)
       await bus.publish('one', [{ key: 'k', value: `value-${i}`.padEnd(40, '.') }]);
-    await waitFor(
-      () => read === 100,
-      ioWaitMs,
-      () => `${read}`,
-    );
+    await expect.poll(() => read, { timeout: ioWaitMs }).toBe(100);
     const partitionDir = join(dir, 'one', '0');
-    await until(
-      async () => (await readdir(partitionDir)).length <= 2,
-      ioWaitMs,
-      async () => `segments: ${(await readdir(partitionDir)).join(',')}`,
-    );
+    await expect
+      .poll(async () => (await readdir(partitionDir)).length, { timeout: ioWaitMs })
+      .toBeLessThanOrEqual(2);
     await c.stop();
     // Offsets survive, the numbering continues, and nothing committed is delivered again.
     await bus.stop();
@@ -186,11 +158,7 @@ describe('MemoryBus with a data directory', () => {
       group: 'g',
       onBatch: async (b) => void after.push(...b.records),
     });
-    await waitFor(
-      () => after.length > 0,
-      ioWaitMs,
-      () => 'nothing delivered',
-    );
+    await expect.poll(() => after.length, { timeout: ioWaitMs }).toBeGreaterThan(0);
     expect(after.map((r) => [r.offset, r.value.toString()])).toEqual([['100', 'after']]);
     await again.stop();
   });
