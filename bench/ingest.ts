@@ -19,7 +19,6 @@ import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { startLocalKafka } from '../infra/kafka/local.js';
-import { Topics, topicName } from '../infra/kafka/topics.js';
 import { MetricEvent } from '../schemas/metric-event.js';
 import { ModuleVersion } from '../schemas/registry.js';
 import { KafkaBus } from '../services/adapters/kafka/index.js';
@@ -31,6 +30,7 @@ import { RateLimiter } from '../services/ingest/rate-limit.js';
 import { RecentEvents } from '../services/ingest/recent-events.js';
 import { ingestRoutes } from '../services/ingest/routes.js';
 import type { Principal, RegistryView } from '../services/ports/registry.js';
+import { Topics, topicName } from '../services/ports/topics.js';
 import { HttpServer } from '../services/runtime/http.js';
 import { Lifecycle } from '../services/runtime/lifecycle.js';
 

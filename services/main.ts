@@ -1,7 +1,6 @@
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { topicSpecs } from '../infra/kafka/topics.js';
 import { AuditClient } from './api/audit-client.js';
 import { BusRegistryView } from './api/registry-view.js';
 import { apiRole } from './api/role.js';
@@ -11,6 +10,7 @@ import { gatewayRole } from './gateway/role.js';
 import { ingestRole } from './ingest/role.js';
 import { systemClock } from './ports/clock.js';
 import type { Component } from './ports/lifecycle.js';
+import { topicSpecs } from './ports/topics.js';
 import { processorRole } from './processor/role.js';
 import { chooseAdapters } from './runtime/adapters.js';
 import {

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { Topics } from '../../infra/kafka/topics.js';
 import type { AuditEntry } from '../../schemas/audit.js';
 import { issueDetails } from '../../schemas/common.js';
 import type { AuditRecord, AuditTrail } from '../ports/audit.js';
 import type { Bus, Consumption } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
 import type { Component, Health } from '../ports/lifecycle.js';
+import { Topics } from '../ports/topics.js';
 import { GlasshouseError, UnavailableError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
 import { type AuditLogRecord, Command, type CommandOutcome, parseAuditLogRecord } from './commands.js';

@@ -1,5 +1,4 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Topics } from '../../infra/kafka/topics.js';
 import type { ModuleVersion, Sociotechnician } from '../../schemas/registry.js';
 import {
   bootstrapAdmin,
@@ -15,6 +14,7 @@ import type { Bus, Consumption } from '../ports/bus.js';
 import type { Component, Health } from '../ports/lifecycle.js';
 import type { Principal, PrincipalKind, RegistryView } from '../ports/registry.js';
 import type { Store } from '../ports/store.js';
+import { Topics } from '../ports/topics.js';
 import { UnavailableError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
 import { AuthThrottledError, FailureLimiter } from './auth-limits.js';

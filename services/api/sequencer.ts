@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { Topics } from '../../infra/kafka/topics.js';
 import { AuditEntry } from '../../schemas/audit.js';
 import { toTimestamp } from '../../schemas/common.js';
 import { type ChainHead, chainEntry, emptyHead } from '../core/audit/chain.js';
@@ -11,6 +10,7 @@ import type { Bus, Consumption } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
 import type { Component, Health } from '../ports/lifecycle.js';
 import type { Store } from '../ports/store.js';
+import { Topics } from '../ports/topics.js';
 import type { Logger } from '../runtime/logger.js';
 import {
   type AuditLogRecord,

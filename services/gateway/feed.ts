@@ -1,10 +1,10 @@
 import { Counter, type Registry } from 'prom-client';
-import { Topics } from '../../infra/kafka/topics.js';
 import { AlertEvent } from '../../schemas/alert.js';
 import { PerformanceUpdate } from '../../schemas/performance.js';
 import type { AlertVersions } from '../oversight/alert-versions.js';
 import type { Bus, Consumption, IncomingRecord } from '../ports/bus.js';
 import type { Component, Health } from '../ports/lifecycle.js';
+import { Topics } from '../ports/topics.js';
 import type { Logger } from '../runtime/logger.js';
 import type { Hub } from './hub.js';
 import type { LiveSnapshot } from './snapshot.js';

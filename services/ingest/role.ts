@@ -1,4 +1,4 @@
-import { Topics } from '../../infra/kafka/topics.js';
+import { Topics } from '../ports/topics.js';
 import type { RoleFactory } from '../runtime/role.js';
 import { defaultBodyOptions } from './body.js';
 import { IngestMetrics } from './metrics.js';

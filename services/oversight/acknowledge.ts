@@ -1,4 +1,3 @@
-import { Topics } from '../../infra/kafka/topics.js';
 import {
   type AlertAckCommand,
   AlertEvent,
@@ -12,6 +11,7 @@ import type { Bus } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
 import type { Principal } from '../ports/registry.js';
 import type { Store } from '../ports/store.js';
+import { Topics } from '../ports/topics.js';
 import { GlasshouseError } from '../runtime/errors.js';
 import type { RoleContext } from '../runtime/role.js';
 import type { AlertVersions } from './alert-versions.js';

@@ -1,7 +1,7 @@
-import { Topics } from '../../infra/kafka/topics.js';
 import { AlertEvent } from '../../schemas/alert.js';
 import type { Bus, Consumption } from '../ports/bus.js';
 import type { Component, Health } from '../ports/lifecycle.js';
+import { Topics } from '../ports/topics.js';
 
 interface Waiter {
   match(alert: AlertEvent): boolean;

@@ -1,11 +1,11 @@
 import { parseArgs } from 'node:util';
-import { Topics } from '../../infra/kafka/topics.js';
 import { parseDuration } from '../../schemas/common.js';
 import { ModuleVersion } from '../../schemas/registry.js';
 import type { Bus } from '../ports/bus.js';
 import { groundTruthOf } from '../ports/ground-truth.js';
 import { maxSelectRows, type Store } from '../ports/store.js';
 import type { Row } from '../ports/tables.js';
+import { Topics } from '../ports/topics.js';
 import { chooseAdapters } from '../runtime/adapters.js';
 import { loadConfig } from '../runtime/config.js';
 import { GlasshouseError } from '../runtime/errors.js';

@@ -1,10 +1,10 @@
-import { Topics } from '../../infra/kafka/topics.js';
 import type { AlertEvent } from '../../schemas/alert.js';
 import type { PerformanceUpdate } from '../../schemas/performance.js';
 import { mergeRollupRows, type RollupRow, rollupKeyOf } from '../core/performance/index.js';
 import type { Bus, OutgoingRecord } from '../ports/bus.js';
 import type { Store } from '../ports/store.js';
 import type { Row } from '../ports/tables.js';
+import { Topics } from '../ports/topics.js';
 import { type DeadLetter, toDeadLetterRow, toDlqRecord } from './dead-letters.js';
 
 /** Everything one batch (or tick) of one partition must make durable before its offsets are committed. */

@@ -1,9 +1,9 @@
-import { Topics } from '../../infra/kafka/topics.js';
 import type { ModuleVersion } from '../../schemas/registry.js';
 import type { Bus } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
 import type { RegistryView } from '../ports/registry.js';
 import type { Store } from '../ports/store.js';
+import { Topics } from '../ports/topics.js';
 import type { Logger } from '../runtime/logger.js';
 import type { PartitionState } from './partition.js';
 import { loadModuleState, type RestoredState } from './restore.js';

@@ -1,4 +1,3 @@
-import { Topics, topicSpecs } from '../../infra/kafka/topics.js';
 import type { ModuleVersion } from '../../schemas/registry.js';
 import type { EngineOptions } from '../core/performance/index.js';
 import type { BatchReceipt, Bus, Consumption, RecordBatch } from '../ports/bus.js';
@@ -6,6 +5,7 @@ import type { Clock } from '../ports/clock.js';
 import type { Component, Health } from '../ports/lifecycle.js';
 import type { RegistryView } from '../ports/registry.js';
 import type { Store } from '../ports/store.js';
+import { Topics, topicSpecs } from '../ports/topics.js';
 import { type Backoff, sinkBackoff } from '../runtime/backoff.js';
 import { UnavailableError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Topics } from '../../infra/kafka/topics.js';
+import { Topics } from '../../services/ports/topics.js';
 import { call, eventually, seedModule } from '../support/http-client.js';
 import { kafkaClickHouseRig } from '../support/kafka-clickhouse-rig.js';
 import { type GlasshouseProcess, runGlasshouse } from '../support/process.js';

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Topics } from '../../infra/kafka/topics.js';
 import { AlertAckCommand, commandHeader } from '../../schemas/alert.js';
 import { MemoryBus } from '../../services/adapters/memory/index.js';
 import { acknowledgeAlert } from '../../services/core/performance/index.js';
+import { Topics } from '../../services/ports/topics.js';
 import {
   LiveClient,
   publishLive,

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalKafka, startLocalKafka } from '../../infra/kafka/local.js';
-import { Topics } from '../../infra/kafka/topics.js';
 import { KafkaBus } from '../../services/adapters/kafka/index.js';
+import { Topics } from '../../services/ports/topics.js';
 import {
   event,
   type IngestServer,

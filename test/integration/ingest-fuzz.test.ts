@@ -4,9 +4,9 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Topics } from '../../infra/kafka/topics.js';
 import { MemoryBus } from '../../services/adapters/memory/index.js';
 import { validateMetricRecord } from '../../services/core/validation/index.js';
+import { Topics } from '../../services/ports/topics.js';
 import {
   event,
   type IngestServer,

@@ -2,11 +2,11 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Topics } from '../../infra/kafka/topics.js';
 import { KafkaBus } from '../../services/adapters/kafka/index.js';
 import { MemoryBus } from '../../services/adapters/memory/index.js';
 import { RateLimiter } from '../../services/ingest/rate-limit.js';
 import type { Bus } from '../../services/ports/bus.js';
+import { Topics } from '../../services/ports/topics.js';
 import {
   event,
   type IngestServer,

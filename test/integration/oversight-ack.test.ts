@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { Topics, topicSpecs } from '../../infra/kafka/topics.js';
 import { type AlertEvent, commandHeader, commandSignatureHeader } from '../../schemas/alert.js';
 import type { PerformanceUpdate } from '../../schemas/performance.js';
 import { ClickHouseStore } from '../../services/adapters/clickhouse/index.js';
@@ -16,6 +15,7 @@ import { AlertVersions, AlertVersionsReader } from '../../services/oversight/ale
 import type { Bus } from '../../services/ports/bus.js';
 import { systemClock } from '../../services/ports/clock.js';
 import type { Store } from '../../services/ports/store.js';
+import { Topics, topicSpecs } from '../../services/ports/topics.js';
 import { ProcessorMetrics } from '../../services/processor/metrics.js';
 import { Processor } from '../../services/processor/processor.js';
 import { startApi } from '../support/api-harness.js';

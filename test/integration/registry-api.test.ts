@@ -6,7 +6,6 @@ import { createClient } from '@clickhouse/client';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Topics } from '../../infra/kafka/topics.js';
 import { ClickHouseStore } from '../../services/adapters/clickhouse/index.js';
 import { DuckDbStore } from '../../services/adapters/duckdb/index.js';
 import { KafkaBus } from '../../services/adapters/kafka/index.js';
@@ -17,6 +16,7 @@ import { entryHash } from '../../services/core/audit/chain.js';
 import { hashSecret, issueSecret } from '../../services/core/auth/secrets.js';
 import type { Bus } from '../../services/ports/bus.js';
 import type { Store } from '../../services/ports/store.js';
+import { Topics } from '../../services/ports/topics.js';
 import { type RunningApi, startApi } from '../support/api-harness.js';
 import { exampleGoal } from '../support/examples.js';
 

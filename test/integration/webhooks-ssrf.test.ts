@@ -2,9 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Topics } from '../../infra/kafka/topics.js';
 import type { AlertEvent } from '../../schemas/alert.js';
 import type { Bus } from '../../services/ports/bus.js';
+import { Topics } from '../../services/ports/topics.js';
 import { type RunningApi, startApi } from '../support/api-harness.js';
 import { type Deployment, distributed, standalone, waitFor } from '../support/store-setups.js';
 

@@ -1,13 +1,13 @@
 import type { KeyObject } from 'node:crypto';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { topicSpecs } from '../../infra/kafka/topics.js';
 import { AuditClient } from '../../services/api/audit-client.js';
 import { BusRegistryView } from '../../services/api/registry-view.js';
 import { apiRole } from '../../services/api/role.js';
 import type { Bus } from '../../services/ports/bus.js';
 import { systemClock } from '../../services/ports/clock.js';
 import type { Store } from '../../services/ports/store.js';
+import { topicSpecs } from '../../services/ports/topics.js';
 import { loadConfig } from '../../services/runtime/config.js';
 import { HttpServer } from '../../services/runtime/http.js';
 import { Lifecycle } from '../../services/runtime/lifecycle.js';

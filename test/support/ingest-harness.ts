@@ -1,6 +1,5 @@
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { Topics } from '../../infra/kafka/topics.js';
 import type { PolicyModuleInput } from '../../schemas/registry.js';
 import { defaultBodyOptions } from '../../services/ingest/body.js';
 import { IngestMetrics } from '../../services/ingest/metrics.js';
@@ -10,6 +9,7 @@ import { RecentEvents } from '../../services/ingest/recent-events.js';
 import { type IngestRouteDeps, ingestRoutes } from '../../services/ingest/routes.js';
 import type { Bus, IncomingRecord } from '../../services/ports/bus.js';
 import type { Clock } from '../../services/ports/clock.js';
+import { Topics } from '../../services/ports/topics.js';
 import { HttpServer } from '../../services/runtime/http.js';
 import { Lifecycle } from '../../services/runtime/lifecycle.js';
 import { FixtureRegistry } from './registry-fixture.js';

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { inject } from 'vitest';
-import { topicSpecs } from '../../infra/kafka/topics.js';
 import type { PolicyModuleInput } from '../../schemas/registry.js';
 import { ClickHouseStore } from '../../services/adapters/clickhouse/index.js';
 import { KafkaBus } from '../../services/adapters/kafka/index.js';
+import { topicSpecs } from '../../services/ports/topics.js';
 import { FixtureRegistry } from './registry-fixture.js';
 
 export interface KafkaClickHouseRig {

@@ -1,2 +1,1 @@
-export { BusError, type BusErrorCode } from './errors.js';
 export { KafkaBus, type KafkaBusOptions } from './kafka-bus.js';

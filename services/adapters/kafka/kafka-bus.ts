@@ -8,12 +8,13 @@ import {
   type Producer,
 } from 'kafkajs';
 import type { Logger } from 'pino';
-import { topicName } from '../../../infra/kafka/topics.js';
 import type { Bus, ConsumeOptions, Consumption, OutgoingRecord, TopicSpec } from '../../ports/bus.js';
+import { BusError } from '../../ports/bus-errors.js';
 import type { Health } from '../../ports/lifecycle.js';
+import { topicName } from '../../ports/topics.js';
 import { Deferred } from '../../runtime/sync.js';
 import { KafkaConsumption } from './consumption.js';
-import { BusError, isProducerStateError, toBusError } from './errors.js';
+import { isProducerStateError, toBusError } from './errors.js';
 import { kafkaLogLevel, pinoLogCreator } from './log.js';
 
 export interface KafkaBusOptions {

@@ -1,12 +1,12 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Logger, pino } from 'pino';
-import { topicName } from '../../../infra/kafka/topics.js';
 import type { Bus, ConsumeOptions, Consumption, OutgoingRecord, TopicSpec } from '../../ports/bus.js';
+import { BusError } from '../../ports/bus-errors.js';
 import { type Clock, systemClock } from '../../ports/clock.js';
 import type { Health } from '../../ports/lifecycle.js';
+import { topicName } from '../../ports/topics.js';
 import { Mutex } from '../../runtime/sync.js';
-import { BusError } from '../kafka/errors.js';
 import { type GroupState, MemoryConsumption, type TopicState } from './memory-consumption.js';
 import { type CommittedOffsets, OffsetsFile } from './offsets-file.js';
 import { type DamageFix, PartitionFile } from './partition-file.js';

@@ -2,7 +2,7 @@ import { open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { z } from 'zod';
-import { BusError } from '../kafka/errors.js';
+import { BusError } from '../../ports/bus-errors.js';
 import { type DamageFix, syncDir } from './partition-file.js';
 
 /** Committed offsets of every consumer group: topic → group → partition → next offset to read. */

@@ -2,7 +2,7 @@ import { type FileHandle, mkdir, open, readdir, readFile, rename, unlink } from 
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { IncomingRecord } from '../../ports/bus.js';
-import { BusError } from '../kafka/errors.js';
+import { BusError } from '../../ports/bus-errors.js';
 
 /** A record as kept on disk: everything but the topic and partition (the file's place says those). */
 export type StoredRecord = Omit<IncomingRecord, 'topic' | 'partition'>;

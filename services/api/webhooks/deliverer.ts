@@ -1,5 +1,4 @@
 import { Counter, type Registry } from 'prom-client';
-import { Topics } from '../../../infra/kafka/topics.js';
 import { AlertEvent } from '../../../schemas/alert.js';
 import { toTimestamp } from '../../../schemas/common.js';
 import type { WebhookPayload } from '../../../schemas/webhooks.js';
@@ -7,6 +6,7 @@ import type { Bus, Consumption, RecordBatch } from '../../ports/bus.js';
 import type { Clock } from '../../ports/clock.js';
 import type { Component, Health } from '../../ports/lifecycle.js';
 import type { Store } from '../../ports/store.js';
+import { Topics } from '../../ports/topics.js';
 import { WebhookAllowList } from '../../runtime/address-guard.js';
 import type { Logger } from '../../runtime/logger.js';
 import { type PostOutcome, postWebhook } from './post.js';

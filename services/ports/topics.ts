@@ -1,4 +1,4 @@
-import type { TopicSpec } from '../../services/ports/bus.js';
+import type { TopicSpec } from './bus.js';
 
 /** Logical topic names (DESIGN.md "Topics"); a deployment prefix is added by the bus adapters. */
 export const Topics = {
