@@ -29,11 +29,12 @@ import { resolveLogKey } from './runtime/log-key.js';
 import type { Logger } from './runtime/logger.js';
 import { createMetricsRegistry } from './runtime/metrics.js';
 import { makePrivateDir } from './runtime/private-dir.js';
-import type { RoleContext, RoleFactory } from './runtime/role.js';
+import type { ApiRoleContext, RoleFactory } from './runtime/role.js';
 
 export const version = '0.1.0';
 
-const factories: Record<Exclude<Role, 'all'>, RoleFactory> = {
+// main builds the registry view and the audit client with their write side; only the api role uses it.
+const factories: Record<Exclude<Role, 'all'>, RoleFactory<ApiRoleContext>> = {
   api: apiRole,
   ingest: ingestRole,
   processor: processorRole,
@@ -131,7 +132,7 @@ export async function startGlasshouse(config: Config, logger: Logger): Promise<R
       : undefined;
   if (logKey?.generated) logger.info({ file: logKey.file }, 'audit log key generated');
   const http = new HttpServer({ host: config.host, port: config.port, logger, metrics, lifecycle, version });
-  const ctx: RoleContext = {
+  const ctx: ApiRoleContext = {
     config,
     logger,
     metrics,

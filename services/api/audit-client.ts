@@ -1,14 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditEntry } from '../../schemas/audit.js';
 import { issueDetails } from '../../schemas/common.js';
-import type { AuditRecord, AuditTrail } from '../ports/audit.js';
+import { ChangeRequest } from '../core/registry/changes.js';
+import {
+  type AppliedChange,
+  type AuditRecord,
+  type AuditTrail,
+  ChangeRefused,
+  type ChangeRequests,
+} from '../ports/audit.js';
 import type { Bus, Consumption } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
 import type { Component, Health } from '../ports/lifecycle.js';
 import { Topics } from '../ports/topics.js';
 import { GlasshouseError, UnavailableError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
-import { type AuditLogRecord, Command, type CommandOutcome, parseAuditLogRecord } from './commands.js';
+import { type AuditLogRecord, type ChangeOutcome, parseAuditLogRecord } from './audit-log-records.js';
 
 export interface AuditClientOptions {
   bus: Bus;
@@ -20,15 +27,13 @@ export interface AuditClientOptions {
   skewMs?: number;
 }
 
-type Success = Extract<CommandOutcome, { ok: true }>;
-
 /**
  * Submits registry changes and audit entries to the one sequencer through the `audit.log` topic and
  * waits for its result. Runs in every process; only the api role runs the sequencer.
  */
-export class AuditClient implements AuditTrail, Component {
+export class AuditClient implements AuditTrail, ChangeRequests, Component {
   readonly name = 'audit-client';
-  private readonly pending = new Map<string, (outcome: CommandOutcome) => void>();
+  private readonly pending = new Map<string, (outcome: ChangeOutcome) => void>();
   private consumption: Consumption | undefined;
   private readonly log: Logger;
 
@@ -80,12 +85,12 @@ export class AuditClient implements AuditTrail, Component {
    * refuses the request or no result arrives before the request expires; an expired request is never
    * executed later, so a 503 means "not done".
    */
-  async submit(actor: string, command: Command): Promise<Success> {
+  async submit(actor: string, command: ChangeRequest): Promise<AppliedChange> {
     if (!actor)
       throw new GlasshouseError('invalid_audit_record', 'an audit entry needs an actor', { status: 400 });
     if (!this.consumption) throw new UnavailableError('audit_unavailable', 'the audit trail is not started');
     // A request the sequencer cannot parse would be skipped there and only time out here: refuse it now.
-    const checked = Command.safeParse(command);
+    const checked = ChangeRequest.safeParse(command);
     if (!checked.success) {
       throw new GlasshouseError('invalid_audit_record', 'the audit request does not match its contract', {
         status: 400,
@@ -104,7 +109,7 @@ export class AuditClient implements AuditTrail, Component {
       command,
     } as AuditLogRecord;
     let timer: NodeJS.Timeout | undefined;
-    const outcome = new Promise<CommandOutcome>((resolve) => {
+    const outcome = new Promise<ChangeOutcome>((resolve) => {
       this.pending.set(requestId, resolve);
       timer = setTimeout(
         () => {
@@ -133,6 +138,7 @@ export class AuditClient implements AuditTrail, Component {
     if (!result.ok) {
       const { code, message, status, details } = result.error;
       this.log.debug({ requestId, code }, 'audit request refused');
+      if (status === undefined) throw new ChangeRefused(code, message, details);
       throw new GlasshouseError(code, message, { status, details, retriable: status === 503 });
     }
     return result;

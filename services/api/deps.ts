@@ -1,17 +1,18 @@
 import type { z } from 'zod';
 import { issueDetails, loneSurrogateIssues } from '../../schemas/common.js';
+import type { ChangeRequest } from '../core/registry/changes.js';
+import type { ChangeRequests } from '../ports/audit.js';
 import type { Clock } from '../ports/clock.js';
+import type { RegistryView, RegistryWrites } from '../ports/registry.js';
 import type { Store } from '../ports/store.js';
 import { ValidationError } from '../runtime/errors.js';
-import type { AuditClient } from './audit-client.js';
-import type { Command } from './commands.js';
 import type { ExportGate } from './export-gate.js';
-import type { BusRegistryView } from './registry-view.js';
+import { answerRefusal } from './routes/refusals.js';
 
 /** What the api routes need: the registry view (read and apply), the audit client (write), the store (history). */
 export interface ApiDeps {
-  registry: BusRegistryView;
-  audit: AuditClient;
+  registry: RegistryView & RegistryWrites;
+  audit: ChangeRequests;
   store: Store;
   clock: Clock;
   /** Bounds the public events export (concurrency, per-source rate). */
@@ -19,11 +20,12 @@ export interface ApiDeps {
 }
 
 /**
- * Submits a command to the sequencer and applies its registry records to this process's view before
- * answering, so a read right after a write on the same replica sees it.
+ * Submits a change request to the sequencer and applies its registry records to this process's view
+ * before answering, so a read right after a write on the same replica sees it. A refusal is answered
+ * with its HTTP status (routes/refusals.ts).
  */
-export async function write(deps: ApiDeps, actor: string, command: Command) {
-  const result = await deps.audit.submit(actor, command);
+export async function write(deps: ApiDeps, actor: string, request: ChangeRequest) {
+  const result = await deps.audit.submit(actor, request).catch(answerRefusal);
   deps.registry.apply(result.records);
   return result;
 }

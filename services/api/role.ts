@@ -2,12 +2,10 @@ import { generateKeyPairSync } from 'node:crypto';
 import { ed25519Signer } from '../core/audit/note.js';
 import { AlertAcknowledger } from '../oversight/acknowledge.js';
 import { AlertVersions, AlertVersionsReader } from '../oversight/alert-versions.js';
-import type { RoleFactory } from '../runtime/role.js';
-import { AuditClient } from './audit-client.js';
+import type { ApiRoleContext, RoleFactory } from '../runtime/role.js';
 import { StoredAuditTree } from './audit-tree.js';
 import { CheckpointSigner } from './checkpoints.js';
 import { ExportGate } from './export-gate.js';
-import { BusRegistryView } from './registry-view.js';
 import { RetentionScheduler } from './retention.js';
 import { acknowledgementRoutes } from './routes/acknowledgements.js';
 import { alertRoutes } from './routes/alerts.js';
@@ -29,11 +27,7 @@ import { WitnessPusher } from './witness-push.js';
  * group (exactly one replica's sequencer is active at a time), and storage retention (README,
  * "Retention": the one role that owns store maintenance, off the processor's write path).
  */
-export const apiRole: RoleFactory = (ctx) => {
-  // main builds both; the api role needs their write side (apply, submit), not only the ports.
-  if (!(ctx.registry instanceof BusRegistryView) || !(ctx.audit instanceof AuditClient)) {
-    throw new TypeError('the api role needs the BusRegistryView and AuditClient that main creates');
-  }
+export const apiRole: RoleFactory<ApiRoleContext> = (ctx) => {
   const deps = {
     registry: ctx.registry,
     audit: ctx.audit,

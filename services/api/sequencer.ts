@@ -1,9 +1,7 @@
 import { z } from 'zod';
 import { AuditEntry } from '../../schemas/audit.js';
-import { toTimestamp } from '../../schemas/common.js';
 import { type ChainHead, chainEntry, emptyHead } from '../core/audit/chain.js';
-import { auditFlags, changeFlags, sensitiveChanges } from '../core/registry/flags.js';
-import { moduleContent, nextModuleVersion } from '../core/registry/modules.js';
+import { decide, goalFactsNeeded } from '../core/registry/decide.js';
 import { RegistryRecord, recordKey } from '../core/registry/records.js';
 import { RegistryState } from '../core/registry/state.js';
 import type { Bus, Consumption } from '../ports/bus.js';
@@ -12,12 +10,7 @@ import type { Component, Health } from '../ports/lifecycle.js';
 import type { Store } from '../ports/store.js';
 import { Topics } from '../ports/topics.js';
 import type { Logger } from '../runtime/logger.js';
-import {
-  type AuditLogRecord,
-  type CommandOutcome,
-  type ParsedCommand,
-  parseAuditLogRecord,
-} from './commands.js';
+import { type AuditLogRecord, type ChangeOutcome, parseAuditLogRecord } from './audit-log-records.js';
 import { goalFacts } from './facts.js';
 import { loadRegistryRecords, storeRegistryRecords } from './registry-store.js';
 
@@ -41,26 +34,6 @@ export const StoredAudit = z.object({
 export type StoredAudit = z.output<typeof StoredAudit>;
 
 type Request = Extract<AuditLogRecord, { type: 'request' }>;
-type Effect =
-  | {
-      unchanged: false;
-      draft: Omit<AuditEntry, 'seq' | 'prevHash' | 'hash'>;
-      value: unknown;
-      records: RegistryRecord[];
-    }
-  | { unchanged: true; value: unknown };
-
-class Refusal extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly status: number,
-    readonly details?: unknown,
-  ) {
-    super(message);
-  }
-}
-
 /**
  * The single writer of the audit chain and the registry. Every api replica runs one, all in the
  * consumer group `audit-sequencer` on the one-partition `audit.log` topic, so exactly one of them
@@ -216,23 +189,22 @@ export class AuditSequencer implements Component {
     // The entry's time comes from the request, not the clock, so executing it again (after a failed
     // write whose row landed anyway) makes the same entry.
     const atMs = Math.max(request.requestedAt ?? now, owned.headAtMs);
-    let effect: Effect | undefined;
-    try {
-      effect = await this.execute(owned.state, request.actor, request.command, atMs);
-    } catch (err) {
-      if (!(err instanceof Refusal)) throw err;
+    const factsOf = goalFactsNeeded(owned.state, request.command);
+    const facts = factsOf ? await goalFacts(this.options.store, factsOf, atMs) : undefined;
+    const effect = decide(owned.state, request.command, {
+      actor: request.actor,
+      atMs,
+      ...(facts ? { goalFacts: facts } : {}),
+    });
+    if (effect.kind === 'refused') {
+      const { code, message, details } = effect;
       await this.announce(request.requestId, {
         ok: false,
-        error: {
-          code: err.code,
-          message: err.message,
-          status: err.status,
-          ...(err.details === undefined ? {} : { details: err.details }),
-        },
+        error: { code, message, ...(details === undefined ? {} : { details }) },
       });
       return;
     }
-    if (effect.unchanged) {
+    if (effect.kind === 'unchanged') {
       // Nothing changed (e.g. a retried PUT): no entry, the current value as the answer.
       await this.announce(request.requestId, { ok: true, entry: null, value: effect.value, records: [] });
       return;
@@ -279,169 +251,8 @@ export class AuditSequencer implements Component {
     }
   }
 
-  private async announce(requestId: string, outcome: CommandOutcome): Promise<void> {
+  private async announce(requestId: string, outcome: ChangeOutcome): Promise<void> {
     const record: AuditLogRecord = { type: 'result', requestId, outcome };
     await this.options.bus.publish(Topics.auditLog, [{ key: 'audit', value: JSON.stringify(record) }]);
-  }
-
-  /** Decides what a command does against the current state. Throws Refusal for a request that cannot be done. */
-  private async execute(
-    state: RegistryState,
-    actor: string,
-    command: ParsedCommand,
-    atMs: number,
-  ): Promise<Effect> {
-    const at = toTimestamp(atMs);
-    const none = (value: unknown): Effect => ({ unchanged: true, value });
-    switch (command.op) {
-      case 'module.put': {
-        const put = command.module;
-        if (!state.sociotechnicianEntry(put.owner)) {
-          throw new Refusal(
-            'unknown_owner',
-            `owner "${put.owner}" is not a registered sociotechnician`,
-            400,
-            [
-              {
-                path: 'owner',
-                message: `no sociotechnician "${put.owner}"; create it with PUT /v1/sociotechnicians/${put.owner}`,
-              },
-            ],
-          );
-        }
-        const before = state.module(put.id);
-        const { rationale: _rationale, ...content } = put;
-        const changes = sensitiveChanges(before, content);
-        const flags =
-          before && (changes.goals.length || changes.ownerChanged)
-            ? changeFlags(changes, await goalFacts(this.options.store, before, atMs))
-            : [];
-        const version = nextModuleVersion(before, put, { at, actor, flags });
-        if (!version) return none(before);
-        return {
-          unchanged: false,
-          draft: {
-            at,
-            actor,
-            action: 'module.put',
-            subject: `module:${put.id}`,
-            before: before ? { version: before.version, ...moduleContent(before) } : null,
-            after: { version: version.version, ...moduleContent(version) },
-            rationale: put.rationale,
-            ...(flags.length ? { flags: auditFlags(flags) } : {}),
-          },
-          value: version,
-          records: [{ type: 'module', module: version }],
-        };
-      }
-      case 'sociotechnician.put': {
-        const next = command.sociotechnician;
-        const known = state.sociotechnicianEntry(next.id);
-        if (known && JSON.stringify(known.sociotechnician) === JSON.stringify(next))
-          return none(known.sociotechnician);
-        const entry = { version: (known?.version ?? 0) + 1, updatedAt: at, sociotechnician: next };
-        return {
-          unchanged: false,
-          draft: {
-            at,
-            actor,
-            action: 'sociotechnician.put',
-            subject: `sociotechnician:${next.id}`,
-            before: known?.sociotechnician ?? null,
-            after: next,
-            rationale: null,
-          },
-          value: next,
-          records: [{ type: 'sociotechnician', entry }],
-        };
-      }
-      case 'principal.create': {
-        const known = state.principal(command.kind, command.id);
-        if (known && known.principal.revokedAt === undefined) {
-          throw new Refusal(
-            'already_exists',
-            `${command.kind} "${command.id}" already exists; revoke it first to issue a new credential`,
-            409,
-          );
-        }
-        const principal = { id: command.id, name: command.name, createdAt: at };
-        const entry = {
-          kind: command.kind,
-          version: (known?.version ?? 0) + 1,
-          principal,
-          secretHash: command.secretHash,
-          ...(command.secretCheck === undefined ? {} : { secretCheck: command.secretCheck }),
-        };
-        return {
-          unchanged: false,
-          draft: {
-            at,
-            actor,
-            action: `${command.kind}.create`,
-            subject: `${command.kind}:${command.id}`,
-            before: known?.principal ?? null,
-            after: principal,
-            rationale: null,
-          },
-          value: principal,
-          records: [{ type: 'principal', entry }],
-        };
-      }
-      case 'principal.revoke': {
-        const known = state.principal(command.kind, command.id);
-        if (!known) throw new Refusal('not_found', `no ${command.kind} "${command.id}"`, 404);
-        if (known.principal.revokedAt !== undefined) return none(known.principal);
-        const principal = { ...known.principal, revokedAt: at };
-        return {
-          unchanged: false,
-          draft: {
-            at,
-            actor,
-            action: `${command.kind}.revoke`,
-            subject: `${command.kind}:${command.id}`,
-            before: known.principal,
-            after: principal,
-            rationale: null,
-          },
-          value: principal,
-          records: [{ type: 'principal', entry: { ...known, version: known.version + 1, principal } }],
-        };
-      }
-      case 'principal.check': {
-        const known = state.principal(command.kind, command.id);
-        if (
-          !known ||
-          known.version !== command.version ||
-          known.principal.revokedAt !== undefined ||
-          known.secretCheck !== undefined
-        )
-          return none(null);
-        return {
-          unchanged: false,
-          draft: {
-            at,
-            actor,
-            action: `${command.kind}.precheck`,
-            subject: `${command.kind}:${command.id}`,
-            before: null,
-            after: null,
-            rationale:
-              'the credential, issued before pre-checks existed, passed its first check since: its pre-check is kept',
-          },
-          value: null,
-          records: [
-            {
-              type: 'principal',
-              entry: { ...known, version: known.version + 1, secretCheck: command.secretCheck },
-            },
-          ],
-        };
-      }
-      case 'audit.append': {
-        const { op: _op, ...record } = command;
-        const draft = { at, actor, ...record, before: record.before ?? null, after: record.after ?? null };
-        return { unchanged: false, draft, value: null, records: [] };
-      }
-    }
   }
 }

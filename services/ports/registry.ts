@@ -1,4 +1,5 @@
 import type { ModuleVersion, Sociotechnician } from '../../schemas/registry.js';
+import type { RegistryRecord } from '../core/registry/records.js';
 
 /** Kinds of credential holders. Admins write the registry, agencies report metrics, overseers acknowledge alerts. */
 export type PrincipalKind = 'admin' | 'agency' | 'overseer';
@@ -29,4 +30,12 @@ export interface RegistryView {
   authenticate(secret: string, source?: string): Promise<Principal | undefined>;
   /** Called after every change is applied to the view (module id, or undefined for non-module changes). */
   onChange(listener: (moduleId: string | undefined) => void): () => void;
+}
+
+/** The registry as the api role also writes it: the records a change produced, applied before answering. */
+export interface RegistryWrites {
+  /** Applies records the sequencer produced to this process's view (a read right after a write sees it). */
+  apply(records: readonly RegistryRecord[]): void;
+  /** The pre-check kept beside a new credential's scrypt hash (core/auth/secrets.ts). */
+  secretCheck(secret: string): string;
 }

@@ -1,9 +1,9 @@
 import type { KeyObject } from 'node:crypto';
 import type { Registry } from 'prom-client';
-import type { AuditTrail } from '../ports/audit.js';
+import type { AuditTrail, ChangeRequests } from '../ports/audit.js';
 import type { Bus } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
-import type { RegistryView } from '../ports/registry.js';
+import type { RegistryView, RegistryWrites } from '../ports/registry.js';
 import type { Store } from '../ports/store.js';
 import type { Config } from './config.js';
 import type { HttpServer } from './http.js';
@@ -33,5 +33,14 @@ export interface RoleContext {
   logKey?: KeyObject;
 }
 
+/**
+ * What the api role gets beyond every role's context: the registry's write side (the records of its
+ * own changes applied before it answers) and registry changes submitted to the one sequencer.
+ */
+export interface ApiRoleContext extends RoleContext {
+  registry: RegistryView & RegistryWrites;
+  audit: AuditTrail & ChangeRequests;
+}
+
 /** A role wires its components into `ctx.lifecycle` and its routes into `ctx.http.app`. No business rules. */
-export type RoleFactory = (ctx: RoleContext) => Promise<void> | void;
+export type RoleFactory<C extends RoleContext = RoleContext> = (ctx: C) => Promise<void> | void;

@@ -11,7 +11,7 @@ import { topicSpecs } from '../../services/ports/topics.js';
 import { loadConfig } from '../../services/runtime/config.js';
 import { HttpServer } from '../../services/runtime/http.js';
 import { Lifecycle } from '../../services/runtime/lifecycle.js';
-import type { RoleContext } from '../../services/runtime/role.js';
+import type { ApiRoleContext } from '../../services/runtime/role.js';
 import { testCommandKey } from './command-key.js';
 
 export interface RunningApi {
@@ -58,7 +58,7 @@ export async function startApi(options: {
   const registry = lifecycle.add(new BusRegistryView({ bus, store, logger, adminToken }));
   const audit = lifecycle.add(new AuditClient({ bus, clock: systemClock, logger }));
   const http = new HttpServer({ host: '127.0.0.1', port: 0, logger, metrics, lifecycle, version: 'test' });
-  const ctx: RoleContext = {
+  const ctx: ApiRoleContext = {
     config,
     logger,
     metrics,
