@@ -27,7 +27,7 @@ import { defaultBodyOptions } from '../services/ingest/body.js';
 import { IngestMetrics } from '../services/ingest/metrics.js';
 import { CoalescingPublisher } from '../services/ingest/publisher.js';
 import { RateLimiter } from '../services/ingest/rate-limit.js';
-import { RecentEvents } from '../services/ingest/recent-events.js';
+import { RecentEventIds } from '../services/ingest/recent-event-ids.js';
 import { ingestRoutes } from '../services/ingest/routes.js';
 import type { Principal, RegistryView } from '../services/ports/registry.js';
 import { Topics, topicName } from '../services/ports/topics.js';
@@ -348,7 +348,7 @@ async function startIngest(bus: KafkaBus, logger: pino.Logger) {
       registry,
       auth: registry,
       clock: { now: () => Date.now() },
-      recent: new RecentEvents(),
+      recent: new RecentEventIds(),
       metrics: new IngestMetrics(metrics),
       limiter: new RateLimiter(10_000_000, 10_000_000),
       body: defaultBodyOptions,

@@ -30,8 +30,8 @@ type Command = (args: string[]) => Promise<number>;
 export const commands: Record<string, Command> = {
   start: startCommand,
   schemas: schemasCommand,
-  dlq: async (args) => (await import('./processor/commands.js')).dlqCommand(args),
-  'verify-rollups': async (args) => (await import('./processor/commands.js')).verifyRollupsCommand(args),
+  dlq: async (args) => (await import('./processor/maintenance.js')).dlqCommand(args),
+  'verify-rollups': async (args) => (await import('./processor/maintenance.js')).verifyRollupsCommand(args),
   audit: auditCommand,
   witness: witnessCommand,
 };

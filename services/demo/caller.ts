@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { backoffDelay } from '../runtime/backoff.js';
 import type { Logger } from '../runtime/logger.js';
 import type { ApiClient, Outcome, RequestOptions } from './client.js';
 
@@ -13,10 +14,9 @@ export async function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
   }
 }
 
-/** Capped exponential backoff with jitter: attempt 1 → ~250 ms, doubling up to `maxMs`. */
+/** Capped exponential backoff with jitter (runtime/backoff.ts): attempt 1 → 125–250 ms, doubling up to `maxMs`. */
 export function backoffMs(attempt: number, random: number, maxMs = 10_000): number {
-  const ceiling = Math.min(maxMs, 250 * 2 ** Math.max(0, attempt - 1));
-  return Math.round(ceiling * (0.5 + random / 2));
+  return backoffDelay(attempt, { baseMs: 250, capMs: maxMs }, () => random);
 }
 
 /** True for attempts 1, 2, 4, 8, ...: how often a persisting failure is logged again. */

@@ -5,6 +5,7 @@ import type { AlertVersions } from '../oversight/alert-versions.js';
 import type { Bus, Consumption, IncomingRecord } from '../ports/bus.js';
 import type { Component, Health } from '../ports/lifecycle.js';
 import { Topics } from '../ports/topics.js';
+import { type Backoff, backoffDelay } from '../runtime/backoff.js';
 import type { Logger } from '../runtime/logger.js';
 import type { Hub } from './hub.js';
 import type { LiveSnapshot } from './snapshot.js';
@@ -19,6 +20,8 @@ export interface LiveFeedOptions {
 
 /** Attempts at reading the start snapshot before the gateway gives up starting. */
 const snapshotAttempts = 5;
+/** Between snapshot reads: 200–400 ms after the first failure, doubling (jittered). */
+const snapshotBackoff: Backoff = { baseMs: 400, capMs: 10_000 };
 
 /**
  * Reads every performance update and alert version as a broadcast reader (no consumer group:
@@ -86,7 +89,7 @@ export class LiveFeed implements Component {
       } catch (err) {
         if (attempt >= snapshotAttempts) throw err;
         this.logger.warn({ err, attempt }, 'reading the live snapshot failed; retrying');
-        await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
+        await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt, snapshotBackoff)));
       }
     }
   }

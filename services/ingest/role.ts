@@ -4,7 +4,7 @@ import { defaultBodyOptions } from './body.js';
 import { IngestMetrics } from './metrics.js';
 import { CoalescingPublisher } from './publisher.js';
 import { RateLimiter } from './rate-limit.js';
-import { RecentEvents } from './recent-events.js';
+import { RecentEventIds } from './recent-event-ids.js';
 import { ingestRoutes } from './routes.js';
 
 /** A publish not confirmed within this long answers 503; below Fastify's 30 s request timeout. */
@@ -18,7 +18,7 @@ export const ingestRole: RoleFactory = (ctx) => {
     registry: ctx.registry,
     auth: ctx.registry,
     clock: ctx.clock,
-    recent: new RecentEvents(),
+    recent: new RecentEventIds(),
     metrics: new IngestMetrics(ctx.metrics),
     limiter: new RateLimiter(ctx.config.ingest.ratePerSecond, ctx.config.ingest.burst),
     body: defaultBodyOptions,

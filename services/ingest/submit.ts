@@ -5,14 +5,14 @@ import type { Clock } from '../ports/clock.js';
 import { UnavailableError } from '../runtime/errors.js';
 import type { IngestMetrics } from './metrics.js';
 import type { CoalescingPublisher } from './publisher.js';
-import type { RecentEvents } from './recent-events.js';
+import type { RecentEventIds } from './recent-event-ids.js';
 
 export interface SubmitDeps {
   /** Publishes to `metrics.raw`, coalescing concurrent requests (see publisher.ts). */
   publisher: Pick<CoalescingPublisher, 'publish'>;
   registry: ModuleLookup;
   clock: Clock;
-  recent: RecentEvents;
+  recent: RecentEventIds;
   metrics: IngestMetrics;
   /** A publish not confirmed within this long answers 503 (the client retries; dedup is downstream). */
   publishTimeoutMs: number;

@@ -8,7 +8,7 @@ import { DuckDbStore } from '../../services/adapters/duckdb/index.js';
 import { MemoryBus } from '../../services/adapters/memory/index.js';
 import type { Store } from '../../services/ports/store.js';
 import { Topics, topicSpecs } from '../../services/ports/topics.js';
-import { verifyModule } from '../../services/processor/commands.js';
+import { verifyModule } from '../../services/processor/maintenance.js';
 import { ProcessorMetrics } from '../../services/processor/metrics.js';
 import { Processor } from '../../services/processor/processor.js';
 import { testCommandKey } from '../support/command-key.js';

@@ -9,7 +9,7 @@ import { MemoryBus } from '../../services/adapters/memory/index.js';
 import type { DamageFix } from '../../services/adapters/memory/partition-file.js';
 import { IngestMetrics } from '../../services/ingest/metrics.js';
 import { CoalescingPublisher } from '../../services/ingest/publisher.js';
-import { RecentEvents } from '../../services/ingest/recent-events.js';
+import { RecentEventIds } from '../../services/ingest/recent-event-ids.js';
 import { submitEvents } from '../../services/ingest/submit.js';
 import type { BusError } from '../../services/ports/bus-errors.js';
 import { systemClock } from '../../services/ports/clock.js';
@@ -105,7 +105,7 @@ async function startRig(dir: string): Promise<Rig> {
     publisher: new CoalescingPublisher(bus, Topics.metricsRaw),
     registry,
     clock: systemClock,
-    recent: new RecentEvents(),
+    recent: new RecentEventIds(),
     metrics: new IngestMetrics(new Registry()),
     publishTimeoutMs: 20_000,
   };

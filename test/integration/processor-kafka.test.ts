@@ -7,7 +7,7 @@ import { ClickHouseStore } from '../../services/adapters/clickhouse/index.js';
 import { KafkaBus } from '../../services/adapters/kafka/index.js';
 import { systemClock } from '../../services/ports/clock.js';
 import { Topics, topicSpecs } from '../../services/ports/topics.js';
-import { verifyModule } from '../../services/processor/commands.js';
+import { verifyModule } from '../../services/processor/maintenance.js';
 import { ProcessorMetrics } from '../../services/processor/metrics.js';
 import { Processor } from '../../services/processor/processor.js';
 import { testCommandKey } from '../support/command-key.js';

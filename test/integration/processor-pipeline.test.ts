@@ -12,7 +12,7 @@ import { MemoryBus } from '../../services/adapters/memory/index.js';
 import { systemClock } from '../../services/ports/clock.js';
 import type { Store } from '../../services/ports/store.js';
 import { Topics, topicSpecs } from '../../services/ports/topics.js';
-import { verifyModule } from '../../services/processor/commands.js';
+import { verifyModule } from '../../services/processor/maintenance.js';
 import { ProcessorMetrics } from '../../services/processor/metrics.js';
 import { Processor } from '../../services/processor/processor.js';
 import { signedAck, testCommandKey } from '../support/command-key.js';

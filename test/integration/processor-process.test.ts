@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AlertEvent } from '../../schemas/alert.js';
 import type { KafkaBus } from '../../services/adapters/kafka/index.js';
 import { Topics } from '../../services/ports/topics.js';
-import { verifyModule } from '../../services/processor/commands.js';
+import { verifyModule } from '../../services/processor/maintenance.js';
 import { type KafkaClickHouseRig, kafkaClickHouseRig } from '../support/kafka-clickhouse-rig.js';
 import { type GlasshouseProcess, runGlasshouse } from '../support/process.js';
 import { collect, meanGoalModule, metricRecord, values, waitUntil } from '../support/processor-harness.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { windowGeometry } from '../../services/core/performance/index.js';
 import { groundTruthOf } from '../../services/ports/ground-truth.js';
 import type { Store } from '../../services/ports/store.js';
-import { verifyModule } from '../../services/processor/commands.js';
+import { verifyModule } from '../../services/processor/maintenance.js';
 import { geometryWindows, type Loaded, measured } from './ground-truth-fixture.js';
 import type { GlasshouseProcess } from './process.js';
 

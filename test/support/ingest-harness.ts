@@ -5,7 +5,7 @@ import { defaultBodyOptions } from '../../services/ingest/body.js';
 import { IngestMetrics } from '../../services/ingest/metrics.js';
 import { CoalescingPublisher } from '../../services/ingest/publisher.js';
 import { RateLimiter } from '../../services/ingest/rate-limit.js';
-import { RecentEvents } from '../../services/ingest/recent-events.js';
+import { RecentEventIds } from '../../services/ingest/recent-event-ids.js';
 import { type IngestRouteDeps, ingestRoutes } from '../../services/ingest/routes.js';
 import type { Bus, IncomingRecord } from '../../services/ports/bus.js';
 import type { Clock } from '../../services/ports/clock.js';
@@ -105,7 +105,7 @@ export async function startIngestServer(
       registry,
       auth: registry,
       clock: overrides.clock ?? { now: () => Date.now() },
-      recent: overrides.recent ?? new RecentEvents(),
+      recent: overrides.recent ?? new RecentEventIds(),
       metrics: new IngestMetrics(metrics),
       limiter: overrides.limiter ?? new RateLimiter(1_000_000, 1_000_000),
       body: overrides.body ?? defaultBodyOptions,

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { IngestMetrics } from '../../services/ingest/metrics.js';
 import { CoalescingPublisher } from '../../services/ingest/publisher.js';
 import { RateLimiter } from '../../services/ingest/rate-limit.js';
-import { RecentEvents } from '../../services/ingest/recent-events.js';
+import { RecentEventIds } from '../../services/ingest/recent-event-ids.js';
 import { type SubmitDeps, submitEvents } from '../../services/ingest/submit.js';
 import type { OutgoingRecord } from '../../services/ports/bus.js';
 import { event, ingestRegistry } from '../support/ingest-harness.js';
@@ -26,16 +26,16 @@ describe('RateLimiter', () => {
   });
 });
 
-describe('RecentEvents', () => {
+describe('RecentEventIds', () => {
   it('remembers per agency until the ttl', () => {
-    const recent = new RecentEvents(10, 1000);
+    const recent = new RecentEventIds(10, 1000);
     recent.remember('a', ['e1'], 0);
     expect(recent.has('a', 'e1', 999)).toBe(true);
     expect(recent.has('b', 'e1', 0)).toBe(false);
     expect(recent.has('a', 'e1', 1000)).toBe(false);
   });
   it('stays within its size, forgetting the oldest', () => {
-    const recent = new RecentEvents(3, 60_000);
+    const recent = new RecentEventIds(3, 60_000);
     recent.remember('a', ['1', '2', '3', '4', '5'], 0);
     expect(recent.size).toBe(3);
     expect(recent.has('a', '2', 1)).toBe(false);
@@ -58,7 +58,7 @@ function deps(bus: RecordingBus, publishTimeoutMs = 1_000) {
     publisher: new CoalescingPublisher(bus, 'metrics.raw') as SubmitDeps['publisher'],
     registry: ingestRegistry(),
     clock: { now: () => Date.now() },
-    recent: new RecentEvents(),
+    recent: new RecentEventIds(),
     metrics: new IngestMetrics(registry),
     publishTimeoutMs,
     prom: registry,

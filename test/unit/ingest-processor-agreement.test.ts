@@ -3,7 +3,7 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { validateMetricRecord } from '../../services/core/validation/index.js';
 import { IngestMetrics } from '../../services/ingest/metrics.js';
-import { RecentEvents } from '../../services/ingest/recent-events.js';
+import { RecentEventIds } from '../../services/ingest/recent-event-ids.js';
 import { submitEvents } from '../../services/ingest/submit.js';
 import type { OutgoingRecord } from '../../services/ports/bus.js';
 import { event, ingestRegistry } from '../support/ingest-harness.js';
@@ -22,7 +22,7 @@ async function ingest(events: unknown[]) {
       publisher: { publish: async (records) => void published.push(...records) },
       registry,
       clock: { now: () => now },
-      recent: new RecentEvents(),
+      recent: new RecentEventIds(),
       metrics: new IngestMetrics(new Registry()),
       publishTimeoutMs: 1_000,
     },

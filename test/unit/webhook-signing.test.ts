@@ -1,12 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { WebhookCreate } from '../../schemas/webhooks.js';
-import {
-  newWebhookSecret,
-  retryDelayMs,
-  signBody,
-  verifySignature,
-} from '../../services/api/webhooks/signing.js';
+import { newWebhookSecret, signBody, verifySignature } from '../../services/api/webhooks/signing.js';
 
 describe('webhook signatures', () => {
   it('is sha256= and the hex HMAC-SHA256 of the raw body bytes', () => {
@@ -32,14 +27,6 @@ describe('webhook signatures', () => {
     expect(verifySignature(secret, body, undefined)).toBe(false);
     expect(secret).toMatch(/^whsec_[0-9a-f]{64}$/);
     expect(newWebhookSecret()).not.toBe(secret);
-  });
-
-  it('backs off exponentially up to the cap, with ±20% jitter', () => {
-    expect([1, 2, 3, 4, 5, 6, 7].map((n) => retryDelayMs(n, 1000, 30_000, () => 0.5))).toEqual([
-      1000, 2000, 4000, 8000, 16_000, 30_000, 30_000,
-    ]);
-    expect(retryDelayMs(3, 1000, 30_000, () => 0)).toBe(3200);
-    expect(retryDelayMs(3, 1000, 30_000, () => 0.999_999)).toBe(4800);
   });
 });
 

@@ -8,9 +8,10 @@ import type { Component, Health } from '../../ports/lifecycle.js';
 import type { Store } from '../../ports/store.js';
 import { Topics } from '../../ports/topics.js';
 import { WebhookAllowList } from '../../runtime/address-guard.js';
+import { type Backoff, backoffDelay } from '../../runtime/backoff.js';
 import type { Logger } from '../../runtime/logger.js';
 import { type PostOutcome, postWebhook } from './post.js';
-import { deliveryHeader, retryDelayMs, signatureHeader, signBody, timestampHeader } from './signing.js';
+import { deliveryHeader, signatureHeader, signBody, timestampHeader } from './signing.js';
 import {
   activeWebhooks,
   deliveryIdOf,
@@ -214,7 +215,7 @@ export class WebhookDeliverer implements Component {
         this.enqueue(webhook.id, record);
         return;
       }
-      await this.sleep(retryDelayMs(attempts, this.o.retryBaseMs ?? 1_000, this.o.retryCapMs ?? 60_000));
+      await this.sleep(backoffDelay(attempts, this.backoff()));
     }
   }
 
@@ -261,12 +262,12 @@ export class WebhookDeliverer implements Component {
     if (!backlog.timer && !backlog.sending) this.schedule(backlog);
   }
 
+  private backoff(): Backoff {
+    return { baseMs: this.o.retryBaseMs ?? 1_000, capMs: this.o.retryCapMs ?? 60_000 };
+  }
+
   private schedule(backlog: Backlog): void {
-    const delay = retryDelayMs(
-      backlog.failures + 1,
-      this.o.retryBaseMs ?? 1_000,
-      this.o.retryCapMs ?? 60_000,
-    );
+    const delay = backoffDelay(backlog.failures + 1, this.backoff());
     backlog.timer = setTimeout(() => {
       backlog.timer = undefined;
       void this.sendBacklog(backlog).catch((err) => {

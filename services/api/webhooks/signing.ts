@@ -23,12 +23,3 @@ export function verifySignature(secret: string, body: string | Buffer, header: s
 export function newWebhookSecret(): string {
   return `whsec_${randomBytes(32).toString('hex')}`;
 }
-
-/**
- * Delay before attempt `attempt` + 1 (attempt ≥ 1): capped exponential, base · 2^(attempt−1) up to
- * `capMs`, with ±20% jitter from `random` so many failing deliveries do not retry in lockstep.
- */
-export function retryDelayMs(attempt: number, baseMs: number, capMs: number, random = Math.random): number {
-  const exact = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(exact * (0.8 + 0.4 * random()));
-}

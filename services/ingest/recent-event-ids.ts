@@ -7,7 +7,7 @@
  * Defaults: 200,000 entries × (key ≈ 80 bytes + Map slot ≈ 40 bytes) ≈ 25 MiB at most, 15 minutes
  * (far longer than any client's retry loop).
  */
-export class RecentEvents {
+export class RecentEventIds {
   // Insertion order is expiry order (every entry lives the same ttl), so the head is always the oldest.
   private readonly seen = new Map<string, number>();
 
