@@ -5,11 +5,15 @@
  *    class, store and bus adapters) consumes them; events/s = events / time from the processor's start
  *    having returned (group joined, partitions assigned and their modules restored) until all are
  *    processed and their outputs acknowledged. Baseline: a bare kafkajs consumer (eachBatch, no
- *    auto-commit) that produces each batch to another topic (acks all) and commits, over the same
- *    topic, timed from its first batch (so neither figure counts the group join).
- * 2. Sink: the same raw-event rows written through the Store adapter in 10k-row batches, against a bare
- *    @clickhouse/client JSONEachRow insert of the same rows in 10k-row batches into a twin table; three
- *    alternating rounds, the best of each (ClickHouse is still merging the processor's writes).
+ *    auto-commit) with the processor's partition concurrency (`partitionsConsumedConcurrently`) that
+ *    produces one batch per fetch to another topic (acks all) and commits it, over the same topic,
+ *    timed from its first batch (so neither figure counts the group join). The processor consumes the
+ *    topic once (a second pass would find its events stored and do other work); the bare consumer
+ *    runs before it and twice after it, each time in a group of its own: median with min–max.
+ * 2. Sink: the same raw-event rows written in 10k-row batches through the Store adapter, as the same
+ *    RowBinary bytes (the adapter's own encoding) POSTed over bare HTTP, and, as a second line, through
+ *    @clickhouse/client's own JSONEachRow insert, each into a table of its own; three alternating
+ *    rounds, median with min–max (ClickHouse is still merging the processor's writes meanwhile).
  * 3. Latency: 5,000 events/s for `--seconds`, one status-changing probe per 50 ms batch (a `last` goal
  *    flipping between on and off track); p99 from the publish acknowledgement (what makes ingest answer
  *    202) to the probe's PerformanceUpdate arriving on performance.updates. The bench's own event
@@ -22,6 +26,7 @@
  * GLASSHOUSE_CLICKHOUSE_URL name running ones.
  */
 import { randomBytes } from 'node:crypto';
+import { Agent, request } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { createClient } from '@clickhouse/client';
@@ -34,6 +39,8 @@ import { startLocalKafka } from '../infra/kafka/local.js';
 import type { PerformanceUpdate } from '../schemas/performance.js';
 import type { PolicyModuleInput } from '../schemas/registry.js';
 import { ClickHouseStore } from '../services/adapters/clickhouse/index.js';
+import { encodeRowBinary } from '../services/adapters/clickhouse/rowbinary.js';
+import { wireColumns, wireRow } from '../services/adapters/clickhouse/store.js';
 import { KafkaBus } from '../services/adapters/kafka/index.js';
 import { Engine } from '../services/core/performance/index.js';
 import { systemClock } from '../services/ports/clock.js';
@@ -53,6 +60,10 @@ const { values: args } = parseArgs({
   },
 });
 const totalEvents = Number(args.events);
+/** The processor's and the bare consumer's partitions at once: the processor's default unless given. */
+const concurrency = Number(
+  args.concurrency ?? topicSpecs.find((t) => t.name === Topics.metricsRaw)?.partitions ?? 6,
+);
 const latencySeconds = Number(args.seconds);
 const localKafka = process.env.GLASSHOUSE_KAFKA_BROKERS ? undefined : await startLocalKafka();
 const localClickHouse = process.env.GLASSHOUSE_CLICKHOUSE_URL ? undefined : await startLocalClickHouse();
@@ -133,8 +144,7 @@ async function main(): Promise<void> {
   }
   say(`published ${totalEvents} events for ${moduleCount} modules × 3 goals`);
 
-  const bare = await bareConsumeProduce();
-  say(`bare kafkajs consume-produce: ${Math.round(bare)} events/s`);
+  const bareRates = [await bareConsumeProduce(0)];
 
   const metrics = new Registry();
   const processorMetrics = new ProcessorMetrics(metrics);
@@ -146,7 +156,7 @@ async function main(): Promise<void> {
     logger,
     metrics: processorMetrics,
     commandKey: randomBytes(32),
-    ...(args.concurrency === undefined ? {} : { concurrency: Number(args.concurrency) }),
+    concurrency,
   });
   const starting = Date.now();
   await processor.start();
@@ -167,27 +177,40 @@ async function main(): Promise<void> {
   const rowsWritten = (await processorMetrics.outputs.get()).values.reduce((n, v) => n + v.value, 0);
   say(
     `processor: ${Math.round(engineRate)} events/s (${rowsWritten} rows written, ${Math.round(rowsWritten / engineSeconds)} rows/s; ` +
-      `start, group join and restore before that: ${began - starting} ms)`,
+      `start, group join and restore before that: ${began - starting} ms; ${concurrency} partitions at once)`,
   );
+  bareRates.push(await bareConsumeProduce(1), await bareConsumeProduce(2));
+  const bare = median(bareRates);
+  say(`bare kafkajs consume-produce (${concurrency} partitions at once): ${spread(bareRates)} events/s`);
 
-  // ---- 2. sink: Store adapter vs bare client, same rows, 10k-row batches ----
-  // Three rounds, alternating, best of each: ClickHouse still merges what the processor wrote, and
+  // ---- 2. sink: Store adapter vs the same bytes over bare HTTP vs the client's JSONEachRow ----
+  // Alternating rounds, median and min–max: ClickHouse still merges what the processor wrote, and
   // whichever went first would pay for it.
-  let sinkRate = 0;
-  let bareInsert = 0;
-  const bareSink = await bareInserter(rawRows);
+  const sinkRates: number[] = [];
+  const bareHttpRates: number[] = [];
+  const jsonRates: number[] = [];
+  const bareSink = await bareInserters(rawRows);
+  const sinks: Array<[number[], () => Promise<number>]> = [
+    [
+      sinkRates,
+      () =>
+        timeRows(rawRows.length, async () => {
+          for (let i = 0; i < rawRows.length; i += 10_000)
+            await store.insert('metric_events', rawRows.slice(i, i + 10_000));
+        }),
+    ],
+    [bareHttpRates, bareSink.rowBinaryOverHttp],
+    [jsonRates, bareSink.clientJsonEachRow],
+  ];
   for (let round = 0; round < 3; round++) {
-    const ours = await timeRows(rawRows.length, async () => {
-      for (let i = 0; i < rawRows.length; i += 10_000)
-        await store.insert('metric_events', rawRows.slice(i, i + 10_000));
-    });
-    sinkRate = Math.max(sinkRate, ours);
-    bareInsert = Math.max(bareInsert, await bareSink.rate());
+    for (const [rates, run] of round % 2 === 0 ? sinks : [...sinks].reverse()) rates.push(await run());
   }
   await bareSink.close();
-  say(
-    `sink (Store.insert): ${Math.round(sinkRate)} rows/s; bare @clickhouse/client insert: ${Math.round(bareInsert)} rows/s`,
-  );
+  const sinkRate = median(sinkRates);
+  const bareInsert = median(bareHttpRates);
+  say(`sink (Store.insert, RowBinary): ${spread(sinkRates)} rows/s`);
+  say(`bare HTTP insert of the same RowBinary bytes: ${spread(bareHttpRates)} rows/s`);
+  say(`@clickhouse/client JSONEachRow insert of the same rows: ${spread(jsonRates)} rows/s`);
 
   // ---- 3. latency at 5,000 events/s ----
   const histogram = hdr.build({
@@ -256,13 +279,15 @@ async function main(): Promise<void> {
 
   say(
     `engine: ${Math.round(engineRate)} events/s (${(engineRate / bare).toFixed(2)} of bare consume-produce), ` +
-      `sink ${Math.round(sinkRate)} rows/s (${(sinkRate / bareInsert).toFixed(2)} of bare insert), p99 ${p99} ms`,
+      `sink ${Math.round(sinkRate)} rows/s (${(sinkRate / bareInsert).toFixed(2)} of the same bytes over bare HTTP), p99 ${p99} ms ` +
+      `(medians; bare consume-produce ${spread(bareRates)}, sink ${spread(sinkRates)} against ${spread(bareHttpRates)})`,
   );
 }
 
-async function bareConsumeProduce(): Promise<number> {
+/** One pass over metrics.raw in a group of its own: one produce and one commit per fetched batch. */
+async function bareConsumeProduce(round: number): Promise<number> {
   const kafka = new Kafka({ clientId: 'bench-bare', brokers, logLevel: logLevel.NOTHING });
-  const consumer = kafka.consumer({ groupId: `${prefix}.bare` });
+  const consumer = kafka.consumer({ groupId: `${prefix}.bare.${round}` });
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await Promise.all([consumer.connect(), producer.connect()]);
   await consumer.subscribe({ topic: topicName(prefix, Topics.metricsRaw), fromBeginning: true });
@@ -271,6 +296,7 @@ async function bareConsumeProduce(): Promise<number> {
   const done = new Promise<void>((resolve) => {
     void consumer.run({
       autoCommit: false,
+      partitionsConsumedConcurrently: concurrency,
       eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary }) => {
         if (began === 0) began = Date.now();
         await producer.send({
@@ -302,10 +328,45 @@ async function bareConsumeProduce(): Promise<number> {
   return rate;
 }
 
-/** The baseline sink: the same rows through a bare @clickhouse/client JSONEachRow insert into a twin table. */
-async function bareInserter(rows: Row<'metric_events'>[]) {
+/**
+ * The baseline sinks, each into a twin table of its own: the bytes the Store adapter sends (its own
+ * RowBinary encoding, 10k rows per request) POSTed with node:http, and the same rows through
+ * @clickhouse/client's own JSONEachRow insert.
+ */
+async function bareInserters(rows: Row<'metric_events'>[]) {
   const client = createClient({ url: clickhouseUrl, database });
-  await client.command({ query: 'CREATE TABLE IF NOT EXISTS bare_metric_events AS metric_events' });
+  for (const table of ['bare_rowbinary_events', 'bare_json_events'])
+    await client.command({ query: `CREATE TABLE IF NOT EXISTS ${table} AS metric_events` });
+  const columns = wireColumns('metric_events');
+  const bodies: Buffer[] = [];
+  for (let i = 0; i < rows.length; i += 10_000) {
+    const wire = rows.slice(i, i + 10_000).map((r) => wireRow('metric_events', r as Record<string, unknown>));
+    bodies.push(encodeRowBinary(columns, wire));
+  }
+  const insertUrl = new URL(clickhouseUrl);
+  insertUrl.searchParams.set('database', database);
+  insertUrl.searchParams.set(
+    'query',
+    `INSERT INTO bare_rowbinary_events (${columns.map(([name]) => name).join(', ')}) FORMAT RowBinary`,
+  );
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const post = (body: Buffer) =>
+    new Promise<void>((resolve, reject) => {
+      const req = request(insertUrl, { method: 'POST', agent }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        res.on('end', () =>
+          res.statusCode === 200
+            ? resolve()
+            : reject(new Error(`insert answered ${res.statusCode}: ${text}`)),
+        );
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
   const json = rows.map((r) => ({
     ...r,
     dimensions: JSON.stringify(r.dimensions),
@@ -313,18 +374,37 @@ async function bareInserter(rows: Row<'metric_events'>[]) {
     observed_at: Math.floor(r.observed_ms / 1000),
   }));
   return {
-    rate: () =>
+    rowBinaryOverHttp: () =>
+      timeRows(rows.length, async () => {
+        for (const body of bodies) await post(body);
+      }),
+    clientJsonEachRow: () =>
       timeRows(rows.length, async () => {
         for (let i = 0; i < json.length; i += 10_000) {
           await client.insert({
-            table: 'bare_metric_events',
+            table: 'bare_json_events',
             values: json.slice(i, i + 10_000),
             format: 'JSONEachRow',
           });
         }
       }),
-    close: () => client.close(),
+    close: async () => {
+      agent.destroy();
+      await client.close();
+    },
   };
+}
+
+/** The middle value (the mean of the two middle ones for an even count). */
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** `median (min–max)`, rounded. */
+function spread(values: readonly number[]): string {
+  return `${Math.round(median(values))} (${Math.round(Math.min(...values))}–${Math.round(Math.max(...values))})`;
 }
 
 async function timeRows(rows: number, work: () => Promise<void>): Promise<number> {

@@ -4,13 +4,17 @@
  * Baseline, same run, same clients: a bare `ws` server (no compression) that serializes each message
  * once and sends it to every socket, with no protocol, limits, history or bus.
  *
- * Phases per server: throughput (`--rate` messages/s for `--seconds`, delivered count over the time
- * from first publish to last receipt), then latency (10 messages/s for 5 s; p99 of publish → receipt).
- * Rounds (`--rounds`, default 3) alternate the two servers; the ratio is the median of the per-round ratios.
+ * Phases per server: paced throughput (`--rate` messages/s for `--seconds`, delivered count over the
+ * time from first publish to last receipt); saturated throughput (`--saturate` messages/s, default ten
+ * times `--rate`, an offered load above what bare ws delivers on this machine, so the figure is what
+ * each server can deliver, not what was offered); latency (10 messages/s for 5 s; p99 of publish →
+ * receipt) is measured between the two, before the saturated round's backlog. Rounds (`--rounds`, default 3) alternate the two servers (bare first, then gateway
+ * first, ...); each figure is the median over the rounds with the min–max beside it, and each ratio
+ * the median of the per-round ratios (never the best round).
  * `--stalled 0.1` makes that share of subscribers never read (the gateway must conflate and close them
  * without growing memory; their messages are not counted). The server's RSS is reported.
  *
- *   node --import tsx bench/gateway.ts [--subscribers 1000] [--rate 100] [--seconds 5] [--stalled 0] [--rounds 3]
+ *   node --import tsx bench/gateway.ts [--subscribers 1000] [--rate 100] [--saturate 1000] [--seconds 5] [--stalled 0] [--rounds 3]
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -45,6 +49,7 @@ const { values: args } = parseArgs({
     child: { type: 'string' },
     subscribers: { type: 'string', default: '1000' },
     rate: { type: 'string', default: '100' },
+    saturate: { type: 'string' },
     seconds: { type: 'string', default: '5' },
     stalled: { type: 'string', default: '0' },
     rounds: { type: 'string', default: '3' },
@@ -62,22 +67,18 @@ async function main(): Promise<void> {
   const rate = Number(args.rate);
   const seconds = Number(args.seconds);
   const stalled = Number(args.stalled);
+  const saturate = Number(args.saturate ?? rate * 10);
   const results: Record<
     Kind,
-    {
-      throughput: number;
-      lastThroughput: number;
-      p50: number;
-      p99: number;
-      rssMb: number;
-      delivered: number;
-      expected: number;
-    }
-  > = {} as never;
-  // Rounds alternate bare and gateway; the ratio is the median of each round's gateway/bare pair (neighbours in
-  // time share the machine's background load), the absolute figures the gateway's best round.
-  const ratios: number[] = [];
-  const order = Array.from({ length: Number(args.rounds) }, () => ['bare', 'gateway'] as Kind[]).flat();
+    { paced: number[]; saturated: number[]; p50: number[]; p99: number[]; rssMb: number[] }
+  > = {
+    bare: { paced: [], saturated: [], p50: [], p99: [], rssMb: [] },
+    gateway: { paced: [], saturated: [], p50: [], p99: [], rssMb: [] },
+  };
+  const rounds = Number(args.rounds);
+  const order = Array.from({ length: rounds }, (_, round) =>
+    round % 2 === 0 ? (['bare', 'gateway'] as Kind[]) : (['gateway', 'bare'] as Kind[]),
+  ).flat();
   for (const kind of order) {
     const server = child('server');
     const clients = child('clients');
@@ -90,22 +91,25 @@ async function main(): Promise<void> {
         120_000,
       );
 
-      // Warm-up, then throughput.
+      // Warm-up, then throughput at the paced rate and saturated.
       await ask(server, { cmd: 'publish', rate: 50, count: 50 });
       await ask(clients, { cmd: 'wait', expected: 50, timeoutMs: 30_000 });
-      await ask(clients, { cmd: 'reset' });
-      const count = rate * seconds;
-      const began = Date.now();
-      const publishing = ask(server, { cmd: 'publish', rate, count });
-      const done = await ask<{ received: number; lastAt: number }>(clients, {
-        cmd: 'wait',
-        expected: count,
-        timeoutMs: seconds * 1000 + 60_000,
-      });
-      await publishing;
-      const throughput = done.received / ((done.lastAt - began) / 1000);
+      const delivered = async (offered: number, waitMs: number) => {
+        await ask(clients, { cmd: 'reset' });
+        const count = offered * seconds;
+        const began = Date.now();
+        const publishing = ask(server, { cmd: 'publish', rate: offered, count }, seconds * 1000 + 60_000);
+        const done = await ask<{ received: number; lastAt: number }>(
+          clients,
+          { cmd: 'wait', expected: count, timeoutMs: seconds * 1000 + waitMs },
+          seconds * 1000 + waitMs + 30_000,
+        );
+        await publishing;
+        return { rate: done.received / ((done.lastAt - began) / 1000), received: done.received, count };
+      };
+      const paced = await delivered(rate, 60_000);
 
-      // Latency at a calm rate.
+      // Latency at a calm rate, before the saturated round (whose backlog would still be draining).
       await ask(clients, { cmd: 'reset' });
       await ask(server, { cmd: 'publish', rate: 10, count: 50 });
       const calm = await ask<{ p50: number; p99: number }>(clients, {
@@ -113,20 +117,18 @@ async function main(): Promise<void> {
         expected: 50,
         timeoutMs: 30_000,
       });
+      // A server that conflates for slow readers delivers fewer than were sent: the wait ends at its deadline.
+      const saturated = await delivered(saturate, 15_000);
       const { rssMb } = await ask<{ rssMb: number }>(server, { cmd: 'close' });
-      if (kind === 'gateway' && results.bare) ratios.push(throughput / results.bare.lastThroughput);
-      const previous = results[kind];
-      results[kind] = {
-        throughput: Math.max(throughput, previous?.throughput ?? 0),
-        lastThroughput: throughput,
-        p50: Math.min(calm.p50, previous?.p50 ?? Number.POSITIVE_INFINITY),
-        p99: Math.min(calm.p99, previous?.p99 ?? Number.POSITIVE_INFINITY),
-        rssMb: Math.max(rssMb, previous?.rssMb ?? 0),
-        delivered: done.received,
-        expected: count * readers,
-      };
+      const r = results[kind];
+      r.paced.push(paced.rate);
+      r.saturated.push(saturated.rate);
+      r.p50.push(calm.p50);
+      r.p99.push(calm.p99);
+      r.rssMb.push(rssMb);
       console.log(
-        `${kind === 'bare' ? 'bare ws' : 'gateway'}: ${Math.round(throughput)} msgs/s delivered (${done.received}/${count * readers}), ` +
+        `${kind === 'bare' ? 'bare ws' : 'gateway'}: paced ${Math.round(paced.rate)} msgs/s delivered (${paced.received}/${paced.count * readers}), ` +
+          `saturated ${Math.round(saturated.rate)} msgs/s (${saturated.received}/${saturated.count * readers} at ${saturate}/s offered), ` +
           `latency p50 ${calm.p50} ms p99 ${calm.p99} ms, server rss ${rssMb} MB, ${readers} reading subscribers`,
       );
     } finally {
@@ -135,15 +137,31 @@ async function main(): Promise<void> {
     }
   }
   const g = results.gateway;
-  const sorted = [...ratios].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  const ratio =
-    sorted.length % 2
-      ? (sorted[middle] as number)
-      : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+  const b = results.bare;
+  const ratio = (of: 'paced' | 'saturated') => median(g[of].map((v, i) => v / b[of][i]!));
   console.log(
-    `gateway: ${Math.round(g.throughput)} msgs/s (${ratio.toFixed(2)} of bare ws), p99 ${g.p99} ms at ${subscribers} subscribers`,
+    `bare ws: paced ${spread(b.paced)} msgs/s, saturated ${spread(b.saturated)} msgs/s, p99 ${spread(b.p99)} ms`,
   );
+  console.log(
+    `gateway: paced ${spread(g.paced)} msgs/s, saturated ${spread(g.saturated)} msgs/s, p99 ${spread(g.p99)} ms`,
+  );
+  console.log(
+    `gateway: ${Math.round(median(g.saturated))} msgs/s saturated (${ratio('saturated').toFixed(2)} of bare ws), ` +
+      `${Math.round(median(g.paced))} msgs/s paced (${ratio('paced').toFixed(2)}), p99 ${median(g.p99)} ms at ${subscribers} subscribers ` +
+      `(medians of ${rounds} rounds)`,
+  );
+}
+
+/** The middle value (the mean of the two middle ones for an even count). */
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** `median (min–max)`, rounded. */
+function spread(values: readonly number[]): string {
+  return `${Math.round(median(values))} (${Math.round(Math.min(...values))}–${Math.round(Math.max(...values))})`;
 }
 
 function child(role: 'server' | 'clients'): ChildProcess {

@@ -279,7 +279,7 @@ function where(conditions: string[]): string {
 }
 
 /** The columns an INSERT writes: the catalog's, then the table's partition DateTime if it has one. */
-function wireColumns(table: TableName): Array<readonly [string, WireType]> {
+export function wireColumns(table: TableName): Array<readonly [string, WireType]> {
   const columns: Array<readonly [string, WireType]> = Object.entries(
     tables[table].columns as Record<string, ColumnType>,
   );
@@ -289,7 +289,7 @@ function wireColumns(table: TableName): Array<readonly [string, WireType]> {
 }
 
 /** One validated row ready for encoding: json as text, plus the partition DateTime in seconds. */
-function wireRow(table: TableName, row: Record<string, unknown>): Record<string, unknown> {
+export function wireRow(table: TableName, row: Record<string, unknown>): Record<string, unknown> {
   const columns = tables[table].columns as Record<string, ColumnType>;
   const out: Record<string, unknown> = {};
   for (const [name, type] of Object.entries(columns))
