@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
+import { vi } from 'vitest';
 import WebSocket from 'ws';
 import { AlertEvent } from '../../schemas/alert.js';
 import type { AuditEntry } from '../../schemas/audit.js';
@@ -212,18 +213,19 @@ export class LiveClient {
 }
 
 /** Waits until `check` returns a truthy value; fails after `timeoutMs`. */
-export async function eventually<T>(
+export function eventually<T>(
   what: string,
   check: () => Promise<T | undefined | false> | T | undefined | false,
   timeoutMs = 10_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  return vi.waitFor(
+    async () => {
+      const value = await check();
+      if (!value) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      return value;
+    },
+    { timeout: timeoutMs, interval: 20 },
+  );
 }
 
 /** A valid PerformanceUpdate for the sample registry's `bus-punctuality/ontime`, with overrides. */
