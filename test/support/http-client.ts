@@ -1,3 +1,5 @@
+import { vi } from 'vitest';
+
 /** JSON answers, which each test inspects as it expects. */
 // biome-ignore lint/suspicious/noExplicitAny: answers are JSON that each test inspects as it expects
 type Json = any;
@@ -45,24 +47,20 @@ export async function expectCall(
   return answer.body;
 }
 
-/** Polls until `probe` returns a value other than undefined; fails with `describe()` after the timeout. */
-export async function eventually<T>(
+/** Waits until `probe` returns a value other than undefined (a probe that throws counts as none); fails with `describe()` after the timeout. */
+export function eventually<T>(
   probe: () => Promise<T | undefined>,
   timeoutMs: number,
   describe: () => string,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    let value: T | undefined;
-    try {
-      value = await probe();
-    } catch {
-      value = undefined;
-    }
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${describe()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return vi.waitFor(
+    async () => {
+      const value = await probe().catch(() => undefined);
+      if (value === undefined) throw new Error(`timed out after ${timeoutMs} ms: ${describe()}`);
+      return value;
+    },
+    { timeout: timeoutMs, interval: 100 },
+  );
 }
 
 /**

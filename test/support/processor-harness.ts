@@ -1,31 +1,29 @@
+import { vi } from 'vitest';
 import { agencyHeader } from '../../schemas/metric-event.js';
 import type { PolicyModuleInput } from '../../schemas/registry.js';
 import type { Bus, IncomingRecord, OutgoingRecord } from '../../services/ports/bus.js';
 
-/** Polls `check` until it returns a truthy value; fails with `what` and the last value after `timeoutMs`. */
-export async function waitUntil<T>(
+/**
+ * Waits until `check` returns a truthy value (a check that throws is tried again); fails with `what`
+ * and the last value, or the last error, after `timeoutMs`. Only inside tests (vi.waitFor).
+ */
+export function waitUntil<T>(
   what: string,
   check: () => Promise<T> | T,
   timeoutMs = 10_000,
   intervalMs = 50,
 ): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  let error: unknown;
-  for (;;) {
-    try {
-      last = await check();
-      if (last) return last as NonNullable<T>;
-    } catch (err) {
-      error = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)}${error ? `, error: ${String(error)}` : ''})`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
+  return vi.waitFor(
+    async () => {
+      const last = await check();
+      if (!last)
+        throw new Error(
+          `timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})`,
+        );
+      return last as NonNullable<T>;
+    },
+    { timeout: timeoutMs, interval: intervalMs },
+  );
 }
 
 /** A module with one mean goal (target `target`, hold 0s) on metric `wait_minutes`, reported by `agency`. */
