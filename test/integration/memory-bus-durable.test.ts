@@ -163,6 +163,44 @@ describe('MemoryBus with a data directory', () => {
     await again.stop();
   });
 
+  it('keeps only the open segment of a topic no group reads (its readers start at the end)', async () => {
+    const dir = await freshDir();
+    const bus = await openBus(dir, 512, [
+      { name: 'one', partitions: 1 },
+      { name: 'broadcast', partitions: 1 },
+    ]);
+    let read = 0;
+    const c = await bus.consume({
+      topic: 'one',
+      group: 'g',
+      fromBeginning: true,
+      onBatch: async (b) => {
+        read += b.records.length;
+      },
+    });
+    for (let i = 0; i < 100; i++) {
+      await bus.publish('broadcast', [{ key: 'k', value: `update-${i}`.padEnd(40, '.') }]);
+      await bus.publish('one', [{ key: 'k', value: `value-${i}`.padEnd(40, '.') }]);
+    }
+    await expect.poll(() => read, { timeout: ioWaitMs }).toBe(100);
+    // Ten segments were written; the offsets the group commits trigger the clean-up of both topics.
+    await expect
+      .poll(async () => (await readdir(join(dir, 'broadcast', '0'))).length, { timeout: ioWaitMs })
+      .toBe(1);
+    await c.stop();
+    await bus.stop();
+    // A restart loads only that segment, and the numbering goes on.
+    const again = await openBus(dir, 512, [
+      { name: 'one', partitions: 1 },
+      { name: 'broadcast', partitions: 1 },
+    ]);
+    await again.publish('broadcast', [{ key: 'k', value: 'after' }]);
+    const records = await readAll(again, 'broadcast', 1);
+    expect(records.at(-1)?.offset).toBe('100');
+    expect(records.length).toBeLessThan(20);
+    await again.stop();
+  });
+
   it('compacts a compacted topic on disk to the latest record per key', async () => {
     const dir = await freshDir();
     const spec: TopicSpec = { name: 'registry', partitions: 1, compacted: true };

@@ -34,7 +34,7 @@ export interface MemoryBusOptions {
    * reloads the logs and resumes every group at its committed offset. Without it, memory only.
    */
   dataDir?: string;
-  /** Size at which a durable partition starts a new segment file (default 8 MiB). */
+  /** Size at which a durable partition starts a new segment file (default 2 MiB: what a restart reloads of a topic no group reads). */
   segmentBytes?: number;
 }
 
@@ -49,8 +49,8 @@ export interface MemoryBusOptions {
  * exactly the distributed code path (ingest publishes, the processor consumes, validates, dedups and
  * stores, committing after the store acknowledged), with the bus log playing Kafka's part, so there
  * is one engine path and one dedup design to prove. Logs are bounded: segments below every group's
- * persisted committed offset are deleted, group-less topics keep one closed segment (their readers
- * start at the end), and compacted topics rewrite closed segments to the latest record per key.
+ * persisted committed offset are deleted, group-less topics keep only their open segment (their
+ * readers start at the end), and compacted topics rewrite closed segments to the latest record per key.
  */
 export class MemoryBus implements Bus {
   readonly name = 'bus';
@@ -161,7 +161,7 @@ export class MemoryBus implements Bus {
     for (const [p, log] of state.partitions.entries()) {
       const { file, records, next, truncation } = await PartitionFile.open({
         dir: join(dir, state.name, String(p)),
-        segmentBytes: this.options.segmentBytes ?? 8 * 1024 * 1024,
+        segmentBytes: this.options.segmentBytes ?? 2 * 1024 * 1024,
         compacted: spec.compacted ?? false,
         onDurable: (stored) => {
           log.appendStored(stored.map((r) => ({ ...r, topic: spec.name, partition: p })));
@@ -240,7 +240,9 @@ export class MemoryBus implements Bus {
       const compacted = this.compactedTopics.has(topic);
       files.forEach((file, p) => {
         if (groups.length === 0) {
-          if (!compacted) void file.dropBelow(Number.POSITIVE_INFINITY).catch(() => {});
+          // Read only by broadcast readers, which start at the end: no closed segment is worth
+          // loading at the next start.
+          if (!compacted) void file.dropBelow(Number.POSITIVE_INFINITY, 0).catch(() => {});
           return;
         }
         const low = Math.min(...groups.map((g) => g.get(p) ?? 0));
