@@ -31,7 +31,6 @@ import { KafkaBus } from '../services/adapters/kafka/index.js';
 import { validateMetricEvent } from '../services/core/validation/index.js';
 import { defaultBodyOptions } from '../services/ingest/body.js';
 import { IngestMetrics } from '../services/ingest/metrics.js';
-import { CoalescingPublisher } from '../services/ingest/publisher.js';
 import { RateLimiter } from '../services/ingest/rate-limit.js';
 import { RecentEventIds } from '../services/ingest/recent-event-ids.js';
 import { ingestRoutes } from '../services/ingest/routes.js';
@@ -286,7 +285,7 @@ function spread(values: readonly number[]): string {
 
 /**
  * One producer shared by every request, one send in flight: what arrives meanwhile goes out together
- * in the next send (the same coalescing ingest's publisher and the Kafka bus do).
+ * in the next send (the same coalescing the Kafka bus adapter does for ingest).
  */
 function coalescingSend(send: (messages: Message[]) => Promise<unknown>) {
   let queued: Array<{ messages: Message[]; done: (ok: boolean) => void }> = [];
@@ -407,7 +406,7 @@ async function startIngest(bus: KafkaBus, logger: pino.Logger) {
   const registry = benchRegistry();
   http.app.register(
     ingestRoutes({
-      publisher: new CoalescingPublisher(bus, Topics.metricsRaw),
+      bus,
       registry,
       auth: registry,
       clock: { now: () => Date.now() },

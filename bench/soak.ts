@@ -8,7 +8,7 @@
  * each with a mean, a count and a p95 goal), driven by an injected clock that runs `--hours` simulated
  * hours (26) in `--minutes` of wall time (9.5): about 164× faster than the wall, so dedup retention,
  * windows, ticks and restore all see a day go by. Records are published straight to `metrics.raw` as
- * ingest does (its coalescing publisher, the `glasshouse-agency` header), observedAt from the simulated
+ * ingest does (one publish per batch, the `glasshouse-agency` header), observedAt from the simulated
  * clock with a little jitter; 0.2% are late (behind the watermark), and resends exercise dedup: 0.5%
  * of the events again within two simulated minutes, some 1 h, 12 h and 25 h later.
  *
@@ -48,14 +48,17 @@ import { ClickHouseStore } from '../services/adapters/clickhouse/index.js';
 import { DuckDbStore } from '../services/adapters/duckdb/index.js';
 import { KafkaBus } from '../services/adapters/kafka/index.js';
 import { MemoryBus } from '../services/adapters/memory/index.js';
-import { CoalescingPublisher } from '../services/ingest/publisher.js';
 import type { Bus, OutgoingRecord } from '../services/ports/bus.js';
 import type { Clock } from '../services/ports/clock.js';
 import type { Store } from '../services/ports/store.js';
 import { Topics, topicSpecs } from '../services/ports/topics.js';
 import { ProcessorMetrics } from '../services/processor/metrics.js';
 import { Processor } from '../services/processor/processor.js';
+import { boundHeapGrowth } from '../services/runtime/heap.js';
 import { FixtureRegistry } from '../test/support/registry-fixture.js';
+
+// As bin/glasshouse.js runs every deployment.
+boundHeapGrowth();
 
 const { values: args } = parseArgs({
   options: {
@@ -498,7 +501,6 @@ async function run(setup: Setup): Promise<void> {
   const simStart = clock.now();
   say(`started (${proc.phases}); ${before.rss.toFixed(0)} MiB resident before`);
 
-  const publisher = new CoalescingPublisher(proc.bus, Topics.metricsRaw);
   const load = new Load(clock);
   const lastTick = Math.floor((wallMinutes * 60_000) / tickMs);
   const began = performance.now();
@@ -511,14 +513,14 @@ async function run(setup: Setup): Promise<void> {
     const delay = began + tick * tickMs - performance.now();
     if (delay > 0) await sleep(delay);
     if (failure) throw failure;
-    // Records owed by now at the target rate; the publisher coalesces them as ingest's requests are.
+    // Records owed by now at the target rate, published as ingest publishes a request's records.
     const owed = Math.floor(((performance.now() - began) / 1000) * rate) - sent;
     // A bus that cannot keep up holds the producer back rather than growing its queue without bound.
     if (owed > 0 && pending < rate) {
       const records = load.records(tick, owed, lastTick);
       sent += records.length;
       pending += records.length;
-      publisher.publish(records).then(
+      proc.bus.publish(Topics.metricsRaw, records).then(
         () => {
           pending -= records.length;
         },

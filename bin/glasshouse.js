@@ -4,6 +4,8 @@
 import { register } from 'tsx/esm/api';
 
 register();
+const { boundHeapGrowth } = await import('../services/runtime/heap.ts');
+boundHeapGrowth();
 const { runCli } = await import('../services/cli.ts');
 const code = await runCli(process.argv.slice(2));
 process.exitCode = code;

@@ -1,8 +1,6 @@
-import { Topics } from '../ports/topics.js';
 import type { RoleFactory } from '../runtime/role.js';
 import { defaultBodyOptions } from './body.js';
 import { IngestMetrics } from './metrics.js';
-import { CoalescingPublisher } from './publisher.js';
 import { RateLimiter } from './rate-limit.js';
 import { RecentEventIds } from './recent-event-ids.js';
 import { ingestRoutes } from './routes.js';
@@ -14,7 +12,6 @@ const publishTimeoutMs = 10_000;
 export const ingestRole: RoleFactory = (ctx) => {
   const deps = {
     bus: ctx.bus,
-    publisher: new CoalescingPublisher(ctx.bus, Topics.metricsRaw),
     registry: ctx.registry,
     auth: ctx.registry,
     clock: ctx.clock,

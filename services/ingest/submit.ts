@@ -1,15 +1,19 @@
 import { agencyHeader, type IngestResponse, type RejectedEvent } from '../../schemas/metric-event.js';
 import { type ModuleLookup, type ValidEvent, validateMetricEvent } from '../core/validation/index.js';
-import type { OutgoingRecord } from '../ports/bus.js';
+import type { Bus, OutgoingRecord } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
+import { Topics } from '../ports/topics.js';
 import { UnavailableError } from '../runtime/errors.js';
 import type { IngestMetrics } from './metrics.js';
-import type { CoalescingPublisher } from './publisher.js';
 import type { RecentEventIds } from './recent-event-ids.js';
 
 export interface SubmitDeps {
-  /** Publishes to `metrics.raw`, coalescing concurrent requests (see publisher.ts). */
-  publisher: Pick<CoalescingPublisher, 'publish'>;
+  /**
+   * Where a batch's records go (`metrics.raw`). The bus adapter is the one coalescing point: the
+   * Kafka bus sends what concurrent requests publish as one request, the in-process bus fsyncs them
+   * as one group commit.
+   */
+  bus: Pick<Bus, 'publish'>;
   registry: ModuleLookup;
   clock: Clock;
   recent: RecentEventIds;
@@ -62,7 +66,7 @@ export async function submitEvents(
     }));
     const started = performance.now();
     try {
-      await withTimeout(deps.publisher.publish(records), deps.publishTimeoutMs);
+      await withTimeout(deps.bus.publish(Topics.metricsRaw, records), deps.publishTimeoutMs);
     } catch (err) {
       deps.metrics.publishSeconds.observe(
         { agency: agencyId, outcome: 'failed' },

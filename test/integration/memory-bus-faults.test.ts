@@ -8,7 +8,6 @@ import { DuckDbStore } from '../../services/adapters/duckdb/index.js';
 import { MemoryBus } from '../../services/adapters/memory/index.js';
 import type { DamageFix } from '../../services/adapters/memory/partition-file.js';
 import { IngestMetrics } from '../../services/ingest/metrics.js';
-import { CoalescingPublisher } from '../../services/ingest/publisher.js';
 import { RecentEventIds } from '../../services/ingest/recent-event-ids.js';
 import { submitEvents } from '../../services/ingest/submit.js';
 import type { BusError } from '../../services/ports/bus-errors.js';
@@ -102,7 +101,7 @@ async function startRig(dir: string): Promise<Rig> {
   });
   await processor.start();
   const deps = {
-    publisher: new CoalescingPublisher(bus, Topics.metricsRaw),
+    bus,
     registry,
     clock: systemClock,
     recent: new RecentEventIds(),

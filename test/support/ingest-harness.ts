@@ -3,13 +3,11 @@ import { Registry } from 'prom-client';
 import type { PolicyModuleInput } from '../../schemas/registry.js';
 import { defaultBodyOptions } from '../../services/ingest/body.js';
 import { IngestMetrics } from '../../services/ingest/metrics.js';
-import { CoalescingPublisher } from '../../services/ingest/publisher.js';
 import { RateLimiter } from '../../services/ingest/rate-limit.js';
 import { RecentEventIds } from '../../services/ingest/recent-event-ids.js';
 import { type IngestRouteDeps, ingestRoutes } from '../../services/ingest/routes.js';
 import type { Bus, IncomingRecord } from '../../services/ports/bus.js';
 import type { Clock } from '../../services/ports/clock.js';
-import { Topics } from '../../services/ports/topics.js';
 import { HttpServer } from '../../services/runtime/http.js';
 import { Lifecycle } from '../../services/runtime/lifecycle.js';
 import { FixtureRegistry } from './registry-fixture.js';
@@ -101,7 +99,7 @@ export async function startIngestServer(
   const registry = ingestRegistry();
   http.app.register(
     ingestRoutes({
-      publisher: new CoalescingPublisher(bus, Topics.metricsRaw),
+      bus,
       registry,
       auth: registry,
       clock: overrides.clock ?? { now: () => Date.now() },

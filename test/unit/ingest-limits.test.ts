@@ -1,10 +1,9 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { IngestMetrics } from '../../services/ingest/metrics.js';
-import { CoalescingPublisher } from '../../services/ingest/publisher.js';
 import { RateLimiter } from '../../services/ingest/rate-limit.js';
 import { RecentEventIds } from '../../services/ingest/recent-event-ids.js';
-import { type SubmitDeps, submitEvents } from '../../services/ingest/submit.js';
+import { submitEvents } from '../../services/ingest/submit.js';
 import type { OutgoingRecord } from '../../services/ports/bus.js';
 import { event, ingestRegistry } from '../support/ingest-harness.js';
 
@@ -55,7 +54,7 @@ class RecordingBus {
 function deps(bus: RecordingBus, publishTimeoutMs = 1_000) {
   const registry = new Registry();
   return {
-    publisher: new CoalescingPublisher(bus, 'metrics.raw') as SubmitDeps['publisher'],
+    bus: bus as Pick<RecordingBus, 'publish'>,
     registry: ingestRegistry(),
     clock: { now: () => Date.now() },
     recent: new RecentEventIds(),
@@ -133,39 +132,9 @@ describe('submitEvents', () => {
 
   it('answers 503 when the bus does not confirm in time', async () => {
     const d = deps(new RecordingBus(), 50);
-    d.publisher = { publish: () => new Promise<void>(() => {}) };
+    d.bus = { publish: () => new Promise<void>(() => {}) };
     await expect(submitEvents(d, 'transit-agency', [event('t-1')])).rejects.toMatchObject({
       code: 'bus_unavailable',
     });
-  });
-});
-
-describe('CoalescingPublisher', () => {
-  it('sends records that arrive during a publish together, and settles each caller with its publish', async () => {
-    const calls: number[] = [];
-    const gates: Array<(err?: Error) => void> = [];
-    const bus = {
-      publish: (_topic: string, records: OutgoingRecord[]) =>
-        new Promise<void>((resolve, reject) => {
-          calls.push(records.length);
-          gates.push((err) => (err ? reject(err) : resolve()));
-        }),
-    };
-    const publisher = new CoalescingPublisher(bus, 'metrics.raw', 5, 1);
-    const rec = (n: number) => Array.from({ length: n }, () => ({ key: 'm', value: 'v' }));
-    const first = publisher.publish(rec(1));
-    const second = publisher.publish(rec(2));
-    const third = publisher.publish(rec(2));
-    const fourth = publisher.publish(rec(3));
-    expect(calls).toEqual([1]);
-    gates[0]!();
-    await first;
-    expect(calls).toEqual([1, 4]);
-    gates[1]!(new Error('broker away'));
-    await expect(second).rejects.toThrow('broker away');
-    await expect(third).rejects.toThrow('broker away');
-    expect(calls).toEqual([1, 4, 3]);
-    gates[2]!();
-    await expect(fourth).resolves.toBeUndefined();
   });
 });

@@ -19,7 +19,7 @@ async function ingest(events: unknown[]) {
   const published: OutgoingRecord[] = [];
   const answer = await submitEvents(
     {
-      publisher: { publish: async (records) => void published.push(...records) },
+      bus: { publish: async (_topic, records) => void published.push(...records) },
       registry,
       clock: { now: () => now },
       recent: new RecentEventIds(),
