@@ -50,6 +50,7 @@ import { ProcessorMetrics } from '../services/processor/metrics.js';
 import { Processor } from '../services/processor/processor.js';
 import { metricRecord } from '../test/support/processor-harness.js';
 import { FixtureRegistry } from '../test/support/registry-fixture.js';
+import { median, spread } from './rounds.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -393,18 +394,6 @@ async function bareInserters(rows: Row<'metric_events'>[]) {
       await client.close();
     },
   };
-}
-
-/** The middle value (the mean of the two middle ones for an even count). */
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-/** `median (min–max)`, rounded. */
-function spread(values: readonly number[]): string {
-  return `${Math.round(median(values))} (${Math.round(Math.min(...values))}–${Math.round(Math.max(...values))})`;
 }
 
 async function timeRows(rows: number, work: () => Promise<void>): Promise<number> {

@@ -34,6 +34,7 @@ import { Topics, topicSpecs } from '../services/ports/topics.js';
 import { loadConfig } from '../services/runtime/config.js';
 import { HttpServer } from '../services/runtime/http.js';
 import { Lifecycle } from '../services/runtime/lifecycle.js';
+import { median, spread } from './rounds.js';
 
 type Kind = 'gateway' | 'bare';
 type Command =
@@ -150,18 +151,6 @@ async function main(): Promise<void> {
       `${Math.round(median(g.paced))} msgs/s paced (${ratio('paced').toFixed(2)}), p99 ${median(g.p99)} ms at ${subscribers} subscribers ` +
       `(medians of ${rounds} rounds)`,
   );
-}
-
-/** The middle value (the mean of the two middle ones for an even count). */
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-/** `median (min–max)`, rounded. */
-function spread(values: readonly number[]): string {
-  return `${Math.round(median(values))} (${Math.round(Math.min(...values))}–${Math.round(Math.max(...values))})`;
 }
 
 function child(role: 'server' | 'clients'): ChildProcess {

@@ -38,6 +38,7 @@ import type { Principal, RegistryView } from '../services/ports/registry.js';
 import { Topics, topicName } from '../services/ports/topics.js';
 import { HttpServer } from '../services/runtime/http.js';
 import { Lifecycle } from '../services/runtime/lifecycle.js';
+import { median, spread } from './rounds.js';
 
 const clients = 50;
 const batchSize = 100;
@@ -269,18 +270,6 @@ function post(url: string, agent: Agent, body: string): Promise<number> {
     req.on('error', () => resolve(0));
     req.end(body);
   });
-}
-
-/** The middle value (the mean of the two middle ones for an even count). */
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-/** `median (min–max)`, rounded. */
-function spread(values: readonly number[]): string {
-  return `${Math.round(median(values))} (${Math.round(Math.min(...values))}–${Math.round(Math.max(...values))})`;
 }
 
 /**
