@@ -98,6 +98,15 @@ describe('the durable bus log when its files are damaged', () => {
 
   it('refuses a bad record in a closed segment, even with nothing after it in that segment', async () => {
     const first = await openBus(undefined, 64);
+    // A group that has read nothing yet: its records are kept on disk (a topic no group reads keeps
+    // only its open segment).
+    await first.bus.consume({
+      topic: 'one',
+      group: 'g',
+      onBatch: async () => {
+        throw new Error('not yet');
+      },
+    });
     await publishValues(first.bus, ['a'.repeat(50), 'b'.repeat(50), 'c'.repeat(50)]);
     await first.bus.stop();
     const names = (await readdir(join(first.dir, 'one', '0'))).sort();
