@@ -82,6 +82,9 @@ export function sampleRows(p: string): { [T in TableName]: Row<T>[] } {
       dimensions: i === 0 ? {} : { route: `r${i}`, note: hostileStrings[i]! },
       late: i === 2,
       module_version: 4_294_967_295 - i,
+      supersedes: '',
+      retract: false,
+      note: '',
     })),
     rollups: [0, 1].map((i) => ({
       module_id: p,

@@ -239,6 +239,11 @@ export class Engine {
     return !!state && observedAt < state.seenSince && !state.seen.has(agencyId, eventId);
   }
 
+  /** True when the dedup memory holds this event as counted (a copy of it is then a duplicate). */
+  remembers(moduleId: string, agencyId: string, eventId: string): boolean {
+    return this.modules.get(moduleId)?.seen.has(agencyId, eventId) ?? false;
+  }
+
   /**
    * Batches processed (their `receivedAt`) at or before `atMs` are written: the store answers for
    * their events from now on, so the memory may forget those that fell behind the horizon.

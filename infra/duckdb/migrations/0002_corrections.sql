@@ -1,0 +1,7 @@
+-- Corrections (an agency restates or retracts an earlier event): which version a correction
+-- replaced, whether it retracts, and its note. (rollups needs no change here: the adapter's read-time
+-- dedup follows the catalog's version column, now updated_ms.)
+
+ALTER TABLE metric_events ADD COLUMN supersedes VARCHAR DEFAULT '';
+ALTER TABLE metric_events ADD COLUMN retract BOOLEAN DEFAULT false;
+ALTER TABLE metric_events ADD COLUMN note VARCHAR DEFAULT '';
