@@ -80,8 +80,15 @@ export const tables = {
       status: 'string',
       value: 'float64',
       body: 'json',
+      /**
+       * When it was published: the processing time of the batch that made it. A correction restates
+       * a goal's value at an asOf already published; the newest publication wins, and the earlier
+       * ones stay, so the history can answer what was published at any time (vintages).
+       */
+      published_ms: 'int64',
     },
     key: ['module_id', 'goal_id', 'as_of_ms'],
+    version: 'published_ms',
   },
   alerts: {
     columns: {

@@ -243,7 +243,7 @@ describe('restore of trends and hold clocks from a bounded read of the updates (
             retract: false,
             note: '',
           });
-          updates.push(...out.updates.map(updateRow));
+          updates.push(...out.updates.map((u) => updateRow(u, clockMs)));
           alerts.push(...out.alerts.map(alertRow));
           for (const row of out.rollups) rollups.set(rollupKeyOf(row), row);
           for (const row of out.rollupMerges)

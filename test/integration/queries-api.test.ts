@@ -446,6 +446,7 @@ function querySuite(name: string, deploy: () => Promise<Deployment>) {
         status,
         value: 0,
         body: {},
+        published_ms: asOf,
       });
       await deployment.store.insert('performance_updates', [
         update('bus', 'ontime', now - 30 * hour, 'on_track'),

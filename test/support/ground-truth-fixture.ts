@@ -171,7 +171,7 @@ function collect(
     rows.set(key, mergeRollupRows(rows.get(key), partial));
   }
   for (const update of evaluation.updates) {
-    const row = updateRow(update);
+    const row = updateRow(update, Date.parse(update.asOf));
     const kept = latest.get(row.goal_id);
     if (!kept || row.as_of_ms >= kept.as_of_ms) latest.set(row.goal_id, row);
   }

@@ -34,3 +34,25 @@ INSERT INTO rollups_by_time SELECT module_id, rule_id, metric, width_ms, bucket_
 RENAME TABLE rollups TO rollups_by_count, rollups_by_time TO rollups;
 
 DROP TABLE rollups_by_count;
+
+-- performance_updates: when each was published (the batch's processing time). A correction restates
+-- a value at an asOf already published: the newest publication wins, earlier ones stay for vintages.
+CREATE TABLE IF NOT EXISTS performance_updates_published (
+  module_id String,
+  goal_id String,
+  as_of_ms Int64,
+  module_version UInt32,
+  status String,
+  value Float64,
+  body String,
+  published_ms Int64,
+  as_of_at DateTime
+) ENGINE = ReplacingMergeTree(published_ms)
+PARTITION BY toYYYYMM(as_of_at)
+ORDER BY (module_id, goal_id, as_of_ms);
+
+INSERT INTO performance_updates_published SELECT module_id, goal_id, as_of_ms, module_version, status, value, body, as_of_ms AS published_ms, as_of_at FROM performance_updates;
+
+RENAME TABLE performance_updates TO performance_updates_unpublished, performance_updates_published TO performance_updates;
+
+DROP TABLE performance_updates_unpublished;
