@@ -112,7 +112,7 @@ async function refuseUnknownTargets(
   now: number,
 ): Promise<string[]> {
   const sentBefore = new Map<string, number>();
-  fresh.forEach((e, i) => sentBefore.set(`${e.moduleId} ${e.eventId}`, i));
+  for (const [i, e] of fresh.entries()) sentBefore.set(`${e.moduleId} ${e.eventId}`, i);
   const open = fresh.filter(
     (e, i) =>
       e.supersedes !== undefined &&
