@@ -77,7 +77,9 @@ describe('dashboard: corrections', () => {
       },
     ]);
     // The agency keeps reporting: the live figure is newer than the restated point of the past.
-    await post([{ eventId: 'c', moduleId, metric: 'wait_minutes', value: 25, observedAt: Date.now() - 1_000 }]);
+    await post([
+      { eventId: 'c', moduleId, metric: 'wait_minutes', value: 25, observedAt: Date.now() - 1_000 },
+    ]);
     await eventually(
       async () => ((await history()).body?.points?.[0]?.revised ? true : undefined),
       20_000,
