@@ -1,10 +1,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { Topics } from '../../infra/kafka/topics.js';
 import { agencyHeader } from '../../schemas/metric-event.js';
 import type { PerformanceUpdate } from '../../schemas/performance.js';
 import type { PolicyModuleInput } from '../../schemas/registry.js';
 import type { OutgoingRecord } from '../../services/ports/bus.js';
-import { verifyModule } from '../../services/processor/commands.js';
+import { Topics } from '../../services/ports/topics.js';
+import { verifyModule } from '../../services/processor/maintenance.js';
 import { kafkaClickHouseRig } from '../support/kafka-clickhouse-rig.js';
 import { type GlasshouseProcess, runGlasshouse } from '../support/process.js';
 import { waitUntil } from '../support/processor-harness.js';

@@ -1,7 +1,7 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { IngestMetrics } from '../../services/ingest/metrics.js';
-import { RecentEvents } from '../../services/ingest/recent-events.js';
+import { RecentEventIds } from '../../services/ingest/recent-event-ids.js';
 import { type SubmitDeps, submitEvents } from '../../services/ingest/submit.js';
 import type { OutgoingRecord } from '../../services/ports/bus.js';
 import { event, ingestRegistry } from '../support/ingest-harness.js';
@@ -12,10 +12,10 @@ function deps(stored: string[], failing = false) {
   const lookups: string[][] = [];
   const prom = new Registry();
   const d: SubmitDeps = {
-    publisher: { publish: async (records) => void published.push(...records) },
+    bus: { publish: async (_topic: string, records: OutgoingRecord[]) => void published.push(...records) },
     registry: ingestRegistry(),
     clock: { now: () => Date.now() },
-    recent: new RecentEvents(),
+    recent: new RecentEventIds(),
     metrics: new IngestMetrics(prom),
     publishTimeoutMs: 1_000,
     known: async (agencyId, refs) => {
