@@ -139,9 +139,6 @@ async function main(): Promise<void> {
         dimensions: {},
         late: false,
         module_version: 1,
-        supersedes: '',
-        retract: false,
-        note: '',
       });
     }
     await bus.publish(Topics.metricsRaw, chunk);

@@ -1,5 +1,4 @@
 import type { AlertEvent } from '../../schemas/alert.js';
-import type { ModuleVersion } from '../../schemas/registry.js';
 import {
   type CommandVerdict,
   isCommandRecord,
@@ -71,7 +70,10 @@ export function applyBatch(
       continue;
     }
     const { event, module, agencyId } = verdict;
-    useModule(state, module);
+    if ((state.modules.get(module.id) ?? 0) < module.version) {
+      engine.setModule(module);
+      state.modules.set(module.id, module.version);
+    }
     const result = engine.ingest(
       { ...event, agencyId, receivedAt: at },
       reads.counted.has(`${event.moduleId} ${agencyId} ${event.eventId}`),
@@ -97,9 +99,6 @@ export function applyBatch(
       dimensions: event.dimensions ?? {},
       late: result === 'late',
       module_version: module.version,
-      supersedes: '',
-      retract: false,
-      note: '',
     });
   }
   for (const letter of outputs.deadLetters) {
@@ -107,19 +106,6 @@ export function applyBatch(
     metrics.deadLetters.inc({ reason: letter.reason });
   }
   addEvaluation(outputs, state, at);
-}
-
-/** True for a valid metric event that corrects an earlier one (`supersedes`). */
-export function isCorrection(item: Item): boolean {
-  return 'verdict' in item && item.verdict.ok && item.verdict.event.supersedes !== undefined;
-}
-
-/** Puts the module version of a valid event in force in the engine, if it is newer than the one there. */
-export function useModule(state: PartitionState, module: ModuleVersion): void {
-  if ((state.modules.get(module.id) ?? 0) < module.version) {
-    state.engine.setModule(module);
-    state.modules.set(module.id, module.version);
-  }
 }
 
 /** Evaluates the partition's engine at `at` and adds what it made to `outputs`. */

@@ -154,11 +154,7 @@ export class PendingWrite {
       case 'alerts':
         return insert(inserts, 'alerts', o.alerts.map(alertRow));
       case 'performance_updates':
-        return insert(
-          inserts,
-          'performance_updates',
-          o.updates.map((u) => updateRow(u, o.atMs)),
-        );
+        return insert(inserts, 'performance_updates', o.updates.map(updateRow));
       case 'publish_updates':
         return publish(
           bus,
@@ -236,8 +232,7 @@ export function alertRow(a: AlertEvent): Row<'alerts'> {
   };
 }
 
-/** The stored row of an update published by the batch processed at `publishedMs`. */
-export function updateRow(u: PerformanceUpdate, publishedMs: number): Row<'performance_updates'> {
+export function updateRow(u: PerformanceUpdate): Row<'performance_updates'> {
   return {
     module_id: u.moduleId,
     goal_id: u.goalId,
@@ -246,7 +241,6 @@ export function updateRow(u: PerformanceUpdate, publishedMs: number): Row<'perfo
     status: u.status,
     value: u.value ?? 0,
     body: u,
-    published_ms: publishedMs,
   };
 }
 
