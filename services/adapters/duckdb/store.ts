@@ -14,6 +14,7 @@ import { checkApplied, loadMigrations } from '../sql/migrations.js';
 import { checkExpiry } from '../sql/retention.js';
 import { decodeRow, encodeJson, validateRows } from '../sql/rows.js';
 import { checkRowCeiling, renderMaxPerGroup, renderSelect } from '../sql/select.js';
+import { CompactionSchedule, compactDuckDb, winnerOrder } from './compaction.js';
 import { DuckDbGroundTruth } from './ground-truth.js';
 import { expireDuckDb } from './retention.js';
 
@@ -26,6 +27,8 @@ export interface DuckDbStoreOptions {
    * aggregations spill to `<path>.tmp`. Default: DuckDB's own (80% of the machine's memory).
    */
   memoryLimit?: string;
+  /** Rows a versioned table receives before its first compaction pass (compaction.ts). Default 100,000. */
+  compactAfterRows?: number;
 }
 
 const migrationsDir = new URL('../../../infra/duckdb/migrations/', import.meta.url);
@@ -45,6 +48,9 @@ const migrationsDir = new URL('../../../infra/duckdb/migrations/', import.meta.u
  * Checkpoints fold the WAL into the file: automatically when the WAL passes DuckDB's
  * `wal_autocheckpoint` (16 MiB by default), and explicitly in `stop()`, so a clean shutdown leaves
  * no WAL behind.
+ *
+ * Versioned tables are compacted in the background once they have grown enough (compaction.ts), on
+ * the same connection between calls, as ClickHouse merges its parts.
  */
 export class DuckDbStore implements Store, GroundTruthSource {
   readonly name = 'duckdb-store';
@@ -52,8 +58,12 @@ export class DuckDbStore implements Store, GroundTruthSource {
   private connection: DuckDBConnection | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private state: Health = { state: 'error', detail: 'not started' };
+  private readonly compaction: CompactionSchedule;
+  private readonly compacting = new Set<TableName>();
 
-  constructor(private readonly opts: DuckDbStoreOptions) {}
+  constructor(private readonly opts: DuckDbStoreOptions) {
+    this.compaction = new CompactionSchedule(opts.compactAfterRows);
+  }
 
   async start(): Promise<void> {
     if (this.connection) return;
@@ -161,6 +171,32 @@ export class DuckDbStore implements Store, GroundTruthSource {
         }),
       `insert into ${table}`,
     );
+    if (this.compaction.noteInserted(table, rows.length) && !this.compacting.has(table)) {
+      this.compacting.add(table);
+      void this.compact(table)
+        .catch((err) => {
+          // Stopped meanwhile: the next start compacts when due again.
+          if (!(err instanceof StoreClosedError))
+            this.opts.logger?.warn({ err, table }, 'duckdb compaction failed; retried when due again');
+        })
+        .finally(() => this.compacting.delete(table));
+    }
+  }
+
+  /** Deletes the superseded versions of `table` now (compaction.ts); resolves with how many went. */
+  async compact(table: TableName): Promise<number> {
+    return this.serialized(async (c) => {
+      const started = performance.now();
+      const removed = await compactDuckDb(c, table, this.opts.path === ':memory:');
+      const held = (await c.runAndReadAll(`SELECT count(*) AS n FROM ${table}`)).getRowObjectsJS();
+      const rows = Number(held[0]?.n ?? 0);
+      this.compaction.notePass(table, rows);
+      this.opts.logger?.debug(
+        { table, removed, rows, ms: Math.round(performance.now() - started) },
+        'duckdb compaction',
+      );
+      return removed;
+    }, `compacting ${table}`);
   }
 
   async select<T extends TableName>(table: T, query: SelectQuery = {}): Promise<Row<T>[]> {
@@ -170,7 +206,7 @@ export class DuckDbStore implements Store, GroundTruthSource {
       .map((c) => sqlIdentifier(c, 'duckdb'))
       .join(', ');
     const key = spec.key.map((c) => sqlIdentifier(c, 'duckdb')).join(', ');
-    const latest = spec.version ? ` ORDER BY ${sqlIdentifier(spec.version, 'duckdb')} DESC` : '';
+    const latest = spec.version ? ` ${winnerOrder(table)}` : '';
     // Key conditions drop whole keys, so they filter before ranking; the rest apply to the winner.
     const ranked =
       `SELECT ${columns}, row_number() OVER (PARTITION BY ${key}${latest}) AS gh_rank ` +

@@ -1,0 +1,81 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DuckDbStore } from '../../services/adapters/duckdb/index.js';
+import type { Row } from '../../services/ports/tables.js';
+import { sampleRows } from '../contract/store-fixtures.js';
+
+type Rollup = Row<'rollups'>;
+
+describe('compaction of superseded versions on a DuckDB file', () => {
+  let dir: string;
+  let store: DuckDbStore;
+  const base = sampleRows('cmp').rollups[0]!;
+  const version = (bucket: number, count: number, updated: number, module = base.module_id): Rollup => ({
+    ...base,
+    module_id: module,
+    bucket_ms: bucket,
+    count,
+    sum: count * 2,
+    updated_ms: updated,
+  });
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'glasshouse-compaction-'));
+    store = new DuckDbStore({ path: join(dir, 'store.duckdb'), compactAfterRows: 50 });
+    await store.start();
+    await store.migrate();
+  });
+  afterAll(async () => {
+    await store?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('keeps what every read sees: the winning row of each key and the last one written', async () => {
+    const rows = [
+      // bucket 1: three growing versions; only the fullest (also the newest) stays.
+      version(1_000, 1, 10),
+      version(1_000, 2, 20),
+      version(1_000, 3, 30),
+      // bucket 2: a lower count written last (a restarted writer): it stays beside the winner.
+      version(2_000, 5, 10),
+      version(2_000, 4, 40),
+      version(2_000, 2, 5),
+      // bucket 3: one row, untouched.
+      version(3_000, 7, 15),
+    ];
+    await store.insert('rollups', rows);
+    const before = await store.select('rollups', { orderBy: [{ column: 'bucket_ms' }] });
+    const coverage = await store.maxPerGroup('rollups', 'module_id', 'updated_ms');
+
+    expect(await store.compact('rollups')).toBe(3);
+
+    expect(await store.select('rollups', { orderBy: [{ column: 'bucket_ms' }] })).toEqual(before);
+    expect(before.map((r) => r.count)).toEqual([3, 5, 7]);
+    expect(await store.maxPerGroup('rollups', 'module_id', 'updated_ms')).toEqual(coverage);
+    const kept = await store.select('rollups', {
+      allRows: true,
+      orderBy: [{ column: 'bucket_ms' }, { column: 'updated_ms' }],
+    });
+    expect(kept.map((r) => [r.bucket_ms, r.count, r.updated_ms])).toEqual([
+      [1_000, 3, 30],
+      [2_000, 5, 10],
+      [2_000, 4, 40],
+      [3_000, 7, 15],
+    ]);
+    expect(await store.compact('rollups')).toBe(0);
+  });
+
+  it('compacts by itself once a table has received enough rows', async () => {
+    const module = 'cmp-auto';
+    // 60 versions of one bucket: past the 50 rows that make the first pass due.
+    for (let n = 1; n <= 60; n++) await store.insert('rollups', [version(9_000, n, 100 + n, module)]);
+    const where = [{ column: 'module_id', op: '=', value: module } as const];
+    await expect
+      .poll(async () => (await store.select('rollups', { where, allRows: true })).length)
+      .toBeLessThan(60);
+    const [winner] = await store.select('rollups', { where });
+    expect(winner).toMatchObject({ count: 60, updated_ms: 160 });
+  });
+});
