@@ -78,4 +78,32 @@ describe('compaction of superseded versions on a DuckDB file', () => {
     const [winner] = await store.select('rollups', { where });
     expect(winner).toMatchObject({ count: 60, updated_ms: 160 });
   });
+
+  it('ranks on a later pass only the keys written since the previous one', async () => {
+    const later = new DuckDbStore({ path: join(dir, 'later.duckdb'), compactAfterRows: 1_000_000 });
+    await later.start();
+    try {
+      await later.migrate();
+      const x = (count: number, updated: number) => version(1_000, count, updated);
+      const y = (count: number, updated: number) => version(2_000, count, updated);
+      await later.insert('rollups', [x(1, 10), x(2, 20), y(1, 10), y(2, 15)]);
+      expect(await later.compact('rollups')).toBe(2); // the first pass looks at everything
+      // Bucket x gets a new version; bucket y, untouched since the pass, a stale one (a lagging clock).
+      await later.insert('rollups', [x(3, 30), y(1, 5)]);
+      expect(await later.compact('rollups')).toBe(1);
+      const kept = await later.select('rollups', {
+        allRows: true,
+        orderBy: [{ column: 'bucket_ms' }, { column: 'updated_ms' }],
+      });
+      expect(kept.map((r) => [r.bucket_ms, r.count])).toEqual([
+        [1_000, 3],
+        [2_000, 1],
+        [2_000, 2],
+      ]);
+      const read = await later.select('rollups', { orderBy: [{ column: 'bucket_ms' }] });
+      expect(read.map((r) => r.count)).toEqual([3, 2]);
+    } finally {
+      await later.stop();
+    }
+  });
 });

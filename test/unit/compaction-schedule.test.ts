@@ -9,15 +9,16 @@ describe('CompactionSchedule', () => {
     expect(schedule.noteInserted('metric_events', 1_000)).toBe(false);
   });
 
-  it('is due after the minimum, then once the table has doubled since its last pass', () => {
+  it('is due every so many inserted rows, and the next pass starts where the last one looked', () => {
     const schedule = new CompactionSchedule(10);
+    expect(schedule.sinceOf('rollups')).toBeUndefined();
     expect(schedule.noteInserted('rollups', 9)).toBe(false);
     expect(schedule.noteInserted('rollups', 1)).toBe(true);
-    schedule.notePass('rollups', 25);
-    expect(schedule.noteInserted('rollups', 24)).toBe(false);
-    expect(schedule.noteInserted('rollups', 1)).toBe(true);
-    schedule.notePass('rollups', 3);
+    expect(schedule.noteInserted('rollups', 5)).toBe(true);
+    schedule.notePass('rollups', { removed: 12, rows: 3, since: 1_234 });
+    expect(schedule.sinceOf('rollups')).toBe(1_234);
     expect(schedule.noteInserted('rollups', 9)).toBe(false);
     expect(schedule.noteInserted('rollups', 1)).toBe(true);
+    expect(schedule.noteInserted('registry_entities', 9)).toBe(false);
   });
 });

@@ -1,6 +1,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { type TableName, tables } from '../../ports/tables.js';
 import { sqlIdentifier, tableSpec } from '../sql/identifiers.js';
+import { sqlNumber } from '../sql/literals.js';
 
 /**
  * Compaction: DuckDB's counterpart of ClickHouse's background merges for versioned tables.
@@ -29,51 +30,82 @@ export function winnerOrder(table: TableName): string {
   return `ORDER BY ${sqlIdentifier(spec.version, 'duckdb')} DESC${newest}`;
 }
 
-/** Deletes the superseded rows of `table`; resolves with how many went. */
-export async function compactDuckDb(
-  c: DuckDBConnection,
-  table: TableName,
-  inMemory: boolean,
-): Promise<number> {
-  const spec = tableSpec(table);
-  const key = spec.key.map((k) => sqlIdentifier(k, 'duckdb')).join(', ');
-  const lastWritten =
-    'updated_ms' in spec.columns
-      ? `, row_number() OVER (PARTITION BY ${key} ORDER BY "updated_ms" DESC) AS by_time`
-      : ', 2 AS by_time';
-  const result = await c.run(
-    `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM (SELECT rowid, ` +
-      `row_number() OVER (PARTITION BY ${key} ${winnerOrder(table)}) AS by_version${lastWritten} ` +
-      `FROM ${table}) WHERE by_version > 1 AND by_time > 1)`,
-  );
-  const rows = Number(result.rowsChanged);
-  if (rows > 0 && !inMemory) await c.run('CHECKPOINT');
-  return rows;
+/** What a pass did; `since` is where the next pass of the table starts looking. */
+export interface CompactionPass {
+  removed: number;
+  /** Rows the table holds after the pass. */
+  rows: number;
+  /** The greatest `updated_ms` when the pass began (tables without it: undefined, every pass full). */
+  since: number | undefined;
 }
 
 /**
- * When to compact: once a table has received as many rows since its last pass as it held after
- * that pass (at least `minRows`). The table then never holds more than about twice its live rows
- * plus `minRows`, and each row is rewritten a bounded number of times on average (amortised, as
- * in a log-structured merge).
+ * Deletes the superseded rows of `table`. With `since`, only keys written at or after it (by
+ * `updated_ms`) are ranked: older keys were compacted by an earlier pass and a closed bucket gets
+ * no new versions, so a pass costs what was written since the last one plus a scan of the key
+ * columns, not a re-rank of years of rollups. A row written late with an older `updated_ms` (a
+ * writer whose clock lags) is left for the next pass that touches its key; it costs space, never
+ * a wrong read.
+ */
+export async function compactDuckDb(
+  c: DuckDBConnection,
+  table: TableName,
+  since: number | undefined,
+  inMemory: boolean,
+): Promise<CompactionPass> {
+  const spec = tableSpec(table);
+  const timed = 'updated_ms' in spec.columns;
+  const key = spec.key.map((k) => sqlIdentifier(k, 'duckdb')).join(', ');
+  const next = timed
+    ? Number(
+        (await c.runAndReadAll(`SELECT max(updated_ms) AS m FROM ${table}`)).getRowObjectsJS()[0]?.m ?? 0,
+      )
+    : undefined;
+  const touched =
+    timed && since !== undefined
+      ? ` WHERE (${key}) IN (SELECT ${key} FROM ${table} WHERE updated_ms >= ${sqlNumber(since, 'duckdb')})`
+      : '';
+  const lastWritten = timed
+    ? `, row_number() OVER (PARTITION BY ${key} ORDER BY "updated_ms" DESC) AS by_time`
+    : ', 2 AS by_time';
+  const result = await c.run(
+    `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM (SELECT rowid, ` +
+      `row_number() OVER (PARTITION BY ${key} ${winnerOrder(table)}) AS by_version${lastWritten} ` +
+      `FROM ${table}${touched}) WHERE by_version > 1 AND by_time > 1)`,
+  );
+  const removed = Number(result.rowsChanged);
+  if (removed > 0 && !inMemory) await c.run('CHECKPOINT');
+  const held = (await c.runAndReadAll(`SELECT count(*) AS n FROM ${table}`)).getRowObjectsJS();
+  return { removed, rows: Number(held[0]?.n ?? 0), since: next };
+}
+
+/**
+ * When to compact: every `everyRows` rows a table receives, starting from where its last pass
+ * looked (the first pass of a process looks at the whole table). Between passes a table holds at
+ * most its live rows, one extra per key, and `everyRows` superseded ones.
  */
 export class CompactionSchedule {
   private readonly inserted = new Map<TableName, number>();
-  private readonly heldAfterPass = new Map<TableName, number>();
+  private readonly since = new Map<TableName, number | undefined>();
 
-  constructor(private readonly minRows = 100_000) {}
+  constructor(private readonly everyRows = 200_000) {}
 
   /** Notes `rows` inserted into `table`; true when a pass is due. */
   noteInserted(table: TableName, rows: number): boolean {
     if (!compactedTables.includes(table)) return false;
     const inserted = (this.inserted.get(table) ?? 0) + rows;
     this.inserted.set(table, inserted);
-    return inserted >= Math.max(this.minRows, this.heldAfterPass.get(table) ?? 0);
+    return inserted >= this.everyRows;
   }
 
-  /** Notes a finished pass and the rows the table holds after it. */
-  notePass(table: TableName, held: number): void {
+  /** Where the next pass of `table` starts (undefined: the whole table). */
+  sinceOf(table: TableName): number | undefined {
+    return this.since.get(table);
+  }
+
+  /** Notes a finished pass. */
+  notePass(table: TableName, pass: CompactionPass): void {
     this.inserted.set(table, 0);
-    this.heldAfterPass.set(table, held);
+    this.since.set(table, pass.since);
   }
 }

@@ -27,7 +27,7 @@ export interface DuckDbStoreOptions {
    * aggregations spill to `<path>.tmp`. Default: DuckDB's own (80% of the machine's memory).
    */
   memoryLimit?: string;
-  /** Rows a versioned table receives before its first compaction pass (compaction.ts). Default 100,000. */
+  /** Rows a versioned table receives between two compaction passes (compaction.ts). Default 200,000. */
   compactAfterRows?: number;
 }
 
@@ -187,15 +187,14 @@ export class DuckDbStore implements Store, GroundTruthSource {
   async compact(table: TableName): Promise<number> {
     return this.serialized(async (c) => {
       const started = performance.now();
-      const removed = await compactDuckDb(c, table, this.opts.path === ':memory:');
-      const held = (await c.runAndReadAll(`SELECT count(*) AS n FROM ${table}`)).getRowObjectsJS();
-      const rows = Number(held[0]?.n ?? 0);
-      this.compaction.notePass(table, rows);
+      const since = this.compaction.sinceOf(table);
+      const pass = await compactDuckDb(c, table, since, this.opts.path === ':memory:');
+      this.compaction.notePass(table, pass);
       this.opts.logger?.debug(
-        { table, removed, rows, ms: Math.round(performance.now() - started) },
+        { table, removed: pass.removed, rows: pass.rows, since, ms: Math.round(performance.now() - started) },
         'duckdb compaction',
       );
-      return removed;
+      return pass.removed;
     }, `compacting ${table}`);
   }
 
