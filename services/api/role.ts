@@ -73,6 +73,7 @@ export const apiRole: RoleFactory<ApiRoleContext> = (ctx) => {
       clock: ctx.clock,
       logger: ctx.logger,
       checkpoints,
+      approvals: ctx.config.approvals,
     }),
   );
   ctx.lifecycle.add(
