@@ -255,6 +255,17 @@ function proposalSuite(name: string, make: () => Promise<Deployment>) {
         ).status,
       ).toBe(409);
 
+      // The owner's scorecard lists the flagged change to their module.
+      expect((await b.call('GET', '/v1/sociotechnicians/ada')).body.flaggedChanges).toMatchObject([
+        {
+          moduleId: 'er-wait',
+          proposalId: pid,
+          version: 3,
+          state: 'applied',
+          by: 'admin:carol',
+          flags: [{ code: 'target_eased' }],
+        },
+      ]);
       const audit = (await a.call('GET', '/v1/audit?limit=100')).body.items as Array<{
         action: string;
         actor: string;
