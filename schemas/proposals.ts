@@ -78,3 +78,6 @@ export const ProposalListQuery = z.strictObject({
   state: ProposalState.optional(),
   moduleId: Slug.optional(),
 });
+
+/** `GET /v1/proposals` answer. */
+export const ProposalList = z.strictObject({ items: z.array(Proposal) });

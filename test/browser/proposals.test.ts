@@ -123,6 +123,20 @@ describe('pending changes in a browser', () => {
     expect(await item.locator('.countdown').textContent()).toMatch(/^2 d 23 h/);
     await page.screenshot({ path: join(artifacts, 'proposal-pending-changes.png'), fullPage: true });
     await page.close();
+
+    // Every step is in the audit log, and the chain verifies offline.
+    const audit = await expectCall(base, 'GET', '/v1/audit?limit=100', 200);
+    expect(
+      audit.items
+        .filter((entry: { action: string }) => entry.action.startsWith('proposal.'))
+        .map((entry: { action: string; actor: string }) => `${entry.action} ${entry.actor}`),
+    ).toEqual([
+      'proposal.proposed admin:carol',
+      'proposal.approved admin:dan',
+      'proposal.approved admin:erin',
+    ]);
+    const verify = runGlasshouse(['audit', 'verify', base]);
+    expect(await verify.exited(), verify.output()).toBe(0);
   });
 
   it('says on every module that changes are not independently approved when GLASSHOUSE_APPROVALS=0', async () => {
