@@ -1,10 +1,10 @@
+import type { Proposal } from '../../schemas/proposals.js';
 import {
   type ModuleVersion,
   ModuleVersion as ModuleVersionSchema,
   type PolicyModuleInput,
   type Sociotechnician,
 } from '../../schemas/registry.js';
-import type { Proposal } from '../../schemas/proposals.js';
 import type { Principal, RegistryView } from '../../services/ports/registry.js';
 import { exampleGoal } from './examples.js';
 

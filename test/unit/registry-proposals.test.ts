@@ -148,7 +148,9 @@ describe('proposals (core/registry/decide-proposal.ts)', () => {
       draft: { action: 'proposal.expired', after: { proposalId: 'p1', contentHash: proposal.contentHash } },
     });
     // A second expiry (another api replica) changes nothing.
-    expect(run({ op: 'proposal.expire', id: 'p1' }, 'system:glasshouse', expiresMs + 1).kind).toBe('unchanged');
+    expect(run({ op: 'proposal.expire', id: 'p1' }, 'system:glasshouse', expiresMs + 1).kind).toBe(
+      'unchanged',
+    );
   });
 
   it('lets only the proposer withdraw, lets others reject, both only before the change is in force', () => {
