@@ -1,8 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import canonicalizeModule from 'canonicalize';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PerformanceUpdate } from '../../schemas/performance.js';
+import { DuckDbStore } from '../../services/adapters/duckdb/index.js';
+import { MemoryBus } from '../../services/adapters/memory/index.js';
 import { Topics } from '../../services/ports/topics.js';
 import { ProcessorMetrics } from '../../services/processor/metrics.js';
 import { Processor } from '../../services/processor/processor.js';
@@ -377,3 +382,82 @@ function proposalSuite(name: string, make: () => Promise<Deployment>) {
 
 proposalSuite('in-process bus + DuckDB', () => standalone(`proposals-${randomBytes(3).toString('hex')}`));
 proposalSuite('Kafka + ClickHouse', () => distributed('proposals'));
+
+describe('proposals across a restart (in-process bus + DuckDB)', () => {
+  it('are read back from the store by a new api on a fresh bus, which then applies the approved one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'glasshouse-proposals-restart-'));
+    const path = join(dir, 'store.duckdb');
+    const store = new DuckDbStore({ path, logger: testLogger });
+    await store.start();
+    await store.migrate();
+    try {
+      clock.t = base;
+      const env = { GLASSHOUSE_NOTICE_PERIOD: '1h' };
+      let bus = new MemoryBus({ topicPrefix: 'before' });
+      await bus.start();
+      let api = await startApi({ bus, store, adminToken, env, clock });
+      for (const id of ['ada'])
+        expect(
+          (await api.call('PUT', `/v1/sociotechnicians/${id}`, { token: adminToken, body: { name: id } }))
+            .status,
+        ).toBe(200);
+      const tokens: Record<string, string> = {};
+      for (const id of ['carol', 'dan'])
+        tokens[id] = (
+          await api.call('POST', '/v1/admins', { token: adminToken, body: { id, name: id } })
+        ).body.token;
+      expect(
+        (await api.call('PUT', '/v1/modules/er-wait', { token: adminToken, body: moduleBody() })).status,
+      ).toBe(200);
+      const proposal = (
+        await api.call('POST', '/v1/modules/er-wait/proposals', {
+          token: tokens.carol,
+          body: moduleBody({}, { target: 25 }),
+        })
+      ).body;
+      expect(
+        (
+          await api.call('POST', `/v1/proposals/${proposal.id}/approvals`, {
+            token: tokens.dan,
+            body: { contentHash: proposal.contentHash },
+          })
+        ).body.state,
+      ).toBe('approved');
+      // Another entry after it, so the proposal is not the newest entry a new sequencer re-announces.
+      expect(
+        (await api.call('PUT', '/v1/sociotechnicians/bob', { token: adminToken, body: { name: 'bob' } }))
+          .status,
+      ).toBe(200);
+      await api.stop();
+      await bus.stop();
+
+      // Nothing of the old bus remains: the registry and the sequencer start from the store.
+      bus = new MemoryBus({ topicPrefix: 'after' });
+      await bus.start();
+      api = await startApi({ bus, store, adminToken, env, clock });
+      try {
+        expect((await api.call('GET', `/v1/proposals/${proposal.id}`)).body).toMatchObject({
+          state: 'approved',
+          approvals: [{ by: 'admin:dan' }],
+          contentHash: proposal.contentHash,
+        });
+        expect((await api.call('GET', '/v1/modules/er-wait')).body.pendingChanges).toMatchObject([
+          { id: proposal.id },
+        ]);
+        clock.t = base + hour;
+        await proposalIn(api, proposal.id, 'applied');
+        expect((await api.call('GET', '/v1/modules/er-wait')).body).toMatchObject({
+          version: 2,
+          proposalId: proposal.id,
+        });
+        expect((await api.call('GET', '/v1/audit/verify')).body).toMatchObject({ valid: true, length: 8 });
+      } finally {
+        await api.stop();
+        await bus.stop();
+      }
+    } finally {
+      await store.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
