@@ -229,6 +229,13 @@ describe('proposals (core/registry/decide-proposal.ts)', () => {
       value: { version: 2, flags: [{ code: 'target_eased', ruleId: 'ontime' }] },
       draft: { flags: ['target_eased:ontime'] },
     });
+    // A proposal made there still applies exactly what was approved: no direct edit while it is open.
+    const made = decide(state, { op: 'proposal.create', id: 'p1', module: put({}, { target: 95 }) }, ctx);
+    if (made.kind === 'changed') for (const record of made.records) state.apply(record);
+    expect(decide(state, { op: 'module.put', module: put({}, { target: 80 }) }, ctx)).toMatchObject({
+      kind: 'refused',
+      code: 'proposal_open',
+    });
   });
 });
 

@@ -93,7 +93,8 @@ export function decide(
       }
       const before = state.module(put.id);
       const { rationale: _rationale, ...content } = put;
-      if (before && context.approvals?.enabled && moduleChanges(before, content).length > 0) {
+      if (before && moduleChanges(before, content).length > 0) {
+        // Whatever the policy: an approved proposal applies exactly what was approved, on its base version.
         const open = state.openProposal(put.id);
         if (open)
           return {
@@ -102,7 +103,7 @@ export function decide(
             message: `module "${put.id}" has an open proposal (${open.id}, ${open.state}): it changes only through it until it is applied, rejected, withdrawn or expired`,
             details: { proposalId: open.id, address: `/v1/proposals/${open.id}` },
           };
-        if (needsApproval(before, content))
+        if (context.approvals?.enabled && needsApproval(before, content))
           return {
             kind: 'refused',
             code: 'approval_required',
