@@ -294,7 +294,7 @@ function proposalSuite(name: string, make: () => Promise<Deployment>) {
       await updates.stop();
     });
 
-    it('concurrent approvals on two replicas approve once; expiry and withdrawal by the proposer only', async () => {
+    it('concurrent approvals on two replicas approve once; expiry, withdrawal by the proposer only, rejection in the notice period', async () => {
       const { apis, tokens } = await rig(make);
       const [a, b] = apis;
       const first = (
@@ -363,6 +363,37 @@ function proposalSuite(name: string, make: () => Promise<Deployment>) {
         ).body,
       ).toMatchObject({ state: 'withdrawn', closedBy: 'admin:dan' });
 
+      // Rejection during the notice period: the approved change never takes effect.
+      const fourth = (
+        await a.call('POST', '/v1/modules/er-wait/proposals', {
+          token: tokens.carol,
+          body: moduleBody({}, { target: 22 }),
+        })
+      ).body;
+      expect(
+        (
+          await b.call('POST', `/v1/proposals/${fourth.id}/approvals`, {
+            token: tokens.dan,
+            body: { contentHash: fourth.contentHash },
+          })
+        ).body.state,
+      ).toBe('approved');
+      const rejected = await a.call('POST', `/v1/proposals/${fourth.id}/rejections`, {
+        token: tokens.erin,
+        body: { note: 'the clinics were not consulted' },
+      });
+      expect(rejected.body).toMatchObject({
+        state: 'rejected',
+        closedBy: 'admin:erin',
+        note: 'the clinics were not consulted',
+      });
+      clock.t += 2 * hour;
+      expect((await b.call('GET', '/v1/modules/er-wait')).body).toMatchObject({
+        version: 2,
+        goals: [{ target: 25 }],
+        pendingChanges: [],
+      });
+
       const actions = ((await a.call('GET', '/v1/audit?limit=100')).body.items as Array<{ action: string }>)
         .map((entry) => entry.action)
         .filter((action) => action.startsWith('proposal.'));
@@ -374,6 +405,9 @@ function proposalSuite(name: string, make: () => Promise<Deployment>) {
         'proposal.expired',
         'proposal.proposed',
         'proposal.withdrawn',
+        'proposal.proposed',
+        'proposal.approved',
+        'proposal.rejected',
       ]);
       expect((await b.call('GET', '/v1/audit/verify')).body).toMatchObject({ valid: true });
     });

@@ -106,6 +106,18 @@ describe('proposals (core/registry/decide-proposal.ts)', () => {
     expect(approve('admin:erin')).toMatchObject({ kind: 'refused', code: 'proposal_closed' });
   });
 
+  it("takes the module's own notice period when it is longer than the deployment's", () => {
+    const { run } = registry();
+    const proposal = proposalOf(
+      run({ op: 'proposal.create', id: 'p1', module: put({ noticePeriod: '7d' }, { target: 95 }) }),
+    );
+    expect(proposal.noticePeriod).toBe('7d');
+    const approved = proposalOf(
+      run({ op: 'proposal.approve', id: 'p1', contentHash: proposal.contentHash }, 'admin:dan', T0),
+    );
+    expect(approved.effectiveAt).toBe(new Date(T0 + 7 * 24 * hour).toISOString());
+  });
+
   it('needs two distinct approvers for a flagged change (target lowered, tolerance widened, window lengthened)', () => {
     const { run } = registry();
     const proposal = proposalOf(
