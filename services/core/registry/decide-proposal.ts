@@ -230,7 +230,13 @@ export function decideProposal(
     case 'proposal.reject':
     case 'proposal.withdraw': {
       const withdraw = request.op === 'proposal.withdraw';
-      if (!isOpen(proposal) || expired) return notOpen(proposal, withdraw ? 'withdrawn' : 'rejected');
+      if (expired)
+        return {
+          kind: 'refused',
+          code: 'proposal_expired',
+          message: `proposal ${proposal.id} expired at ${proposal.expiresAt}`,
+        };
+      if (!isOpen(proposal)) return notOpen(proposal, withdraw ? 'withdrawn' : 'rejected');
       if (inForce)
         return {
           kind: 'refused',
