@@ -334,6 +334,9 @@ const benchRegistry: RegistryView = (() => {
     sociotechnicians: () => [],
     authenticate: async () => undefined,
     onChange: () => () => {},
+    proposal: () => undefined,
+    proposals: () => [],
+    openProposal: () => undefined,
   };
 })();
 

@@ -385,6 +385,9 @@ function benchRegistry(): RegistryView {
     sociotechnicians: () => [],
     authenticate: async (secret) => (secret === key ? agency : undefined),
     onChange: () => () => {},
+    proposal: () => undefined,
+    proposals: () => [],
+    openProposal: () => undefined,
   };
 }
 

@@ -5,6 +5,7 @@ import { ErrorBody } from './common.js';
 import { ClientMessage, ServerMessage } from './live.js';
 import { IngestEnvelope, IngestResponse, MetricEvent } from './metric-event.js';
 import { PerformanceUpdate } from './performance.js';
+import { ApprovalBody, Proposal, ProposalList, RejectionBody, WithdrawBody } from './proposals.js';
 import {
   AlertList,
   ComparisonAnswer,
@@ -36,6 +37,7 @@ export * from './common.js';
 export * from './live.js';
 export * from './metric-event.js';
 export * from './performance.js';
+export * from './proposals.js';
 export * from './queries.js';
 export * from './registry.js';
 export * from './webhooks.js';
@@ -50,6 +52,11 @@ export const contracts = {
   PolicyModule,
   ModulePut,
   ModuleVersion,
+  Proposal,
+  ProposalList,
+  ApprovalBody,
+  RejectionBody,
+  WithdrawBody,
   Sociotechnician,
   SociotechnicianPut,
   PrincipalCreate,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AlertEvent } from './alert.js';
 import { PerformanceUpdate } from './performance.js';
+import { Proposal } from './proposals.js';
 
 /** `module:<id>`, `domain:<name>`, `alerts`, `alerts:<moduleId>` or `scoreboard`. */
 export const Channel = z
@@ -41,6 +42,8 @@ export const ServerMessage = z.discriminatedUnion('type', [
   }),
   z.strictObject({ type: z.literal('update'), ...envelope, data: PerformanceUpdate }),
   z.strictObject({ type: z.literal('alert'), ...envelope, data: AlertEvent }),
+  /** A proposal of a module changed (proposed, approved, rejected, ...): on `module:<id>` and `domain:<name>`. */
+  z.strictObject({ type: z.literal('proposal'), ...envelope, data: Proposal }),
   z.strictObject({
     type: z.literal('ok'),
     op: z.string(),

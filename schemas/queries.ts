@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { AlertEvent } from './alert.js';
 import { Slug, Timestamp } from './common.js';
 import { GoalStatus } from './performance.js';
-import { Aggregation, Direction, Sociotechnician } from './registry.js';
+import { ProposalState } from './proposals.js';
+import { Aggregation, ChangeFlag, Direction, Sociotechnician } from './registry.js';
 
 /** `GET /v1/modules/:id/history`: the goal's stored rollups merged into step-aligned points. */
 export const HistoryAnswer = z.strictObject({
@@ -74,6 +75,21 @@ export const SociotechnicianProfile = z.strictObject({
     }),
   ),
   scorecard: Scorecard,
+  /**
+   * Changes to their modules that carried flags, newest first (at most 100): proposals (in whatever
+   * state) and, where approvals are off, direct edits (`state` `direct`).
+   */
+  flaggedChanges: z.array(
+    z.strictObject({
+      moduleId: Slug,
+      proposalId: z.string().nullable(),
+      version: z.number().int().nullable(),
+      state: z.enum(['direct', ...ProposalState.options]),
+      at: Timestamp,
+      by: z.string(),
+      flags: z.array(ChangeFlag),
+    }),
+  ),
 });
 
 /** `GET /v1/sociotechnicians`: every profile with its summary score (the public scoreboard). */

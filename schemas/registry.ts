@@ -61,6 +61,11 @@ const moduleFields = {
    */
   maxFuture: PositiveDuration.optional(),
   status: z.enum(['active', 'retired']).default('active'),
+  /**
+   * How long an approved change of this module is public before it takes effect; the deployment's
+   * `GLASSHOUSE_NOTICE_PERIOD` (default 72h) applies when it is longer.
+   */
+  noticePeriod: PositiveDuration.optional(),
   /** Marks seeded demonstration data, shown as such wherever the module appears. */
   demo: z.boolean().optional(),
 };
@@ -115,6 +120,10 @@ export const ChangeFlag = z.strictObject({
     'changed_near_alert',
     'owner_changed_while_off_track',
     'owner_changed_near_alert',
+    'target_eased',
+    'tolerance_widened',
+    'window_lengthened',
+    'goal_removed',
   ]),
   ruleId: z.string().optional(),
   message: z.string(),
@@ -130,6 +139,10 @@ export const ModuleVersion = z.strictObject({
   updatedBy: z.string(),
   rationale: z.string(),
   flags: z.array(ChangeFlag).default([]),
+  /** The approved proposal this version applies (absent for direct edits and new modules). */
+  proposalId: z.string().optional(),
+  /** When this version took effect, if later than `updatedAt` (an approved change waits out its notice period). */
+  effectiveAt: Timestamp.optional(),
 });
 export type ModuleVersion = z.output<typeof ModuleVersion>;
 

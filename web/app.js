@@ -20,6 +20,7 @@ import {
 import { loadHistory } from './history.js';
 import { Live, liveUrl } from './live.js';
 import { renderScoreboard, renderScorecard } from './people.js';
+import { moduleChangesHtml, renderPendingChanges, tickCountdowns } from './proposals.js';
 
 const state = {
   /** @type {Map<string, any>} module id -> module as GET /v1/modules answers it */
@@ -53,7 +54,13 @@ async function loadRegistry() {
 /** What the registry-drawn views depend on: module ids and versions, people's names and titles. */
 function registryShape() {
   return JSON.stringify([
-    [...state.modules.values()].map((m) => [m.id, m.version, m.status]),
+    [...state.modules.values()].map((m) => [
+      m.id,
+      m.version,
+      m.status,
+      m.changesApproved,
+      (m.pendingChanges ?? []).map((p) => [p.id, p.revision]),
+    ]),
     [...state.people.values()].map((p) => [p.id, p.name, p.title]),
   ]);
 }
@@ -150,6 +157,19 @@ function onLive(channel, message) {
   }
   if (message.type === 'update') applyUpdate(message.data);
   if (message.type === 'alert') applyAlert(message.data);
+  if (message.type === 'proposal') applyProposal(message.data);
+}
+
+/** A proposal step seen live: the module's pending change is redrawn; an applied one reloads the registry. */
+function applyProposal(proposal) {
+  const module = state.modules.get(proposal.moduleId);
+  if (!module) return;
+  const open = proposal.state === 'proposed' || proposal.state === 'approved';
+  module.pendingChanges = open ? [proposal] : [];
+  if (proposal.state === 'applied') refreshRegistry();
+  const block = document.querySelector(`#module-${CSS.escape(proposal.moduleId)} .module-changes`);
+  if (block) block.outerHTML = moduleChangesHtml(module, ownerName);
+  if (location.hash === '#/changes') route();
 }
 
 function onConnection(status, detail) {
@@ -243,6 +263,7 @@ function moduleHtml(module) {
         </div>
       </header>
       ${module.summary ? `<p class="summary">${esc(module.summary)}</p>` : ''}
+      ${moduleChangesHtml(module, ownerName)}
       <ul class="goals" aria-label="Goals">${(module.goals ?? []).map((g) => goalHtml(module, g)).join('')}</ul>
       ${(module.constraints ?? []).length ? `<ul class="constraints" aria-label="Limits">${module.constraints.map((c) => constraintHtml(module, c)).join('')}</ul>` : ''}
       <p class="module-foot small">
@@ -477,6 +498,7 @@ const sections = [
   ['#/people/', '#/scoreboard'],
   ['#/compare', '#/compare'],
   ['#/audit', '#/audit'],
+  ['#/changes', '#/changes'],
   ['#/', '#/'],
 ];
 
@@ -496,6 +518,7 @@ function route() {
   else if (hash === '#/compare') renderComparisons(view, ctx);
   else if (hash.startsWith('#/compare/')) renderComparison(view, ctx, rest('#/compare/'));
   else if (hash === '#/audit') renderAudit(view, ctx);
+  else if (hash === '#/changes') renderPendingChanges(view, ctx);
   else if (hash.startsWith('#/module/')) renderModule(rest('#/module/'));
   else renderModules();
   document.body.dataset.view = hash.startsWith('#/module/') ? 'module' : section.slice(2) || 'modules';
@@ -529,6 +552,7 @@ async function main() {
     }
     const page = document.getElementById('page-freshness');
     if (page) page.textContent = pageFreshness();
+    tickCountdowns();
   }, 1_000);
 }
 

@@ -4,7 +4,7 @@
 export class Live {
   /**
    * @param {string} url ws(s)://host/v1/live
-   * @param {(channel: string, message: object) => void} onMessage snapshot, update and alert messages
+   * @param {(channel: string, message: object) => void} onMessage snapshot, update, alert and proposal messages
    * @param {(state: 'connecting' | 'live' | 'offline', detail?: string) => void} onState
    */
   constructor(url, onMessage, onState) {
@@ -66,7 +66,7 @@ export class Live {
       console.warn('live error', message.code, message.message);
       return;
     }
-    if (!message.channel || !['snapshot', 'update', 'alert'].includes(message.type)) return;
+    if (!message.channel || !['snapshot', 'update', 'alert', 'proposal'].includes(message.type)) return;
     const position = this.channels.get(message.channel);
     if (!position) return;
     position.seq = message.seq;

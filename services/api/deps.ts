@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { issueDetails, loneSurrogateIssues } from '../../schemas/common.js';
 import type { ChangeRequest } from '../core/registry/changes.js';
+import type { ApprovalPolicy } from '../core/registry/proposals.js';
 import type { ChangeRequests } from '../ports/audit.js';
 import type { Clock } from '../ports/clock.js';
 import type { RegistryView, RegistryWrites } from '../ports/registry.js';
@@ -17,6 +18,8 @@ export interface ApiDeps {
   clock: Clock;
   /** Bounds the public events export (concurrency, per-source rate). */
   exports: ExportGate;
+  /** How module changes are approved (`GLASSHOUSE_APPROVALS`, ...). */
+  approvals: ApprovalPolicy;
 }
 
 /**

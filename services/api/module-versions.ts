@@ -44,7 +44,8 @@ export function rulesInForce(
 ): ((t: number) => RuleSpec) | undefined {
   const timeline = versions.flatMap((module) => {
     const rule = ruleOf(module, ruleId);
-    return rule ? [{ since: Date.parse(module.updatedAt), rule }] : [];
+    // An approved change is in force from its effectiveAt (after its notice period), not from when recorded.
+    return rule ? [{ since: Date.parse(module.effectiveAt ?? module.updatedAt), rule }] : [];
   });
   if (timeline.length === 0) return undefined;
   return (t) => {

@@ -1,3 +1,4 @@
+import { Proposal } from '../../schemas/proposals.js';
 import { ModuleVersion } from '../../schemas/registry.js';
 import {
   PrincipalEntry,
@@ -20,7 +21,9 @@ export async function loadRegistryRecords(store: Store, logger: Logger): Promise
     }),
     // Other kinds (e.g. webhook subscriptions) share the table but are not registry state.
     store.select('registry_entities', {
-      where: [{ column: 'kind', op: 'in', value: ['sociotechnician', ...PrincipalKindSchema.options] }],
+      where: [
+        { column: 'kind', op: 'in', value: ['sociotechnician', 'proposal', ...PrincipalKindSchema.options] },
+      ],
     }),
   ]);
   const records: RegistryRecord[] = [];
@@ -39,6 +42,12 @@ export async function loadRegistryRecords(store: Store, logger: Logger): Promise
     records.push({ type: 'module', module: parsed.data });
   }
   for (const row of entities) {
+    if (row.kind === 'proposal') {
+      const proposal = Proposal.safeParse(row.body);
+      if (proposal.success) records.push({ type: 'proposal', proposal: proposal.data });
+      else logger.error({ kind: row.kind, id: row.id }, 'stored proposal does not parse; skipped');
+      continue;
+    }
     const parsed =
       row.kind === 'sociotechnician'
         ? SociotechnicianEntry.safeParse(row.body)
@@ -82,6 +91,16 @@ export async function storeRegistryRecords(
         updated_ms: atMs,
         deleted: false,
         body: entry,
+      });
+    } else if (record.type === 'proposal') {
+      const { proposal } = record;
+      entities.push({
+        kind: 'proposal',
+        id: proposal.id,
+        version: proposal.revision,
+        updated_ms: atMs,
+        deleted: false,
+        body: proposal,
       });
     } else if (record.type === 'principal') {
       const { entry } = record;

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import type { Proposal } from '../../schemas/proposals.js';
 import type { ModuleVersion, Sociotechnician } from '../../schemas/registry.js';
 import {
   bootstrapAdmin,
@@ -168,7 +169,8 @@ export class BusRegistryView implements RegistryView, Component {
       const applied = this.state.apply(record);
       if (!applied.changed) continue;
       if (applied.type === 'principal') this.forget(applied.key);
-      const moduleId = applied.type === 'module' ? applied.moduleId : undefined;
+      const moduleId =
+        applied.type === 'module' || applied.type === 'proposal' ? applied.moduleId : undefined;
       for (const listener of this.listeners) {
         try {
           listener(moduleId);
@@ -193,6 +195,18 @@ export class BusRegistryView implements RegistryView, Component {
 
   sociotechnicians(): Sociotechnician[] {
     return this.state.sociotechnicians();
+  }
+
+  proposal(id: string): Proposal | undefined {
+    return this.state.proposal(id);
+  }
+
+  proposals(): Proposal[] {
+    return this.state.proposals();
+  }
+
+  openProposal(moduleId: string): Proposal | undefined {
+    return this.state.openProposal(moduleId);
   }
 
   /** The registry's current state, for the api role (principals with hashes, entity versions). */

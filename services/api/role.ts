@@ -6,6 +6,7 @@ import type { ApiRoleContext, RoleFactory } from '../runtime/role.js';
 import { StoredAuditTree } from './audit-tree.js';
 import { CheckpointSigner } from './checkpoints.js';
 import { ExportGate } from './export-gate.js';
+import { ProposalClock } from './proposal-clock.js';
 import { RetentionScheduler } from './retention.js';
 import { acknowledgementRoutes } from './routes/acknowledgements.js';
 import { alertRoutes } from './routes/alerts.js';
@@ -16,6 +17,7 @@ import { eventRoutes } from './routes/events.js';
 import { historyRoutes } from './routes/history.js';
 import { moduleRoutes } from './routes/modules.js';
 import { peopleRoutes } from './routes/people.js';
+import { proposalRoutes } from './routes/proposals.js';
 import { scorecardRoutes } from './routes/scorecards.js';
 import { AuditSequencer } from './sequencer.js';
 import { WebhookDeliverer } from './webhooks/deliverer.js';
@@ -34,6 +36,7 @@ export const apiRole: RoleFactory<ApiRoleContext> = (ctx) => {
     store: ctx.store,
     clock: ctx.clock,
     exports: new ExportGate(ctx.config.exports),
+    approvals: ctx.config.approvals,
   };
   const { origin } = ctx.config.auditLog;
   if (!ctx.logKey)
@@ -73,6 +76,7 @@ export const apiRole: RoleFactory<ApiRoleContext> = (ctx) => {
       clock: ctx.clock,
       logger: ctx.logger,
       checkpoints,
+      approvals: ctx.config.approvals,
     }),
   );
   ctx.lifecycle.add(
@@ -96,7 +100,11 @@ export const apiRole: RoleFactory<ApiRoleContext> = (ctx) => {
       retentionMs: ctx.config.retentionMs,
     }),
   );
+  ctx.lifecycle.add(
+    new ProposalClock({ registry: ctx.registry, audit: ctx.audit, clock: ctx.clock, logger: ctx.logger }),
+  );
   moduleRoutes(ctx.http.app, deps);
+  proposalRoutes(ctx.http.app, deps);
   peopleRoutes(ctx.http.app, deps);
   auditRoutes(ctx.http.app, deps);
   auditLogRoutes(ctx.http.app, {

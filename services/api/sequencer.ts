@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AuditEntry } from '../../schemas/audit.js';
 import { type ChainHead, chainEntry, emptyHead } from '../core/audit/chain.js';
 import { decide, goalFactsNeeded } from '../core/registry/decide.js';
+import type { ApprovalPolicy } from '../core/registry/proposals.js';
 import { RegistryRecord, recordKey } from '../core/registry/records.js';
 import { RegistryState } from '../core/registry/state.js';
 import type { Bus, Consumption } from '../ports/bus.js';
@@ -70,6 +71,8 @@ export class AuditSequencer implements Component {
       clock: Clock;
       logger: Logger;
       onRecords?: (records: RegistryRecord[]) => void;
+      /** How module changes are approved (default: direct edits, as with `GLASSHOUSE_APPROVALS=0`). */
+      approvals?: ApprovalPolicy;
       /** Signs checkpoints of the log while this member sequences it (the api role's one signer). */
       checkpoints?: { takeOver(): void; release(): void; notify(): void };
     },
@@ -195,6 +198,7 @@ export class AuditSequencer implements Component {
       actor: request.actor,
       atMs,
       ...(facts ? { goalFacts: facts } : {}),
+      ...(this.options.approvals ? { approvals: this.options.approvals } : {}),
     });
     if (effect.kind === 'refused') {
       const { code, message, details } = effect;

@@ -48,7 +48,12 @@ export class Hub {
    * Assigns the channel's next seq, serializes the message once and delivers it to every subscriber.
    * Returns the number of subscribers it went to.
    */
-  publish(channel: string, type: 'update' | 'alert', data: unknown, conflateKey?: string): number {
+  publish(
+    channel: string,
+    type: 'update' | 'alert' | 'proposal',
+    data: unknown,
+    conflateKey?: string,
+  ): number {
     const state = this.state(channel);
     state.seq += 1;
     const bytes = Buffer.from(JSON.stringify({ type, channel, epoch: this.epoch, seq: state.seq, data }));

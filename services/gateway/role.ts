@@ -7,6 +7,7 @@ import { LiveFeed } from './feed.js';
 import { Hub } from './hub.js';
 import { defaultLiveLimits, type LiveLimits } from './limits.js';
 import { Oversight } from './oversight.js';
+import { ProposalNotices } from './proposal-notices.js';
 import { LiveServer } from './server.js';
 import { loadLiveSnapshot } from './snapshot.js';
 import { LiveState } from './state.js';
@@ -56,6 +57,8 @@ export async function wireGateway(ctx: RoleContext, options: GatewayOptions = {}
     logger: logger.child({ component: 'live' }),
     clock: ctx.clock,
   });
+  const unsubscribe = new ProposalNotices(ctx.registry, hub).start();
+  ctx.http.app.addHook('onClose', async () => unsubscribe());
   await registerDashboard(ctx.http.app);
   // Sockets close (1001) before the HTTP server closes, or its close would wait on them.
   ctx.http.app.addHook('preClose', async () => server.stop());

@@ -1,3 +1,4 @@
+import type { Proposal } from '../../schemas/proposals.js';
 import type { ModuleVersion, Sociotechnician } from '../../schemas/registry.js';
 import type { RegistryRecord } from '../core/registry/records.js';
 
@@ -21,6 +22,12 @@ export interface RegistryView {
   modules(): ModuleVersion[];
   sociotechnician(id: string): Sociotechnician | undefined;
   sociotechnicians(): Sociotechnician[];
+  /** A proposal's current state, or undefined. */
+  proposal(id: string): Proposal | undefined;
+  /** Every proposal, newest first. */
+  proposals(): Proposal[];
+  /** The module's open (proposed or approved) proposal, if any. */
+  openProposal(moduleId: string): Proposal | undefined;
   /**
    * Resolves a bearer secret to its holder, or undefined (unknown, wrong or revoked). May reject with
    * a retriable `auth_busy` error (429) when too many unverified secrets are being checked at once,
@@ -28,7 +35,10 @@ export interface RegistryView {
    * too many checks lately.
    */
   authenticate(secret: string, source?: string): Promise<Principal | undefined>;
-  /** Called after every change is applied to the view (module id, or undefined for non-module changes). */
+  /**
+   * Called after every change is applied to the view: the module id for a module version or one of
+   * its proposals, undefined for other changes.
+   */
   onChange(listener: (moduleId: string | undefined) => void): () => void;
 }
 

@@ -1,4 +1,5 @@
 import type { ModuleVersion } from '../../schemas/registry.js';
+import { appliedVersion } from '../core/registry/proposals.js';
 import type { Bus } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
 import type { RegistryView } from '../ports/registry.js';
@@ -105,6 +106,7 @@ export class Ownership {
       state.modules.set(module.id, module.version);
     }
     state.engine.restore(input);
+    for (const module of modules) this.syncPending(state, module.id);
     for (const row of input.rollups) state.notBefore(row.updated_ms);
     for (const seen of input.recentEventIds) state.notBefore(seen.receivedMs);
     for (const ms of input.covered.values()) state.notBefore(ms);
@@ -154,10 +156,40 @@ export class Ownership {
     for (const state of partitions) {
       if (!state.modules.has(id)) continue;
       void state.run(() => {
-        if ((state.modules.get(id) ?? 0) >= module.version) return;
-        state.engine.setModule(module);
-        state.modules.set(id, module.version);
+        if ((state.modules.get(id) ?? 0) < module.version) {
+          state.engine.setModule(module);
+          state.modules.set(id, module.version);
+        }
+        this.syncPending(state, id);
       });
+    }
+  }
+
+  /**
+   * Gives the engine the version an approved proposal of the module becomes, ahead of its
+   * effectiveAt (so the engine switches exactly then, in event time), or takes it back when the
+   * proposal was rejected or withdrawn during its notice period.
+   */
+  private syncPending(state: PartitionState, id: string): void {
+    const open = this.o.registry.openProposal(id);
+    if (open?.state === 'approved' && open.effectiveAt) {
+      const next = appliedVersion(open, Date.parse(open.effectiveAt));
+      if ((state.modules.get(id) ?? 0) < next.version) {
+        state.engine.setModule(next);
+        state.modules.set(id, next.version);
+      }
+      return;
+    }
+    const { pending } = state.engine.versions(id);
+    const current = this.o.registry.module(id);
+    // Applied meanwhile: the waiting version is the registry's, and still switches at its effectiveAt.
+    if (pending === undefined || (current && current.version >= pending)) return;
+    state.engine.dropPending(id);
+    const inForce = state.engine.versions(id).inForce;
+    if (inForce !== undefined) state.modules.set(id, inForce);
+    if (current && current.version > (inForce ?? 0)) {
+      state.engine.setModule(current);
+      state.modules.set(id, current.version);
     }
   }
 

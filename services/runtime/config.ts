@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Duration, parseDuration } from '../../schemas/common.js';
 import { keyTypes, type NoteVerifierKey, parseVerifierKey } from '../core/audit/note.js';
 import type { ExpiringTable } from '../ports/retention.js';
 import { WebhookAllowList } from './address-guard.js';
@@ -74,6 +75,9 @@ const witnessList = z.string().transform((text, ctx) => {
   return witnesses;
 });
 
+/** A duration such as `72h` or `7d`, parsed to milliseconds. */
+const durationMs = Duration.transform((text) => parseDuration(text) ?? 0);
+
 /** Every environment variable Glasshouse reads, parsed once at startup. */
 const Env = z.object({
   GLASSHOUSE_PORT: intFrom(0, 65_535).default(8080),
@@ -136,6 +140,12 @@ const Env = z.object({
     .regex(/^[^\s+]{1,200}$/, 'must be a name without spaces or "+", like example.org/audit')
     .default('glasshouse.local/audit'),
   GLASSHOUSE_WITNESSES: witnessList.optional(),
+  /** `0`: single-admin deployment, direct edits of goals and owners (marked as not independently approved). */
+  GLASSHOUSE_APPROVALS: z.enum(['0', '1'], { error: 'must be 0 or 1' }).default('1'),
+  /** How long a proposal waits for its approvals. */
+  GLASSHOUSE_PROPOSAL_TTL: durationMs.prefault('7d'),
+  /** How long an approved change is public before it takes effect. */
+  GLASSHOUSE_NOTICE_PERIOD: durationMs.prefault('72h'),
   /** Blocked webhook destinations the operator allows: CIDRs, addresses or host:port, comma-separated. */
   GLASSHOUSE_WEBHOOK_ALLOW: z
     .string()
@@ -180,6 +190,8 @@ export interface Config {
   /** How long each expiring table keeps a row, in ms; undefined keeps it forever. */
   retentionMs: Record<ExpiringTable, number | undefined>;
   exports: { concurrency: number; perMinute: number };
+  /** How module changes are approved (core/registry/proposals.ts). */
+  approvals: { enabled: boolean; ttlMs: number; noticeMs: number };
   /** The audit log's checkpoints: origin, signing key file (undefined: generated) and witnesses. */
   auditLog: {
     origin: string;
@@ -234,6 +246,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, cli: CliOverrides = {}): Conf
       alerts: e.GLASSHOUSE_RETENTION_ALERTS ?? undefined,
     },
     exports: { concurrency: e.GLASSHOUSE_EXPORT_CONCURRENCY, perMinute: e.GLASSHOUSE_EXPORT_RATE },
+    approvals: {
+      enabled: e.GLASSHOUSE_APPROVALS === '1',
+      ttlMs: e.GLASSHOUSE_PROPOSAL_TTL,
+      noticeMs: e.GLASSHOUSE_NOTICE_PERIOD,
+    },
     auditLog: {
       origin: e.GLASSHOUSE_LOG_ORIGIN,
       keyFile: e.GLASSHOUSE_LOG_KEY_FILE,

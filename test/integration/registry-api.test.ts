@@ -22,6 +22,11 @@ import { exampleGoal } from '../support/examples.js';
 
 const logger = pino({ level: process.env.GLASSHOUSE_TEST_LOG ?? 'silent' });
 const adminToken = `test-admin-${randomBytes(12).toString('hex')}`;
+/**
+ * These tests edit goals and owners directly, as a single-admin deployment does
+ * (`GLASSHOUSE_APPROVALS=0`); proposals-api.test.ts covers the approved path.
+ */
+const env = { GLASSHOUSE_APPROVALS: '0' };
 
 /** One deployment shape: how to make bus and store clients, and how to alter a stored audit row behind the api's back. */
 interface Setup {
@@ -63,7 +68,12 @@ function registrySuite(name: string, makeSetup: () => Promise<Setup>) {
     const admin = { token: adminToken };
 
     async function start(): Promise<RunningApi> {
-      const instance = await startApi({ bus: await setup.bus(), store: await setup.store(), adminToken });
+      const instance = await startApi({
+        bus: await setup.bus(),
+        store: await setup.store(),
+        adminToken,
+        env,
+      });
       running.push(instance);
       return instance;
     }
@@ -336,13 +346,16 @@ function registrySuite(name: string, makeSetup: () => Promise<Setup>) {
         body: moduleBody({ goals: [goal({ target: 60, hold: '5m' })], rationale: 'be realistic' }),
       });
       expect(lowered.status).toBe(200);
+      // Lowering an "increase" target eases it, besides being made while off track and near an alert.
       expect(lowered.body.flags.map((f: { code: string }) => f.code)).toEqual([
+        'target_eased',
         'changed_while_off_track',
         'changed_near_alert',
       ]);
-      expect((await api.call('GET', '/v1/modules/bus-punctuality')).body.flags).toHaveLength(2);
+      expect((await api.call('GET', '/v1/modules/bus-punctuality')).body.flags).toHaveLength(3);
       const audit = await api.call('GET', '/v1/audit?limit=1000');
       expect(audit.body.items.at(-1).flags).toEqual([
+        'target_eased:ontime',
         'changed_while_off_track:ontime',
         'changed_near_alert:ontime',
       ]);
@@ -552,7 +565,7 @@ registrySuite('in-process bus + DuckDB', async () => {
       await bus.start();
       store = new DuckDbStore({ path, logger });
       await store.start();
-      return startApi({ bus, store, adminToken });
+      return startApi({ bus, store, adminToken, env });
     },
     async cleanup() {
       await bus.stop();
@@ -638,7 +651,7 @@ describe('audit sequencer recovery', () => {
         },
       },
     });
-    const api = await startApi({ bus, store, adminToken });
+    const api = await startApi({ bus, store, adminToken, env });
     try {
       const answer = await api.call('PUT', '/v1/sociotechnicians/ada', {
         token: adminToken,
@@ -679,7 +692,7 @@ describe('audit sequencer recovery', () => {
         },
       },
     });
-    const api = await startApi({ bus, store, adminToken });
+    const api = await startApi({ bus, store, adminToken, env });
     const results: string[] = [];
     const reader = await bus.consume({
       topic: Topics.auditLog,
@@ -743,7 +756,7 @@ describe('audit sequencer recovery', () => {
     await bus.start();
     await store.start();
     await store.migrate();
-    const api = await startApi({ bus, store, adminToken });
+    const api = await startApi({ bus, store, adminToken, env });
     try {
       for (const id of ['ada', 'bob'])
         expect(

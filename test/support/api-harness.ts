@@ -5,7 +5,7 @@ import { AuditClient } from '../../services/api/audit-client.js';
 import { BusRegistryView } from '../../services/api/registry-view.js';
 import { apiRole } from '../../services/api/role.js';
 import type { Bus } from '../../services/ports/bus.js';
-import { systemClock } from '../../services/ports/clock.js';
+import { type Clock, systemClock } from '../../services/ports/clock.js';
 import type { Store } from '../../services/ports/store.js';
 import { topicSpecs } from '../../services/ports/topics.js';
 import { loadConfig } from '../../services/runtime/config.js';
@@ -44,8 +44,11 @@ export async function startApi(options: {
   commandKey?: Buffer;
   /** The audit log's signing key (default: one of this replica only). */
   logKey?: KeyObject;
+  /** The replica's clock (default: the system clock). */
+  clock?: Clock;
 }): Promise<RunningApi> {
   const { bus, store, adminToken } = options;
+  const clock = options.clock ?? systemClock;
   await bus.ensureTopics(topicSpecs);
   const logger = pino({ level: process.env.GLASSHOUSE_TEST_LOG ?? 'silent' });
   const config = {
@@ -56,13 +59,13 @@ export async function startApi(options: {
   const metrics = new Registry();
   const lifecycle = new Lifecycle(logger, 10_000);
   const registry = lifecycle.add(new BusRegistryView({ bus, store, logger, adminToken }));
-  const audit = lifecycle.add(new AuditClient({ bus, clock: systemClock, logger }));
+  const audit = lifecycle.add(new AuditClient({ bus, clock, logger }));
   const http = new HttpServer({ host: '127.0.0.1', port: 0, logger, metrics, lifecycle, version: 'test' });
   const ctx: ApiRoleContext = {
     config,
     logger,
     metrics,
-    clock: systemClock,
+    clock,
     bus,
     store,
     registry,

@@ -1,3 +1,4 @@
+import type { Proposal } from '../../schemas/proposals.js';
 import {
   type ModuleVersion,
   ModuleVersion as ModuleVersionSchema,
@@ -16,6 +17,7 @@ export class FixtureRegistry implements RegistryView {
   private readonly people = new Map<string, Sociotechnician>();
   private readonly secrets = new Map<string, Principal>();
   private readonly listeners = new Set<(moduleId: string | undefined) => void>();
+  private readonly proposalMap = new Map<string, Proposal>();
 
   constructor(
     fixture: {
@@ -44,6 +46,23 @@ export class FixtureRegistry implements RegistryView {
     return stored;
   }
 
+  /** Adds or replaces a proposal and notifies listeners with its module. */
+  putProposal(proposal: Proposal): void {
+    this.proposalMap.set(proposal.id, proposal);
+    for (const listener of this.listeners) listener(proposal.moduleId);
+  }
+
+  proposal(id: string): Proposal | undefined {
+    return this.proposalMap.get(id);
+  }
+  proposals(): Proposal[] {
+    return [...this.proposalMap.values()];
+  }
+  openProposal(moduleId: string): Proposal | undefined {
+    return this.proposals().find(
+      (p) => p.moduleId === moduleId && (p.state === 'proposed' || p.state === 'approved'),
+    );
+  }
   module(id: string): ModuleVersion | undefined {
     return this.byId.get(id);
   }

@@ -19,6 +19,20 @@ describe('loadConfig', () => {
     expect(config.ingest).toEqual({ ratePerSecond: 5_000, burst: 10_000 });
   });
 
+  it('turns approvals on by default (7 days to approve, 72 h notice) and reads their variables', () => {
+    expect(loadConfig({}).approvals).toEqual({ enabled: true, ttlMs: 7 * day, noticeMs: 72 * 3_600_000 });
+    expect(
+      loadConfig({
+        GLASSHOUSE_APPROVALS: '0',
+        GLASSHOUSE_PROPOSAL_TTL: '2d',
+        GLASSHOUSE_NOTICE_PERIOD: '30m',
+      }).approvals,
+    ).toEqual({ enabled: false, ttlMs: 2 * day, noticeMs: 30 * 60_000 });
+    expect(() => loadConfig({ GLASSHOUSE_APPROVALS: 'yes', GLASSHOUSE_NOTICE_PERIOD: 'soon' })).toThrow(
+      /GLASSHOUSE_APPROVALS: must be 0 or 1.*GLASSHOUSE_NOTICE_PERIOD: must be a duration/,
+    );
+  });
+
   it('parses the distributed endpoints', () => {
     const config = loadConfig({
       GLASSHOUSE_KAFKA_BROKERS: '127.0.0.1:9092, kafka-2:9093',

@@ -20,13 +20,20 @@ const ModuleQuery = z.strictObject({
 });
 const ListQuery = z.strictObject({ domain: Slug.optional(), owner: Slug.optional() });
 
-/** A module as answered: the version, with each goal's latest PerformanceUpdate as `current` when known. */
+/**
+ * A module as answered: the version, with each goal's latest PerformanceUpdate as `current` when
+ * known, its open proposals (`pendingChanges`: public before they take effect) and whether changes
+ * to it are independently approved in this deployment (`changesApproved`).
+ */
 async function withCurrent(deps: ApiDeps, module: ModuleVersion) {
   const currents = await Promise.all(
     module.goals.map((goal) => latestPerformance(deps.store, module.id, goal.id)),
   );
+  const open = deps.registry.openProposal(module.id);
   return {
     ...module,
+    changesApproved: deps.approvals.enabled,
+    pendingChanges: open ? [open] : [],
     goals: module.goals.map((goal, index) => {
       const current: PerformanceUpdate | undefined = currents[index];
       return current ? { ...goal, current } : goal;
@@ -34,7 +41,7 @@ async function withCurrent(deps: ApiDeps, module: ModuleVersion) {
   };
 }
 
-function moduleId(value: string): string {
+export function moduleId(value: string): string {
   const parsed = Slug.safeParse(value);
   if (!parsed.success)
     throw new ValidationError('the module id is not valid', [

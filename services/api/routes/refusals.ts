@@ -7,6 +7,16 @@ const refusalStatus: Record<RefusalCode, number> = {
   unknown_owner: 400,
   not_found: 404,
   already_exists: 409,
+  approval_required: 409,
+  proposal_open: 409,
+  no_change: 409,
+  proposal_closed: 409,
+  proposal_expired: 409,
+  proposal_in_force: 409,
+  self_approval: 403,
+  stale_content: 409,
+  already_approved: 409,
+  not_proposer: 403,
 };
 
 /** Rethrows a refused change as the error answer its code maps to; any other error as it is. */

@@ -25,8 +25,13 @@ export const emptyHead: ChainHead = { seq: 0, hash: genesisHash };
  */
 export function entryHash(entry: UnhashedEntry | AuditEntry): string {
   const { hash: _ignored, ...rest } = entry as AuditEntry;
-  const text = canonicalize(rest);
-  if (text === undefined) throw new TypeError('audit entry is not serializable');
+  return canonicalHash(rest);
+}
+
+/** SHA-256 (lowercase hex) of a JSON value's RFC 8785 canonical form (also a proposal's `contentHash`). */
+export function canonicalHash(value: unknown): string {
+  const text = canonicalize(value);
+  if (text === undefined) throw new TypeError('value is not serializable as JSON');
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 

@@ -121,6 +121,11 @@ export class Engine {
   private readonly coalesceMs: number;
   private readonly tickMs: number;
   private readonly modules = new Map<string, ModuleState>();
+  /**
+   * Versions waiting for their `effectiveAt` (epoch ms), per module: at most one each (an approved
+   * change in its notice period). Put in force by `evaluate` once the module's asOf reaches it.
+   */
+  private readonly pending = new Map<string, { module: ModuleVersion; atMs: number }>();
   private lastTick = Number.NEGATIVE_INFINITY;
   /** Batches processed at or before this time are written (`markDurable`): their pairs may be forgotten. */
   private durableThrough = Number.NEGATIVE_INFINITY;
@@ -138,6 +143,40 @@ export class Engine {
    */
   setModule(module: ModuleVersion): void {
     const previous = this.modules.get(module.id);
+    const waiting = this.pending.get(module.id);
+    if (waiting && waiting.module.version <= module.version) this.pending.delete(module.id);
+    // A version with an effectiveAt after the module's current asOf waits for it: every period is
+    // judged by the version in force then (an approved change takes effect after its notice period).
+    const effectiveMs = module.effectiveAt ? Date.parse(module.effectiveAt) : undefined;
+    if (previous && effectiveMs !== undefined && effectiveMs > this.asOfOf(previous, this.clock.now())) {
+      this.pending.set(module.id, { module, atMs: effectiveMs });
+      return;
+    }
+    this.putInForce(module, previous);
+  }
+
+  /**
+   * Drops the version waiting for its effectiveAt (its change was rejected or withdrawn during the
+   * notice period). True when one was waiting.
+   */
+  dropPending(moduleId: string): boolean {
+    return this.pending.delete(moduleId);
+  }
+
+  /** The version number in force for a module (undefined when unknown), and the one waiting, if any. */
+  versions(moduleId: string): { inForce: number | undefined; pending: number | undefined } {
+    return {
+      inForce: this.modules.get(moduleId)?.module.version,
+      pending: this.pending.get(moduleId)?.module.version,
+    };
+  }
+
+  /** Where the module's windows end at `now` (see the class comment). */
+  private asOfOf(state: ModuleState, now: number): number {
+    return Math.max(Math.min(state.maxObserved, now), now - state.latenessMs);
+  }
+
+  private putInForce(module: ModuleVersion, previous: ModuleState | undefined): void {
     const latenessMs = parseDuration(module.allowedLateness) ?? 30_000;
     const state: ModuleState = previous ?? {
       module,
@@ -273,7 +312,14 @@ export class Engine {
       out.alerts.push(...state.pendingAlerts.splice(0));
       // The window never ends after the clock: an event observed ahead of it (within maxFuture) waits
       // in the ring for its time, and cannot end another agency's window early.
-      const asOf = Math.max(Math.min(state.maxObserved, now), now - state.latenessMs);
+      const asOf = this.asOfOf(state, now);
+      const waiting = this.pending.get(state.module.id);
+      if (waiting && waiting.atMs <= asOf) {
+        // The window now ends at or after effectiveAt: judged by the new version from here on.
+        this.pending.delete(state.module.id);
+        this.putInForce(waiting.module, state);
+        out.alerts.push(...state.pendingAlerts.splice(0));
+      }
       for (const rule of state.rules.values()) {
         evaluateRule(state, rule, asOf, now, this.coalesceMs, out);
         flushRule(state, rule, now);

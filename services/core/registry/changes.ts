@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ApprovalBody } from '../../../schemas/proposals.js';
 import { ModulePut, Sociotechnician } from '../../../schemas/registry.js';
 import { PrincipalKindSchema } from './records.js';
 
@@ -41,6 +42,19 @@ export const ChangeRequest = z.discriminatedUnion('op', [
     secretCheck: z.string().min(1),
   }),
   AppendRequest,
+  /** A proposed module change (`id` chosen by the api route). */
+  z.strictObject({ op: z.literal('proposal.create'), id: z.string().min(1).max(64), module: ModulePut }),
+  z.strictObject({
+    op: z.literal('proposal.approve'),
+    id: z.string(),
+    contentHash: ApprovalBody.shape.contentHash,
+    note: z.string().optional(),
+  }),
+  z.strictObject({ op: z.literal('proposal.reject'), id: z.string(), note: z.string() }),
+  z.strictObject({ op: z.literal('proposal.withdraw'), id: z.string(), note: z.string().optional() }),
+  /** Steps time alone takes (the api role's proposal clock submits them; a repeat changes nothing). */
+  z.strictObject({ op: z.literal('proposal.expire'), id: z.string() }),
+  z.strictObject({ op: z.literal('proposal.apply'), id: z.string() }),
 ]);
 export type ChangeRequest = z.input<typeof ChangeRequest>;
 export type ParsedChangeRequest = z.output<typeof ChangeRequest>;

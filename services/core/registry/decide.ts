@@ -2,13 +2,28 @@ import type { AuditEntry } from '../../../schemas/audit.js';
 import { toTimestamp } from '../../../schemas/common.js';
 import type { ModuleVersion } from '../../../schemas/registry.js';
 import type { ParsedChangeRequest } from './changes.js';
+import { decideProposal } from './decide-proposal.js';
 import { auditFlags, changeFlags, type GoalFacts, sensitiveChanges } from './flags.js';
-import { moduleContent, nextModuleVersion } from './modules.js';
+import { moduleChanges, moduleContent, nextModuleVersion } from './modules.js';
+import { type ApprovalPolicy, easingFlags, needsApproval } from './proposals.js';
 import type { RegistryRecord } from './records.js';
 import type { RegistryState } from './state.js';
 
 /** Why a request cannot be done; the route that made it maps the code to an HTTP status. */
-export type RefusalCode = 'unknown_owner' | 'already_exists' | 'not_found';
+export type RefusalCode =
+  | 'unknown_owner'
+  | 'already_exists'
+  | 'not_found'
+  | 'approval_required'
+  | 'proposal_open'
+  | 'no_change'
+  | 'proposal_closed'
+  | 'proposal_expired'
+  | 'proposal_in_force'
+  | 'self_approval'
+  | 'stale_content'
+  | 'already_approved'
+  | 'not_proposer';
 
 /** What a request does against the registry's current state. */
 export type Decision =
@@ -31,6 +46,8 @@ export interface DecisionContext {
   atMs: number;
   /** Required when `goalFactsNeeded` says so; read from the store by the caller. */
   goalFacts?: GoalFacts;
+  /** How changes are approved; without it, direct edits are allowed (as with `GLASSHOUSE_APPROVALS=0`). */
+  approvals?: ApprovalPolicy;
 }
 
 /**
@@ -41,7 +58,7 @@ export function goalFactsNeeded(
   state: RegistryState,
   request: ParsedChangeRequest,
 ): ModuleVersion | undefined {
-  if (request.op !== 'module.put') return undefined;
+  if (request.op !== 'module.put' && request.op !== 'proposal.create') return undefined;
   const before = state.module(request.module.id);
   if (!before) return undefined;
   const { rationale: _rationale, ...content } = request.module;
@@ -76,11 +93,29 @@ export function decide(
       }
       const before = state.module(put.id);
       const { rationale: _rationale, ...content } = put;
+      if (before && moduleChanges(before, content).length > 0) {
+        // Whatever the policy: an approved proposal applies exactly what was approved, on its base version.
+        const open = state.openProposal(put.id);
+        if (open)
+          return {
+            kind: 'refused',
+            code: 'proposal_open',
+            message: `module "${put.id}" has an open proposal (${open.id}, ${open.state}): it changes only through it until it is applied, rejected, withdrawn or expired`,
+            details: { proposalId: open.id, address: `/v1/proposals/${open.id}` },
+          };
+        if (context.approvals?.enabled && needsApproval(before, content))
+          return {
+            kind: 'refused',
+            code: 'approval_required',
+            message: `changes beyond title and summary need an approved proposal: POST /v1/modules/${put.id}/proposals`,
+            details: { address: `/v1/modules/${put.id}/proposals` },
+          };
+      }
       const changes = sensitiveChanges(before, content);
-      let flags: ReturnType<typeof changeFlags> = [];
+      let flags: ReturnType<typeof changeFlags> = before ? easingFlags(before, content) : [];
       if (before && (changes.goals.length || changes.ownerChanged)) {
         if (!context.goalFacts) throw new Error('goalFacts are needed to decide this module.put');
-        flags = changeFlags(changes, context.goalFacts);
+        flags = [...flags, ...changeFlags(changes, context.goalFacts)];
       }
       const version = nextModuleVersion(before, put, { at, actor, flags });
       if (!version) return none(before);
@@ -204,6 +239,13 @@ export function decide(
         ],
       };
     }
+    case 'proposal.create':
+    case 'proposal.approve':
+    case 'proposal.reject':
+    case 'proposal.withdraw':
+    case 'proposal.expire':
+    case 'proposal.apply':
+      return decideProposal(state, request, context);
     case 'audit.append': {
       const { op: _op, ...record } = request;
       const draft = { at, actor, ...record, before: record.before ?? null, after: record.after ?? null };

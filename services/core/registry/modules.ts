@@ -1,7 +1,15 @@
 import type { ChangeFlag, ModulePut, ModuleVersion, PolicyModule } from '../../../schemas/registry.js';
 import { diffValues } from './diff.js';
 
-const versionFields = ['version', 'updatedAt', 'updatedBy', 'rationale', 'flags'] as const;
+const versionFields = [
+  'version',
+  'updatedAt',
+  'updatedBy',
+  'rationale',
+  'flags',
+  'proposalId',
+  'effectiveAt',
+] as const;
 
 /** A module version without its version metadata: what an administrator defined. */
 export function moduleContent(version: ModuleVersion): PolicyModule {

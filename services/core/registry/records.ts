@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Proposal } from '../../../schemas/proposals.js';
 import { ModuleVersion, Principal, Sociotechnician } from '../../../schemas/registry.js';
 
 export const PrincipalKindSchema = z.enum(['admin', 'agency', 'overseer']);
@@ -27,12 +28,13 @@ export type SociotechnicianEntry = z.infer<typeof SociotechnicianEntry>;
 
 /**
  * One record of the compacted registry topic. The key is `module:<id>`, `sociotechnician:<id>`,
- * `<principal kind>:<id>`, or `marker` (a no-op a reader publishes to learn when it has caught up).
+ * `<principal kind>:<id>`, `proposal:<id>`, or `marker` (a no-op a reader publishes to learn when it has caught up).
  */
 export const RegistryRecord = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('module'), module: ModuleVersion }),
   z.strictObject({ type: z.literal('sociotechnician'), entry: SociotechnicianEntry }),
   z.strictObject({ type: z.literal('principal'), entry: PrincipalEntry }),
+  z.strictObject({ type: z.literal('proposal'), proposal: Proposal }),
   z.strictObject({ type: z.literal('marker'), nonce: z.string() }),
 ]);
 export type RegistryRecord = z.output<typeof RegistryRecord>;
@@ -46,6 +48,8 @@ export function recordKey(record: RegistryRecord): string {
       return `sociotechnician:${record.entry.sociotechnician.id}`;
     case 'principal':
       return `${record.entry.kind}:${record.entry.principal.id}`;
+    case 'proposal':
+      return `proposal:${record.proposal.id}`;
     case 'marker':
       return 'marker';
   }

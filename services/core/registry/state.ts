@@ -1,3 +1,4 @@
+import type { Proposal } from '../../../schemas/proposals.js';
 import type { ModuleVersion, Sociotechnician } from '../../../schemas/registry.js';
 import type { PrincipalEntry, RegistryRecord, SociotechnicianEntry } from './records.js';
 
@@ -6,7 +7,8 @@ export type Applied =
   | { changed: false }
   | { changed: true; type: 'module'; moduleId: string }
   | { changed: true; type: 'sociotechnician'; id: string }
-  | { changed: true; type: 'principal'; key: string; entry: PrincipalEntry };
+  | { changed: true; type: 'principal'; key: string; entry: PrincipalEntry }
+  | { changed: true; type: 'proposal'; moduleId: string };
 
 /**
  * The registry's current state, built by applying records in any order: a record older than (or as
@@ -16,6 +18,7 @@ export class RegistryState {
   private readonly moduleMap = new Map<string, ModuleVersion>();
   private readonly people = new Map<string, SociotechnicianEntry>();
   private readonly principalMap = new Map<string, PrincipalEntry>();
+  private readonly proposalMap = new Map<string, Proposal>();
 
   /** Applies one record; returns what changed. */
   apply(record: RegistryRecord): Applied {
@@ -40,9 +43,34 @@ export class RegistryState {
         this.principalMap.set(key, record.entry);
         return { changed: true, type: 'principal', key, entry: record.entry };
       }
+      case 'proposal': {
+        const known = this.proposalMap.get(record.proposal.id);
+        if (known && known.revision >= record.proposal.revision) return { changed: false };
+        this.proposalMap.set(record.proposal.id, record.proposal);
+        return { changed: true, type: 'proposal', moduleId: record.proposal.moduleId };
+      }
       case 'marker':
         return { changed: false };
     }
+  }
+
+  proposal(id: string): Proposal | undefined {
+    return this.proposalMap.get(id);
+  }
+
+  /** Every proposal, newest first (by `proposedAt`, then id). */
+  proposals(): Proposal[] {
+    return [...this.proposalMap.values()].sort((a, b) =>
+      a.proposedAt !== b.proposedAt ? (a.proposedAt < b.proposedAt ? 1 : -1) : a.id < b.id ? 1 : -1,
+    );
+  }
+
+  /** The module's proposal that is still open (proposed or approved), if any: there is at most one. */
+  openProposal(moduleId: string): Proposal | undefined {
+    for (const proposal of this.proposalMap.values())
+      if (proposal.moduleId === moduleId && (proposal.state === 'proposed' || proposal.state === 'approved'))
+        return proposal;
+    return undefined;
   }
 
   module(id: string): ModuleVersion | undefined {
