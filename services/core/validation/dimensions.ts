@@ -52,7 +52,7 @@ export function checkDimensions(
 ): DimensionCheck {
   if (dimensions === undefined) return { ok: true, dimensions: undefined };
   const declared = compile(module);
-  let kept: Record<string, string> | undefined;
+  const kept: Record<string, string> = {};
   let dropped = false;
   for (const [name, value] of Object.entries(dimensions)) {
     const d = declared.get(name);
@@ -84,9 +84,10 @@ export function checkDimensions(
       };
     }
     if (d.declaration.publish === 'never') dropped = true;
-    else (kept ??= {})[name] = value;
+    else kept[name] = value;
   }
-  return { ok: true, dimensions: dropped ? kept : (dimensions as Record<string, string>) };
+  if (!dropped) return { ok: true, dimensions: dimensions as Record<string, string> };
+  return { ok: true, dimensions: Object.keys(kept).length > 0 ? kept : undefined };
 }
 
 /**
