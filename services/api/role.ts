@@ -12,6 +12,7 @@ import { acknowledgementRoutes } from './routes/acknowledgements.js';
 import { alertRoutes } from './routes/alerts.js';
 import { auditRoutes } from './routes/audit.js';
 import { auditLogRoutes } from './routes/audit-log.js';
+import { breakdownRoutes } from './routes/breakdown.js';
 import { comparisonRoutes } from './routes/comparisons.js';
 import { eventRoutes } from './routes/events.js';
 import { historyRoutes } from './routes/history.js';
@@ -116,6 +117,7 @@ export const apiRole: RoleFactory<ApiRoleContext> = (ctx) => {
   });
   historyRoutes(ctx.http.app, deps);
   eventRoutes(ctx.http.app, deps);
+  breakdownRoutes(ctx.http.app, deps);
   alertRoutes(ctx.http.app, deps);
   comparisonRoutes(ctx.http.app, deps);
   scorecardRoutes(ctx.http.app, deps);
