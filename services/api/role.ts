@@ -17,6 +17,7 @@ import { comparisonRoutes } from './routes/comparisons.js';
 import { eventRoutes } from './routes/events.js';
 import { historyRoutes } from './routes/history.js';
 import { moduleRoutes } from './routes/modules.js';
+import { openDataRoutes } from './routes/open-data.js';
 import { peopleRoutes } from './routes/people.js';
 import { proposalRoutes } from './routes/proposals.js';
 import { scorecardRoutes } from './routes/scorecards.js';
@@ -38,6 +39,8 @@ export const apiRole: RoleFactory<ApiRoleContext> = (ctx) => {
     clock: ctx.clock,
     exports: new ExportGate(ctx.config.exports),
     approvals: ctx.config.approvals,
+    tableFiles: ctx.tableFiles,
+    openData: ctx.config.openData,
   };
   const { origin } = ctx.config.auditLog;
   if (!ctx.logKey)
@@ -118,6 +121,7 @@ export const apiRole: RoleFactory<ApiRoleContext> = (ctx) => {
   historyRoutes(ctx.http.app, deps);
   eventRoutes(ctx.http.app, deps);
   breakdownRoutes(ctx.http.app, deps);
+  openDataRoutes(ctx.http.app, deps);
   alertRoutes(ctx.http.app, deps);
   comparisonRoutes(ctx.http.app, deps);
   scorecardRoutes(ctx.http.app, deps);

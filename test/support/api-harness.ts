@@ -11,6 +11,7 @@ import { topicSpecs } from '../../services/ports/topics.js';
 import { loadConfig } from '../../services/runtime/config.js';
 import { HttpServer } from '../../services/runtime/http.js';
 import { Lifecycle } from '../../services/runtime/lifecycle.js';
+import { openTableFileWriter } from '../../services/runtime/adapters.js';
 import type { ApiRoleContext } from '../../services/runtime/role.js';
 import { testCommandKey } from './command-key.js';
 
@@ -73,6 +74,7 @@ export async function startApi(options: {
     commandKey: options.commandKey ?? testCommandKey,
     http,
     lifecycle,
+    tableFiles: openTableFileWriter,
     ...(options.logKey ? { logKey: options.logKey } : {}),
   };
   await apiRole(ctx);
