@@ -8,10 +8,10 @@ import type { Bus } from '../../services/ports/bus.js';
 import { type Clock, systemClock } from '../../services/ports/clock.js';
 import type { Store } from '../../services/ports/store.js';
 import { topicSpecs } from '../../services/ports/topics.js';
+import { openTableFileWriter } from '../../services/runtime/adapters.js';
 import { loadConfig } from '../../services/runtime/config.js';
 import { HttpServer } from '../../services/runtime/http.js';
 import { Lifecycle } from '../../services/runtime/lifecycle.js';
-import { openTableFileWriter } from '../../services/runtime/adapters.js';
 import type { ApiRoleContext } from '../../services/runtime/role.js';
 import { testCommandKey } from './command-key.js';
 
