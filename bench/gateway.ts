@@ -349,6 +349,7 @@ const unusedStore: Store = {
   insert: async () => {},
   select: async () => [],
   maxPerGroup: async () => new Map(),
+  daily: async () => [],
   expire: async (table, beforeMs) => ({ table, beforeMs, rows: 0, partitions: [] }),
 };
 

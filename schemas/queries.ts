@@ -162,3 +162,38 @@ export const OpenEvent = z.strictObject({
   dimensions: z.record(z.string(), z.string()),
 });
 export type OpenEvent = z.infer<typeof OpenEvent>;
+
+/** One value's cell of a protected day: `count` and `statistic` null when suppressed. */
+export const BreakdownCell = z.strictObject({
+  /** The dimension's value; `""` counts reports without the dimension. */
+  value: z.string(),
+  count: z.number().int().min(0).nullable(),
+  /** The goal's statistic over the cell's reports (see `statistic`); null when not shown. */
+  statistic: z.number().nullable(),
+});
+
+/** One closed UTC day of a breakdown, protected on its own; `withheld` days publish nothing. */
+export const BreakdownDay = z.strictObject({
+  day: z.string(),
+  withheld: z.boolean(),
+  total: z.number().int().min(0).nullable(),
+  cells: z.array(BreakdownCell),
+});
+
+/** `GET /v1/modules/:id/breakdown`: a goal's metric per value of a declared dimension, per closed day. */
+export const BreakdownAnswer = z.strictObject({
+  moduleId: Slug,
+  goalId: Slug,
+  metric: Slug,
+  dimension: z.string(),
+  /** What `statistic` is per cell: the goal's aggregation, or null when it is a count or a single report. */
+  statistic: z.enum(['mean', 'sum', 'rate', 'p50', 'p95']).nullable(),
+  unit: z.string(),
+  minCell: z.number().int(),
+  base: z.number().int(),
+  from: Timestamp,
+  to: Timestamp,
+  days: z.array(BreakdownDay),
+  method: z.string(),
+});
+export type BreakdownAnswer = z.infer<typeof BreakdownAnswer>;

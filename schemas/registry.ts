@@ -43,6 +43,64 @@ export const Constraint = z.strictObject({
 });
 export type Constraint = z.output<typeof Constraint>;
 
+/** Where a dimension's values may appear: the raw export, protected breakdowns only, or nowhere. */
+export const DimensionPublish = z.enum(['open', 'aggregate', 'never']);
+export type DimensionPublish = z.infer<typeof DimensionPublish>;
+
+export const dimensionNamePattern = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/**
+ * A dimension events of the module may carry. `publish`: `open` values are in the raw export,
+ * `aggregate` ones only in protected breakdowns, `never` ones are dropped at ingest and never stored.
+ * `values` lists the values allowed; `pattern` a regular expression a value must match whole;
+ * with neither, any value (at most 256 characters) is allowed.
+ */
+export const DimensionDeclaration = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(
+        dimensionNamePattern,
+        'dimension names are 1-64 characters of A-Z, a-z, 0-9, ".", "_", ":" or "-"',
+      ),
+    description: Text(1000),
+    values: z
+      .array(z.string().max(256, 'dimension values are at most 256 characters'))
+      .min(1, 'list at least one value, or leave "values" out')
+      .max(1000, 'at most 1000 values')
+      .optional(),
+    pattern: z.string().min(1).max(500).optional(),
+    publish: DimensionPublish,
+  })
+  .superRefine((d, ctx) => {
+    if (['__proto__', 'constructor', 'prototype'].includes(d.name))
+      ctx.addIssue({ code: 'custom', path: ['name'], message: `"${d.name}" is reserved` });
+    if (d.pattern !== undefined) {
+      try {
+        new RegExp(d.pattern, 'u');
+      } catch (err) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['pattern'],
+          message: `not a regular expression: ${(err as Error).message}`,
+        });
+      }
+    }
+    if (d.values && new Set(d.values).size !== d.values.length)
+      ctx.addIssue({ code: 'custom', path: ['values'], message: 'values must be distinct' });
+  });
+export type DimensionDeclaration = z.infer<typeof DimensionDeclaration>;
+export type DimensionDeclarationInput = z.input<typeof DimensionDeclaration>;
+
+/** Statistical disclosure control of the module's breakdowns (services/core/disclosure/protect.ts). */
+export const DisclosureSettings = z.strictObject({
+  /** Counts above zero and below this are suppressed. At least 3: a count of 1 or 2 singles people out. */
+  minCell: z.number().int().min(3, 'must be at least 3').max(1000).default(10),
+  /** Shown counts are rounded to a multiple of this (1: not rounded). */
+  base: z.number().int().min(1).max(100).default(5),
+});
+export type DisclosureSettings = z.output<typeof DisclosureSettings>;
+
 const moduleFields = {
   id: Slug,
   domain: Slug,
@@ -68,6 +126,10 @@ const moduleFields = {
   noticePeriod: PositiveDuration.optional(),
   /** Marks seeded demonstration data, shown as such wherever the module appears. */
   demo: z.boolean().optional(),
+  /** The dimensions its events may carry; none when absent. */
+  dimensions: z.array(DimensionDeclaration).max(16, 'at most 16 dimensions').optional(),
+  /** Disclosure control of its breakdowns; minCell 10 and base 5 when absent. */
+  disclosure: DisclosureSettings.optional(),
 };
 
 function checkRuleIds(
@@ -76,9 +138,20 @@ function checkRuleIds(
     constraints: Array<{ id: string }>;
     allowedLateness: string;
     maxFuture?: string | undefined;
+    dimensions?: Array<{ name: string }> | undefined;
   },
   ctx: z.RefinementCtx,
 ) {
+  const names = new Set<string>();
+  module.dimensions?.forEach((d, index) => {
+    if (names.has(d.name))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['dimensions', index, 'name'],
+        message: `duplicate dimension "${d.name}"`,
+      });
+    names.add(d.name);
+  });
   const seen = new Map<string, string>();
   for (const [list, rules] of [
     ['goals', module.goals],

@@ -12,7 +12,7 @@ import { systemClock } from './ports/clock.js';
 import type { Component } from './ports/lifecycle.js';
 import { topicSpecs } from './ports/topics.js';
 import { processorRole } from './processor/role.js';
-import { chooseAdapters } from './runtime/adapters.js';
+import { chooseAdapters, openTableFileWriter } from './runtime/adapters.js';
 import {
   adminCheckFile,
   adminHashFile,
@@ -144,6 +144,7 @@ export async function startGlasshouse(config: Config, logger: Logger): Promise<R
     commandKey: commandKey.key,
     http,
     lifecycle,
+    tableFiles: openTableFileWriter,
     ...(logKey ? { logKey: logKey.key } : {}),
   };
   const selected =

@@ -6,6 +6,7 @@ import type { ChangeRequests } from '../ports/audit.js';
 import type { Clock } from '../ports/clock.js';
 import type { RegistryView, RegistryWrites } from '../ports/registry.js';
 import type { Store } from '../ports/store.js';
+import type { OpenTableFileWriter } from '../ports/table-files.js';
 import { ValidationError } from '../runtime/errors.js';
 import type { ExportGate } from './export-gate.js';
 import { answerRefusal } from './routes/refusals.js';
@@ -16,10 +17,14 @@ export interface ApiDeps {
   audit: ChangeRequests;
   store: Store;
   clock: Clock;
-  /** Bounds the public events export (concurrency, per-source rate). */
+  /** Bounds the public events exports and data packages (concurrency, per-source rate). */
   exports: ExportGate;
   /** How module changes are approved (`GLASSHOUSE_APPROVALS`, ...). */
   approvals: ApprovalPolicy;
+  /** Opens a Parquet writer for data packages. */
+  tableFiles: OpenTableFileWriter;
+  /** The open data's licence (SPDX id or URL) and publisher. */
+  openData: { license: string; publisher: string };
 }
 
 /**

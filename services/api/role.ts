@@ -12,10 +12,12 @@ import { acknowledgementRoutes } from './routes/acknowledgements.js';
 import { alertRoutes } from './routes/alerts.js';
 import { auditRoutes } from './routes/audit.js';
 import { auditLogRoutes } from './routes/audit-log.js';
+import { breakdownRoutes } from './routes/breakdown.js';
 import { comparisonRoutes } from './routes/comparisons.js';
 import { eventRoutes } from './routes/events.js';
 import { historyRoutes } from './routes/history.js';
 import { moduleRoutes } from './routes/modules.js';
+import { openDataRoutes } from './routes/open-data.js';
 import { peopleRoutes } from './routes/people.js';
 import { proposalRoutes } from './routes/proposals.js';
 import { scorecardRoutes } from './routes/scorecards.js';
@@ -37,6 +39,8 @@ export const apiRole: RoleFactory<ApiRoleContext> = (ctx) => {
     clock: ctx.clock,
     exports: new ExportGate(ctx.config.exports),
     approvals: ctx.config.approvals,
+    tableFiles: ctx.tableFiles,
+    openData: ctx.config.openData,
   };
   const { origin } = ctx.config.auditLog;
   if (!ctx.logKey)
@@ -116,6 +120,8 @@ export const apiRole: RoleFactory<ApiRoleContext> = (ctx) => {
   });
   historyRoutes(ctx.http.app, deps);
   eventRoutes(ctx.http.app, deps);
+  breakdownRoutes(ctx.http.app, deps);
+  openDataRoutes(ctx.http.app, deps);
   alertRoutes(ctx.http.app, deps);
   comparisonRoutes(ctx.http.app, deps);
   scorecardRoutes(ctx.http.app, deps);

@@ -1,4 +1,5 @@
 import type {
+  DimensionDeclarationInput,
   ModulePut,
   PolicyModuleInput,
   PrincipalCreate,
@@ -142,6 +143,33 @@ const costPerTrip = {
   aggregation: 'mean',
 } satisfies DemoConstraint;
 
+// Declared dimensions of the demo's events: which value each report carries, and where it may be
+// published. Districts, routes, permit types and stations describe places and services, not people.
+const districtDimension = {
+  name: 'district',
+  description: 'City district the case or call came from',
+  values: ['north', 'south', 'east', 'west'],
+  publish: 'open',
+} satisfies DimensionDeclarationInput;
+const routeDimension = {
+  name: 'route',
+  description: 'Bus route number',
+  values: ['4', '12', '31', '55', '73'],
+  publish: 'open',
+} satisfies DimensionDeclarationInput;
+const permitTypeDimension = {
+  name: 'permit_type',
+  description: 'Kind of building permit applied for',
+  values: ['residential', 'commercial', 'renovation'],
+  publish: 'aggregate',
+} satisfies DimensionDeclarationInput;
+const stationDimension = {
+  name: 'station',
+  description: 'Air quality measuring station',
+  values: ['harbour', 'old-town', 'ring-road'],
+  publish: 'open',
+} satisfies DimensionDeclarationInput;
+
 export const modules: DemoModule[] = [
   {
     id: 'rapid-rehousing',
@@ -167,6 +195,7 @@ export const modules: DemoModule[] = [
       },
       tenancyRetention,
     ],
+    dimensions: [districtDimension],
     rationale,
     demo: true,
   },
@@ -180,6 +209,7 @@ export const modules: DemoModule[] = [
     agencies: ['housing-authority'],
     comparisonGroup: 'homelessness-response',
     goals: [timeToHousing, tenancyRetention],
+    dimensions: [districtDimension],
     rationale,
     demo: true,
   },
@@ -230,6 +260,7 @@ export const modules: DemoModule[] = [
     maxSilence: '1m',
     goals: [busOnTime],
     constraints: [costPerTrip],
+    dimensions: [routeDimension],
     rationale,
     demo: true,
   },
@@ -259,6 +290,7 @@ export const modules: DemoModule[] = [
       },
     ],
     constraints: [costPerTrip],
+    dimensions: [routeDimension],
     rationale,
     demo: true,
   },
@@ -286,6 +318,7 @@ export const modules: DemoModule[] = [
         hold: '1m',
       },
     ],
+    dimensions: [routeDimension],
     rationale,
     demo: true,
   },
@@ -323,6 +356,7 @@ export const modules: DemoModule[] = [
         hold: '0s',
       },
     ],
+    dimensions: [permitTypeDimension],
     rationale,
     demo: true,
   },
@@ -395,6 +429,7 @@ export const modules: DemoModule[] = [
         aggregation: 'mean',
       },
     ],
+    dimensions: [districtDimension],
     rationale,
     demo: true,
   },
@@ -432,6 +467,7 @@ export const modules: DemoModule[] = [
         hold: '1m',
       },
     ],
+    dimensions: [districtDimension],
     rationale,
     demo: true,
   },
@@ -459,6 +495,7 @@ export const modules: DemoModule[] = [
       },
     ],
     constraints: [{ id: 'no2-limit', metric: 'no2', op: '<=', bound: 40, window: '1m', aggregation: 'max' }],
+    dimensions: [stationDimension],
     rationale,
     demo: true,
   },
@@ -510,8 +547,8 @@ const flat = (
   ...extra,
 });
 const pct = { min: 0, max: 100 };
-const districts = { name: 'district', values: ['north', 'south', 'east', 'west'] };
-const routes = { name: 'route', values: ['4', '12', '31', '55', '73'] };
+const districts = districtDimension;
+const routes = routeDimension;
 
 export const agencies: DemoAgency[] = [
   {
@@ -625,7 +662,7 @@ export const agencies: DemoAgency[] = [
           moduleId: 'building-permits',
           metric: 'decision_days',
           signal: flat(17, 4, { min: 1, decimals: 0 }),
-          dimension: { name: 'permit_type', values: ['residential', 'commercial', 'renovation'] },
+          dimension: permitTypeDimension,
         },
         // Constraint breach: upheld appeals jump from 3 % to 9 % after one minute.
         {
@@ -702,7 +739,7 @@ export const agencies: DemoAgency[] = [
           moduleId: 'air-quality',
           metric: 'pm25',
           signal: flat(11, 2.5, { min: 0 }),
-          dimension: { name: 'station', values: ['harbour', 'old-town', 'ring-road'] },
+          dimension: stationDimension,
         },
         { moduleId: 'air-quality', metric: 'no2', signal: flat(24, 4, { min: 0 }) },
         { moduleId: 'waste-diversion', metric: 'diversion_pct', signal: flat(57, 3, pct) },

@@ -1,3 +1,4 @@
+import type { DailyAggregate, DailyQuery } from './daily.js';
 import type { Component } from './lifecycle.js';
 import type { Expiring } from './retention.js';
 import type { Row, TableName } from './tables.js';
@@ -68,6 +69,12 @@ export interface Store extends Component, Expiring {
     column: string,
     where?: Condition[],
   ): Promise<Map<string, number>>;
+  /**
+   * Aggregates a metric's stored raw events (one per key, late ones included) per UTC day, and per
+   * value of a dimension when asked, in the store's SQL; rows in day then value order. Refuses more
+   * than `maxDailyRows` rows.
+   */
+  daily(query: DailyQuery): Promise<DailyAggregate[]>;
 }
 
 /** `selectAll` of only some columns, typed as such. */

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { Bus } from '../ports/bus.js';
 import type { Store } from '../ports/store.js';
+import type { TableFileWriter } from '../ports/table-files.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 
@@ -49,4 +50,10 @@ export async function chooseAdapters(config: Config, logger: Logger): Promise<Ch
     storeText = `duckdb (${path})`;
   }
   return { bus, store, description: `bus: ${busText}; store: ${storeText}` };
+}
+
+/** Parquet files are written with DuckDB on every deployment (an embedded writer beside ClickHouse too). */
+export async function openTableFileWriter(dir: string): Promise<TableFileWriter> {
+  const { ParquetWriter } = await import('../adapters/duckdb/index.js');
+  return ParquetWriter.open(dir);
 }

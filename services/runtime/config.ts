@@ -132,6 +132,13 @@ const Env = z.object({
   GLASSHOUSE_EXPORT_CONCURRENCY: intFrom(1, 1_000).default(4),
   /** Public events exports one source address may start per minute. */
   GLASSHOUSE_EXPORT_RATE: intFrom(1, 100_000).default(30),
+  /** The licence of the open data: an SPDX id (CC-BY-4.0, CC0-1.0, ODbL-1.0, ...) or a URL. */
+  GLASSHOUSE_DATA_LICENSE: z
+    .string()
+    .regex(/^([A-Za-z0-9.+-]{1,64}|https?:\/\/\S{1,500})$/, 'must be an SPDX licence id (CC-BY-4.0) or a URL')
+    .default('CC-BY-4.0'),
+  /** Who publishes the open data (the catalog's and every dataset's publisher). */
+  GLASSHOUSE_DATA_PUBLISHER: z.string().trim().min(1).max(200).default('Glasshouse'),
   /** The audit log's signing key (PKCS#8 PEM, Ed25519); standalone generates one under the data directory. */
   GLASSHOUSE_LOG_KEY_FILE: z.string().min(1).optional(),
   /** The audit log's origin line in its checkpoints, and its key name. */
@@ -192,6 +199,8 @@ export interface Config {
   exports: { concurrency: number; perMinute: number };
   /** How module changes are approved (core/registry/proposals.ts). */
   approvals: { enabled: boolean; ttlMs: number; noticeMs: number };
+  /** The open data's licence (SPDX id or URL) and publisher, for the catalog and data packages. */
+  openData: { license: string; publisher: string };
   /** The audit log's checkpoints: origin, signing key file (undefined: generated) and witnesses. */
   auditLog: {
     origin: string;
@@ -251,6 +260,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cli: CliOverrides = {}): Conf
       ttlMs: e.GLASSHOUSE_PROPOSAL_TTL,
       noticeMs: e.GLASSHOUSE_NOTICE_PERIOD,
     },
+    openData: { license: e.GLASSHOUSE_DATA_LICENSE, publisher: e.GLASSHOUSE_DATA_PUBLISHER },
     auditLog: {
       origin: e.GLASSHOUSE_LOG_ORIGIN,
       keyFile: e.GLASSHOUSE_LOG_KEY_FILE,

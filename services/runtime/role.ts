@@ -5,6 +5,7 @@ import type { Bus } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
 import type { RegistryView, RegistryWrites } from '../ports/registry.js';
 import type { Store } from '../ports/store.js';
+import type { OpenTableFileWriter } from '../ports/table-files.js';
 import type { Config } from './config.js';
 import type { HttpServer } from './http.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -40,6 +41,8 @@ export interface RoleContext {
 export interface ApiRoleContext extends RoleContext {
   registry: RegistryView & RegistryWrites;
   audit: AuditTrail & ChangeRequests;
+  /** Opens a Parquet writer (open-data packages). */
+  tableFiles: OpenTableFileWriter;
 }
 
 /** A role wires its components into `ctx.lifecycle` and its routes into `ctx.http.app`. No business rules. */

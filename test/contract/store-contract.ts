@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MigrationReport, type Store, selectAll, selectColumns } from '../../services/ports/store.js';
 import { type Row, type TableName, tables } from '../../services/ports/tables.js';
+import { dailyContract } from './store-daily.js';
 import { hostileStrings, prefixFilter, sampleRows, uniqueId } from './store-fixtures.js';
 import { retentionContract } from './store-retention.js';
 
@@ -365,6 +366,7 @@ export function storeContract(adapter: string, create: () => Promise<StoreUnderT
     });
 
     retentionContract(() => store);
+    dailyContract(() => store);
 
     it('accepts an empty insert', async () => {
       await expect(store.insert('alerts', [])).resolves.toBeUndefined();

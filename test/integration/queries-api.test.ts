@@ -5,6 +5,7 @@ import type { AlertEvent } from '../../schemas/alert.js';
 import { toTimestamp } from '../../schemas/common.js';
 import {
   AlertList,
+  BreakdownAnswer,
   ComparisonAnswer,
   HistoryAnswer,
   SociotechnicianList,
@@ -100,7 +101,20 @@ function querySuite(name: string, deploy: () => Promise<Deployment>) {
           (await api.call('PUT', `/v1/sociotechnicians/${id}`, { ...admin, body: { name } })).status,
         ).toBe(200);
       }
-      expect((await api.call('PUT', '/v1/modules/bus', { ...admin, body: moduleBody() })).status).toBe(200);
+      const busDimensions = [
+        { name: 'route', description: 'Route', publish: 'open' },
+        { name: 'note', description: 'Free note', publish: 'open' },
+        { name: 'depot', description: 'Depot', values: ['north', 'south'], publish: 'aggregate' },
+        { name: 'driver', description: 'Driver', publish: 'never' },
+      ];
+      expect(
+        (
+          await api.call('PUT', '/v1/modules/bus', {
+            ...admin,
+            body: moduleBody({ dimensions: busDimensions }),
+          })
+        ).status,
+      ).toBe(200);
       const tram = moduleBody({
         title: 'Tram punctuality',
         owner: 'grace',
@@ -203,6 +217,13 @@ function querySuite(name: string, deploy: () => Promise<Deployment>) {
         { event_id: 'e-1', value: 91.5, late: false, dimensions: { route: '7, "express"' } },
         { event_id: 'e-2', value: -3, late: true, dimensions: { note: 'line one\r\nline two' } },
         { event_id: 'e-3', value: 1e-7, late: false, dimensions: {} },
+        // Stored before the declarations settled: aggregate and undeclared dimensions are not exported.
+        {
+          event_id: 'e-4',
+          value: 2,
+          late: false,
+          dimensions: { route: '9', depot: 'zz-depot-north', undeclared: 'zz-secret' },
+        },
       ].map((e, i) => ({
         module_id: 'bus',
         agency_id: 'transit',
@@ -235,7 +256,7 @@ function querySuite(name: string, deploy: () => Promise<Deployment>) {
           receivedAt: toTimestamp(e.received_ms),
           late: e.late,
           moduleVersion: 1,
-          dimensions: e.dimensions,
+          dimensions: e.event_id === 'e-4' ? { route: '9' } : e.dimensions,
         })),
       );
       const csv = await fetch(`${api.url}/v1/modules/bus/events?${range}`, {
@@ -251,7 +272,8 @@ function querySuite(name: string, deploy: () => Promise<Deployment>) {
           eventColumns.map((c) => (c === 'dimensions' ? JSON.stringify(line[c]) : String(line[c]))),
         ),
       );
-      expect(rows.map((r) => Number(r[4]))).toEqual([91.5, -3, 1e-7]);
+      expect(rows.map((r) => Number(r[4]))).toEqual([91.5, -3, 1e-7, 2]);
+      expect(text).not.toContain('zz-');
       const onlyOther = await fetch(`${api.url}/v1/modules/bus/events?${range}&metric=cost`);
       expect(await onlyOther.text()).toBe('');
       const tooLong = await api.call('GET', `/v1/modules/bus/events?from=0&to=${t0}`);
@@ -261,6 +283,80 @@ function querySuite(name: string, deploy: () => Promise<Deployment>) {
         details: { limit: 'eventsRangeMs' },
       });
       expect((await api.call('GET', '/v1/modules/bus/events')).status).toBe(400);
+    });
+
+    it('breaks a goal down by a declared dimension per closed day, with small counts protected', async () => {
+      const day = 86_400_000;
+      const d0 = Math.floor(Date.now() / day) * day - 3 * day;
+      // Days 0-2 at half past midnight (far from the other tests' hours); day 3 (today) a minute ago.
+      const at = (d: number, i: number) =>
+        d === 3 ? Math.max(d0 + d * day, Date.now() - 60_000) + i : d0 + d * day + 1_800_000 + i * 1000;
+      const spec: Array<[number, string | undefined, number, number]> = [
+        // day, depot, how many, value
+        [0, 'north', 23, 80],
+        [0, 'south', 4, 50],
+        [0, undefined, 12, 70],
+        [1, 'north', 30, 90],
+        [2, 'north', 1, 10],
+        [2, 'south', 1, 20],
+        // Today: not closed, never shown.
+        [3, 'north', 40, 99],
+      ];
+      const rows: Row<'metric_events'>[] = spec.flatMap(([d, depot, n, value], k) =>
+        Array.from({ length: n }, (_, i) => ({
+          module_id: 'bus',
+          agency_id: 'transit',
+          event_id: `bd-${k}-${i}`,
+          metric: 'on_time_rate',
+          value,
+          observed_ms: at(d, i),
+          received_ms: at(d, i),
+          dimensions: depot ? { depot, route: '7' } : { route: '7' },
+          late: false,
+          module_version: 1,
+        })),
+      );
+      await deployment.store.insert('metric_events', rows);
+      const answer = await api.call(
+        'GET',
+        `/v1/modules/bus/breakdown?goal=ontime&by=depot&from=${d0}&to=${d0 + 10 * day}`,
+      );
+      expect(answer.status).toBe(200);
+      const body = BreakdownAnswer.parse(answer.body);
+      expect(body).toMatchObject({ dimension: 'depot', statistic: 'mean', minCell: 10, base: 5 });
+      expect(body.days).toEqual([
+        {
+          day: toTimestamp(d0).slice(0, 10),
+          withheld: false,
+          total: 40,
+          // south (4) is suppressed, then the reports without a depot (12) to protect it; they are
+          // not a listed value, so they are left out rather than named.
+          cells: [
+            { value: 'north', count: 25, statistic: 80 },
+            { value: 'south', count: null, statistic: null },
+          ],
+        },
+        {
+          day: toTimestamp(d0 + day).slice(0, 10),
+          withheld: false,
+          total: 30,
+          cells: [
+            { value: 'north', count: 30, statistic: 90 },
+            { value: 'south', count: 0, statistic: null },
+          ],
+        },
+        // Two single reports: no suppression pattern protects them, so the day is withheld whole.
+        { day: toTimestamp(d0 + 2 * day).slice(0, 10), withheld: true, total: null, cells: [] },
+      ]);
+      expect(body.method).toContain('Counts from 1 to 9 are suppressed');
+      const never = await api.call('GET', '/v1/modules/bus/breakdown?goal=ontime&by=driver');
+      expect(never.status).toBe(400);
+      expect(never.body.error.details[0].message).toContain('never');
+      expect((await api.call('GET', '/v1/modules/bus/breakdown?goal=ontime&by=colour')).status).toBe(400);
+      expect((await api.call('GET', '/v1/modules/bus/breakdown?goal=nope&by=depot')).status).toBe(404);
+      expect((await api.call('GET', '/v1/modules/bus/breakdown?goal=ontime')).status).toBe(400);
+      const tooLong = await api.call('GET', `/v1/modules/bus/breakdown?goal=ontime&by=depot&from=0`);
+      expect(tooLong.body.error).toMatchObject({ code: 'limit_exceeded' });
     });
 
     it('writes CSV cells a spreadsheet would run as formulas as text, and numbers as numbers', async () => {

@@ -8,6 +8,7 @@ import type { Bus } from '../../services/ports/bus.js';
 import { type Clock, systemClock } from '../../services/ports/clock.js';
 import type { Store } from '../../services/ports/store.js';
 import { topicSpecs } from '../../services/ports/topics.js';
+import { openTableFileWriter } from '../../services/runtime/adapters.js';
 import { loadConfig } from '../../services/runtime/config.js';
 import { HttpServer } from '../../services/runtime/http.js';
 import { Lifecycle } from '../../services/runtime/lifecycle.js';
@@ -73,6 +74,7 @@ export async function startApi(options: {
     commandKey: options.commandKey ?? testCommandKey,
     http,
     lifecycle,
+    tableFiles: openTableFileWriter,
     ...(options.logKey ? { logKey: options.logKey } : {}),
   };
   await apiRole(ctx);

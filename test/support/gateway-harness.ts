@@ -51,6 +51,7 @@ const emptyStore: Store = {
   },
   select: async () => [],
   maxPerGroup: async () => new Map(),
+  daily: async () => [],
   expire: async (table, beforeMs) => ({ table, beforeMs, rows: 0, partitions: [] }),
 };
 

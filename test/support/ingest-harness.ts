@@ -35,6 +35,12 @@ const modules: PolicyModuleInput[] = [
     owner: 'ada',
     agencies: ['transit-agency'],
     goals: [goal('ontime', 'on_time_rate')],
+    dimensions: [
+      { name: 'line', description: 'Bus line', publish: 'open' },
+      { name: 'd', description: 'Free text, for limit tests', publish: 'open' },
+      { name: 'depot', description: 'Depot', values: ['north', 'south'], publish: 'aggregate' },
+      { name: 'driverId', description: 'Driver', pattern: 'drv-[0-9]{1,6}', publish: 'never' },
+    ],
     constraints: [
       { id: 'cost', metric: 'cost_per_trip', op: '<=', bound: 12, window: '24h', aggregation: 'mean' },
     ],

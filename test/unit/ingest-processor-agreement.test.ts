@@ -132,6 +132,18 @@ describe('ingest and the processor judge events alike', () => {
         value: fc.oneof({ arbitrary: fc.double(), weight: 6 }, fc.integer(), fc.constantFrom('1', null)),
         observedAt: time,
         dimensions: fc.oneof(
+          // Declared ones (the fixture module's line, depot and driverId, this last dropped as never).
+          {
+            arbitrary: fc.record(
+              {
+                line: fc.string({ maxLength: 258 }),
+                depot: fc.constantFrom('north', 'south', 'east'),
+                driverId: fc.constantFrom('drv-1', 'drv-123456', 'drv-x', 'DRV-1'),
+              },
+              { requiredKeys: [] },
+            ),
+            weight: 4,
+          },
           fc.dictionary(fc.stringMatching(/^[A-Za-z0-9._:-]{1,66}$/), fc.string({ maxLength: 258 }), {
             maxKeys: 17,
           }),

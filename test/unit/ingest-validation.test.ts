@@ -40,6 +40,27 @@ describe('validateMetricEvent', () => {
       'dimensions',
     ],
     ['invalid_event', { dimensions: { d: 'x'.repeat(257) } }, 'dimensions.d'],
+    [
+      'undeclared_dimension',
+      { observedAt: now, dimensions: { line: '4', colour: 'red' } },
+      'dimensions.colour',
+    ],
+    [
+      'undeclared_dimension',
+      { observedAt: now, moduleId: 'tram-punctuality', dimensions: { line: '4' } },
+      'dimensions.line',
+    ],
+    ['dimension_value_not_allowed', { observedAt: now, dimensions: { depot: 'east' } }, 'dimensions.depot'],
+    [
+      'dimension_value_not_allowed',
+      { observedAt: now, dimensions: { driverId: 'drv-12x' } },
+      'dimensions.driverId',
+    ],
+    [
+      'dimension_value_not_allowed',
+      { observedAt: now, dimensions: { driverId: 'x-drv-12' } },
+      'dimensions.driverId',
+    ],
   ])('rejects %s (%j) at %s', (reason, overrides, path) => {
     const verdict = judge(event('e-2', overrides));
     expect(verdict.ok).toBe(false);
@@ -47,6 +68,33 @@ describe('validateMetricEvent', () => {
     expect(verdict.reason).toBe(reason);
     expect(verdict.eventId).toBe((overrides as { eventId?: string }).eventId ?? 'e-2');
     expect(verdict.errors.map((e) => e.path)).toContain(path);
+  });
+
+  it('says which dimensions the module declares, and which values a list allows', () => {
+    const undeclared = judge(event('e-5', { observedAt: now, dimensions: { colour: 'red' } }));
+    expect(undeclared.ok ? [] : undeclared.errors).toEqual([
+      {
+        path: 'dimensions.colour',
+        message:
+          'module "bus-punctuality" declares no dimension "colour" (it declares "line", "d", "depot", "driverId")',
+      },
+    ]);
+    const none = judge(
+      event('e-6', { observedAt: now, moduleId: 'tram-punctuality', dimensions: { line: '4' } }),
+    );
+    expect(none.ok ? [] : none.errors[0]?.message).toBe('module "tram-punctuality" declares no dimensions');
+    const value = judge(event('e-7', { observedAt: now, dimensions: { depot: 'east' } }));
+    expect(value.ok ? [] : value.errors[0]?.message).toContain('"north", "south"');
+  });
+
+  it('keeps open and aggregate dimensions and drops those declared never', () => {
+    const verdict = judge(
+      event('e-8', { observedAt: now, dimensions: { line: '4', depot: 'north', driverId: 'drv-1234' } }),
+    );
+    expect(verdict).toMatchObject({ ok: true });
+    if (verdict.ok) expect(verdict.event.dimensions).toEqual({ line: '4', depot: 'north' });
+    const only = judge(event('e-9', { observedAt: now, dimensions: { driverId: 'drv-1' } }));
+    expect(only.ok && !('dimensions' in only.event)).toBe(true);
   });
 
   it("accepts observedAt exactly the module's maxFuture (default 60s) ahead", () => {
@@ -135,6 +183,25 @@ describe('validateMetricRecord', () => {
       now,
     );
     expect(verdict).toMatchObject({ ok: true, agencyId: 'transit-agency', event: { eventId: 'r-1' } });
+  });
+  it('applies the dimension declarations to records produced straight to the topic', () => {
+    const headers = { 'glasshouse-agency': 'transit-agency' };
+    expect(
+      validateMetricRecord(
+        record(event('r-4', { observedAt: now, dimensions: { colour: 'red' } })),
+        headers,
+        registry,
+        now,
+      ),
+    ).toMatchObject({ ok: false, reason: 'undeclared_dimension', errors: [{ path: 'dimensions.colour' }] });
+    const kept = validateMetricRecord(
+      record(event('r-5', { observedAt: now, dimensions: { line: '9', driverId: 'drv-7' } })),
+      headers,
+      registry,
+      now,
+    );
+    expect(kept).toMatchObject({ ok: true });
+    if (kept.ok) expect(kept.event.dimensions).toEqual({ line: '9' });
   });
   it('refuses a record without a usable agency header', () => {
     const cases: Array<Record<string, string>> = [

@@ -158,6 +158,37 @@ describe('PolicyModule', () => {
     expect(problems(ModulePut, { ...goodModule, rationale: ' ' })).toContain('rationale: must not be empty');
     expect(problems(ModulePut, { ...goodModule, rationale: 'raise target after review' })).toEqual([]);
   });
+
+  it('checks dimension declarations and disclosure rules', () => {
+    const dim = (over: Record<string, unknown> = {}) => ({
+      name: 'district',
+      description: 'District',
+      publish: 'open',
+      ...over,
+    });
+    expect(
+      problems(PolicyModule, {
+        ...goodModule,
+        dimensions: [dim(), dim({ name: 'age', publish: 'aggregate' })],
+      }),
+    ).toEqual([]);
+    expect(problems(PolicyModule, { ...goodModule, dimensions: [dim(), dim()] })).toContain(
+      'dimensions.1.name: duplicate dimension "district"',
+    );
+    expect(
+      problems(PolicyModule, { ...goodModule, dimensions: [dim({ publish: 'public' })] }).join(),
+    ).toContain('dimensions.0.publish');
+    expect(problems(PolicyModule, { ...goodModule, dimensions: [dim({ pattern: '(' })] }).join()).toContain(
+      'dimensions.0.pattern: not a regular expression',
+    );
+    expect(
+      problems(PolicyModule, { ...goodModule, dimensions: [dim({ name: '__proto__' })] }).join(),
+    ).toContain('is reserved');
+    expect(problems(PolicyModule, { ...goodModule, disclosure: { minCell: 2 } })).toContain(
+      'disclosure.minCell: must be at least 3',
+    );
+    expect(problems(PolicyModule, { ...goodModule, disclosure: { minCell: 3, base: 1 } })).toEqual([]);
+  });
 });
 
 describe('durations', () => {

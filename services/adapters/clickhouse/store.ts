@@ -1,13 +1,16 @@
 import { Readable } from 'node:stream';
 import { type ClickHouseClient, ClickHouseLogLevel, createClient, drainStream } from '@clickhouse/client';
+import { type DailyAggregate, type DailyQuery, dayMs, maxDailyRows } from '../../ports/daily.js';
 import type { GroundTruth, GroundTruthSource } from '../../ports/ground-truth.js';
 import type { Health } from '../../ports/lifecycle.js';
 import type { ExpiringTable, Expiry } from '../../ports/retention.js';
 import type { Condition, MigrationReport, SelectQuery, Store } from '../../ports/store.js';
 import { type ColumnType, type Row, type TableName, tables } from '../../ports/tables.js';
 import type { Logger } from '../../runtime/logger.js';
+import { checkDailyQuery, checkDailyRows, dailyAggregateOf } from '../sql/daily.js';
 import { StoreClosedError } from '../sql/errors.js';
 import { assertSlug, sqlIdentifier, tableSpec } from '../sql/identifiers.js';
+import { sqlNumber, sqlString } from '../sql/literals.js';
 import { checkApplied, loadMigrations, versionAtLeast } from '../sql/migrations.js';
 import { checkExpiry } from '../sql/retention.js';
 import { decodeRow, encodeJson, validateRows } from '../sql/rows.js';
@@ -187,6 +190,36 @@ export class ClickHouseStore implements Store, GroundTruthSource {
     const sql = `SELECT ${q.groupBy} AS g, toString(max(${q.column})) AS m FROM ${table}${where(q.conditions)} GROUP BY ${q.groupBy}`;
     const raw = await this.rows<{ g: string; m: string }>(sql);
     return new Map(raw.map((r) => [r.g, Number(r.m)]));
+  }
+
+  async daily(query: DailyQuery): Promise<DailyAggregate[]> {
+    checkDailyQuery(query);
+    const str = (v: string) => sqlString(v, 'clickhouse');
+    const num = (v: number) => `toInt64(${sqlNumber(v, 'clickhouse')})`;
+    const day = num(dayMs);
+    // visitParamExtractString (18.16 and current) reads a top-level string field of the stored JSON
+    // text, '' when absent. Keys are unique in it and quotes in values are escaped, so the field found
+    // is the dimension's own.
+    const group =
+      query.dimension === undefined ? "''" : `visitParamExtractString(dimensions, ${str(query.dimension)})`;
+    // FINAL: one row per key (replays are identical rows), as ground-truth.ts reads them.
+    const events =
+      `SELECT event_id, value, observed_ms, ${group} AS grp, ` +
+      `observed_ms - ((observed_ms % ${day}) + ${day}) % ${day} AS day_ms FROM metric_events FINAL ` +
+      `WHERE module_id = ${str(query.moduleId)} AND metric = ${str(query.metric)} ` +
+      `AND observed_ms >= ${num(query.fromMs)} AND observed_ms < ${num(query.toMs)}`;
+    // The quantile is the value at index ⌊q·(n−1)⌋ of the sorted values, as ground-truth.ts's.
+    const quantile =
+      query.quantile === undefined
+        ? 'NULL'
+        : `arraySort(groupArray(value))[toUInt64(floor(${sqlNumber(query.quantile, 'clickhouse')} * (count() - 1))) + 1]`;
+    const sql =
+      'SELECT toString(day_ms) AS day_ms, grp, toString(count()) AS n, sum(value) AS s, min(value) AS mn, ' +
+      `max(value) AS mx, argMax(value, (observed_ms, event_id)) AS last_value, ${quantile} AS quantile ` +
+      `FROM (${events}) GROUP BY day_ms, grp ORDER BY day_ms, grp LIMIT ${maxDailyRows + 1}`;
+    const raw = await this.rows<Record<string, unknown>>(sql);
+    checkDailyRows(raw.length);
+    return raw.map((r) => dailyAggregateOf(r, query.quantile !== undefined));
   }
 
   /** Retention without TTL: drops whole monthly partitions, or closed alerts by mutation (retention.ts). */

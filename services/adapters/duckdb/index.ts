@@ -1,1 +1,2 @@
+export { ParquetWriter } from './parquet-writer.js';
 export { DuckDbStore, type DuckDbStoreOptions } from './store.js';

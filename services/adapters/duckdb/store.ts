@@ -1,12 +1,14 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { type DuckDBAppender, type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { type DailyAggregate, type DailyQuery, dayMs, maxDailyRows } from '../../ports/daily.js';
 import type { GroundTruth, GroundTruthSource } from '../../ports/ground-truth.js';
 import type { Health } from '../../ports/lifecycle.js';
 import type { ExpiringTable, Expiry } from '../../ports/retention.js';
 import type { Condition, MigrationReport, SelectQuery, Store } from '../../ports/store.js';
 import type { ColumnType, Row, TableName } from '../../ports/tables.js';
 import type { Logger } from '../../runtime/logger.js';
+import { checkDailyQuery, checkDailyRows, dailyAggregateOf } from '../sql/daily.js';
 import { StoreClosedError, StoreError, StoreQueryError, StoreUnavailableError } from '../sql/errors.js';
 import { sqlIdentifier, tableSpec } from '../sql/identifiers.js';
 import { sqlNumber, sqlString } from '../sql/literals.js';
@@ -239,6 +241,39 @@ export class DuckDbStore implements Store, GroundTruthSource {
       `max per group from ${table}`,
     );
     return new Map(raw.map((r) => [String(r.g), Number(r.m)]));
+  }
+
+  async daily(query: DailyQuery): Promise<DailyAggregate[]> {
+    checkDailyQuery(query);
+    const str = (v: string) => sqlString(v, 'duckdb');
+    const num = (v: number) => `CAST(${sqlNumber(v, 'duckdb')} AS BIGINT)`;
+    const day = num(dayMs);
+    // A dimension name may hold "." (a path step in JSON paths): quoted as one key.
+    const group =
+      query.dimension === undefined
+        ? "''"
+        : `coalesce(json_extract_string(dimensions, ${str(`$."${query.dimension}"`)}), '')`;
+    // One row per key (replays are identical rows, any one will do), as ground-truth.ts reads them.
+    const events =
+      `SELECT DISTINCT ON (agency_id, event_id) event_id, value, observed_ms, ${group} AS grp, ` +
+      `observed_ms - ((observed_ms % ${day}) + ${day}) % ${day} AS day_ms FROM metric_events ` +
+      `WHERE module_id = ${str(query.moduleId)} AND metric = ${str(query.metric)} ` +
+      `AND observed_ms >= ${num(query.fromMs)} AND observed_ms < ${num(query.toMs)}`;
+    // The quantile is the value at index ⌊q·(n−1)⌋ of the sorted values, as ground-truth.ts's.
+    const quantile =
+      query.quantile === undefined
+        ? 'NULL'
+        : `list_sort(list(value))[CAST(floor(${sqlNumber(query.quantile, 'duckdb')} * (count(*) - 1)) AS BIGINT) + 1]`;
+    const sql =
+      'SELECT day_ms, grp, count(*) AS n, sum(value) AS s, min(value) AS mn, max(value) AS mx, ' +
+      `arg_max(value, (observed_ms, event_id)) AS last_value, ${quantile} AS quantile ` +
+      `FROM (${events}) GROUP BY day_ms, grp ORDER BY day_ms, grp LIMIT ${maxDailyRows + 1}`;
+    const raw = await this.serialized(
+      async (c) => (await c.runAndReadAll(sql)).getRowObjectsJS(),
+      'daily aggregates',
+    );
+    checkDailyRows(raw.length);
+    return raw.map((r) => dailyAggregateOf(r as Record<string, unknown>, query.quantile !== undefined));
   }
 
   /** Retention: deletes the expired rows, then checkpoints so their space is reused (retention.ts). */

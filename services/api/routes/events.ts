@@ -3,6 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { Slug, toTimestamp } from '../../../schemas/common.js';
 import type { OpenEvent } from '../../../schemas/queries.js';
+import type { ModuleVersion } from '../../../schemas/registry.js';
+import { openDimensions } from '../../core/validation/index.js';
 import type { Row } from '../../ports/tables.js';
 import { checkRange, limitExceeded, queryLimits, TimeParam } from '../bounds.js';
 import { csvRecord } from '../csv.js';
@@ -31,10 +33,15 @@ export const eventColumns = [
   'dimensions',
 ] as const;
 
-function openEvent(row: Row<'metric_events'>): OpenEvent {
+/**
+ * A stored event as the public may see it: only the dimensions the module declares `open` now
+ * (`aggregate` ones appear only in protected breakdowns; undeclared ones, on events stored before a
+ * declaration changed, are left out too).
+ */
+export function openEvent(row: Row<'metric_events'>, module: Pick<ModuleVersion, 'dimensions'>): OpenEvent {
   const dimensions =
     typeof row.dimensions === 'object' && row.dimensions !== null && !Array.isArray(row.dimensions)
-      ? (row.dimensions as Record<string, string>)
+      ? openDimensions(row.dimensions as Record<string, unknown>, module)
       : {};
   return {
     moduleId: row.module_id,
@@ -50,14 +57,14 @@ function openEvent(row: Row<'metric_events'>): OpenEvent {
   };
 }
 
-function* ndjson(rows: Row<'metric_events'>[]): Generator<string> {
-  for (const row of rows) yield `${JSON.stringify(openEvent(row))}\n`;
+function* ndjson(rows: Row<'metric_events'>[], module: ModuleVersion): Generator<string> {
+  for (const row of rows) yield `${JSON.stringify(openEvent(row, module))}\n`;
 }
 
-function* csv(rows: Row<'metric_events'>[]): Generator<string> {
+function* csv(rows: Row<'metric_events'>[], module: ModuleVersion): Generator<string> {
   yield csvRecord(eventColumns);
   for (const row of rows) {
-    const event = openEvent(row);
+    const event = openEvent(row, module);
     yield csvRecord(
       eventColumns.map((column) =>
         column === 'dimensions' ? JSON.stringify(event.dimensions) : event[column],
@@ -78,14 +85,14 @@ function wantsCsv(accept: string | undefined, format: 'ndjson' | 'csv' | undefin
 
 /**
  * `GET /v1/modules/:id/events?from=&to=[&metric=]`: the stored raw events (late ones included,
- * flagged) in observedAt order, as NDJSON or, with `Accept: text/csv`, CSV. Open data: every
- * published number can be recomputed from it. Bounded by `deps.exports` (429 with Retry-After).
+ * flagged) in observedAt order, as NDJSON or, with `Accept: text/csv`, CSV, with their `open`
+ * dimensions only. Open data: every published number can be recomputed from it. Bounded by `deps.exports` (429 with Retry-After).
  */
 export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get<{ Params: { id: string } }>('/v1/modules/:id/events', async (request, reply) => {
     const id = slugParam(request.params.id, 'id');
     const query = parseOr400(EventsQuery, request.query, 'the query');
-    moduleOr404(deps, id);
+    const module = moduleOr404(deps, id);
     checkRange(query.from, query.to, 'eventsRangeMs');
     // Held until the answer is sent or the client goes away.
     const release = deps.exports.admit(request.ip);
@@ -101,7 +108,7 @@ export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
     void reply
       .header('content-type', asCsv ? 'text/csv; charset=utf-8; header=present' : 'application/x-ndjson')
       .header('content-disposition', `inline; filename="${id}-events.${asCsv ? 'csv' : 'ndjson'}"`);
-    return reply.send(Readable.from(asCsv ? csv(rows) : ndjson(rows)));
+    return reply.send(Readable.from(asCsv ? csv(rows, module) : ndjson(rows, module)));
   });
 }
 

@@ -5,6 +5,7 @@ export {
   validateCommandRecord,
 } from './command.js';
 export { commandSignatureValid, deriveCommandKey, signCommand } from './command-signature.js';
+export { checkDimensions, type DimensionCheck, dimensionDeclaration, openDimensions } from './dimensions.js';
 export { type JsonParse, jsonErrorPosition, parseJson } from './json.js';
 export {
   defaultMaxFutureMs,

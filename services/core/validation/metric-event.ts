@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { type IssueDetail, issueDetails, isWellFormedText, parseDuration } from '../../../schemas/common.js';
 import { MetricEvent, maxDimensions } from '../../../schemas/metric-event.js';
 import type { ModuleVersion } from '../../../schemas/registry.js';
+import { checkDimensions } from './dimensions.js';
 
 /** How far in the future observedAt may be when the module sets no `maxFuture`. */
 export const defaultMaxFutureMs = 60_000;
@@ -21,7 +22,9 @@ export type RejectionReason =
   | 'agency_not_allowed'
   | 'unknown_metric'
   | 'observed_in_future'
-  | 'reserved_dimension';
+  | 'reserved_dimension'
+  | 'undeclared_dimension'
+  | 'dimension_value_not_allowed';
 
 /** An event that passed the schema and the registry rules; `observedAt` is epoch ms. */
 export interface ValidEvent {
@@ -53,8 +56,10 @@ export interface EventRules {
 /**
  * Validates one metric event against the schema (`schemas/metric-event.ts`) and the registry:
  * the module exists and is active, the agency may report for it, the metric is one a goal or
- * constraint of the module names, observedAt is at most 5 minutes ahead, and no dimension uses a
- * name that JavaScript objects treat specially. Pure; shared by ingest and the processor.
+ * constraint of the module names, observedAt is at most 5 minutes ahead, no dimension uses a
+ * name that JavaScript objects treat specially, and every dimension and value is one the module
+ * declares (those declared `never` are dropped from the event returned). Pure; shared by ingest and
+ * the processor.
  */
 export function validateMetricEvent(raw: unknown, rules: EventRules): EventVerdict {
   const event = fastParse(raw) ?? slowParse(raw);
@@ -101,6 +106,17 @@ function checkRules(event: ValidEvent, rules: EventRules): EventVerdict {
       'observedAt',
       `must be at most ${module.maxFuture ?? '60s'} in the future (the module's maxFuture)`,
     );
+  }
+  const dimensions = checkDimensions(event.dimensions, module);
+  if (!dimensions.ok) return reject(event, dimensions.reason, dimensions.path, dimensions.message);
+  if (dimensions.dimensions !== event.dimensions) {
+    // Dimensions declared `never` are dropped here, before the event is published or stored.
+    const { dimensions: _dropped, ...rest } = event;
+    return {
+      ok: true,
+      event: dimensions.dimensions ? { ...rest, dimensions: dimensions.dimensions } : rest,
+      module,
+    };
   }
   return { ok: true, event, module };
 }
