@@ -3,6 +3,7 @@
 // API and /v1/live; views for endpoints a server lacks say so in words instead of breaking.
 import { getJson } from './api.js';
 import { renderAudit } from './audit.js';
+import { breakdownHtml, downloadsHtml, mountBreakdown } from './breakdown.js';
 import { GoalChart } from './chart.js';
 import { renderComparison, renderComparisons } from './compare.js';
 import {
@@ -34,6 +35,8 @@ const state = {
   /** alert id -> latest open version */
   alerts: new Map(),
   charts: new Map(),
+  /** Destroys the module page's breakdown chart (set while a module page is shown). */
+  unmountBreakdown: undefined,
   registry: 'loading',
   audit: undefined,
 };
@@ -269,7 +272,7 @@ function moduleHtml(module) {
       <p class="module-foot small">
         <span class="freshness muted">${esc(freshnessText(module.id))}</span>
         ${module.comparisonGroup ? `<a href="#/compare/${esc(module.comparisonGroup)}">Compare with the alternatives</a>` : ''}
-        <a href="/v1/modules/${esc(module.id)}/events">Raw reports (open data)</a>
+        <a class="open-data-link" href="#/module/${esc(module.id)}">Open data</a>
       </p>
     </article>`;
 }
@@ -351,6 +354,8 @@ function patchSummary() {
 function clearCharts() {
   for (const chart of state.charts.values()) chart.destroy();
   state.charts.clear();
+  state.unmountBreakdown?.();
+  state.unmountBreakdown = undefined;
 }
 
 function demoBanner(modules) {
@@ -369,8 +374,9 @@ function renderModule(id) {
     )}</div><p><a href="#/">All modules</a></p></section>`;
     return;
   }
-  view.innerHTML = `<p class="small"><a href="#/">← All modules</a> · ${esc(module.domain.replace(/[-_]/g, ' '))}</p>${demoBanner([module])}${moduleHtml(module)}`;
+  view.innerHTML = `<p class="small"><a href="#/">← All modules</a> · ${esc(module.domain.replace(/[-_]/g, ' '))}</p>${demoBanner([module])}${moduleHtml(module)}<div class="module-data" data-module-data="${esc(module.id)}">${breakdownHtml(module)}${downloadsHtml(module)}</div>`;
   mountCharts(module);
+  state.unmountBreakdown = mountBreakdown(view.querySelector('.module-data'), module);
 }
 
 function renderModules() {
