@@ -83,7 +83,7 @@ function fakeTargets() {
   return {
     log,
     seen: calls.seen,
-    targets: { bus, store, inserts: store },
+    targets: { bus, store },
     hold(what: string) {
       const d = new Deferred();
       holds.set(what, d);
@@ -293,7 +293,7 @@ describe('PartitionWriter', () => {
     const bus = { async publish() {} } as unknown as Bus;
     const w = new PartitionWriter({
       partition: 0,
-      targets: { bus, store, inserts: store },
+      targets: { bus, store },
       timed: (work) => work,
       backoff: { baseMs: 5, capMs: 20 },
       logger: pino({ level: 'silent' }),
