@@ -1,5 +1,5 @@
 import type { AlertEvent } from '../../schemas/alert.js';
-import type { PerformanceUpdate } from '../../schemas/performance.js';
+import { type PerformanceUpdateMs, publicUpdate } from '../../schemas/performance.js';
 import { mergeRollupRows, type RollupRow, rollupKeyOf } from '../core/performance/index.js';
 import type { Bus, OutgoingRecord } from '../ports/bus.js';
 import type { Store } from '../ports/store.js';
@@ -14,7 +14,7 @@ export interface Outputs {
   deadLetters: DeadLetter[];
   events: Row<'metric_events'>[];
   alerts: AlertEvent[];
-  updates: PerformanceUpdate[];
+  updates: PerformanceUpdateMs[];
   /** Full rows for buckets the engine holds. */
   rollups: RollupRow[];
   /** Partial rows for buckets it no longer holds: merged into the stored row, once. */
@@ -228,15 +228,16 @@ export function alertRow(a: AlertEvent): Row<'alerts'> {
   };
 }
 
-export function updateRow(u: PerformanceUpdate): Row<'performance_updates'> {
+/** The stored row: `as_of_ms` for the system, the public shape as the body the API answers with. */
+export function updateRow(u: PerformanceUpdateMs): Row<'performance_updates'> {
   return {
     module_id: u.moduleId,
     goal_id: u.goalId,
-    as_of_ms: Date.parse(u.asOf),
+    as_of_ms: u.asOfMs,
     module_version: u.moduleVersion,
     status: u.status,
     value: u.value ?? 0,
-    body: u,
+    body: publicUpdate(u),
   };
 }
 

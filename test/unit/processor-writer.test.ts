@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { PerformanceUpdate } from '../../schemas/performance.js';
+import type { PerformanceUpdateMs } from '../../schemas/performance.js';
 import type { RollupRow } from '../../services/core/performance/index.js';
 import type { Bus, OutgoingRecord } from '../../services/ports/bus.js';
 import type { Store } from '../../services/ports/store.js';
@@ -112,11 +112,11 @@ function outputs(
         ({
           moduleId: 'm',
           goalId,
-          asOf: new Date(at).toISOString(),
+          asOfMs: at,
           status: 'on_track',
           value: 1,
           moduleVersion: 1,
-        }) as unknown as PerformanceUpdate,
+        }) as unknown as PerformanceUpdateMs,
     ),
   );
   o.rollups.push(
