@@ -126,7 +126,7 @@ async function run(): Promise<void> {
       return p.ready(120_000);
     };
     const apiPort = await start('api');
-    const [, ingestPort, gatewayPort] = await Promise.all([
+    const [processorPort, ingestPort, gatewayPort] = await Promise.all([
       start('processor'),
       start('ingest'),
       start('gateway'),
@@ -134,7 +134,7 @@ async function run(): Promise<void> {
     const api = `http://127.0.0.1:${apiPort}`;
     const ingest = `http://127.0.0.1:${ingestPort}`;
     const live = `ws://127.0.0.1:${gatewayPort}/v1/live`;
-    say(`roles up: api ${apiPort}, ingest ${ingestPort}, gateway ${gatewayPort}, processor`);
+    say(`roles up: api ${apiPort}, ingest ${ingestPort}, gateway ${gatewayPort}, processor ${processorPort}`);
     const key = await seed(api, adminToken);
 
     await admin.connect();
@@ -227,6 +227,20 @@ async function run(): Promise<void> {
       }
     }
     loopDelay.disable();
+    // Each role's own event loop delay since it started (what a pause inside a role adds to the p99).
+    const lags: string[] = [];
+    for (const [role, port] of [
+      ['ingest', ingestPort],
+      ['processor', processorPort],
+      ['gateway', gatewayPort],
+    ] as const) {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const metric = (name: string) =>
+        Number(new RegExp(`^glasshouse_nodejs_eventloop_lag_${name}_seconds (\\S+)$`, 'm').exec(text)?.[1]) *
+        1000;
+      lags.push(`${role} p99 ${metric('p99').toFixed(0)} ms, max ${metric('max').toFixed(0)} ms`);
+    }
+    say(`roles' event loop delay since start: ${lags.join('; ')}`);
     const of = (which: 'glasshouse' | 'floor', k: 'p50' | 'p99') => results[which].map((r) => r[k]);
     const line = (which: 'glasshouse' | 'floor') =>
       `p50 ${spread(of(which, 'p50'))} ms, p99 ${spread(of(which, 'p99'))} ms, ` +
