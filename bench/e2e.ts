@@ -2,8 +2,10 @@
  * The latency users feel, end to end: the four roles as separate processes (the real bin: api,
  * processor, ingest, gateway) on Kafka + ClickHouse, `--rate` events/s (default 5,000) offered to
  * ingest's HTTP API, open loop (a request every 25 ms whatever the answers do). Once per 50 ms one of
- * the events is a probe: a `last` goal of one of 20 probe modules, whose value flips it between off
- * and on track, so each probe changes a status. Measured: from the 202 of the request that carried
+ * the events is a probe: a `last` goal of one of 100 probe modules (each gets one every 5 s), whose
+ * value flips it between off and on track, so each probe changes a status. A probe is unanswered
+ * when its frame never comes: lost, or superseded by the next probe of its module in the same batch
+ * (which only happens when the processor is 5 s behind). Measured: from the 202 of the request that carried
  * the probe to the probe's update frame arriving on a WebSocket subscribed to its module.
  *
  * Floor, same run, same broker, same offered load: the same records published with a bare kafkajs
@@ -45,7 +47,7 @@ const rounds = Number(args.rounds);
 const rate = Number(args.rate);
 const tickMs = 25;
 const perTick = Math.round((rate * tickMs) / 1000);
-const probeModules = 20;
+const probeModules = 100;
 const loadModules = 100;
 const agency = 'bench-agency';
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -236,8 +238,11 @@ async function run(): Promise<void> {
     ] as const) {
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       const metric = (name: string) =>
-        Number(new RegExp(`^glasshouse_nodejs_eventloop_lag_${name}_seconds (\\S+)$`, 'm').exec(text)?.[1]) *
-        1000;
+        Number(
+          new RegExp(`^glasshouse_nodejs_eventloop_lag_${name}_seconds(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(
+            text,
+          )?.[1],
+        ) * 1000;
       lags.push(`${role} p99 ${metric('p99').toFixed(0)} ms, max ${metric('max').toFixed(0)} ms`);
     }
     say(`roles' event loop delay since start: ${lags.join('; ')}`);
