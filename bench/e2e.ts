@@ -6,7 +6,7 @@
  * value flips it between off and on track, so each probe changes a status. A probe is unanswered
  * when its frame never comes: lost, or superseded by the next probe of its module in the same batch
  * (which only happens when the processor is 5 s behind). Measured: from the 202 of the request that carried
- * the probe to the probe's update frame arriving on a WebSocket subscribed to its module.
+ * the probe to the probe's update frame arriving on a WebSocket subscribed to the probe modules' domain.
  *
  * Floor, same run, same broker, same offered load: the same records published with a bare kafkajs
  * producer (idempotent, acks from all in-sync replicas, as the Kafka bus publishes), consumed by a
@@ -161,8 +161,8 @@ async function run(): Promise<void> {
       const m = JSON.parse(raw.toString()) as { type: string; data?: { moduleId: string; value: number } };
       if (m.type === 'update' && m.data) probes.arrived(`${m.data.moduleId}:${m.data.value}`);
     });
-    for (let i = 0; i < probeModules; i++)
-      glasshouseSocket.send(JSON.stringify({ op: 'subscribe', channel: `module:probe-${i}` }));
+    // The probe modules form a domain of their own: one channel carries all their updates.
+    glasshouseSocket.send(JSON.stringify({ op: 'subscribe', channel: 'domain:probes' }));
     const floorSocket = await connect(`ws://127.0.0.1:${relayPort}/`);
     floorSocket.on('message', (raw) => {
       const m = JSON.parse(raw.toString()) as { data: { moduleId: string; value: number } };
@@ -454,7 +454,7 @@ async function seed(api: string, adminToken: string): Promise<string> {
     id,
     owner: 'bench-owner',
     agencies: [agency],
-    domain: 'bench',
+    domain: aggregation === 'last' ? 'probes' : 'bench',
     title: `Module ${id}`,
     summary: 'A module of the end-to-end bench.',
     constraints: [],
