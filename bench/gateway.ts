@@ -24,6 +24,7 @@ import * as hdr from 'hdr-histogram-js';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import WebSocket, { WebSocketServer } from 'ws';
+import { type PerformanceUpdateMs, publicUpdate } from '../schemas/performance.js';
 import { ModuleVersion } from '../schemas/registry.js';
 import { MemoryBus } from '../services/adapters/memory/index.js';
 import { wireGateway } from '../services/gateway/role.js';
@@ -191,8 +192,9 @@ function serverChild(): void {
   let stop: () => Promise<void> = async () => {};
   let seq = 0;
   let lastMs = 0;
-  // The same PerformanceUpdate for both servers; asOf carries the publish time for latency.
-  const update = () => {
+  // The same update for both servers, as the processor publishes it (asOf in epoch ms); the frame's
+  // asOf text carries the publish time for latency. The bare server formats it, as the gateway does.
+  const update = (): PerformanceUpdateMs => {
     // Strictly increasing times keep every update fresh for the gateway's latest-per-goal state.
     lastMs = Math.max(Date.now(), lastMs + 1);
     seq += 1;
@@ -204,7 +206,7 @@ function serverChild(): void {
       metric: 'on_time_rate',
       aggregation: 'mean',
       window: '1h',
-      asOf: new Date(lastMs).toISOString(),
+      asOfMs: lastMs,
       value: 90 + (seq % 10),
       count: 1200,
       target: 90,
@@ -227,7 +229,13 @@ function serverChild(): void {
         await new Promise((resolve) => wss.once('listening', resolve));
         publish = async () => {
           const bytes = Buffer.from(
-            JSON.stringify({ type: 'update', channel: 'module:bench', epoch: 'bare', seq, data: update() }),
+            JSON.stringify({
+              type: 'update',
+              channel: 'module:bench',
+              epoch: 'bare',
+              seq,
+              data: publicUpdate(update()),
+            }),
           );
           for (const ws of wss.clients) ws.send(bytes, { binary: false });
         };

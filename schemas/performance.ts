@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Duration, Slug, Timestamp } from './common.js';
+import { Duration, Slug, Timestamp, toTimestamp } from './common.js';
 import { Aggregation } from './registry.js';
 
 export const GoalStatus = z.enum(['on_track', 'at_risk', 'off_track', 'no_data']);
@@ -31,6 +31,44 @@ export const PerformanceUpdate = z.strictObject({
   trend: z.number().nullable(),
 });
 export type PerformanceUpdate = z.output<typeof PerformanceUpdate>;
+
+/**
+ * A PerformanceUpdate inside the system (the engine, the `performance.updates` topic between the
+ * processor and the gateway, the gateway's state): `asOfMs` in epoch ms instead of `asOf` text. The
+ * public shape, with RFC 3339 text, is made once where it leaves: the stored body the API answers
+ * with, and the gateway's WebSocket frames (`publicUpdate`).
+ */
+export const PerformanceUpdateMs = PerformanceUpdate.omit({ asOf: true }).extend({
+  asOfMs: z.number().int().min(0),
+});
+export type PerformanceUpdateMs = z.output<typeof PerformanceUpdateMs>;
+
+/** The public shape of an update (fields in the order of PerformanceUpdate). */
+export function publicUpdate(u: PerformanceUpdateMs): PerformanceUpdate {
+  return {
+    moduleId: u.moduleId,
+    moduleVersion: u.moduleVersion,
+    goalId: u.goalId,
+    ruleKind: u.ruleKind,
+    metric: u.metric,
+    aggregation: u.aggregation,
+    window: u.window,
+    asOf: toTimestamp(u.asOfMs),
+    value: u.value,
+    count: u.count,
+    target: u.target,
+    shortfall: u.shortfall,
+    status: u.status,
+    stagnating: u.stagnating,
+    trend: u.trend,
+  };
+}
+
+/** An update as stored: the public body with the `as_of_ms` column beside it. */
+export function storedUpdate(body: PerformanceUpdate, asOfMs: number): PerformanceUpdateMs {
+  const { asOf: _text, ...rest } = body;
+  return { ...rest, asOfMs };
+}
 
 /** The verdict word for a status and the stagnation flag. */
 export function verdictOf(status: GoalStatus, stagnating: boolean): Verdict {

@@ -1,6 +1,11 @@
 import { Counter, type Registry } from 'prom-client';
 import { AlertEvent } from '../../schemas/alert.js';
-import { PerformanceUpdate } from '../../schemas/performance.js';
+import {
+  PerformanceUpdate,
+  PerformanceUpdateMs,
+  publicUpdate,
+  storedUpdate,
+} from '../../schemas/performance.js';
 import type { AlertVersions } from '../oversight/alert-versions.js';
 import type { Bus, Consumption, IncomingRecord } from '../ports/bus.js';
 import type { Component, Health } from '../ports/lifecycle.js';
@@ -17,6 +22,14 @@ export interface LiveFeedOptions {
   /** What the store knows, read once at start (after the readers joined) so a restart starts full. */
   snapshot?: () => Promise<LiveSnapshot>;
 }
+
+/**
+ * A `performance.updates` record: asOf in epoch ms, or (written before the system kept epoch ms
+ * inside, still in the topic after an upgrade) the public shape with RFC 3339 text.
+ */
+const updateRecord = PerformanceUpdateMs.or(
+  PerformanceUpdate.transform((u) => storedUpdate(u, Date.parse(u.asOf))),
+);
 
 /** Attempts at reading the start snapshot before the gateway gives up starting. */
 const snapshotAttempts = 5;
@@ -79,7 +92,7 @@ export class LiveFeed implements Component {
         const began = Date.now();
         const { updates, alerts } = await read();
         // Straight into the state: nobody is subscribed yet, and the hub's history is for live messages.
-        for (const update of updates) this.state.applyUpdate(update);
+        for (const { update, shown } of updates) this.state.applyUpdate(update, shown);
         for (const alert of alerts) this.state.applyAlert(alert);
         this.logger.info(
           { updates: updates.length, openAlerts: alerts.length, ms: Date.now() - began },
@@ -108,17 +121,19 @@ export class LiveFeed implements Component {
   }
 
   /** Applies one performance update and publishes it to its module, domain and (on a status change) scoreboard channels. */
-  publishUpdate(update: PerformanceUpdate): void {
-    const effect = this.state.applyUpdate(update);
+  publishUpdate(update: PerformanceUpdateMs): void {
+    // The public shape (asOf as RFC 3339 text) is made here, once, for the state and every frame.
+    const shown = publicUpdate(update);
+    const effect = this.state.applyUpdate(update, shown);
     if (!effect.fresh) return;
     const rule = `${update.ruleKind}:${update.goalId}`;
     const moduleChannel = `module:${update.moduleId}`;
-    this.hub.publish(moduleChannel, 'update', update, `${moduleChannel}|${rule}`);
+    this.hub.publish(moduleChannel, 'update', shown, `${moduleChannel}|${rule}`);
     const domain = this.state.domainOf(update.moduleId);
     if (domain !== undefined)
-      this.hub.publish(`domain:${domain}`, 'update', update, `domain|${update.moduleId}|${rule}`);
+      this.hub.publish(`domain:${domain}`, 'update', shown, `domain|${update.moduleId}|${rule}`);
     if (effect.statusChanged)
-      this.hub.publish('scoreboard', 'update', update, `scoreboard|${update.moduleId}|${rule}`);
+      this.hub.publish('scoreboard', 'update', shown, `scoreboard|${update.moduleId}|${rule}`);
   }
 
   /** Applies one alert version and publishes it to `alerts`, `alerts:<moduleId>` and `scoreboard`. Never conflated. */
@@ -130,7 +145,7 @@ export class LiveFeed implements Component {
   }
 
   private onUpdate(record: IncomingRecord): void {
-    const update = this.decode(record, PerformanceUpdate);
+    const update = this.decode(record, updateRecord);
     if (update) this.publishUpdate(update);
   }
 

@@ -1,12 +1,13 @@
 import type { AlertEvent } from '../../schemas/alert.js';
-import { PerformanceUpdate } from '../../schemas/performance.js';
+import { PerformanceUpdate, type PerformanceUpdateMs, storedUpdate } from '../../schemas/performance.js';
 import type { ModuleVersion } from '../../schemas/registry.js';
 import { latestOpenAlerts } from '../ports/alert-queries.js';
 import { maxSelectRows, type Store } from '../ports/store.js';
 
 /** What a starting gateway knows before it follows the bus: the latest update per rule and the open alerts. */
 export interface LiveSnapshot {
-  updates: PerformanceUpdate[];
+  /** Each with its stored body, the public shape the frames carry. */
+  updates: Array<{ update: PerformanceUpdateMs; shown: PerformanceUpdate }>;
   alerts: AlertEvent[];
 }
 
@@ -24,7 +25,7 @@ export async function loadLiveSnapshot(
   modules: ModuleVersion[],
   now: number,
 ): Promise<LiveSnapshot> {
-  const updates: PerformanceUpdate[] = [];
+  const updates: LiveSnapshot['updates'] = [];
   const alerts: AlertEvent[] = [];
   for (let i = 0; i < modules.length; i += chunkSize) {
     const chunk = modules.slice(i, i + chunkSize);
@@ -37,12 +38,13 @@ export async function loadLiveSnapshot(
       orderBy: [{ column: 'as_of_ms', direction: 'desc' }],
       limit: maxSelectRows,
     });
-    const latest = new Map<string, PerformanceUpdate>();
+    const latest = new Map<string, LiveSnapshot['updates'][number]>();
     for (const row of rows) {
       const key = `${row.module_id}\u0000${row.goal_id}`;
       if (latest.has(key)) continue;
       const parsed = PerformanceUpdate.safeParse(row.body);
-      if (parsed.success) latest.set(key, parsed.data);
+      if (parsed.success)
+        latest.set(key, { update: storedUpdate(parsed.data, row.as_of_ms), shown: parsed.data });
     }
     for (const module of chunk) {
       for (const rule of [...module.goals, ...module.constraints]) {
@@ -57,7 +59,8 @@ export async function loadLiveSnapshot(
           limit: 1,
         });
         const parsed = row ? PerformanceUpdate.safeParse(row.body) : undefined;
-        if (parsed?.success) latest.set(key, parsed.data);
+        if (parsed?.success)
+          latest.set(key, { update: storedUpdate(parsed.data, row!.as_of_ms), shown: parsed.data });
       }
     }
     updates.push(...latest.values());

@@ -1,5 +1,10 @@
 import type { AlertEvent } from '../../schemas/alert.js';
-import type { GoalStatus, PerformanceUpdate } from '../../schemas/performance.js';
+import {
+  type GoalStatus,
+  type PerformanceUpdate,
+  type PerformanceUpdateMs,
+  publicUpdate,
+} from '../../schemas/performance.js';
 import type { RegistryView } from '../ports/registry.js';
 
 /** One row of the public scoreboard: a sociotechnician and how their modules' goals stand now. */
@@ -20,20 +25,27 @@ export interface UpdateEffect {
   statusChanged: boolean;
 }
 
+/** A goal's latest update: its time in epoch ms, and the public shape the frames carry. */
+interface Known {
+  asOfMs: number;
+  shown: PerformanceUpdate;
+}
+
 /**
  * The gateway's in-memory picture, fed by the bus: the latest update per goal and the latest
  * version of every open alert. Snapshots are built from it. Memory: one update per rule of every
  * module seen, one alert per open alert.
  */
 export class LiveState {
-  private readonly updates = new Map<string, Map<string, PerformanceUpdate>>();
+  private readonly updates = new Map<string, Map<string, Known>>();
   private readonly openAlerts = new Map<string, AlertEvent>();
   /** Latest version seen per alert id, resolved ones included, so a late older version is ignored. */
   private readonly alertVersions = new Map<string, number>();
 
   constructor(private readonly registry: RegistryView) {}
 
-  applyUpdate(update: PerformanceUpdate): UpdateEffect {
+  /** Applies an update; `shown` is its public shape (made here when the caller has none). */
+  applyUpdate(update: PerformanceUpdateMs, shown: PerformanceUpdate = publicUpdate(update)): UpdateEffect {
     let goals = this.updates.get(update.moduleId);
     if (!goals) {
       goals = new Map();
@@ -41,11 +53,10 @@ export class LiveState {
     }
     const key = `${update.ruleKind}:${update.goalId}`;
     const previous = goals.get(key);
-    if (previous && Date.parse(previous.asOf) > Date.parse(update.asOf))
-      return { fresh: false, statusChanged: false };
-    goals.set(key, update);
+    if (previous && previous.asOfMs > update.asOfMs) return { fresh: false, statusChanged: false };
+    goals.set(key, { asOfMs: update.asOfMs, shown });
     const statusChanged =
-      !previous || previous.status !== update.status || previous.stagnating !== update.stagnating;
+      !previous || previous.shown.status !== update.status || previous.shown.stagnating !== update.stagnating;
     return { fresh: true, statusChanged };
   }
 
@@ -88,7 +99,7 @@ export class LiveState {
   }
 
   moduleUpdates(moduleId: string): PerformanceUpdate[] {
-    return [...(this.updates.get(moduleId)?.values() ?? [])];
+    return [...(this.updates.get(moduleId)?.values() ?? [])].map((k) => k.shown);
   }
 
   alerts(moduleId?: string): AlertEvent[] {
@@ -121,7 +132,7 @@ export class LiveState {
       r.modules += 1;
       const current = this.updates.get(module.id);
       for (const goal of module.goals) {
-        const update = current?.get(`goal:${goal.id}`);
+        const update = current?.get(`goal:${goal.id}`)?.shown;
         r.goals[update?.status ?? 'no_data'] += 1;
         if (update?.stagnating) r.stagnating += 1;
       }

@@ -1,5 +1,5 @@
 import type { AlertEvent } from '../../schemas/alert.js';
-import type { PerformanceUpdate } from '../../schemas/performance.js';
+import { type PerformanceUpdateMs, publicUpdate } from '../../schemas/performance.js';
 import { mergeRollupRows, type RollupRow, rollupKeyOf } from '../core/performance/index.js';
 import type { Bus, OutgoingRecord } from '../ports/bus.js';
 import type { Store } from '../ports/store.js';
@@ -14,7 +14,7 @@ export interface Outputs {
   deadLetters: DeadLetter[];
   events: Row<'metric_events'>[];
   alerts: AlertEvent[];
-  updates: PerformanceUpdate[];
+  updates: PerformanceUpdateMs[];
   /** Full rows for buckets the engine holds. */
   rollups: RollupRow[];
   /** Partial rows for buckets it no longer holds: merged into the stored row, once. */
@@ -50,9 +50,6 @@ export const storeSteps = ['dead_letters', 'metric_events', 'alerts', 'performan
 export type Step = (typeof busSteps)[number] | (typeof storeSteps)[number] | 'rollups';
 export type Lane = 'bus' | 'store';
 
-/** Where the steps' rows go: the store itself, or an InsertCoalescer in front of it. */
-export type Inserts = Pick<Store, 'insert'>;
-
 /** A write step that failed; retrying the flush resumes at this step. */
 export class SinkError extends Error {
   readonly code = 'sink_failed';
@@ -69,7 +66,6 @@ export class SinkError extends Error {
 export interface WriteTargets {
   bus: Bus;
   store: Store;
-  inserts: Inserts;
 }
 
 /**
@@ -138,23 +134,23 @@ export class PendingWrite {
     if (failed) throw failed.reason;
   }
 
-  private async run(step: Step, { bus, store, inserts }: WriteTargets): Promise<void> {
+  private async run(step: Step, { bus, store }: WriteTargets): Promise<void> {
     const o = this.outputs;
     switch (step) {
       case 'dlq_publish':
         return publish(bus, Topics.metricsDlq, o.deadLetters.map(toDlqRecord));
       case 'dead_letters':
         return insert(
-          inserts,
+          store,
           'dead_letters',
           o.deadLetters.map((d) => toDeadLetterRow(d, o.atMs)),
         );
       case 'metric_events':
-        return insert(inserts, 'metric_events', o.events);
+        return insert(store, 'metric_events', o.events);
       case 'alerts':
-        return insert(inserts, 'alerts', o.alerts.map(alertRow));
+        return insert(store, 'alerts', o.alerts.map(alertRow));
       case 'performance_updates':
-        return insert(inserts, 'performance_updates', o.updates.map(updateRow));
+        return insert(store, 'performance_updates', o.updates.map(updateRow));
       case 'publish_updates':
         return publish(
           bus,
@@ -175,7 +171,7 @@ export class PendingWrite {
         });
         const merged = await this.merged;
         const mergedKeys = new Set(merged.map(rollupKeyOf));
-        return insert(inserts, 'rollups', [
+        return insert(store, 'rollups', [
           ...o.rollups.filter((r) => !mergedKeys.has(rollupKeyOf(r))),
           ...merged,
         ]);
@@ -214,8 +210,8 @@ async function publish(bus: Bus, topic: string, records: OutgoingRecord[]) {
   if (records.length > 0) await bus.publish(topic, records);
 }
 
-async function insert<T extends Parameters<Store['insert']>[0]>(inserts: Inserts, table: T, rows: Row<T>[]) {
-  if (rows.length > 0) await inserts.insert(table, rows);
+async function insert<T extends Parameters<Store['insert']>[0]>(store: Store, table: T, rows: Row<T>[]) {
+  if (rows.length > 0) await store.insert(table, rows);
 }
 
 export function alertRow(a: AlertEvent): Row<'alerts'> {
@@ -232,15 +228,16 @@ export function alertRow(a: AlertEvent): Row<'alerts'> {
   };
 }
 
-export function updateRow(u: PerformanceUpdate): Row<'performance_updates'> {
+/** The stored row: `as_of_ms` for the system, the public shape as the body the API answers with. */
+export function updateRow(u: PerformanceUpdateMs): Row<'performance_updates'> {
   return {
     module_id: u.moduleId,
     goal_id: u.goalId,
-    as_of_ms: Date.parse(u.asOf),
+    as_of_ms: u.asOfMs,
     module_version: u.moduleVersion,
     status: u.status,
     value: u.value ?? 0,
-    body: u,
+    body: publicUpdate(u),
   };
 }
 

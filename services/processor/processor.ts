@@ -11,7 +11,6 @@ import { UnavailableError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
 import { storedAlertVersions } from './acknowledgements.js';
 import { addEvaluation, applyBatch, classify, type Item } from './apply.js';
-import { InsertCoalescer } from './insert-coalescer.js';
 import type { ProcessorMetrics } from './metrics.js';
 import { emptyOutputs, isEmpty, type Outputs, type WriteTargets } from './outputs.js';
 import { Ownership } from './ownership.js';
@@ -87,7 +86,7 @@ export class Processor implements Component {
   private readonly tickMs: number;
   private readonly stepTimeoutMs: number;
   private readonly backoff: Backoff;
-  /** Where the writers write; the partitions' inserts into one table at about the same time go as one. */
+  /** Where the writers write (each partition's writer is the one place its store writes are batched). */
   private readonly targets: WriteTargets;
   private readonly ownership: Ownership;
 
@@ -96,11 +95,7 @@ export class Processor implements Component {
     this.tickMs = o.tickMs ?? 500;
     this.stepTimeoutMs = o.stepTimeoutMs ?? 4_000;
     this.backoff = o.backoff ?? sinkBackoff;
-    this.targets = {
-      bus: o.bus,
-      store: o.store,
-      inserts: new InsertCoalescer(o.store),
-    };
+    this.targets = { bus: o.bus, store: o.store };
     this.ownership = new Ownership({
       ...o,
       logger: this.log,

@@ -1,6 +1,6 @@
 import type { AlertEvent } from '../../schemas/alert.js';
 import { parseDuration } from '../../schemas/common.js';
-import { PerformanceUpdate } from '../../schemas/performance.js';
+import { PerformanceUpdate, type PerformanceUpdateMs, storedUpdate } from '../../schemas/performance.js';
 import type { ModuleVersion } from '../../schemas/registry.js';
 import {
   type RestoreInput,
@@ -296,10 +296,10 @@ async function loadUpdates(
     keep([...span, ...before].filter((r) => held.has(`${r.module_id} ${r.goal_id}`)));
   }
 
-  const updates: PerformanceUpdate[] = [];
+  const updates: PerformanceUpdateMs[] = [];
   for (const row of rows.values()) {
     const parsed = PerformanceUpdate.safeParse(row.body);
-    if (parsed.success) updates.push(parsed.data);
+    if (parsed.success) updates.push(storedUpdate(parsed.data, row.as_of_ms));
   }
   return { updates, trendPoints };
 }

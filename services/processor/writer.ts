@@ -42,7 +42,9 @@ interface Entry {
  * batch only once its `write` resolved).
  *
  * Two lanes, each writing everything waiting for it as one set (mergeOutputs) once its previous set
- * is done:
+ * is done. This is the one place store writes are batched: a set's rows go to the store adapter as
+ * one insert per table, nothing in between regroups them, so an insert acknowledged is its set's
+ * rows stored, and the bus commits a batch only after that:
  *
  * - the bus lane publishes updates, alerts and dead letters, so a status change reaches subscribers
  *   after one bus round trip, whatever the store is doing;

@@ -70,6 +70,23 @@ describe('subscribe', () => {
     expect(domain.map((m) => m.seq)).toEqual([1, 2, 3]);
   });
 
+  it('frames carry the public update (asOf as RFC 3339 text) for the epoch ms the bus carries, and read a record written in the public shape', async () => {
+    const client = await connect();
+    client.send({ op: 'subscribe', channel: 'module:bus-punctuality' });
+    await client.next('snapshot', (m) => m.channel === 'module:bus-punctuality');
+    const sent = sampleUpdate({ asOf: at(1), value: 91 });
+    await publishLive(bus, [sent]);
+    // A record of the public shape (as written before the bus carried epoch ms) is read as well.
+    const legacy = sampleUpdate({ asOf: at(2), value: 92 });
+    await bus.publish(Topics.performanceUpdates, [{ key: legacy.moduleId, value: JSON.stringify(legacy) }]);
+    const frames = await client.until('two module updates', (ms) => {
+      const found = ms.filter((m) => m.type === 'update' && m.channel === 'module:bus-punctuality');
+      return found.length === 2 && found;
+    });
+    expect(frames.map((m) => m.data)).toEqual([sent, legacy]);
+    expect(JSON.stringify(frames[0]!.data)).toBe(JSON.stringify(sent));
+  });
+
   it('snapshots the latest update per goal and the open alerts', async () => {
     await publishLive(bus, [
       sampleUpdate({ asOf: at(1), value: 91 }),

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import canonicalizeModule from 'canonicalize';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { PerformanceUpdate } from '../../schemas/performance.js';
+import type { PerformanceUpdateMs } from '../../schemas/performance.js';
 import { DuckDbStore } from '../../services/adapters/duckdb/index.js';
 import { MemoryBus } from '../../services/adapters/memory/index.js';
 import { Topics } from '../../services/ports/topics.js';
@@ -229,7 +229,7 @@ function proposalSuite(name: string, make: () => Promise<Deployment>) {
         ]);
       const judged = (asOf: number) =>
         waitUntil(`the update as of ${new Date(asOf).toISOString()}`, () =>
-          values<PerformanceUpdate>(updates.records).find((u) => Date.parse(u.asOf) === asOf),
+          values<PerformanceUpdateMs>(updates.records).find((u) => u.asOfMs === asOf),
         );
       await publish('just-before', effectiveAt - 1);
       expect(await judged(effectiveAt - 1)).toMatchObject({

@@ -5,7 +5,7 @@ import { vi } from 'vitest';
 import WebSocket from 'ws';
 import { AlertEvent } from '../../schemas/alert.js';
 import type { AuditEntry } from '../../schemas/audit.js';
-import { PerformanceUpdate } from '../../schemas/performance.js';
+import { PerformanceUpdate, type PerformanceUpdateMs, storedUpdate } from '../../schemas/performance.js';
 import type { LiveLimits } from '../../services/gateway/limits.js';
 import { type Gateway, wireGateway } from '../../services/gateway/role.js';
 import type { AuditRecord, AuditTrail } from '../../services/ports/audit.js';
@@ -274,10 +274,20 @@ export function sampleAlert(overrides: Partial<AlertEvent> = {}): AlertEvent {
   });
 }
 
-/** Publishes updates and alert versions the way the processor does (JSON, key moduleId). */
+/** An update as the processor publishes it: asOf in epoch ms (`asOfMs`). */
+export function updateRecord(u: PerformanceUpdate): PerformanceUpdateMs {
+  return storedUpdate(u, Date.parse(u.asOf));
+}
+
+/**
+ * Publishes updates and alert versions the way the processor does (JSON, key moduleId; an update's
+ * asOf in epoch ms, as `asOfMs`).
+ */
 export async function publishLive(bus: Bus, items: Array<PerformanceUpdate | AlertEvent>): Promise<void> {
   for (const item of items) {
-    const topic = 'alertId' in item ? Topics.alertsEvents : Topics.performanceUpdates;
-    await bus.publish(topic, [{ key: item.moduleId, value: JSON.stringify(item) }]);
+    const alert = 'alertId' in item;
+    await bus.publish(alert ? Topics.alertsEvents : Topics.performanceUpdates, [
+      { key: item.moduleId, value: JSON.stringify(alert ? item : updateRecord(item)) },
+    ]);
   }
 }

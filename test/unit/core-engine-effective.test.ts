@@ -61,7 +61,7 @@ describe('Engine: a version with effectiveAt takes effect exactly then (in event
       expect(update).toMatchObject({ target: 90, status: 'on_track', moduleVersion: 1 });
     expect(h.engine.versions('bus')).toEqual({ inForce: 1, pending: 2 });
     expect(h.judge(92, E + 1)).toMatchObject([
-      { target: 95, status: 'at_risk', moduleVersion: 2, asOf: new Date(E + 1).toISOString() },
+      { target: 95, status: 'at_risk', moduleVersion: 2, asOfMs: E + 1 },
     ]);
     expect(h.engine.versions('bus')).toEqual({ inForce: 2, pending: undefined });
   });

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AlertEvent } from '../../schemas/alert.js';
-import { PerformanceUpdate } from '../../schemas/performance.js';
+import { PerformanceUpdate, PerformanceUpdateMs, publicUpdate } from '../../schemas/performance.js';
 import { ModuleVersion, type PolicyModuleInput } from '../../schemas/registry.js';
 import { alertIdOf, hasAcknowledgement } from '../../services/core/performance/alerts.js';
 import { Engine, type EngineEvent, type Evaluation } from '../../services/core/performance/engine.js';
@@ -61,7 +61,7 @@ function harness(module = moduleVersion()) {
     },
     evaluate(): Evaluation {
       const out = engine.evaluate(now);
-      for (const u of out.updates) PerformanceUpdate.parse(u);
+      for (const u of out.updates) PerformanceUpdate.parse(publicUpdate(PerformanceUpdateMs.parse(u)));
       for (const a of out.alerts) AlertEvent.parse(a);
       return out;
     },
@@ -188,7 +188,7 @@ describe('Engine: time', () => {
     h.send(95, T0);
     h.evaluate();
     h.at(T0 + 69_000);
-    expect(h.evaluate().updates).toMatchObject([{ count: 1, asOf: new Date(T0 + 59_000).toISOString() }]);
+    expect(h.evaluate().updates).toMatchObject([{ count: 1, asOfMs: T0 + 59_000 }]);
     h.at(T0 + 70_000);
     expect(h.evaluate().updates).toMatchObject([{ count: 0, status: 'no_data' }]);
   });
@@ -226,7 +226,7 @@ describe('Engine: time', () => {
           const update = h.evaluate().updates.at(-1) ?? h.engine.evaluate(clock + 10_000).updates[0];
           if (!update) throw new Error('the engine reported no update for the goal');
           const { widthMs, buckets } = windowGeometry(60_000);
-          const { fromMs, toMs } = windowRange(Date.parse(update.asOf), widthMs, buckets);
+          const { fromMs, toMs } = windowRange(update.asOfMs, widthMs, buckets);
           const expected = accepted.filter((e) => e.t >= fromMs && e.t < toMs).reduce((a, e) => a + e.v, 0);
           expect(update.value).toBe(expected);
         },
@@ -445,7 +445,7 @@ describe('Engine: module edits and acknowledgement', () => {
 class FakeStore {
   rollups = new Map<string, RollupRow>();
   alerts = new Map<string, AlertEvent>();
-  updates: PerformanceUpdate[] = [];
+  updates: PerformanceUpdateMs[] = [];
   events: Array<{
     moduleId: string;
     agencyId: string;

@@ -1,30 +1,33 @@
 import { describe, expect, it } from 'vitest';
 import { LiveState } from '../../services/gateway/state.js';
-import { sampleAlert, sampleUpdate } from '../support/gateway-harness.js';
+import { sampleAlert, sampleUpdate, updateRecord } from '../support/gateway-harness.js';
 import { sampleRegistry } from '../support/registry-fixture.js';
 
 const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
 
+/** An update as the gateway reads it from the bus. */
+const sampled = (overrides: Parameters<typeof sampleUpdate>[0]) => updateRecord(sampleUpdate(overrides));
+
 describe('LiveState', () => {
   it('keeps the latest update per rule and ignores older ones', () => {
     const state = new LiveState(sampleRegistry());
-    expect(state.applyUpdate(sampleUpdate({ asOf: at(2), value: 2 }))).toEqual({
+    expect(state.applyUpdate(sampled({ asOf: at(2), value: 2 }))).toEqual({
       fresh: true,
       statusChanged: true,
     });
-    expect(state.applyUpdate(sampleUpdate({ asOf: at(1), value: 1 }))).toEqual({
+    expect(state.applyUpdate(sampled({ asOf: at(1), value: 1 }))).toEqual({
       fresh: false,
       statusChanged: false,
     });
-    expect(state.applyUpdate(sampleUpdate({ asOf: at(3), value: 3 }))).toEqual({
+    expect(state.applyUpdate(sampled({ asOf: at(3), value: 3 }))).toEqual({
       fresh: true,
       statusChanged: false,
     });
-    expect(state.applyUpdate(sampleUpdate({ asOf: at(4), status: 'at_risk', shortfall: 0.01 }))).toEqual({
+    expect(state.applyUpdate(sampled({ asOf: at(4), status: 'at_risk', shortfall: 0.01 }))).toEqual({
       fresh: true,
       statusChanged: true,
     });
-    state.applyUpdate(sampleUpdate({ asOf: at(4), goalId: 'cost', ruleKind: 'constraint' }));
+    state.applyUpdate(sampled({ asOf: at(4), goalId: 'cost', ruleKind: 'constraint' }));
     expect(state.moduleUpdates('bus-punctuality').map((u) => u.goalId)).toEqual(['ontime', 'cost']);
     expect(state.snapshot('domain:transit')).toHaveLength(2);
     expect(state.snapshot('domain:housing')).toEqual([]);
@@ -46,7 +49,7 @@ describe('LiveState', () => {
 
   it('builds the scoreboard from active modules, their goals and open alerts', () => {
     const state = new LiveState(sampleRegistry());
-    state.applyUpdate(sampleUpdate({ status: 'off_track', shortfall: 0.3, stagnating: true }));
+    state.applyUpdate(sampled({ status: 'off_track', shortfall: 0.3, stagnating: true }));
     state.applyAlert(sampleAlert());
     expect(state.scoreboard()).toEqual([
       {

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { PerformanceUpdate } from '../../schemas/performance.js';
+import type { PerformanceUpdateMs } from '../../schemas/performance.js';
 import type { RollupRow } from '../../services/core/performance/index.js';
 import type { Bus, OutgoingRecord } from '../../services/ports/bus.js';
 import type { Store } from '../../services/ports/store.js';
@@ -83,7 +83,7 @@ function fakeTargets() {
   return {
     log,
     seen: calls.seen,
-    targets: { bus, store, inserts: store },
+    targets: { bus, store },
     hold(what: string) {
       const d = new Deferred();
       holds.set(what, d);
@@ -112,11 +112,11 @@ function outputs(
         ({
           moduleId: 'm',
           goalId,
-          asOf: new Date(at).toISOString(),
+          asOfMs: at,
           status: 'on_track',
           value: 1,
           moduleVersion: 1,
-        }) as unknown as PerformanceUpdate,
+        }) as unknown as PerformanceUpdateMs,
     ),
   );
   o.rollups.push(
@@ -293,7 +293,7 @@ describe('PartitionWriter', () => {
     const bus = { async publish() {} } as unknown as Bus;
     const w = new PartitionWriter({
       partition: 0,
-      targets: { bus, store, inserts: store },
+      targets: { bus, store },
       timed: (work) => work,
       backoff: { baseMs: 5, capMs: 20 },
       logger: pino({ level: 'silent' }),

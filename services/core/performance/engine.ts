@@ -1,6 +1,6 @@
 import type { AlertEvent } from '../../../schemas/alert.js';
 import { parseDuration } from '../../../schemas/common.js';
-import type { PerformanceUpdate } from '../../../schemas/performance.js';
+import type { PerformanceUpdateMs } from '../../../schemas/performance.js';
 import type { ModuleVersion } from '../../../schemas/registry.js';
 import type { Clock } from '../../ports/clock.js';
 import { maxFutureMs } from '../validation/metric-event.js';
@@ -47,7 +47,7 @@ export type IngestResult = 'accepted' | 'duplicate' | 'late' | 'unknown_module' 
 
 /** What one evaluation produced; the processor stores and publishes all of it before committing offsets. */
 export interface Evaluation {
-  updates: PerformanceUpdate[];
+  updates: PerformanceUpdateMs[];
   alerts: AlertEvent[];
   /** Full `rollups` rows for changed buckets: insert as is (the fullest row wins). */
   rollups: RollupRow[];
@@ -89,7 +89,7 @@ export interface RestoreInput {
    * (hold clocks); with `trendPoints`, at least the first update with a status in each trend slot of
    * its stagnation horizon (the trend series). Any superset gives the same state.
    */
-  updates?: PerformanceUpdate[];
+  updates?: PerformanceUpdateMs[];
   /**
    * Trend points read as bare columns (time and value of stored updates with a status), in addition
    * to those of `updates`: together at least the first of each trend slot of each rule's horizon.
@@ -376,7 +376,7 @@ export class Engine {
       const state = this.modules.get(moduleId);
       if (state) state.lastReceived = receivedMs;
     }
-    const updates = [...(input.updates ?? [])].sort((a, b) => Date.parse(a.asOf) - Date.parse(b.asOf));
+    const updates = [...(input.updates ?? [])].sort((a, b) => a.asOfMs - b.asOfMs);
     for (const update of updates) {
       const rule = this.modules.get(update.moduleId)?.rules.get(update.goalId);
       if (rule) rule.lastUpdate = update;
@@ -386,7 +386,7 @@ export class Engine {
       ...(input.trendPoints ?? []),
       ...updates
         .filter((u) => u.status !== 'no_data' && u.value !== null)
-        .map((u) => ({ moduleId: u.moduleId, goalId: u.goalId, t: Date.parse(u.asOf), value: u.value! })),
+        .map((u) => ({ moduleId: u.moduleId, goalId: u.goalId, t: u.asOfMs, value: u.value! })),
     ].sort((a, b) => a.t - b.t);
     for (const p of points) this.modules.get(p.moduleId)?.rules.get(p.goalId)?.series.record(p.t, p.value);
     for (const alert of input.openAlerts ?? []) {

@@ -1,5 +1,5 @@
 import type { AlertEvent, AlertKind } from '../../../schemas/alert.js';
-import type { PerformanceUpdate } from '../../../schemas/performance.js';
+import type { PerformanceUpdateMs } from '../../../schemas/performance.js';
 import type { ModuleVersion } from '../../../schemas/registry.js';
 import { emptySummary, mergeSummary, type Summary } from './aggregate.js';
 import { type AlertSubject, AlertTracker } from './alerts.js';
@@ -26,7 +26,7 @@ export interface RuleState {
   series: TrendSeries;
   deviation: AlertTracker;
   stagnation: AlertTracker;
-  lastUpdate: PerformanceUpdate | undefined;
+  lastUpdate: PerformanceUpdateMs | undefined;
   lastUpdateAt: number;
   /** Buckets the ring no longer holds, to merge into storage: bucketMs → partial summary. */
   outside: Map<number, Summary>;
@@ -94,18 +94,17 @@ export function flushRule(state: ModuleState, rule: RuleState, now: number): voi
 export function holdClocks(
   spec: RuleSpec,
   kind: AlertKind,
-  history: PerformanceUpdate[],
+  history: PerformanceUpdateMs[],
 ): { deviating?: number; recovered?: number } {
-  const deviating = (u: PerformanceUpdate) =>
+  const deviating = (u: PerformanceUpdateMs) =>
     kind === 'stagnation' ? u.stagnating : u.status === 'off_track';
-  const recovered = (u: PerformanceUpdate) =>
+  const recovered = (u: PerformanceUpdateMs) =>
     kind === 'stagnation'
       ? !u.stagnating && u.status !== 'no_data'
       : u.shortfall !== null && u.shortfall <= recoveryFraction * spec.tolerance;
-  const runStart = (test: (u: PerformanceUpdate) => boolean): number | undefined => {
+  const runStart = (test: (u: PerformanceUpdateMs) => boolean): number | undefined => {
     let start: number | undefined;
-    for (let i = history.length - 1; i >= 0 && test(history[i]!); i -= 1)
-      start = Date.parse(history[i]!.asOf);
+    for (let i = history.length - 1; i >= 0 && test(history[i]!); i -= 1) start = history[i]!.asOfMs;
     return start;
   };
   const clocks: { deviating?: number; recovered?: number } = {};

@@ -1,5 +1,5 @@
-import { formatDuration, toTimestamp } from '../../../schemas/common.js';
-import type { PerformanceUpdate } from '../../../schemas/performance.js';
+import { formatDuration } from '../../../schemas/common.js';
+import type { PerformanceUpdateMs } from '../../../schemas/performance.js';
 import { aggregateValue } from './aggregate.js';
 import type { AlertReading } from './alerts.js';
 import type { Evaluation } from './engine.js';
@@ -54,7 +54,7 @@ export function evaluateRule(
     1,
   );
 
-  const update: PerformanceUpdate = {
+  const update: PerformanceUpdateMs = {
     moduleId: state.module.id,
     moduleVersion: state.module.version,
     goalId: spec.id,
@@ -62,7 +62,7 @@ export function evaluateRule(
     metric: spec.metric,
     aggregation: spec.aggregation,
     window: spec.window,
-    asOf: '', // set below, only if the update is emitted: formatting a time on every evaluation costs
+    asOfMs: asOf,
     value,
     count: window.count,
     target: spec.target,
@@ -75,7 +75,6 @@ export function evaluateRule(
   // series itself: anyone (and a restarted engine) recomputes the same trend from them.
   const pointDue = status !== 'no_data' && rule.series.due(asOf);
   if (shouldEmit(rule.lastUpdate, update, now - rule.lastUpdateAt, pointDue, coalesceMs)) {
-    update.asOf = toTimestamp(asOf);
     out.updates.push(update);
     rule.lastUpdate = update;
     rule.lastUpdateAt = now;
@@ -121,8 +120,8 @@ export function evaluateRule(
 }
 
 function shouldEmit(
-  last: PerformanceUpdate | undefined,
-  next: PerformanceUpdate,
+  last: PerformanceUpdateMs | undefined,
+  next: PerformanceUpdateMs,
   sinceMs: number,
   pointDue: boolean,
   coalesceMs: number,
