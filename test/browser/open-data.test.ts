@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type BrowserContext, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { exampleGoal } from '../support/examples.js';
 import { expectCall } from '../support/http-client.js';
 import { type GlasshouseProcess, killLeftovers, runGlasshouse } from '../support/process.js';
@@ -182,5 +183,97 @@ describe('open data on the module page', () => {
     await page.screenshot({ path: join(artifacts, 'open-data-module.png'), fullPage: true });
     await page.close();
     expect(errors).toEqual([]);
+  });
+
+  // (The data package's files are compressed; test/integration/open-data.test.ts reads them back.)
+  it('never publishes an aggregate or never dimension sent through ingest: no answer or live frame carries it', async () => {
+    await expectCall(base, 'PUT', '/v1/modules/clinic-waits', 200, {
+      token: adminToken,
+      body: {
+        id: 'clinic-waits',
+        domain: 'health',
+        title: 'Clinic waits',
+        owner: 'ada',
+        agencies: ['health'],
+        goals: [
+          exampleGoal({ id: 'wait', metric: 'wait_minutes', unit: 'min', direction: 'decrease', target: 30 }),
+        ],
+        rationale: 'as the health plan says',
+        dimensions: [
+          { name: 'clinic', description: 'The clinic', publish: 'open' },
+          {
+            name: 'doctor',
+            description: 'Who saw the patient',
+            pattern: '[a-z]{2}-doc-[0-9]+',
+            publish: 'aggregate',
+          },
+          { name: 'case', description: 'The case number', publish: 'never' },
+        ],
+      },
+    });
+    const { key } = await expectCall(base, 'POST', '/v1/agencies', 201, {
+      token: adminToken,
+      body: { id: 'health', name: 'Health agency' },
+    });
+    // A subscriber on every live channel the module's figures go to, from before the reports.
+    const frames: string[] = [];
+    const socket = new WebSocket(`${base.replace('http', 'ws')}/v1/live`);
+    socket.on('message', (data) => frames.push(data.toString()));
+    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+    for (const channel of ['module:clinic-waits', 'domain:health', 'alerts'])
+      socket.send(JSON.stringify({ op: 'subscribe', channel }));
+
+    const today = Math.floor(Date.now() / dayMs) * dayMs;
+    const events = Array.from({ length: 30 }, (_, i) => ({
+      eventId: `w-${i}`,
+      moduleId: 'clinic-waits',
+      metric: 'wait_minutes',
+      value: 20 + i,
+      // Half three days ago (a closed day for the breakdown), half now (the live figures).
+      observedAt: new Date(
+        i < 15 ? today - 3 * dayMs + 3_600_000 + i * 1000 : Date.now() - 1000 - i,
+      ).toISOString(),
+      dimensions: { clinic: i % 2 ? 'harbour' : 'hill', doctor: `zq-doc-${i % 3}`, case: `zq-case-${i}` },
+    }));
+    await expectCall(base, 'POST', '/v1/metrics', 202, { token: key, body: { events } });
+    await expect
+      .poll(() => frames.filter((f) => f.includes('"wait"')).length, { timeout: 20_000 })
+      .toBeGreaterThan(0);
+
+    const day = (daysAgo: number) => new Date(today - daysAgo * dayMs).toISOString();
+    const range = `from=${day(5)}&to=${new Date(Date.now() + 60_000).toISOString()}`;
+    const texts: Array<[string, string]> = [];
+    const get = async (path: string, accept?: string) => {
+      const answer = await fetch(`${base}${path}`, accept ? { headers: { accept } } : {});
+      expect(answer.status, path).toBe(200);
+      texts.push([path, Buffer.from(await answer.arrayBuffer()).toString('latin1')]);
+    };
+    await expect
+      .poll(async () => {
+        const r = await fetch(`${base}/v1/modules/clinic-waits/events?${range}`);
+        return (await r.text()).split('\n').filter(Boolean).length;
+      })
+      .toBe(30);
+    await get(`/v1/modules/clinic-waits/events?${range}`);
+    await get(`/v1/modules/clinic-waits/events?${range}`, 'text/csv');
+    await get(`/v1/modules/clinic-waits/history?goal=wait&${range}`);
+    await get(`/v1/modules/clinic-waits/breakdown?goal=wait&by=clinic&from=${day(5)}&to=${day(0)}`);
+    await get(`/v1/modules/clinic-waits/breakdown?goal=wait&by=doctor&from=${day(5)}&to=${day(0)}`);
+    await get('/v1/modules/clinic-waits');
+    await get('/v1/modules');
+    await get('/v1/alerts');
+    await get('/v1/open-data/catalog.jsonld');
+    socket.close();
+    texts.push(['live frames', frames.join('\n')]);
+
+    // The open dimension is there (the scan sees dimensions); the never one nowhere, and the
+    // aggregate one only in its own breakdown, as a value whose count is shown.
+    expect(texts.find(([where]) => where.startsWith('/v1/modules/clinic-waits/events'))?.[1]).toContain(
+      'harbour',
+    );
+    for (const [where, text] of texts) {
+      expect(text, where).not.toMatch(/zq-case-/);
+      if (!where.includes('by=doctor')) expect(text, where).not.toMatch(/zq-doc-/);
+    }
   });
 });
