@@ -8,6 +8,7 @@ import { PerformanceUpdate } from './performance.js';
 import { ApprovalBody, Proposal, ProposalList, RejectionBody, WithdrawBody } from './proposals.js';
 import {
   AlertList,
+  BreakdownAnswer,
   ComparisonAnswer,
   HistoryAnswer,
   OpenEvent,
@@ -73,6 +74,7 @@ export const contracts = {
   ServerMessage,
   ErrorBody,
   HistoryAnswer,
+  BreakdownAnswer,
   AlertList,
   Scorecard,
   SociotechnicianProfile,

@@ -323,6 +323,46 @@ export const endpoints: Endpoint[] = [
   },
   {
     method: 'get',
+    path: '/v1/modules/{id}/breakdown',
+    summary:
+      "A goal's reports per value of a declared `open` or `aggregate` dimension, per closed UTC day (a day closes at its end plus " +
+      "the module's allowedLateness), aggregated by the store. Each day is protected on its own: counts below `minCell` suppressed, " +
+      'further counts suppressed until none can be worked out from the total, days that cannot be protected withheld, counts rounded ' +
+      'to `base`, statistics only with their counts. Never a total over the range. `method` says it in words. At most 366 days.',
+    access: 'public',
+    query: {
+      goal: 'goal id (required)',
+      by: 'a declared dimension (required)',
+      from: 'RFC 3339 or epoch ms; default to − 30 days',
+      to: 'RFC 3339 or epoch ms; default now (the last closed day)',
+    },
+    responses: { 200: 'BreakdownAnswer', 400: 'ErrorBody', 404: 'ErrorBody' },
+  },
+  {
+    method: 'get',
+    path: '/v1/open-data/catalog.jsonld',
+    summary:
+      'A DCAT catalog (JSON-LD): one dataset per module with title, description, publisher, licence, contact point, temporal ' +
+      'coverage, update frequency and its data package as distribution.',
+    access: 'public',
+    responses: { 200: { description: 'DCAT catalog', contentType: 'application/ld+json' } },
+  },
+  {
+    method: 'get',
+    path: '/v1/open-data/{moduleId}.zip',
+    summary:
+      "A module's Frictionless Data Package, streamed: datapackage.json (a Table Schema per file) and, as CSV and Parquet, its " +
+      'events (open dimensions only), daily rollups per goal, alert versions and registry history. 429 with Retry-After when ' +
+      'the export limits are reached.',
+    access: 'public',
+    responses: {
+      200: { description: 'zip archive', contentType: 'application/zip' },
+      404: 'ErrorBody',
+      429: 'ErrorBody',
+    },
+  },
+  {
+    method: 'get',
     path: '/v1/modules/{id}/events',
     summary:
       'Open data: the stored raw events of a module (late ones included, flagged) in observedAt order, as NDJSON (one OpenEvent ' +
