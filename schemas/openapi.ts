@@ -318,8 +318,17 @@ export const endpoints: Endpoint[] = [
       from: 'RFC 3339 or epoch ms; default to − 24h',
       to: 'RFC 3339 or epoch ms; default now',
       step: 'a duration of at least 1s; default the goal bucket width (window / 60), widened to fit 10,000 points',
+      asOf: 'RFC 3339 or epoch ms: what was published then (a vintage); default now. Points changed by a correction carry revised: true and firstPublished',
     },
     responses: { 200: 'HistoryAnswer', 400: 'ErrorBody', 404: 'ErrorBody' },
+  },
+  {
+    method: 'get',
+    path: '/v1/modules/{id}/revisions',
+    summary:
+      "The module's corrections, newest first: the agency, when it was applied, the old and the new figure (null for a retraction) and the agency's note.",
+    access: 'public',
+    responses: { 200: 'RevisionList', 400: 'ErrorBody', 404: 'ErrorBody' },
   },
   {
     method: 'get',

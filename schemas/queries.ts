@@ -19,11 +19,40 @@ export const HistoryAnswer = z.strictObject({
       value: z.number().nullable(),
       count: z.number().int().min(0),
       status: GoalStatus,
+      /** The value or count differs from what was first published for this step (a correction). */
+      revised: z.literal(true).optional(),
+      /** The point as first published, before the first correction that changed it. */
+      firstPublished: z
+        .strictObject({ value: z.number().nullable(), count: z.number().int().min(0) })
+        .optional(),
     }),
   ),
+  /** The vintage: what was published at this time (default: now). */
+  asOf: Timestamp.optional(),
   method: z.string(),
 });
 export type HistoryAnswer = z.infer<typeof HistoryAnswer>;
+
+/** One correction as `GET /v1/modules/:id/revisions` lists it: who, when, the old and the new figure, why. */
+export const Revision = z.strictObject({
+  eventId: z.string(),
+  agency: Slug,
+  metric: Slug,
+  /** The version it replaced (the newest of its chain when it was applied). */
+  supersedes: z.string(),
+  retract: z.boolean(),
+  /** When Glasshouse applied it. */
+  at: Timestamp,
+  old: z.strictObject({ value: z.number(), observedAt: Timestamp }).nullable(),
+  /** null for a retraction. */
+  new: z.strictObject({ value: z.number(), observedAt: Timestamp }).nullable(),
+  note: z.string(),
+});
+export type Revision = z.infer<typeof Revision>;
+
+/** `GET /v1/modules/:id/revisions`: the module's corrections, newest first. */
+export const RevisionList = z.strictObject({ items: z.array(Revision) });
+export type RevisionList = z.infer<typeof RevisionList>;
 
 /** `GET /v1/alerts`: the latest version of each alert, newest opened first. */
 export const AlertList = z.strictObject({ items: z.array(AlertEvent), next: z.string().optional() });

@@ -1,4 +1,5 @@
 import type { AlertEvent } from '../../schemas/alert.js';
+import type { ModuleVersion } from '../../schemas/registry.js';
 import {
   type CommandVerdict,
   isCommandRecord,
@@ -70,10 +71,7 @@ export function applyBatch(
       continue;
     }
     const { event, module, agencyId } = verdict;
-    if ((state.modules.get(module.id) ?? 0) < module.version) {
-      engine.setModule(module);
-      state.modules.set(module.id, module.version);
-    }
+    useModule(state, module);
     const result = engine.ingest(
       { ...event, agencyId, receivedAt: at },
       reads.counted.has(`${event.moduleId} ${agencyId} ${event.eventId}`),
@@ -99,6 +97,9 @@ export function applyBatch(
       dimensions: event.dimensions ?? {},
       late: result === 'late',
       module_version: module.version,
+      supersedes: '',
+      retract: false,
+      note: '',
     });
   }
   for (const letter of outputs.deadLetters) {
@@ -106,6 +107,19 @@ export function applyBatch(
     metrics.deadLetters.inc({ reason: letter.reason });
   }
   addEvaluation(outputs, state, at);
+}
+
+/** True for a valid metric event that corrects an earlier one (`supersedes`). */
+export function isCorrection(item: Item): boolean {
+  return 'verdict' in item && item.verdict.ok && item.verdict.event.supersedes !== undefined;
+}
+
+/** Puts the module version of a valid event in force in the engine, if it is newer than the one there. */
+export function useModule(state: PartitionState, module: ModuleVersion): void {
+  if ((state.modules.get(module.id) ?? 0) < module.version) {
+    state.engine.setModule(module);
+    state.modules.set(module.id, module.version);
+  }
 }
 
 /** Evaluates the partition's engine at `at` and adds what it made to `outputs`. */

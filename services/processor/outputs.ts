@@ -154,7 +154,11 @@ export class PendingWrite {
       case 'alerts':
         return insert(inserts, 'alerts', o.alerts.map(alertRow));
       case 'performance_updates':
-        return insert(inserts, 'performance_updates', o.updates.map(updateRow));
+        return insert(
+          inserts,
+          'performance_updates',
+          o.updates.map((u) => updateRow(u, o.atMs)),
+        );
       case 'publish_updates':
         return publish(
           bus,
@@ -232,7 +236,8 @@ export function alertRow(a: AlertEvent): Row<'alerts'> {
   };
 }
 
-export function updateRow(u: PerformanceUpdate): Row<'performance_updates'> {
+/** The stored row of an update published by the batch processed at `publishedMs`. */
+export function updateRow(u: PerformanceUpdate, publishedMs: number): Row<'performance_updates'> {
   return {
     module_id: u.moduleId,
     goal_id: u.goalId,
@@ -241,6 +246,7 @@ export function updateRow(u: PerformanceUpdate): Row<'performance_updates'> {
     status: u.status,
     value: u.value ?? 0,
     body: u,
+    published_ms: publishedMs,
   };
 }
 

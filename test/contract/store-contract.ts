@@ -121,13 +121,14 @@ export function storeContract(adapter: string, create: () => Promise<StoreUnderT
       expect(old).toEqual([]);
     });
 
-    it('keeps the fullest rollup bucket and the latest dead-letter replay', async () => {
+    it('keeps the newest rollup bucket (a correction may lower its count) and the latest dead-letter replay', async () => {
       const p = uniqueId('roll');
       const [bucket] = sampleRows(p).rollups;
-      await store.insert('rollups', [{ ...bucket!, count: 7, sum: 70 }]);
-      await store.insert('rollups', [{ ...bucket!, count: 5, sum: 50 }]);
+      await store.insert('rollups', [{ ...bucket!, count: 7, sum: 70, updated_ms: 2_000 }]);
+      await store.insert('rollups', [{ ...bucket!, count: 5, sum: 50, updated_ms: 3_000 }]);
+      await store.insert('rollups', [{ ...bucket!, count: 9, sum: 90, updated_ms: 1_000 }]);
       const rollups = await store.select('rollups', { where: [{ column: 'module_id', op: '=', value: p }] });
-      expect(rollups.map((r) => [r.count, r.sum])).toEqual([[7, 70]]);
+      expect(rollups.map((r) => [r.count, r.sum])).toEqual([[5, 50]]);
 
       const [letter] = sampleRows(p).dead_letters;
       await store.insert('dead_letters', [{ ...letter!, replayed_ms: 1_700_000_000_123 }]);

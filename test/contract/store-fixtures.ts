@@ -82,6 +82,9 @@ export function sampleRows(p: string): { [T in TableName]: Row<T>[] } {
       dimensions: i === 0 ? {} : { route: `r${i}`, note: hostileStrings[i]! },
       late: i === 2,
       module_version: 4_294_967_295 - i,
+      supersedes: '',
+      retract: false,
+      note: '',
     })),
     rollups: [0, 1].map((i) => ({
       module_id: p,
@@ -108,6 +111,7 @@ export function sampleRows(p: string): { [T in TableName]: Row<T>[] } {
       status: i ? 'at_risk' : 'on_track',
       value: f(i + 1),
       body: { trend: f(i), nested: { list: [1, 'two', null, true] } },
+      published_ms: 1_700_000_000_100 + i * 1000,
     })),
     alerts: [1, 2].map((version) => ({
       alert_id: p,

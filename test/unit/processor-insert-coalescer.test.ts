@@ -17,6 +17,9 @@ function row(eventId: string): EventRow {
     dimensions: {},
     late: false,
     module_version: 1,
+    supersedes: '',
+    retract: false,
+    note: '',
   };
 }
 
