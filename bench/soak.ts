@@ -176,7 +176,7 @@ interface StoredCounts {
   rows: number;
   distinct: number;
   late: number;
-  /** Per rule: the sum over buckets of the fullest rollup row's count. */
+  /** Per rule: the sum over buckets of the newest rollup row's count (the row that wins). */
   rollupCounts: Map<string, number>;
 }
 
@@ -186,7 +186,7 @@ const countsSql = {
     'SELECT count(*) AS n FROM (SELECT module_id, agency_id, event_id FROM metric_events GROUP BY module_id, agency_id, event_id)',
   late: 'SELECT count(*) AS n FROM (SELECT module_id, agency_id, event_id FROM metric_events WHERE late GROUP BY module_id, agency_id, event_id)',
   rollups:
-    'SELECT rule_id, sum(c) AS n FROM (SELECT rule_id, max("count") AS c FROM rollups GROUP BY module_id, rule_id, width_ms, bucket_ms) AS b GROUP BY rule_id',
+    'SELECT rule_id, sum(c) AS n FROM (SELECT rule_id, argMax("count", updated_ms) AS c FROM rollups GROUP BY module_id, rule_id, width_ms, bucket_ms) AS b GROUP BY rule_id',
 };
 
 async function standaloneSetup(): Promise<Setup> {
