@@ -4,11 +4,13 @@ import {
   type CommandVerdict,
   isCommandRecord,
   type RecordVerdict,
+  type ValidEvent,
   validateCommandRecord,
   validateMetricRecord,
 } from '../core/validation/index.js';
 import type { IncomingRecord } from '../ports/bus.js';
 import type { RegistryView } from '../ports/registry.js';
+import type { Row } from '../ports/tables.js';
 import { applyAcknowledgement } from './acknowledgements.js';
 import type { ProcessorMetrics } from './metrics.js';
 import type { Outputs } from './outputs.js';
@@ -86,21 +88,7 @@ export function applyBatch(
       });
       continue;
     }
-    outputs.events.push({
-      module_id: event.moduleId,
-      agency_id: agencyId,
-      event_id: event.eventId,
-      metric: event.metric,
-      value: event.value,
-      observed_ms: event.observedAt,
-      received_ms: at,
-      dimensions: event.dimensions ?? {},
-      late: result === 'late',
-      module_version: module.version,
-      supersedes: '',
-      retract: false,
-      note: '',
-    });
+    outputs.events.push(eventRow(event, agencyId, at, result === 'late', module.version));
   }
   for (const letter of outputs.deadLetters) {
     metrics.records.inc({ outcome: 'dlq' });
@@ -120,6 +108,35 @@ export function useModule(state: PartitionState, module: ModuleVersion): void {
     state.engine.setModule(module);
     state.modules.set(module.id, module.version);
   }
+}
+
+/**
+ * The stored row of a counted event, received at `at`; a correction names the version it replaced
+ * (`supersedes`, the chain resolved) and whether it retracts it.
+ */
+export function eventRow(
+  event: ValidEvent,
+  agencyId: string,
+  at: number,
+  late: boolean,
+  moduleVersion: number,
+  correction: { supersedes: string; retract: boolean } = { supersedes: '', retract: false },
+): Row<'metric_events'> {
+  return {
+    module_id: event.moduleId,
+    agency_id: agencyId,
+    event_id: event.eventId,
+    metric: event.metric,
+    value: event.value,
+    observed_ms: event.observedAt,
+    received_ms: at,
+    dimensions: event.dimensions ?? {},
+    late,
+    module_version: moduleVersion,
+    supersedes: correction.supersedes,
+    retract: correction.retract,
+    note: event.note ?? '',
+  };
 }
 
 /** Evaluates the partition's engine at `at` and adds what it made to `outputs`. */

@@ -11,7 +11,15 @@ import { type Backoff, sinkBackoff } from '../runtime/backoff.js';
 import { UnavailableError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
 import { storedAlertVersions } from './acknowledgements.js';
-import { addEvaluation, applyBatch, classify, type Item, isCorrection, useModule } from './apply.js';
+import {
+  addEvaluation,
+  applyBatch,
+  classify,
+  eventRow,
+  type Item,
+  isCorrection,
+  useModule,
+} from './apply.js';
 import { countedEventOf, countedInRanges, resolveChain } from './corrections.js';
 import { InsertCoalescer } from './insert-coalescer.js';
 import type { ProcessorMetrics } from './metrics.js';
@@ -337,21 +345,12 @@ export class Processor implements Component {
     );
     metrics.records.inc({ outcome: result });
     if (result !== 'accepted' && result !== 'late') return;
-    outputs.events.push({
-      module_id: event.moduleId,
-      agency_id: agencyId,
-      event_id: event.eventId,
-      metric: event.metric,
-      value: event.value,
-      observed_ms: event.observedAt,
-      received_ms: at,
-      dimensions: event.dimensions ?? {},
-      late: result === 'late',
-      module_version: module.version,
-      supersedes: resolved.head.event_id,
-      retract: event.retract === true,
-      note: event.note ?? '',
-    });
+    outputs.events.push(
+      eventRow(event, agencyId, at, result === 'late', module.version, {
+        supersedes: resolved.head.event_id,
+        retract: event.retract === true,
+      }),
+    );
   }
 
   /**

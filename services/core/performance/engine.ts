@@ -298,17 +298,7 @@ export class Engine {
   ingest(event: EngineEvent, countedBefore = false): IngestResult {
     const state = this.modules.get(event.moduleId);
     if (!state) return 'unknown_module';
-    if (
-      !Number.isFinite(event.value) ||
-      !Number.isFinite(event.observedAt) ||
-      !Number.isFinite(event.receivedAt)
-    ) {
-      return 'invalid';
-    }
-    if (countedBefore) return 'duplicate';
-    if (!state.seen.remember(event.agencyId, event.eventId, event.observedAt, event.receivedAt))
-      return 'duplicate';
-    return this.count(state, event);
+    return admit(state, event, countedBefore) ?? this.count(state, event);
   }
 
   /**
@@ -345,16 +335,8 @@ export class Engine {
     const { event, replaces } = correction;
     const state = this.modules.get(event.moduleId);
     if (!state) return 'unknown_module';
-    if (
-      !Number.isFinite(event.value) ||
-      !Number.isFinite(event.observedAt) ||
-      !Number.isFinite(event.receivedAt)
-    ) {
-      return 'invalid';
-    }
-    if (countedBefore) return 'duplicate';
-    if (!state.seen.remember(event.agencyId, event.eventId, event.observedAt, event.receivedAt))
-      return 'duplicate';
+    const refused = admit(state, event, countedBefore);
+    if (refused) return refused;
     for (const rule of state.byMetric.get(replaces.metric) ?? []) {
       rule.restated = true;
       if (rule.ring.remove(replaces, replaces.late)) continue;
@@ -597,4 +579,21 @@ export class Engine {
     if (horizon > state.seenSince) state.seenSince = horizon;
     state.seen.forget(state.seenSince, this.durableThrough);
   }
+}
+
+/**
+ * Why an event of a known module is not taken (`invalid` for a non-finite value or time, `duplicate`
+ * for one counted before), or undefined once it is remembered as seen and is to be counted.
+ */
+function admit(state: ModuleState, event: EngineEvent, countedBefore: boolean): IngestResult | undefined {
+  if (
+    !Number.isFinite(event.value) ||
+    !Number.isFinite(event.observedAt) ||
+    !Number.isFinite(event.receivedAt)
+  )
+    return 'invalid';
+  if (countedBefore) return 'duplicate';
+  if (!state.seen.remember(event.agencyId, event.eventId, event.observedAt, event.receivedAt))
+    return 'duplicate';
+  return undefined;
 }
