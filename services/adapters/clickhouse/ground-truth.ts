@@ -10,6 +10,7 @@ import type {
 import { bucketPairOf, windowAggregatesOf } from '../sql/ground-truth-rows.js';
 import { sqlNumber, sqlString } from '../sql/literals.js';
 import { classifyClickHouseError } from './errors.js';
+import { physicalTable } from './tables.js';
 
 const str = (v: string) => sqlString(v, 'clickhouse');
 const num = (v: number) => sqlNumber(v, 'clickhouse');
@@ -71,7 +72,7 @@ export class ClickHouseGroundTruth implements GroundTruth {
       'SELECT toInt64(bucket_ms) AS bucket_ms, 1 AS stored_has, count AS stored_count, sum AS stored_sum, ' +
       'min AS stored_min, max AS stored_max, last_value AS stored_last_value, last_ms AS stored_last_ms, ' +
       'last_event_id AS stored_last_event_id ' +
-      `FROM rollups FINAL WHERE module_id = ${str(rule.moduleId)} AND rule_id = ${str(rule.ruleId)} ` +
+      `FROM ${physicalTable('rollups')} FINAL WHERE module_id = ${str(rule.moduleId)} AND rule_id = ${str(rule.ruleId)} ` +
       `AND width_ms = ${w}`;
     // FINAL first, then the filter: only the newest row of a bucket decides whether it has events.
     const storedWithEvents = `SELECT * FROM (${stored}) WHERE stored_count > 0`;

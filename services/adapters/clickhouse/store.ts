@@ -19,6 +19,7 @@ import { classifyClickHouseError } from './errors.js';
 import { ClickHouseGroundTruth } from './ground-truth.js';
 import { expireClickHouse } from './retention.js';
 import { encodeRowBinary, type WireType } from './rowbinary.js';
+import { physicalTable } from './tables.js';
 
 export interface ClickHouseStoreOptions {
   /** HTTP endpoint, e.g. `http://127.0.0.1:8123`. */
@@ -125,9 +126,7 @@ export class ClickHouseStore implements Store, GroundTruthSource {
         this.opts.logger?.warn({ migration: migration.id, version }, 'migration skipped: server too old');
         continue;
       }
-      for (const statement of migration.statements) {
-        await this.run(`migration ${migration.id}`, () => client.command({ query: statement }));
-      }
+      for (const statement of migration.statements) await this.apply(migration.id, statement);
       await this.run(`recording migration ${migration.id}`, () =>
         client.insert({
           table: 'schema_migrations',
@@ -141,13 +140,45 @@ export class ClickHouseStore implements Store, GroundTruthSource {
     return { applied: done, current: migrations.map((m) => m.id).filter((id) => applied.has(id)) };
   }
 
+  /**
+   * Runs one migration statement. Every statement must be safe to run again and in two processes at
+   * once (nothing locks migrations); `ALTER TABLE t ADD COLUMN IF NOT EXISTS c ...` is applied here on
+   * every server, since 18.16 does not parse it: the column is added unless it exists, and a failed
+   * add is fine when the column exists afterwards (another process added it meanwhile).
+   */
+  private async apply(id: string, statement: string): Promise<void> {
+    const client = this.connected();
+    const doing = `migration ${id}`;
+    const addColumn = /^ALTER TABLE ([a-z0-9_]+) ADD COLUMN IF NOT EXISTS ([a-z0-9_]+) /i.exec(statement);
+    if (!addColumn) {
+      await this.run(doing, () => client.command({ query: statement }));
+      return;
+    }
+    const [, table = '', column = ''] = addColumn;
+    if (await this.hasColumn(table, column)) return;
+    const plain = statement.replace(/ IF NOT EXISTS /i, ' ');
+    try {
+      await this.run(doing, () => client.command({ query: plain }));
+    } catch (err) {
+      if (!(await this.hasColumn(table, column))) throw err;
+    }
+  }
+
+  private async hasColumn(table: string, column: string): Promise<boolean> {
+    const [row] = await this.rows<{ n: string }>(
+      'SELECT count() AS n FROM system.columns WHERE database = currentDatabase() ' +
+        `AND table = ${sqlString(table, 'clickhouse')} AND name = ${sqlString(column, 'clickhouse')}`,
+    );
+    return Number(row?.n ?? 0) > 0;
+  }
+
   async insert<T extends TableName>(table: T, rows: Row<T>[]): Promise<void> {
     tableSpec(table);
     validateRows(table, rows);
     const client = this.connected();
     const columns = wireColumns(table);
     const names = columns.map(([name]) => sqlIdentifier(name, 'clickhouse')).join(', ');
-    const statement = `INSERT INTO ${table} (${names}) FORMAT RowBinary`;
+    const statement = `INSERT INTO ${physicalTable(table)} (${names}) FORMAT RowBinary`;
     const batch = this.opts.insertBatchRows ?? 10_000;
     for (let i = 0; i < rows.length; i += batch) {
       const encoded = rows.slice(i, i + batch).map((row) => wireRow(table, row as Record<string, unknown>));
@@ -168,7 +199,7 @@ export class ClickHouseStore implements Store, GroundTruthSource {
       .join(', ');
     // Key conditions keep or drop whole keys, so they may filter before FINAL (and use the primary
     // key); other conditions must see only the surviving latest version, so they filter after it.
-    const inner = `SELECT ${columns} FROM ${table}${query.allRows ? '' : ' FINAL'}${where(parts.keyConditions)}`;
+    const inner = `SELECT ${columns} FROM ${physicalTable(table)}${query.allRows ? '' : ' FINAL'}${where(parts.keyConditions)}`;
     let from = `(${inner})${where(parts.otherConditions)}`;
     // LIMIT 1 BY keeps the first row per group in the ORDER BY; the outer query orders and pages.
     if (parts.firstPer)
@@ -187,7 +218,7 @@ export class ClickHouseStore implements Store, GroundTruthSource {
   ): Promise<Map<string, number>> {
     const q = renderMaxPerGroup(table, groupBy, column, conditions, 'clickhouse');
     // No FINAL: every version counts, and the conditions may use the primary key.
-    const sql = `SELECT ${q.groupBy} AS g, toString(max(${q.column})) AS m FROM ${table}${where(q.conditions)} GROUP BY ${q.groupBy}`;
+    const sql = `SELECT ${q.groupBy} AS g, toString(max(${q.column})) AS m FROM ${physicalTable(table)}${where(q.conditions)} GROUP BY ${q.groupBy}`;
     const raw = await this.rows<{ g: string; m: string }>(sql);
     return new Map(raw.map((r) => [r.g, Number(r.m)]));
   }
@@ -246,7 +277,8 @@ export class ClickHouseStore implements Store, GroundTruthSource {
   /** Column names and ClickHouse types of `table` as the server has them, in table order. */
   async columns(table: string): Promise<Array<{ name: string; type: string }>> {
     if (table !== 'schema_migrations') tableSpec(table);
-    const rows = await this.rows<{ name: string; type: string }>(`DESCRIBE TABLE ${table}`);
+    const name = table === 'schema_migrations' ? table : physicalTable(table as TableName);
+    const rows = await this.rows<{ name: string; type: string }>(`DESCRIBE TABLE ${name}`);
     return rows.map(({ name, type }) => ({ name, type }));
   }
 
