@@ -79,7 +79,7 @@ export type IngestResult = 'accepted' | 'duplicate' | 'late' | 'unknown_module' 
 export interface Evaluation {
   updates: PerformanceUpdate[];
   alerts: AlertEvent[];
-  /** Full `rollups` rows for changed buckets: insert as is (the fullest row wins). */
+  /** Full `rollups` rows for changed buckets: insert as is (the newest row wins). */
   rollups: RollupRow[];
   /**
    * Partial rows for buckets older than the live windows (late or long-delayed events): after inserting
