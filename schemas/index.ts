@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { AlertAck, AlertEvent } from './alert.js';
 import { AuditEntry, AuditVerification } from './audit.js';
 import { ErrorBody } from './common.js';
+import { CorrectionDecision, HeldCorrection, HeldCorrectionList } from './corrections.js';
 import { ClientMessage, ServerMessage } from './live.js';
 import { IngestEnvelope, IngestResponse, MetricEvent } from './metric-event.js';
 import { PerformanceUpdate } from './performance.js';
@@ -35,6 +36,7 @@ import { Webhook, WebhookCreate, WebhookCreated, WebhookDelivery, WebhookPayload
 export * from './alert.js';
 export * from './audit.js';
 export * from './common.js';
+export * from './corrections.js';
 export * from './live.js';
 export * from './metric-event.js';
 export * from './performance.js';
@@ -75,6 +77,9 @@ export const contracts = {
   ErrorBody,
   HistoryAnswer,
   RevisionList,
+  HeldCorrection,
+  HeldCorrectionList,
+  CorrectionDecision,
   AlertList,
   Scorecard,
   SociotechnicianProfile,

@@ -332,6 +332,40 @@ export const endpoints: Endpoint[] = [
   },
   {
     method: 'get',
+    path: '/v1/corrections',
+    summary:
+      "Late corrections held for a named admin's approval (the event they correct was observed longer ago than the " +
+      "module's correctionWindow, default 30d), and the decisions on them, newest first.",
+    access: 'public',
+    query: {
+      state: 'held | approved | rejected',
+      moduleId: 'one module',
+      limit: '1 to 1000; default 100',
+    },
+    responses: { 200: 'HeldCorrectionList', 400: 'ErrorBody' },
+  },
+  ...(['approve', 'reject'] as const).map((decision) => ({
+    method: 'post' as const,
+    path: `/v1/corrections/{id}/${decision}`,
+    summary:
+      `${decision === 'approve' ? 'Approves' : 'Rejects'} a held correction (a named admin, not the bootstrap token); ` +
+      'an audit entry with the rationale. ' +
+      (decision === 'approve' ? 'The processor then applies the correction like any other. ' : '') +
+      '404 unknown id, 409 already decided the other way.',
+    access: 'admin' as const,
+    body: 'CorrectionDecision' as const,
+    responses: {
+      200: 'HeldCorrection' as const,
+      400: 'ErrorBody' as const,
+      401: 'ErrorBody' as const,
+      403: 'ErrorBody' as const,
+      404: 'ErrorBody' as const,
+      409: 'ErrorBody' as const,
+      503: 'ErrorBody' as const,
+    },
+  })),
+  {
+    method: 'get',
     path: '/v1/modules/{id}/events',
     summary:
       'Open data: the stored raw events of a module (late ones included, flagged) in observedAt order, as NDJSON (one OpenEvent ' +

@@ -88,6 +88,27 @@ export const Scorecard = z.strictObject({
     changePoints: z.number().nullable(),
   }),
   method: z.string(),
+  /**
+   * The correction rate of the agencies reporting for these modules (on a sociotechnician's
+   * profile; the scoreboard leaves it out).
+   */
+  corrections: z
+    .strictObject({
+      period: z.strictObject({ from: Timestamp, to: Timestamp }),
+      events: z.number().int().min(0),
+      corrections: z.number().int().min(0),
+      rate: z.number().min(0).nullable(),
+      agencies: z.array(
+        z.strictObject({
+          agency: Slug,
+          events: z.number().int().min(0),
+          corrections: z.number().int().min(0),
+          rate: z.number().min(0).nullable(),
+        }),
+      ),
+      method: z.string(),
+    })
+    .optional(),
 });
 export type Scorecard = z.infer<typeof Scorecard>;
 

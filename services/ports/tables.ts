@@ -153,6 +153,35 @@ export const tables = {
     key: ['origin', 'size'],
     version: 'cosignatures',
   },
+  /**
+   * Corrections held for an admin's approval (their target was observed more than the module's
+   * `correctionWindow` ago; processor/corrections.ts), keyed by `id` (core/performance/correction-policy.ts).
+   * The processor writes the held row (`version` 1), an admin's decision (`approved` or `rejected`)
+   * is version 2 and wins, so a held row written again by a replay changes nothing.
+   */
+  held_corrections: {
+    columns: {
+      id: 'string',
+      module_id: 'string',
+      agency_id: 'string',
+      event_id: 'string',
+      metric: 'string',
+      /** The eventId the correction named, and the newest version of its chain when it was held. */
+      supersedes: 'string',
+      replaces: 'string',
+      target_observed_ms: 'int64',
+      held_ms: 'int64',
+      state: 'string',
+      version: 'uint32',
+      decided_by: 'string',
+      decided_ms: 'int64',
+      rationale: 'string',
+      /** The MetricEvent as the agency sent it (applied as is once approved). */
+      event: 'json',
+    },
+    key: ['id'],
+    version: 'version',
+  },
   dead_letters: {
     columns: {
       id: 'string',

@@ -1,4 +1,7 @@
-import type { CountedEvent, EventRange } from '../core/performance/index.js';
+import { approvalCommand, approvalHeader } from '../../schemas/corrections.js';
+import { type CountedEvent, type EventRange, heldCorrectionId } from '../core/performance/index.js';
+import { commandSignatureValid, type ValidEvent } from '../core/validation/index.js';
+import type { IncomingRecord } from '../ports/bus.js';
 import { type Store, selectAll } from '../ports/store.js';
 import type { Row } from '../ports/tables.js';
 
@@ -137,4 +140,40 @@ export async function countedInRanges(
       if (counts(rule, c)) replaced.add(`${c.module_id} ${c.agency_id} ${c.supersedes}`);
   }
   return rows.filter((r) => !replaced.has(`${r.module_id} ${r.agency_id} ${r.event_id}`)).map(countedEventOf);
+}
+
+/**
+ * True when the record carries an admin's approval (the api role re-published a held correction,
+ * schemas/corrections.ts `approvalHeader`), signed under the key the roles share.
+ */
+export function approvalValid(commandKey: Buffer, moduleId: string, record: IncomingRecord): boolean {
+  const signature = record.headers[approvalHeader];
+  if (signature === undefined) return false;
+  return commandSignatureValid(commandKey, approvalCommand, moduleId, record.value, signature);
+}
+
+/** The stored row of a correction held for approval at `at`, replacing the chain's newest `head`. */
+export function heldRow(
+  event: ValidEvent,
+  agencyId: string,
+  head: EventRow,
+  at: number,
+): Row<'held_corrections'> {
+  return {
+    id: heldCorrectionId(event.moduleId, agencyId, event.eventId),
+    module_id: event.moduleId,
+    agency_id: agencyId,
+    event_id: event.eventId,
+    metric: event.metric,
+    supersedes: event.supersedes ?? '',
+    replaces: head.event_id,
+    target_observed_ms: Math.min(head.observed_ms, event.observedAt),
+    held_ms: at,
+    state: 'held',
+    version: 1,
+    decided_by: '',
+    decided_ms: 0,
+    rationale: '',
+    event,
+  };
 }

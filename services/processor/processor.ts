@@ -1,6 +1,6 @@
 import type { AlertEvent } from '../../schemas/alert.js';
 import type { ModuleVersion } from '../../schemas/registry.js';
-import type { EngineOptions } from '../core/performance/index.js';
+import { type EngineOptions, needsApproval } from '../core/performance/index.js';
 import type { BatchReceipt, Bus, Consumption, RecordBatch } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
 import type { Component, Health } from '../ports/lifecycle.js';
@@ -20,7 +20,7 @@ import {
   isCorrection,
   useModule,
 } from './apply.js';
-import { countedEventOf, countedInRanges, resolveChain } from './corrections.js';
+import { approvalValid, countedEventOf, countedInRanges, heldRow, resolveChain } from './corrections.js';
 import { InsertCoalescer } from './insert-coalescer.js';
 import type { ProcessorMetrics } from './metrics.js';
 import { emptyOutputs, isEmpty, type Outputs, type WriteTargets } from './outputs.js';
@@ -330,6 +330,20 @@ export class Processor implements Component {
       });
       metrics.records.inc({ outcome: 'dlq' });
       metrics.deadLetters.inc({ reason: resolved.reason });
+      return;
+    }
+    if (
+      !approvalValid(this.o.commandKey, event.moduleId, item.record) &&
+      needsApproval(module, resolved.head.observed_ms, event.observedAt, outputs.atMs)
+    ) {
+      // Restates data older than the module's correction window: kept, durably before the batch
+      // commits, until a named admin decides (api/corrections.ts). A replay writes the same row,
+      // which a decision (version 2) outranks.
+      await this.timed(
+        this.o.store.insert('held_corrections', [heldRow(event, agencyId, resolved.head, outputs.atMs)]),
+        'correction',
+      );
+      metrics.records.inc({ outcome: 'held' });
       return;
     }
     const replaces = countedEventOf(resolved.head);

@@ -14,7 +14,7 @@ import { sqlNumber, sqlString } from '../sql/literals.js';
 import { checkApplied, loadMigrations, versionAtLeast } from '../sql/migrations.js';
 import { checkExpiry } from '../sql/retention.js';
 import { decodeRow, encodeJson, validateRows } from '../sql/rows.js';
-import { checkRowCeiling, renderMaxPerGroup, renderSelect } from '../sql/select.js';
+import { checkRowCeiling, renderCountPerGroup, renderMaxPerGroup, renderSelect } from '../sql/select.js';
 import { classifyClickHouseError } from './errors.js';
 import { ClickHouseGroundTruth } from './ground-truth.js';
 import { expireClickHouse } from './retention.js';
@@ -251,6 +251,19 @@ export class ClickHouseStore implements Store, GroundTruthSource {
     const raw = await this.rows<Record<string, unknown>>(sql);
     checkDailyRows(raw.length);
     return raw.map((r) => dailyAggregateOf(r, query.quantile !== undefined));
+  }
+
+  async countPerGroup<T extends TableName>(
+    table: T,
+    groupBy: string,
+    conditions: Condition[] = [],
+  ): Promise<Map<string, number>> {
+    const q = renderCountPerGroup(table, groupBy, conditions, 'clickhouse');
+    const keys = [...new Set([q.groupBy, ...q.key])].join(', ');
+    // No FINAL: the distinct keys are counted, whichever copy or version matched.
+    const sql = `SELECT ${q.groupBy} AS g, toString(count()) AS n FROM (SELECT DISTINCT ${keys} FROM ${physicalTable(table)}${where(q.conditions)}) GROUP BY ${q.groupBy}`;
+    const raw = await this.rows<{ g: string; n: string }>(sql);
+    return new Map(raw.map((r) => [r.g, Number(r.n)]));
   }
 
   /** Retention without TTL: drops whole monthly partitions, or closed alerts by mutation (retention.ts). */

@@ -15,7 +15,7 @@ import { sqlNumber, sqlString } from '../sql/literals.js';
 import { checkApplied, loadMigrations } from '../sql/migrations.js';
 import { checkExpiry } from '../sql/retention.js';
 import { decodeRow, encodeJson, validateRows } from '../sql/rows.js';
-import { checkRowCeiling, renderMaxPerGroup, renderSelect } from '../sql/select.js';
+import { checkRowCeiling, renderCountPerGroup, renderMaxPerGroup, renderSelect } from '../sql/select.js';
 import { CompactionSchedule, compactDuckDb, winnerOrder } from './compaction.js';
 import { DuckDbGroundTruth } from './ground-truth.js';
 import { expireDuckDb } from './retention.js';
@@ -274,6 +274,21 @@ export class DuckDbStore implements Store, GroundTruthSource {
     );
     checkDailyRows(raw.length);
     return raw.map((r) => dailyAggregateOf(r as Record<string, unknown>, query.quantile !== undefined));
+  }
+
+  async countPerGroup<T extends TableName>(
+    table: T,
+    groupBy: string,
+    conditions: Condition[] = [],
+  ): Promise<Map<string, number>> {
+    const q = renderCountPerGroup(table, groupBy, conditions, 'duckdb');
+    const keys = [...new Set([q.groupBy, ...q.key])].join(', ');
+    const sql = `SELECT ${q.groupBy} AS g, count(*) AS n FROM (SELECT DISTINCT ${keys} FROM ${table}${where(q.conditions)}) AS k GROUP BY ${q.groupBy}`;
+    const raw = await this.serialized(
+      async (c) => (await c.runAndReadAll(sql)).getRowObjectsJS(),
+      `count per group from ${table}`,
+    );
+    return new Map(raw.map((r) => [String(r.g), Number(r.n)]));
   }
 
   /** Retention: deletes the expired rows, then checkpoints so their space is reused (retention.ts). */

@@ -1,6 +1,12 @@
 /** The performance engine: windows, goal status and alerts. Pure: no I/O; time comes from arguments or a Clock. */
 export { acknowledgeAlert, alertIdOf, hasAcknowledgement } from './alerts.js';
 export {
+  correctionWindowMs,
+  defaultCorrectionWindowMs,
+  heldCorrectionId,
+  needsApproval,
+} from './correction-policy.js';
+export {
   type Correction,
   type CountedEvent,
   Engine,
