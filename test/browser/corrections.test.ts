@@ -4,53 +4,36 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type BrowserContext, chromium } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
+import { waitGoal } from '../support/examples.js';
 import { call, eventually, seedModule } from '../support/http-client.js';
-import { type GlasshouseProcess, runGlasshouse } from '../support/process.js';
+import { StandaloneBin } from '../support/process.js';
 
 // The real bin, standalone, in headless Chromium: an agency restates a figure; the module's chart marks
-// the restated point "r" (first published and current figure on hover) and the Revisions list says it.
+// the restated point "r" (first published and current figure on hover) and the Revisions list says it;
+// the owner's scorecard shows the agency's correction rate.
 const artifacts = resolve(import.meta.dirname, '../../test-artifacts');
 const adminToken = `corr-web-${randomBytes(12).toString('hex')}`;
-let dataDir = '';
+const bin = new StandaloneBin({ GLASSHOUSE_ADMIN_TOKEN: adminToken }, 'gh-corr-web-');
 let userDataDir = '';
-let running: GlasshouseProcess | undefined;
 let context: BrowserContext | undefined;
 
 afterAll(async () => {
   await context?.close();
-  running?.child.kill('SIGKILL');
-  if (running) await running.exited();
-  for (const dir of [dataDir, userDataDir]) if (dir) await rm(dir, { recursive: true, force: true });
+  await bin.dispose();
+  if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
 });
 
 describe('dashboard: corrections', () => {
   it('marks the restated point "r" with both figures and lists the revision', async () => {
     await mkdir(artifacts, { recursive: true });
-    dataDir = await mkdtemp(join(tmpdir(), 'gh-corr-web-'));
-    running = runGlasshouse(['start', '--port', '0', '--data-dir', dataDir], {
-      GLASSHOUSE_ADMIN_TOKEN: adminToken,
-    });
-    const base = `http://127.0.0.1:${await running.ready(60_000)}/`;
+    const base = await bin.start();
     const moduleId = 'corr-web';
     const key = await seedModule(base, adminToken, {
       id: moduleId,
       owner: 'corr-owner',
       agency: 'corr-agency',
       allowedLateness: '10m',
-      goals: [
-        {
-          id: 'wait',
-          metric: 'wait_minutes',
-          unit: 'min',
-          direction: 'decrease',
-          target: 30,
-          tolerance: 0.1,
-          window: '1m',
-          aggregation: 'mean',
-          minSamples: 1,
-          hold: '0s',
-        },
-      ],
+      goals: [waitGoal({ window: '1m' })],
     });
     // Observed three minutes ago: its chart point (the end of its one-minute step) is in the past.
     const t = Math.floor((Date.now() - 180_000) / 60_000) * 60_000 + 1_000;
@@ -106,6 +89,15 @@ describe('dashboard: corrections', () => {
     expect(await revision.textContent()).toContain('corr-agency restated 90 as 20');
     expect(await revision.textContent()).toContain('“typing error”');
     await page.screenshot({ path: join(artifacts, 'corrections-module.png'), fullPage: true });
+
+    // The owner's scorecard shows the agency's correction rate: 4 events sent, 1 of them a correction.
+    await page.goto(`${base}#/people/corr-owner`);
+    const rate = page.locator('.corrections-rate tr[data-agency="corr-agency"]');
+    await expect.poll(() => rate.count(), { timeout: 10_000 }).toBe(1);
+    await expect
+      .poll(async () => (await rate.locator('td').allTextContents()).join(' | '), { timeout: 10_000 })
+      .toBe('4 | 1 | 25%');
+    await page.screenshot({ path: join(artifacts, 'corrections-scorecard.png'), fullPage: true });
     expect(errors).toEqual([]);
   }, 120_000);
 });
