@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { waitGoal } from '../support/examples.js';
 import { call, eventually, expectCall, seedModule } from '../support/http-client.js';
 import { type Deployment, distributed, standalone } from './setups.js';
 
@@ -34,20 +35,7 @@ describe.each(setups)('late corrections held for a named admin: %s', (_name, set
       agency,
       allowedLateness: '1d',
       correctionWindow: '1h',
-      goals: [
-        {
-          id: 'wait',
-          metric: 'wait_minutes',
-          unit: 'min',
-          direction: 'decrease',
-          target: 30,
-          tolerance: 0.1,
-          window: '24h',
-          aggregation: 'mean',
-          minSamples: 1,
-          hold: '0s',
-        },
-      ],
+      goals: [waitGoal({ window: '24h' })],
     });
     const post = async (events: unknown[]) => {
       const res = await call(d.ingestUrl, 'POST', '/v1/metrics', { token: key, body: { events } });

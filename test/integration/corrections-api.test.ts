@@ -1,49 +1,25 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { waitGoal } from '../support/examples.js';
 import { call, eventually, seedModule } from '../support/http-client.js';
-import { type GlasshouseProcess, runGlasshouse } from '../support/process.js';
+import { StandaloneBin } from '../support/process.js';
 
 // The real bin, standalone: an agency restates a figure through ingest, the history shows the revision
 // (revised, firstPublished), `asOf` answers the earlier vintage, and the revisions list says who, when, why.
 const adminToken = `corr-api-${randomBytes(12).toString('hex')}`;
-let dataDir = '';
-let running: GlasshouseProcess | undefined;
+const bin = new StandaloneBin({ GLASSHOUSE_ADMIN_TOKEN: adminToken }, 'gh-corr-api-');
 
-afterAll(async () => {
-  running?.child.kill('SIGKILL');
-  if (running) await running.exited();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
-});
+afterAll(() => bin.dispose());
 
 describe('corrections through the public API', () => {
   it('history revised points, the earlier vintage with asOf, the revisions list, per-event rejection', async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'gh-corr-api-'));
-    running = runGlasshouse(['start', '--port', '0', '--data-dir', dataDir], {
-      GLASSHOUSE_ADMIN_TOKEN: adminToken,
-    });
-    const base = `http://127.0.0.1:${await running.ready(60_000)}/`;
+    const base = await bin.start();
     const moduleId = 'corr-wait';
     const key = await seedModule(base, adminToken, {
       id: moduleId,
       owner: 'corr-owner',
       agency: 'corr-agency',
-      goals: [
-        {
-          id: 'wait',
-          metric: 'wait_minutes',
-          unit: 'min',
-          direction: 'decrease',
-          target: 30,
-          tolerance: 0.1,
-          window: '1h',
-          aggregation: 'mean',
-          minSamples: 1,
-          hold: '0s',
-        },
-      ],
+      goals: [waitGoal({ window: '1h' })],
     });
     const t = Date.now() - 5_000;
     const post = (events: unknown[]) => call(base, 'POST', '/v1/metrics', { token: key, body: { events } });

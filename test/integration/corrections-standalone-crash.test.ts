@@ -1,41 +1,31 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DuckDbStore } from '../../services/adapters/duckdb/index.js';
 import { correctedTotals, repeatedEventRows, storedEventRows } from '../support/duckdb-raw.js';
-import { call, eventually, seedModule } from '../support/http-client.js';
-import { type GlasshouseProcess, runGlasshouse } from '../support/process.js';
+import { call, eventually, postUntilStopped, seedModule } from '../support/http-client.js';
+import { runGlasshouse, StandaloneBin } from '../support/process.js';
 
 const adminToken = `corr-admin-${randomBytes(12).toString('hex')}`;
 const moduleId = 'corr-jobs';
 const kills = 4;
 
-let dataDir = '';
-let running: GlasshouseProcess | undefined;
-
-afterAll(async () => {
-  running?.child.kill('SIGKILL');
-  if (running) await running.exited();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
-});
-
-async function start(): Promise<string> {
-  running = runGlasshouse(['start', '--port', '0', '--data-dir', dataDir], {
+const bin = new StandaloneBin(
+  {
     GLASSHOUSE_ADMIN_TOKEN: adminToken,
     GLASSHOUSE_INGEST_RATE: '1000000',
     GLASSHOUSE_INGEST_BURST: '1000000',
-  });
-  const port = await running.ready(60_000);
-  return `http://127.0.0.1:${port}/`;
-}
+  },
+  'gh-corr-crash-',
+);
 
+afterAll(() => bin.dispose());
+
+const start = () => bin.start();
+
+/** Stops the process with SIGTERM (a clean drain), so the DuckDB file can be opened here. */
 async function stopCleanly(): Promise<void> {
-  const proc = running!;
-  running = undefined;
-  proc.child.kill('SIGTERM');
-  expect(await proc.exited()).toBe(0);
+  expect(await bin.stop('SIGTERM')).toBe(0);
 }
 
 /**
@@ -50,12 +40,12 @@ function postContinuously(
   corrected: Set<string>,
   retractions: Set<string>,
 ) {
-  let stopped = false;
   let sequence = 0;
-  let answered = 0;
   let corrections = 0;
-  const loop = (async () => {
-    while (!stopped) {
+  const client = postUntilStopped(
+    baseUrl,
+    key,
+    () => {
       const events: Array<Record<string, unknown>> = [];
       for (let i = 0; i < 20; i++) {
         const eventId = `r${round}-${sequence++}`;
@@ -70,40 +60,22 @@ function postContinuously(
             ...(sequence % 5 === 0 ? { retract: true } : { note: `restated in round ${round}` }),
           });
       }
-      let answer: Awaited<ReturnType<typeof call>>;
-      try {
-        answer = await call(baseUrl, 'POST', '/v1/metrics', {
-          token: key,
-          body: { events },
-          timeoutMs: 5_000,
-        });
-      } catch {
-        continue;
-      }
-      if (answer.status !== 202) continue;
-      expect(answer.body.rejected).toEqual([]);
+      return events;
+    },
+    (events) => {
       for (const e of events) {
         acked.push(e.eventId as string);
         if (e.supersedes !== undefined) corrected.add(e.eventId as string);
         if (e.retract === true) retractions.add(e.eventId as string);
       }
       corrections += events.filter((e) => e.supersedes !== undefined).length;
-      answered++;
-    }
-  })();
-  return {
-    answered: () => answered,
-    corrections: () => corrections,
-    stop: async () => {
-      stopped = true;
-      await loop;
     },
-  };
+  );
+  return { ...client, corrections: () => corrections };
 }
 
 describe('standalone process killed with SIGKILL during a stream of corrections', () => {
   it(`stays exact over ${kills} kills: live windows, rollups and verify-rollups agree with the corrected set`, async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'gh-corr-crash-'));
     let baseUrl = await start();
     const goal = (id: string, aggregation: string) => ({
       id,
@@ -137,9 +109,7 @@ describe('standalone process killed with SIGKILL during a stream of corrections'
         () => `round ${round}: no 202 answers`,
       );
       await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 1_500)));
-      running!.child.kill('SIGKILL');
-      expect(await running!.exited()).toBe('SIGKILL');
-      running = undefined;
+      expect(await bin.stop('SIGKILL')).toBe('SIGKILL');
       await client.stop();
       corrections += client.corrections();
 
@@ -172,7 +142,7 @@ describe('standalone process killed with SIGKILL during a stream of corrections'
       await stopCleanly();
       await checkStore(acked, live, round);
       const verify = runGlasshouse(['verify-rollups', '--module', moduleId], {
-        GLASSHOUSE_DATA_DIR: dataDir,
+        GLASSHOUSE_DATA_DIR: bin.dataDir,
       });
       const exit = await verify.exited();
       expect(exit, `round ${round}: verify-rollups\n${verify.output()}`).toBe(0);
@@ -188,7 +158,7 @@ async function checkStore(
   live: { count: number; sum: number },
   round: number,
 ): Promise<void> {
-  const path = join(dataDir, 'glasshouse.duckdb');
+  const path = join(bin.dataDir, 'glasshouse.duckdb');
   const stored = await storedEventRows(path, moduleId);
   const store = new DuckDbStore({ path });
   await store.start();
