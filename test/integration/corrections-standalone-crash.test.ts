@@ -10,23 +10,9 @@ const adminToken = `corr-admin-${randomBytes(12).toString('hex')}`;
 const moduleId = 'corr-jobs';
 const kills = 4;
 
-const bin = new StandaloneBin(
-  {
-    GLASSHOUSE_ADMIN_TOKEN: adminToken,
-    GLASSHOUSE_INGEST_RATE: '1000000',
-    GLASSHOUSE_INGEST_BURST: '1000000',
-  },
-  'gh-corr-crash-',
-);
+const bin = StandaloneBin.unthrottled(adminToken, 'gh-corr-crash-');
 
 afterAll(() => bin.dispose());
-
-const start = () => bin.start();
-
-/** Stops the process with SIGTERM (a clean drain), so the DuckDB file can be opened here. */
-async function stopCleanly(): Promise<void> {
-  expect(await bin.stop('SIGTERM')).toBe(0);
-}
 
 /**
  * Posts batches back to back until stopped: new events, and corrections and retractions of events
@@ -76,7 +62,7 @@ function postContinuously(
 
 describe('standalone process killed with SIGKILL during a stream of corrections', () => {
   it(`stays exact over ${kills} kills: live windows, rollups and verify-rollups agree with the corrected set`, async () => {
-    let baseUrl = await start();
+    let baseUrl = await bin.start();
     const goal = (id: string, aggregation: string) => ({
       id,
       metric: 'jobs',
@@ -113,7 +99,7 @@ describe('standalone process killed with SIGKILL during a stream of corrections'
       await client.stop();
       corrections += client.corrections();
 
-      baseUrl = await start();
+      baseUrl = await bin.start();
       // Settled: the live count stays put for a while (every stored batch processed).
       let settled = { count: -1, since: Date.now() };
       let last: unknown;
@@ -139,17 +125,17 @@ describe('standalone process killed with SIGKILL during a stream of corrections'
         60_000,
         () => `round ${round}: live numbers never settled; last ${JSON.stringify(last)}`,
       );
-      await stopCleanly();
+      await bin.stopCleanly();
       await checkStore(acked, live, round);
       const verify = runGlasshouse(['verify-rollups', '--module', moduleId], {
         GLASSHOUSE_DATA_DIR: bin.dataDir,
       });
       const exit = await verify.exited();
       expect(exit, `round ${round}: verify-rollups\n${verify.output()}`).toBe(0);
-      baseUrl = await start();
+      baseUrl = await bin.start();
     }
     expect(corrections, 'corrections answered 202').toBeGreaterThan(20);
-    await stopCleanly();
+    await bin.stopCleanly();
   }, 600_000);
 });
 

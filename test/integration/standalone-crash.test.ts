@@ -10,23 +10,9 @@ const adminToken = `crash-admin-${randomBytes(12).toString('hex')}`;
 const moduleId = 'crash-jobs';
 const kills = 6;
 
-const bin = new StandaloneBin(
-  {
-    GLASSHOUSE_ADMIN_TOKEN: adminToken,
-    GLASSHOUSE_INGEST_RATE: '1000000',
-    GLASSHOUSE_INGEST_BURST: '1000000',
-  },
-  'gh-crash-',
-);
+const bin = StandaloneBin.unthrottled(adminToken, 'gh-crash-');
 
 afterAll(() => bin.dispose());
-
-const start = () => bin.start();
-
-/** Stops the process with SIGTERM (a clean drain), so the DuckDB file can be opened here. */
-async function stopCleanly(): Promise<void> {
-  expect(await bin.stop('SIGTERM')).toBe(0);
-}
 
 /** Posts batches of new events back to back until stopped; remembers every eventId answered 202. */
 function postContinuously(baseUrl: string, key: string, acked: Set<string>, round: number) {
@@ -50,7 +36,7 @@ function postContinuously(baseUrl: string, key: string, acked: Set<string>, roun
 
 describe('standalone process killed with SIGKILL while a client posts', () => {
   it(`loses no acknowledged event and opens no alert twice over ${kills} kills`, async () => {
-    let baseUrl = await start();
+    let baseUrl = await bin.start();
     const key = await seedModule(baseUrl, adminToken, {
       id: moduleId,
       owner: 'crash-owner',
@@ -85,7 +71,7 @@ describe('standalone process killed with SIGKILL while a client posts', () => {
       expect(await bin.stop('SIGKILL')).toBe('SIGKILL');
       await client.stop();
 
-      baseUrl = await start();
+      baseUrl = await bin.start();
       // The live window (count over 24 h) covers every acknowledged event, and settles: a batch the
       // kill cut off before its answer may be stored too (durable, just never confirmed).
       let last: unknown;
@@ -103,11 +89,11 @@ describe('standalone process killed with SIGKILL while a client posts', () => {
         () =>
           `round ${round}: live count never settled at ${acked.size} or more; last ${JSON.stringify(last)}\n${bin.running?.output().slice(-3000)}`,
       );
-      await stopCleanly();
+      await bin.stopCleanly();
       await checkStore(acked, liveCount, round);
-      baseUrl = await start();
+      baseUrl = await bin.start();
     }
-    await stopCleanly();
+    await bin.stopCleanly();
   }, 600_000);
 });
 

@@ -91,11 +91,31 @@ export class StandaloneBin {
   running: GlasshouseProcess | undefined;
   /** The data directory, created by the first `start`. */
   dataDir = '';
+  private last: GlasshouseProcess | undefined;
 
   constructor(
     private readonly env: NodeJS.ProcessEnv,
     private readonly dirPrefix = 'gh-standalone-',
   ) {}
+
+  /** A bin for fault tests: a client may post as fast as it can (no ingest rate limit in the way). */
+  static unthrottled(adminToken: string, dirPrefix: string): StandaloneBin {
+    return new StandaloneBin(
+      {
+        GLASSHOUSE_ADMIN_TOKEN: adminToken,
+        GLASSHOUSE_INGEST_RATE: '1000000',
+        GLASSHOUSE_INGEST_BURST: '1000000',
+      },
+      dirPrefix,
+    );
+  }
+
+  /** Stops with SIGTERM (a clean drain, so the DuckDB file can be opened by the test) and checks it exited 0. */
+  async stopCleanly(): Promise<void> {
+    const code = await this.stop('SIGTERM');
+    if (code !== 0)
+      throw new Error(`the bin exited with ${code} on SIGTERM:\n${this.last?.output().slice(-3000)}`);
+  }
 
   /** Starts the bin on the data directory; resolves with its base URL once it is ready. */
   async start(): Promise<string> {
@@ -108,6 +128,7 @@ export class StandaloneBin {
   async stop(signal: 'SIGTERM' | 'SIGKILL'): Promise<number | string> {
     const proc = this.running;
     if (!proc) return 'not running';
+    this.last = proc;
     this.running = undefined;
     proc.child.kill(signal);
     return proc.exited();
