@@ -317,6 +317,9 @@ function querySuite(name: string, deploy: () => Promise<Deployment>) {
           dimensions: depot ? { depot, route: '7' } : { route: '7' },
           late: false,
           module_version: 1,
+          supersedes: '',
+          retract: false,
+          note: '',
         })),
       );
       await deployment.store.insert('metric_events', rows);

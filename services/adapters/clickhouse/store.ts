@@ -233,12 +233,15 @@ export class ClickHouseStore implements Store, GroundTruthSource {
     // is the dimension's own.
     const group =
       query.dimension === undefined ? "''" : `visitParamExtractString(dimensions, ${str(query.dimension)})`;
-    // FINAL: one row per key (replays are identical rows), as ground-truth.ts reads them.
+    // FINAL: one row per key (replays are identical rows), corrected, as ground-truth.ts reads them.
     const events =
       `SELECT event_id, value, observed_ms, ${group} AS grp, ` +
       `observed_ms - ((observed_ms % ${day}) + ${day}) % ${day} AS day_ms FROM metric_events FINAL ` +
       `WHERE module_id = ${str(query.moduleId)} AND metric = ${str(query.metric)} ` +
-      `AND observed_ms >= ${num(query.fromMs)} AND observed_ms < ${num(query.toMs)}`;
+      `AND observed_ms >= ${num(query.fromMs)} AND observed_ms < ${num(query.toMs)} ` +
+      // The corrected set, as ground-truth.ts: no retraction, no version a stored correction replaced.
+      "AND retract = 0 AND concat(agency_id, ' ', event_id) NOT IN (SELECT concat(agency_id, ' ', supersedes) " +
+      `FROM metric_events WHERE module_id = ${str(query.moduleId)} AND supersedes != '')`;
     // The quantile is the value at index ⌊q·(n−1)⌋ of the sorted values, as ground-truth.ts's.
     const quantile =
       query.quantile === undefined

@@ -258,7 +258,10 @@ export class DuckDbStore implements Store, GroundTruthSource {
       `SELECT DISTINCT ON (agency_id, event_id) event_id, value, observed_ms, ${group} AS grp, ` +
       `observed_ms - ((observed_ms % ${day}) + ${day}) % ${day} AS day_ms FROM metric_events ` +
       `WHERE module_id = ${str(query.moduleId)} AND metric = ${str(query.metric)} ` +
-      `AND observed_ms >= ${num(query.fromMs)} AND observed_ms < ${num(query.toMs)}`;
+      `AND observed_ms >= ${num(query.fromMs)} AND observed_ms < ${num(query.toMs)} ` +
+      // The corrected set, as ground-truth.ts: no retraction, no version a stored correction replaced.
+      "AND NOT retract AND (agency_id || ' ' || event_id) NOT IN (SELECT agency_id || ' ' || supersedes " +
+      `FROM metric_events WHERE module_id = ${str(query.moduleId)} AND supersedes <> '')`;
     // The quantile is the value at index ⌊q·(n−1)⌋ of the sorted values, as ground-truth.ts's.
     const quantile =
       query.quantile === undefined
