@@ -139,6 +139,9 @@ async function main(): Promise<void> {
         dimensions: {},
         late: false,
         module_version: 1,
+        supersedes: '',
+        retract: false,
+        note: '',
       });
     }
     await bus.publish(Topics.metricsRaw, chunk);

@@ -358,6 +358,7 @@ const unusedStore: Store = {
   select: async () => [],
   maxPerGroup: async () => new Map(),
   daily: async () => [],
+  countPerGroup: async () => new Map(),
   expire: async (table, beforeMs) => ({ table, beforeMs, rows: 0, partitions: [] }),
 };
 

@@ -45,6 +45,7 @@ import { startLocalKafka } from '../infra/kafka/local.js';
 import { agencyHeader } from '../schemas/metric-event.js';
 import type { PolicyModuleInput } from '../schemas/registry.js';
 import { ClickHouseStore } from '../services/adapters/clickhouse/index.js';
+import { physicalTable } from '../services/adapters/clickhouse/tables.js';
 import { DuckDbStore } from '../services/adapters/duckdb/index.js';
 import { KafkaBus } from '../services/adapters/kafka/index.js';
 import { MemoryBus } from '../services/adapters/memory/index.js';
@@ -176,7 +177,7 @@ interface StoredCounts {
   rows: number;
   distinct: number;
   late: number;
-  /** Per rule: the sum over buckets of the fullest rollup row's count. */
+  /** Per rule: the sum over buckets of the newest rollup row's count (the row that wins). */
   rollupCounts: Map<string, number>;
 }
 
@@ -185,8 +186,9 @@ const countsSql = {
   distinct:
     'SELECT count(*) AS n FROM (SELECT module_id, agency_id, event_id FROM metric_events GROUP BY module_id, agency_id, event_id)',
   late: 'SELECT count(*) AS n FROM (SELECT module_id, agency_id, event_id FROM metric_events WHERE late GROUP BY module_id, agency_id, event_id)',
-  rollups:
-    'SELECT rule_id, sum(c) AS n FROM (SELECT rule_id, max("count") AS c FROM rollups GROUP BY module_id, rule_id, width_ms, bucket_ms) AS b GROUP BY rule_id',
+  // ClickHouse keeps the catalog's rollups in another table (services/adapters/clickhouse/tables.ts).
+  rollups: (table: string) =>
+    `SELECT rule_id, sum(c) AS n FROM (SELECT rule_id, argMax("count", updated_ms) AS c FROM ${table} GROUP BY module_id, rule_id, width_ms, bucket_ms) AS b GROUP BY rule_id`,
 };
 
 async function standaloneSetup(): Promise<Setup> {
@@ -203,7 +205,7 @@ async function standaloneSetup(): Promise<Setup> {
       const c = await instance.connect();
       try {
         const one = async (sql: string) => Number((await c.runAndReadAll(sql)).getRowObjectsJS()[0]?.n ?? 0);
-        const rollups = (await c.runAndReadAll(countsSql.rollups)).getRowObjectsJS();
+        const rollups = (await c.runAndReadAll(countsSql.rollups('rollups'))).getRowObjectsJS();
         return {
           rows: await one(countsSql.rows),
           distinct: await one(countsSql.distinct),
@@ -241,7 +243,7 @@ async function kafkaSetup(): Promise<Setup> {
             Record<string, unknown>
           >;
         const one = async (sql: string) => Number((await all(sql))[0]?.n ?? 0);
-        const rollups = await all(countsSql.rollups);
+        const rollups = await all(countsSql.rollups(physicalTable('rollups')));
         return {
           rows: await one(countsSql.rows),
           distinct: await one(countsSql.distinct),

@@ -37,6 +37,11 @@ export const AlertEvent = z.strictObject({
   acknowledgedBy: z.string().optional(),
   acknowledgedAt: Timestamp.optional(),
   note: z.string().optional(),
+  /**
+   * Why a resolved alert closed other than by recovery: `restated` when a correction of the data
+   * removed its cause (the corrected numbers never showed the deviation).
+   */
+  reason: z.enum(['restated']).optional(),
 });
 export type AlertEvent = z.infer<typeof AlertEvent>;
 

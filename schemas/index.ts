@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { AlertAck, AlertEvent } from './alert.js';
 import { AuditEntry, AuditVerification } from './audit.js';
 import { ErrorBody } from './common.js';
+import { CorrectionDecision, HeldCorrection, HeldCorrectionList } from './corrections.js';
 import { ClientMessage, ServerMessage } from './live.js';
 import { IngestEnvelope, IngestResponse, MetricEvent } from './metric-event.js';
 import { PerformanceUpdate } from './performance.js';
@@ -12,6 +13,7 @@ import {
   ComparisonAnswer,
   HistoryAnswer,
   OpenEvent,
+  RevisionList,
   Scorecard,
   SociotechnicianList,
   SociotechnicianProfile,
@@ -35,6 +37,7 @@ import { Webhook, WebhookCreate, WebhookCreated, WebhookDelivery, WebhookPayload
 export * from './alert.js';
 export * from './audit.js';
 export * from './common.js';
+export * from './corrections.js';
 export * from './live.js';
 export * from './metric-event.js';
 export * from './performance.js';
@@ -75,6 +78,10 @@ export const contracts = {
   ErrorBody,
   HistoryAnswer,
   BreakdownAnswer,
+  RevisionList,
+  HeldCorrection,
+  HeldCorrectionList,
+  CorrectionDecision,
   AlertList,
   Scorecard,
   SociotechnicianProfile,

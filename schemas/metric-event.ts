@@ -23,16 +23,47 @@ export const Dimensions = z
   )
   .refine((dims) => Object.keys(dims).length <= maxDimensions, `at most ${maxDimensions} dimensions`);
 
-/** One observation from an agency. The agency comes from its API key, never from the body. */
-export const MetricEvent = z.strictObject({
-  eventId: EventId,
-  moduleId: Slug,
-  metric: Slug,
-  value: FiniteNumber,
-  /** RFC 3339 or epoch ms on the way in; epoch ms once parsed. */
-  observedAt: TimeInput,
-  dimensions: Dimensions.optional(),
-});
+export const maxNoteLength = 500;
+
+/**
+ * One observation from an agency. The agency comes from its API key, never from the body.
+ *
+ * A correction names in `supersedes` the eventId of an earlier event of the same agency, module and
+ * metric: it replaces that event's value, dimensions and observedAt (a chain of corrections resolves
+ * to the newest). With `retract: true` it removes the event instead; its own value and observedAt are
+ * then not counted (an agency repeats the retracted figure's). `note` says why, publicly.
+ */
+export const MetricEvent = z
+  .strictObject({
+    eventId: EventId,
+    moduleId: Slug,
+    metric: Slug,
+    value: FiniteNumber,
+    /** RFC 3339 or epoch ms on the way in; epoch ms once parsed. */
+    observedAt: TimeInput,
+    dimensions: Dimensions.optional(),
+    supersedes: EventId.optional(),
+    retract: z.boolean().optional(),
+    note: WellFormedText.pipe(
+      z.string().max(maxNoteLength, `must be at most ${maxNoteLength} characters`),
+    ).optional(),
+  })
+  .superRefine((event, ctx) => {
+    if (event.retract === true && event.supersedes === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['retract'],
+        message: 'a retraction must name the event in supersedes',
+      });
+    if (event.supersedes !== undefined && event.supersedes === event.eventId)
+      ctx.addIssue({ code: 'custom', path: ['supersedes'], message: 'an event cannot supersede itself' });
+    if (event.note !== undefined && event.supersedes === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['note'],
+        message: 'only a correction (with supersedes) carries a note',
+      });
+  });
 export type MetricEvent = z.output<typeof MetricEvent>;
 export type MetricEventInput = z.input<typeof MetricEvent>;
 

@@ -318,6 +318,7 @@ export const endpoints: Endpoint[] = [
       from: 'RFC 3339 or epoch ms; default to − 24h',
       to: 'RFC 3339 or epoch ms; default now',
       step: 'a duration of at least 1s; default the goal bucket width (window / 60), widened to fit 10,000 points',
+      asOf: 'RFC 3339 or epoch ms: what was published then (a vintage); default now. Points changed by a correction carry revised: true and firstPublished',
     },
     responses: { 200: 'HistoryAnswer', 400: 'ErrorBody', 404: 'ErrorBody' },
   },
@@ -361,6 +362,48 @@ export const endpoints: Endpoint[] = [
       429: 'ErrorBody',
     },
   },
+  {
+    method: 'get',
+    path: '/v1/modules/{id}/revisions',
+    summary:
+      "The module's corrections, newest first: the agency, when it was applied, the old and the new figure (null for a retraction) and the agency's note.",
+    access: 'public',
+    responses: { 200: 'RevisionList', 400: 'ErrorBody', 404: 'ErrorBody' },
+  },
+  {
+    method: 'get',
+    path: '/v1/corrections',
+    summary:
+      "Late corrections held for a named admin's approval (the event they correct was observed longer ago than the " +
+      "module's correctionWindow, default 30d), and the decisions on them, newest first.",
+    access: 'public',
+    query: {
+      state: 'held | approved | rejected',
+      moduleId: 'one module',
+      limit: '1 to 1000; default 100',
+    },
+    responses: { 200: 'HeldCorrectionList', 400: 'ErrorBody' },
+  },
+  ...(['approve', 'reject'] as const).map((decision) => ({
+    method: 'post' as const,
+    path: `/v1/corrections/{id}/${decision}`,
+    summary:
+      `${decision === 'approve' ? 'Approves' : 'Rejects'} a held correction (a named admin, not the bootstrap token); ` +
+      'an audit entry with the rationale. ' +
+      (decision === 'approve' ? 'The processor then applies the correction like any other. ' : '') +
+      '404 unknown id, 409 already decided the other way.',
+    access: 'admin' as const,
+    body: 'CorrectionDecision' as const,
+    responses: {
+      200: 'HeldCorrection' as const,
+      400: 'ErrorBody' as const,
+      401: 'ErrorBody' as const,
+      403: 'ErrorBody' as const,
+      404: 'ErrorBody' as const,
+      409: 'ErrorBody' as const,
+      503: 'ErrorBody' as const,
+    },
+  })),
   {
     method: 'get',
     path: '/v1/modules/{id}/events',

@@ -19,11 +19,40 @@ export const HistoryAnswer = z.strictObject({
       value: z.number().nullable(),
       count: z.number().int().min(0),
       status: GoalStatus,
+      /** The value or count differs from what was first published for this step (a correction). */
+      revised: z.literal(true).optional(),
+      /** The point as first published, before the first correction that changed it. */
+      firstPublished: z
+        .strictObject({ value: z.number().nullable(), count: z.number().int().min(0) })
+        .optional(),
     }),
   ),
+  /** The vintage: what was published at this time (default: now). */
+  asOf: Timestamp.optional(),
   method: z.string(),
 });
 export type HistoryAnswer = z.infer<typeof HistoryAnswer>;
+
+/** One correction as `GET /v1/modules/:id/revisions` lists it: who, when, the old and the new figure, why. */
+export const Revision = z.strictObject({
+  eventId: z.string(),
+  agency: Slug,
+  metric: Slug,
+  /** The version it replaced (the newest of its chain when it was applied). */
+  supersedes: z.string(),
+  retract: z.boolean(),
+  /** When Glasshouse applied it. */
+  at: Timestamp,
+  old: z.strictObject({ value: z.number(), observedAt: Timestamp }).nullable(),
+  /** null for a retraction. */
+  new: z.strictObject({ value: z.number(), observedAt: Timestamp }).nullable(),
+  note: z.string(),
+});
+export type Revision = z.infer<typeof Revision>;
+
+/** `GET /v1/modules/:id/revisions`: the module's corrections, newest first. */
+export const RevisionList = z.strictObject({ items: z.array(Revision) });
+export type RevisionList = z.infer<typeof RevisionList>;
 
 /** `GET /v1/alerts`: the latest version of each alert, newest opened first. */
 export const AlertList = z.strictObject({ items: z.array(AlertEvent), next: z.string().optional() });
@@ -59,6 +88,27 @@ export const Scorecard = z.strictObject({
     changePoints: z.number().nullable(),
   }),
   method: z.string(),
+  /**
+   * The correction rate of the agencies reporting for these modules (on a sociotechnician's
+   * profile; the scoreboard leaves it out).
+   */
+  corrections: z
+    .strictObject({
+      period: z.strictObject({ from: Timestamp, to: Timestamp }),
+      events: z.number().int().min(0),
+      corrections: z.number().int().min(0),
+      rate: z.number().min(0).nullable(),
+      agencies: z.array(
+        z.strictObject({
+          agency: Slug,
+          events: z.number().int().min(0),
+          corrections: z.number().int().min(0),
+          rate: z.number().min(0).nullable(),
+        }),
+      ),
+      method: z.string(),
+    })
+    .optional(),
 });
 export type Scorecard = z.infer<typeof Scorecard>;
 

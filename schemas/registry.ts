@@ -118,6 +118,11 @@ const moduleFields = {
    * rejected with the reason. Default 60s, at most 1h. See the methodology page.
    */
   maxFuture: PositiveDuration.optional(),
+  /**
+   * A correction of an event observed longer ago than this is held until a named admin approves it
+   * (`GET /v1/corrections`). Default 30d.
+   */
+  correctionWindow: PositiveDuration.optional(),
   status: z.enum(['active', 'retired']).default('active'),
   /**
    * How long an approved change of this module is public before it takes effect; the deployment's

@@ -18,7 +18,7 @@ import {
   withUnit,
   worstVerdict,
 } from './format.js';
-import { loadHistory } from './history.js';
+import { loadHistory, loadRevisions } from './history.js';
 import { Live, liveUrl } from './live.js';
 import { renderScoreboard, renderScorecard } from './people.js';
 import { moduleChangesHtml, renderPendingChanges, tickCountdowns } from './proposals.js';
@@ -374,9 +374,29 @@ function renderModule(id) {
     )}</div><p><a href="#/">All modules</a></p></section>`;
     return;
   }
-  view.innerHTML = `<p class="small"><a href="#/">← All modules</a> · ${esc(module.domain.replace(/[-_]/g, ' '))}</p>${demoBanner([module])}${moduleHtml(module)}<div class="module-data" data-module-data="${esc(module.id)}">${breakdownHtml(module)}${downloadsHtml(module)}</div>`;
+  view.innerHTML = `<p class="small"><a href="#/">← All modules</a> · ${esc(module.domain.replace(/[-_]/g, ' '))}</p>${demoBanner([module])}${moduleHtml(module)}<section class="revisions" aria-labelledby="revisions-title"><h3 id="revisions-title">Revisions</h3><p class="muted small">Loading the corrections agencies made to their figures…</p></section><div class="module-data" data-module-data="${esc(module.id)}">${breakdownHtml(module)}${downloadsHtml(module)}</div>`;
   mountCharts(module);
   state.unmountBreakdown = mountBreakdown(view.querySelector('.module-data'), module);
+  loadRevisions(id).then((items) => {
+    const section = view.querySelector('.revisions');
+    if (section) section.innerHTML = revisionsHtml(items);
+  });
+}
+
+/** The module's corrections in words: who restated which figure, when, from what to what, and why. */
+function revisionsHtml(items) {
+  const title = '<h3 id="revisions-title">Revisions</h3>';
+  if (!items) return `${title}<p class="muted small">The list of corrections is not available right now.</p>`;
+  if (items.length === 0)
+    return `${title}<p class="muted small">No agency has corrected a figure of this module.</p>`;
+  const row = (r) => {
+    const when = new Date(r.at).toLocaleString('en-GB');
+    const from = r.old ? `${r.old.value}` : 'an unknown figure';
+    const change = r.retract ? `withdrew ${from}` : `restated ${from} as ${r.new?.value}`;
+    const note = r.note ? ` — “${esc(r.note)}”` : '';
+    return `<li class="revision" data-event="${esc(r.eventId)}"><strong>${esc(r.agency)}</strong> ${esc(change)} (${esc(metricWords(r.metric))}, report ${esc(r.supersedes)}) on ${esc(when)}${note}</li>`;
+  };
+  return `${title}<p class="muted small">Charts mark restated points with “r”; hover one for the first published and the current figure.</p><ul class="revision-list">${items.map(row).join('')}</ul>`;
 }
 
 function renderModules() {

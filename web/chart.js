@@ -24,6 +24,8 @@ export class GoalChart {
     this.goal = goal;
     this.times = [];
     this.values = [];
+    /** Per point: what was first published, when a correction restated it since (else undefined). */
+    this.revisions = [];
     this.plot = undefined;
     this.resizeObserver = new ResizeObserver(() => this.resize());
     this.resizeObserver.observe(container);
@@ -39,6 +41,7 @@ export class GoalChart {
     else {
       this.times.push(t);
       this.values.push(value);
+      this.revisions.push(undefined);
     }
     this.trim();
     this.render();
@@ -53,6 +56,7 @@ export class GoalChart {
     if (older.length === 0) return;
     this.times = [...older.map((p) => p.at / 1000), ...this.times];
     this.values = [...older.map((p) => p.value), ...this.values];
+    this.revisions = [...older.map((p) => p.firstPublished), ...this.revisions];
     this.trim();
     this.render();
   }
@@ -62,6 +66,7 @@ export class GoalChart {
     if (excess > 0) {
       this.times.splice(0, excess);
       this.values.splice(0, excess);
+      this.revisions.splice(0, excess);
     }
     this.container.dataset.points = String(this.times.length);
   }
@@ -90,6 +95,28 @@ export class GoalChart {
     ctx.textBaseline = 'bottom';
     ctx.fillText('Target', u.bbox.left + 4 * ratio, y - 2 * ratio);
     ctx.restore();
+  }
+
+  /**
+   * An "r" over each point a correction restated, as an element over the plot (readable by assistive
+   * technology and tests, unlike the canvas), with the first published and the current figure on hover.
+   */
+  markRevised(u) {
+    for (const old of u.over.querySelectorAll('.revised-mark')) old.remove();
+    const unit = this.goal.unit ? ` ${this.goal.unit}` : '';
+    const figure = (v) => (v === null || v === undefined ? 'no value' : `${Number(v.toPrecision(6))}${unit}`);
+    this.revisions.forEach((first, i) => {
+      if (!first) return;
+      const mark = document.createElement('span');
+      mark.className = 'revised-mark';
+      mark.textContent = 'r';
+      const text = `Revised: first published ${figure(first.value)} (${first.count} reports), now ${figure(this.values[i])}`;
+      mark.title = text;
+      mark.setAttribute('aria-label', text);
+      mark.style.left = `${u.valToPos(this.times[i], 'x')}px`;
+      mark.style.top = `${u.valToPos(this.values[i], 'y')}px`;
+      u.over.appendChild(mark);
+    });
   }
 
   render() {
@@ -142,7 +169,7 @@ export class GoalChart {
             // uPlot's default: dots only while they are sparse enough to read.
           },
         ],
-        hooks: { draw: [(u) => this.drawTarget(u)] },
+        hooks: { draw: [(u) => this.drawTarget(u), (u) => this.markRevised(u)] },
       },
       this.data(),
       this.container,

@@ -23,7 +23,7 @@ export function historyQuery(goal, now = Date.now()) {
 }
 
 /**
- * The goal's history as chart points `{ at, value }`, each placed at the end of its step (when the
+ * The goal's history as chart points `{ at, value, firstPublished? }`, each placed at the end of its step (when the
  * window it summarises closed, like a live `asOf`). `undefined` when the endpoint cannot answer.
  */
 export async function loadHistory(moduleId, goal) {
@@ -31,8 +31,19 @@ export async function loadHistory(moduleId, goal) {
   const result = await getJson(`/v1/modules/${encodeURIComponent(moduleId)}/history?${params}`);
   if (!result.ok || !Array.isArray(result.body?.points)) return undefined;
   return result.body.points
-    .map((point) => ({ at: Date.parse(point.t) + stepMs, value: point.value }))
+    .map((point) => ({
+      at: Date.parse(point.t) + stepMs,
+      value: point.value,
+      // Restated by a correction since first published: the chart marks it "r" with both figures.
+      ...(point.revised && point.firstPublished ? { firstPublished: point.firstPublished } : {}),
+    }))
     .filter(
       (point) => Number.isFinite(point.at) && typeof point.value === 'number' && point.at <= Date.now(),
     );
+}
+
+/** A module's corrections (GET /v1/modules/:id/revisions), newest first; `undefined` when unavailable. */
+export async function loadRevisions(moduleId) {
+  const result = await getJson(`/v1/modules/${encodeURIComponent(moduleId)}/revisions`);
+  return result.ok && Array.isArray(result.body?.items) ? result.body.items : undefined;
 }

@@ -20,6 +20,28 @@ function methodHtml(method, period) {
   return `<details class="method"><summary>How these numbers are calculated</summary><p class="small">${esc(method)}${span}</p></details>`;
 }
 
+/** The correction rate of the agencies reporting for these modules (absent on older servers). */
+function correctionsHtml(corrections) {
+  if (!corrections) return '';
+  const rows = corrections.agencies ?? [];
+  return `<h3>Corrections</h3>
+      <p class="small muted">How often the agencies reporting for these modules restated a figure they had sent (last 30 days).</p>
+      ${
+        rows.length
+          ? `<div class="table-wrap"><table class="scoreboard stack corrections-rate">
+        <caption class="visually-hidden">Each reporting agency: events sent, corrections among them, correction rate</caption>
+        <thead><tr><th scope="col">Agency</th><th scope="col">Events</th><th scope="col">Corrections</th><th scope="col">Correction rate</th></tr></thead>
+        <tbody>${rows
+          .map(
+            (a) =>
+              `<tr data-agency="${esc(a.agency)}"><th scope="row">${esc(a.agency)}</th><td class="num" data-label="Events">${esc(a.events)}</td><td class="num" data-label="Corrections">${esc(a.corrections)}</td><td class="num" data-label="Correction rate">${esc(percent(a.rate))}</td></tr>`,
+          )
+          .join('')}</tbody></table></div>`
+          : '<p class="muted small">No events received in this period.</p>'
+      }
+      ${methodHtml(corrections.method, corrections.period)}`;
+}
+
 function scoreHtml(score) {
   if (score === null || score === undefined) return '<span class="score score-none">—</span>';
   return `<span class="score"><strong>${esc(score)}</strong><span class="small">/100</span></span>`;
@@ -180,7 +202,8 @@ export async function renderScorecard(view, ctx, id) {
               `<tr><th scope="row">${goalCell(g.moduleId, g.goalId)}</th><td data-label="Now">${badge(ctx.goalVerdict(g.moduleId, g.goalId) ?? statusWord(g.status), 'badge-small')}</td><td class="num" data-label="Time on track">${esc(percent(g.onTrackShare))}</td></tr>`,
           )
           .join('')}</tbody></table></div>
-      ${methodHtml(card.method, card.period)}`
+      ${methodHtml(card.method, card.period)}
+      ${correctionsHtml(card.corrections)}`
           : `<div class="notice" role="note">${esc(profile.ok ? 'This server does not compute scorecards yet; the live verdicts of their goals are below.' : unavailable(profile, 'The scorecard'))}</div>
       <p>Goals now: ${countsHtml(liveCounts(ctx, id))}</p>`
       }

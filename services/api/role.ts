@@ -6,6 +6,7 @@ import type { ApiRoleContext, RoleFactory } from '../runtime/role.js';
 import { StoredAuditTree } from './audit-tree.js';
 import { CheckpointSigner } from './checkpoints.js';
 import { ExportGate } from './export-gate.js';
+import { HeldCorrections } from './held-corrections.js';
 import { ProposalClock } from './proposal-clock.js';
 import { RetentionScheduler } from './retention.js';
 import { acknowledgementRoutes } from './routes/acknowledgements.js';
@@ -14,6 +15,7 @@ import { auditRoutes } from './routes/audit.js';
 import { auditLogRoutes } from './routes/audit-log.js';
 import { breakdownRoutes } from './routes/breakdown.js';
 import { comparisonRoutes } from './routes/comparisons.js';
+import { correctionRoutes } from './routes/corrections.js';
 import { eventRoutes } from './routes/events.js';
 import { historyRoutes } from './routes/history.js';
 import { moduleRoutes } from './routes/modules.js';
@@ -132,4 +134,14 @@ export const apiRole: RoleFactory<ApiRoleContext> = (ctx) => {
     acknowledger: AlertAcknowledger.forRole(ctx, versions),
   });
   webhookRoutes(ctx.http.app, deps);
+  correctionRoutes(ctx.http.app, {
+    registry: ctx.registry,
+    corrections: new HeldCorrections({
+      store: ctx.store,
+      bus: ctx.bus,
+      audit: ctx.audit,
+      clock: ctx.clock,
+      commandKey: ctx.commandKey,
+    }),
+  });
 };

@@ -4,6 +4,8 @@ import type { Scorecard } from '../../schemas/queries.js';
 import type { ModuleVersion } from '../../schemas/registry.js';
 import {
   addStatusTime,
+  correctionRateMethod,
+  correctionRates,
   emptyStatusTime,
   meanMs,
   onTrackShare,
@@ -20,6 +22,8 @@ import { acknowledgementDelays, openAlerts } from './alerts-query.js';
 export const scorecardPeriodMs = 24 * 3_600_000;
 /** Acknowledgement delays are averaged over alerts opened in the last 30 days. */
 export const acknowledgementPeriodMs = 30 * 86_400_000;
+/** Correction rates count the events received in the last 30 days. */
+export const correctionPeriodMs = 30 * 86_400_000;
 /** Stored updates read per query when catching up. */
 const pageRows = 20_000;
 
@@ -137,5 +141,36 @@ export async function scorecardOf(
     acknowledgedAlerts: delays.length,
     trend: shareTrend(firstHalf, secondHalf),
     method: scorecardMethod(scorecardPeriodMs / 3_600_000, acknowledgementPeriodMs / 86_400_000),
+  };
+}
+
+/** The correction rate of the agencies reporting for `modules` (their active ones), at `now`. */
+export async function correctionsOf(
+  store: Store,
+  modules: readonly ModuleVersion[],
+  now: number,
+): Promise<NonNullable<Scorecard['corrections']>> {
+  const from = now - correctionPeriodMs;
+  const ids = modules.filter((m) => m.status === 'active').map((m) => m.id);
+  const where = [
+    { column: 'module_id', op: 'in', value: ids },
+    { column: 'received_ms', op: '>=', value: from },
+  ] as const;
+  const [events, corrections] =
+    ids.length === 0
+      ? [new Map<string, number>(), new Map<string, number>()]
+      : await Promise.all([
+          store.countPerGroup('metric_events', 'agency_id', [...where]),
+          store.countPerGroup('metric_events', 'agency_id', [
+            ...where,
+            { column: 'supersedes', op: '!=', value: '' },
+          ]),
+        ]);
+  const { total, agencies } = correctionRates(events, corrections);
+  return {
+    period: { from: toTimestamp(from), to: toTimestamp(now) },
+    ...total,
+    agencies,
+    method: correctionRateMethod(correctionPeriodMs / 86_400_000),
   };
 }

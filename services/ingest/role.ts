@@ -1,3 +1,4 @@
+import { knownEvents } from '../ports/event-queries.js';
 import type { RoleFactory } from '../runtime/role.js';
 import { defaultBodyOptions } from './body.js';
 import { IngestMetrics } from './metrics.js';
@@ -20,6 +21,8 @@ export const ingestRole: RoleFactory = (ctx) => {
     limiter: new RateLimiter(ctx.config.ingest.ratePerSecond, ctx.config.ingest.burst),
     body: defaultBodyOptions,
     publishTimeoutMs,
+    known: (agencyId: string, refs: Array<{ moduleId: string; eventId: string }>) =>
+      knownEvents(ctx.store, agencyId, refs),
   };
   ctx.http.app.register(ingestRoutes(deps));
 };

@@ -20,6 +20,12 @@ export interface SubmitDeps {
   metrics: IngestMetrics;
   /** A publish not confirmed within this long answers 503 (the client retries; dedup is downstream). */
   publishTimeoutMs: number;
+  /**
+   * Which `module eventId` pairs the store holds an event of this agency for (ports/event-queries.ts):
+   * a correction must name one (or one sent in this request, or remembered as sent). Absent: the
+   * processor alone decides (it refuses an unknown target to the DLQ).
+   */
+  known?: (agencyId: string, refs: Array<{ moduleId: string; eventId: string }>) => Promise<Set<string>>;
 }
 
 /**
@@ -57,6 +63,8 @@ export async function submitEvents(
     inBatch.add(eventId);
     fresh.push(verdict.event);
   }
+  for (const id of await refuseUnknownTargets(deps, agencyId, events, fresh, rejected, now))
+    inBatch.delete(id);
   if (fresh.length > 0) {
     const headers = { [agencyHeader]: agencyId };
     const records: OutgoingRecord[] = fresh.map((event) => ({
@@ -87,6 +95,62 @@ export async function submitEvents(
   }
   if (duplicates > 0) deps.metrics.duplicates.inc({ agency: agencyId }, duplicates);
   return { accepted: fresh.length, duplicates, rejected };
+}
+
+/**
+ * Rejects (and returns the ids of), per event, a correction whose `supersedes` names no event this agency sent for the module:
+ * not earlier in this request, not remembered as sent, not in the store. Another agency's event is
+ * unknown too (an agency corrects only its own figures). Corrections are rare: one store read per
+ * request that has any, none otherwise. The processor checks again (chains, retractions, metric).
+ */
+async function refuseUnknownTargets(
+  deps: SubmitDeps,
+  agencyId: string,
+  events: readonly unknown[],
+  fresh: ValidEvent[],
+  rejected: RejectedEvent[],
+  now: number,
+): Promise<string[]> {
+  const sentBefore = new Map<string, number>();
+  for (const [i, e] of fresh.entries()) sentBefore.set(`${e.moduleId} ${e.eventId}`, i);
+  const open = fresh.filter(
+    (e, i) =>
+      e.supersedes !== undefined &&
+      !((sentBefore.get(`${e.moduleId} ${e.supersedes}`) ?? i) < i) &&
+      !deps.recent.has(agencyId, e.supersedes, now),
+  );
+  if (open.length === 0 || !deps.known) return [];
+  let known: Set<string>;
+  try {
+    known = await deps.known(
+      agencyId,
+      open.map((e) => ({ moduleId: e.moduleId, eventId: e.supersedes! })),
+    );
+  } catch (err) {
+    throw new UnavailableError(
+      'store_unavailable',
+      'the events this request corrects could not be looked up; nothing of this request was accepted, retry later',
+      err,
+    );
+  }
+  const unknown = new Set(open.filter((e) => !known.has(`${e.moduleId} ${e.supersedes}`)));
+  if (unknown.size === 0) return [];
+  for (const event of unknown) {
+    rejected.push({
+      index: events.findIndex((raw) => (raw as { eventId?: unknown } | null)?.eventId === event.eventId),
+      eventId: event.eventId,
+      errors: [
+        {
+          path: 'supersedes',
+          message: `agency "${agencyId}" sent no event "${event.supersedes}" for module "${event.moduleId}"`,
+        },
+      ],
+    });
+    deps.metrics.rejected.inc({ agency: agencyId, reason: 'unknown_supersedes' });
+  }
+  rejected.sort((a, b) => a.index - b.index);
+  fresh.splice(0, fresh.length, ...fresh.filter((e) => !unknown.has(e)));
+  return [...unknown].map((e) => e.eventId);
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

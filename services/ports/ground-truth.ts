@@ -1,6 +1,7 @@
 /**
  * The ground truth (DESIGN "Live numbers must agree with ground truth"): rollups and live windows
- * recomputed by the store itself, in SQL over the stored raw events, sharing no code with the engine.
+ * recomputed by the store itself, in SQL over the stored raw events as corrected (no retraction, no
+ * version a stored correction replaced: `metric_events.supersedes`), sharing no code with the engine.
  * Results stream through a callback or come back as one row per window, so a bucket of millions of
  * events is checked in bounded memory: the store aggregates, the caller compares.
  *

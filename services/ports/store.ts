@@ -75,6 +75,17 @@ export interface Store extends Component, Expiring {
    * than `maxDailyRows` rows.
    */
   daily(query: DailyQuery): Promise<DailyAggregate[]>;
+
+  /**
+   * Per distinct value of the string column `groupBy`: how many keys of `table` have a row that
+   * matches `where` (a key stored in several copies or versions counts once). Groups without a
+   * matching row are absent.
+   */
+  countPerGroup<T extends TableName>(
+    table: T,
+    groupBy: string,
+    where?: Condition[],
+  ): Promise<Map<string, number>>;
 }
 
 /** `selectAll` of only some columns, typed as such. */

@@ -34,6 +34,16 @@ export const tables = {
       dimensions: 'json',
       late: 'bool',
       module_version: 'uint32',
+      /**
+       * A correction: the eventId of the version it replaced (the newest of its chain when it was
+       * counted, whatever the agency named), '' for a plain event. The corrected set, which every
+       * number is computed over, is the events no counted correction names here, retractions aside.
+       */
+      supersedes: 'string',
+      /** A retraction: with `supersedes`, removes that version and is not counted itself. */
+      retract: 'bool',
+      /** The agency's reason for a correction, public. */
+      note: 'string',
     },
     key: ['module_id', 'agency_id', 'event_id'],
   },
@@ -56,8 +66,10 @@ export const tables = {
       updated_ms: 'int64',
     },
     key: ['module_id', 'rule_id', 'width_ms', 'bucket_ms'],
-    // A bucket only ever gains events, so its count grows monotonically: the fullest row wins.
-    version: 'count',
+    // The newest row wins: `updated_ms` is the processing time of the batch that wrote it, strictly
+    // increasing per partition and never below a stored one after a restore (processor/partition.ts).
+    // Not the count: a correction can take events out of a bucket.
+    version: 'updated_ms',
   },
   performance_updates: {
     columns: {
@@ -68,8 +80,15 @@ export const tables = {
       status: 'string',
       value: 'float64',
       body: 'json',
+      /**
+       * When it was published: the processing time of the batch that made it. A correction restates
+       * a goal's value at an asOf already published; the newest publication wins, and the earlier
+       * ones stay, so the history can answer what was published at any time (vintages).
+       */
+      published_ms: 'int64',
     },
     key: ['module_id', 'goal_id', 'as_of_ms'],
+    version: 'published_ms',
   },
   alerts: {
     columns: {
@@ -133,6 +152,35 @@ export const tables = {
     },
     key: ['origin', 'size'],
     version: 'cosignatures',
+  },
+  /**
+   * Corrections held for an admin's approval (their target was observed more than the module's
+   * `correctionWindow` ago; processor/corrections.ts), keyed by `id` (core/performance/correction-policy.ts).
+   * The processor writes the held row (`version` 1), an admin's decision (`approved` or `rejected`)
+   * is version 2 and wins, so a held row written again by a replay changes nothing.
+   */
+  held_corrections: {
+    columns: {
+      id: 'string',
+      module_id: 'string',
+      agency_id: 'string',
+      event_id: 'string',
+      metric: 'string',
+      /** The eventId the correction named, and the newest version of its chain when it was held. */
+      supersedes: 'string',
+      replaces: 'string',
+      target_observed_ms: 'int64',
+      held_ms: 'int64',
+      state: 'string',
+      version: 'uint32',
+      decided_by: 'string',
+      decided_ms: 'int64',
+      rationale: 'string',
+      /** The MetricEvent as the agency sent it (applied as is once approved). */
+      event: 'json',
+    },
+    key: ['id'],
+    version: 'version',
   },
   dead_letters: {
     columns: {

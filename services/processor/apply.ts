@@ -1,13 +1,16 @@
 import type { AlertEvent } from '../../schemas/alert.js';
+import type { ModuleVersion } from '../../schemas/registry.js';
 import {
   type CommandVerdict,
   isCommandRecord,
   type RecordVerdict,
+  type ValidEvent,
   validateCommandRecord,
   validateMetricRecord,
 } from '../core/validation/index.js';
 import type { IncomingRecord } from '../ports/bus.js';
 import type { RegistryView } from '../ports/registry.js';
+import type { Row } from '../ports/tables.js';
 import { applyAcknowledgement } from './acknowledgements.js';
 import type { ProcessorMetrics } from './metrics.js';
 import type { Outputs } from './outputs.js';
@@ -70,10 +73,7 @@ export function applyBatch(
       continue;
     }
     const { event, module, agencyId } = verdict;
-    if ((state.modules.get(module.id) ?? 0) < module.version) {
-      engine.setModule(module);
-      state.modules.set(module.id, module.version);
-    }
+    useModule(state, module);
     const result = engine.ingest(
       { ...event, agencyId, receivedAt: at },
       reads.counted.has(`${event.moduleId} ${agencyId} ${event.eventId}`),
@@ -88,24 +88,55 @@ export function applyBatch(
       });
       continue;
     }
-    outputs.events.push({
-      module_id: event.moduleId,
-      agency_id: agencyId,
-      event_id: event.eventId,
-      metric: event.metric,
-      value: event.value,
-      observed_ms: event.observedAt,
-      received_ms: at,
-      dimensions: event.dimensions ?? {},
-      late: result === 'late',
-      module_version: module.version,
-    });
+    outputs.events.push(eventRow(event, agencyId, at, result === 'late', module.version));
   }
   for (const letter of outputs.deadLetters) {
     metrics.records.inc({ outcome: 'dlq' });
     metrics.deadLetters.inc({ reason: letter.reason });
   }
   addEvaluation(outputs, state, at);
+}
+
+/** True for a valid metric event that corrects an earlier one (`supersedes`). */
+export function isCorrection(item: Item): boolean {
+  return 'verdict' in item && item.verdict.ok && item.verdict.event.supersedes !== undefined;
+}
+
+/** Puts the module version of a valid event in force in the engine, if it is newer than the one there. */
+export function useModule(state: PartitionState, module: ModuleVersion): void {
+  if ((state.modules.get(module.id) ?? 0) < module.version) {
+    state.engine.setModule(module);
+    state.modules.set(module.id, module.version);
+  }
+}
+
+/**
+ * The stored row of a counted event, received at `at`; a correction names the version it replaced
+ * (`supersedes`, the chain resolved) and whether it retracts it.
+ */
+export function eventRow(
+  event: ValidEvent,
+  agencyId: string,
+  at: number,
+  late: boolean,
+  moduleVersion: number,
+  correction: { supersedes: string; retract: boolean } = { supersedes: '', retract: false },
+): Row<'metric_events'> {
+  return {
+    module_id: event.moduleId,
+    agency_id: agencyId,
+    event_id: event.eventId,
+    metric: event.metric,
+    value: event.value,
+    observed_ms: event.observedAt,
+    received_ms: at,
+    dimensions: event.dimensions ?? {},
+    late,
+    module_version: moduleVersion,
+    supersedes: correction.supersedes,
+    retract: correction.retract,
+    note: event.note ?? '',
+  };
 }
 
 /** Evaluates the partition's engine at `at` and adds what it made to `outputs`. */

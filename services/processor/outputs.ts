@@ -150,7 +150,11 @@ export class PendingWrite {
       case 'alerts':
         return insert(store, 'alerts', o.alerts.map(alertRow));
       case 'performance_updates':
-        return insert(store, 'performance_updates', o.updates.map(updateRow));
+        return insert(
+          store,
+          'performance_updates',
+          o.updates.map((u) => updateRow(u, o.atMs)),
+        );
       case 'publish_updates':
         return publish(
           bus,
@@ -190,19 +194,27 @@ export function mergeOutputs(list: readonly Outputs[]): Outputs {
   if (list.length === 1) return list[0]!;
   const out = emptyOutputs(Math.max(...list.map((o) => o.atMs)));
   const rollups = new Map<string, RollupRow>();
+  // One update per goal and asOf, the later set's: the merged write gives all its updates one
+  // publication time (atMs), and two stored versions with the same time would tie.
+  const updates = new Map<string, PerformanceUpdateMs>();
   for (const o of list) {
     out.deadLetters.push(...o.deadLetters);
     out.events.push(...o.events);
     out.alerts.push(...o.alerts);
-    out.updates.push(...o.updates);
     out.merges.push(...o.merges);
     for (const r of o.rollups) {
       const key = rollupKeyOf(r);
       rollups.delete(key);
       rollups.set(key, r);
     }
+    for (const u of o.updates) {
+      const key = `${u.moduleId} ${u.goalId} ${u.asOfMs}`;
+      updates.delete(key);
+      updates.set(key, u);
+    }
   }
   out.rollups.push(...rollups.values());
+  out.updates.push(...updates.values());
   return out;
 }
 
@@ -228,8 +240,11 @@ export function alertRow(a: AlertEvent): Row<'alerts'> {
   };
 }
 
-/** The stored row: `as_of_ms` for the system, the public shape as the body the API answers with. */
-export function updateRow(u: PerformanceUpdateMs): Row<'performance_updates'> {
+/**
+ * The stored row of an update published by the batch processed at `publishedMs`: `as_of_ms` for the
+ * system, the public shape as the body the API answers with.
+ */
+export function updateRow(u: PerformanceUpdateMs, publishedMs: number): Row<'performance_updates'> {
   return {
     module_id: u.moduleId,
     goal_id: u.goalId,
@@ -238,6 +253,7 @@ export function updateRow(u: PerformanceUpdateMs): Row<'performance_updates'> {
     status: u.status,
     value: u.value ?? 0,
     body: publicUpdate(u),
+    published_ms: publishedMs,
   };
 }
 

@@ -1,5 +1,6 @@
+import type { AlertEvent } from '../../schemas/alert.js';
 import type { ModuleVersion } from '../../schemas/registry.js';
-import type { EngineOptions } from '../core/performance/index.js';
+import { type EngineOptions, needsApproval } from '../core/performance/index.js';
 import type { BatchReceipt, Bus, Consumption, RecordBatch } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
 import type { Component, Health } from '../ports/lifecycle.js';
@@ -10,7 +11,16 @@ import { type Backoff, sinkBackoff } from '../runtime/backoff.js';
 import { UnavailableError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
 import { storedAlertVersions } from './acknowledgements.js';
-import { addEvaluation, applyBatch, classify, type Item } from './apply.js';
+import {
+  addEvaluation,
+  applyBatch,
+  classify,
+  eventRow,
+  type Item,
+  isCorrection,
+  useModule,
+} from './apply.js';
+import { approvalValid, countedEventOf, countedInRanges, heldRow, resolveChain } from './corrections.js';
 import type { ProcessorMetrics } from './metrics.js';
 import { emptyOutputs, isEmpty, type Outputs, type WriteTargets } from './outputs.js';
 import { Ownership } from './ownership.js';
@@ -228,10 +238,45 @@ export class Processor implements Component {
     const stored = await this.timed(storedAlertVersions(this.o.store, ackIds), 'acknowledge');
     const counted = await this.timed(this.countedBefore(state, items), 'dedup');
 
+    const reads = { stored, counted };
+    if (!items.some(isCorrection)) return this.applyPart(state, items, reads, now);
+    // Corrections: each is applied once everything before it is written, since it reads the store
+    // (its chain, and the buckets it cannot be subtracted from). So the batch goes out in parts, each
+    // written like a small batch (raw events first, rollups last); the bus commits the batch once the
+    // last part is written. A crash between parts replays the batch: the parts written are counted
+    // (restore.ts), so their events are duplicates, and the rest is applied as the first time.
+    let part: Item[] = [];
+    for (const item of items) {
+      if (!isCorrection(item)) {
+        part.push(item);
+        continue;
+      }
+      if (part.length > 0) void state.writer.write(this.applyPart(state, part, reads, now));
+      part = [];
+      await this.timed(state.writer.idle(), 'write');
+      const outputs = emptyOutputs(state.nextTime(now));
+      await this.applyCorrection(state, item, reads, outputs);
+      addEvaluation(outputs, state, outputs.atMs);
+      const written = state.writer.write(outputs);
+      written.then(
+        () => state.engine.markDurable(outputs.atMs),
+        () => {},
+      );
+    }
+    return this.applyPart(state, part, reads, now);
+  }
+
+  /** Applies items without corrections to the engine and evaluates, as one set of outputs. */
+  private applyPart(
+    state: PartitionState,
+    items: Item[],
+    reads: { stored: Map<string, AlertEvent[]>; counted: Set<string> },
+    now: number,
+  ): Outputs {
     const at = state.nextTime(now);
     const outputs = emptyOutputs(at);
     try {
-      applyBatch(state, items, { stored, counted }, outputs, at, this.o.metrics);
+      applyBatch(state, items, reads, outputs, at, this.o.metrics);
     } catch (err) {
       // Not expected (nothing in apply does I/O), but the engine may have taken events already:
       // their outputs are kept, written before the redelivered batch, which the engine dedups.
@@ -239,6 +284,82 @@ export class Processor implements Component {
       throw err;
     }
     return outputs;
+  }
+
+  /**
+   * Applies one correction, everything before it written: resolves its chain to the newest counted
+   * version, reads the counted events of the buckets the engine cannot subtract that version from,
+   * and hands both to the engine. An unknown, foreign, retracted or other-metric target goes to the
+   * DLQ with the reason (ingest checks the same for agencies that report through it).
+   */
+  private async applyCorrection(
+    state: PartitionState,
+    item: Item,
+    reads: { counted: Set<string> },
+    outputs: Outputs,
+  ): Promise<void> {
+    if (!('verdict' in item) || !item.verdict.ok) return;
+    const { event, module, agencyId } = item.verdict;
+    const { metrics } = this.o;
+    useModule(state, module);
+    const key = `${event.moduleId} ${agencyId} ${event.eventId}`;
+    if (reads.counted.has(key) || state.engine.remembers(event.moduleId, agencyId, event.eventId)) {
+      metrics.records.inc({ outcome: 'duplicate' });
+      return;
+    }
+    const supersedes = event.supersedes ?? '';
+    const resolved = await this.timed(
+      resolveChain(this.o.store, state.dedup, {
+        moduleId: event.moduleId,
+        agencyId,
+        metric: event.metric,
+        supersedes,
+      }),
+      'correction',
+    );
+    if (!('head' in resolved)) {
+      outputs.deadLetters.push({
+        record: item.record,
+        reason: resolved.reason,
+        errors: [{ path: resolved.path, message: resolved.message }],
+      });
+      metrics.records.inc({ outcome: 'dlq' });
+      metrics.deadLetters.inc({ reason: resolved.reason });
+      return;
+    }
+    if (
+      !approvalValid(this.o.commandKey, event.moduleId, item.record) &&
+      needsApproval(module, resolved.head.observed_ms, event.observedAt, outputs.atMs)
+    ) {
+      // Restates data older than the module's correction window: kept, durably before the batch
+      // commits, until a named admin decides (api/corrections.ts). A replay writes the same row,
+      // which a decision (version 2) outranks.
+      await this.timed(
+        this.o.store.insert('held_corrections', [heldRow(event, agencyId, resolved.head, outputs.atMs)]),
+        'correction',
+      );
+      metrics.records.inc({ outcome: 'held' });
+      return;
+    }
+    const replaces = countedEventOf(resolved.head);
+    const ranges = state.engine.correctionReads(event.moduleId, replaces);
+    const counted =
+      ranges.length === 0
+        ? []
+        : await this.timed(countedInRanges(this.o.store, state.dedup, ranges), 'correction');
+    const at = outputs.atMs;
+    const result = state.engine.correct(
+      { event: { ...event, agencyId, receivedAt: at }, retract: event.retract === true, replaces },
+      counted,
+    );
+    metrics.records.inc({ outcome: result });
+    if (result !== 'accepted' && result !== 'late') return;
+    outputs.events.push(
+      eventRow(event, agencyId, at, result === 'late', module.version, {
+        supersedes: resolved.head.event_id,
+        retract: event.retract === true,
+      }),
+    );
   }
 
   /**

@@ -121,13 +121,14 @@ export function storeContract(adapter: string, create: () => Promise<StoreUnderT
       expect(old).toEqual([]);
     });
 
-    it('keeps the fullest rollup bucket and the latest dead-letter replay', async () => {
+    it('keeps the newest rollup bucket (a correction may lower its count) and the latest dead-letter replay', async () => {
       const p = uniqueId('roll');
       const [bucket] = sampleRows(p).rollups;
-      await store.insert('rollups', [{ ...bucket!, count: 7, sum: 70 }]);
-      await store.insert('rollups', [{ ...bucket!, count: 5, sum: 50 }]);
+      await store.insert('rollups', [{ ...bucket!, count: 7, sum: 70, updated_ms: 2_000 }]);
+      await store.insert('rollups', [{ ...bucket!, count: 5, sum: 50, updated_ms: 3_000 }]);
+      await store.insert('rollups', [{ ...bucket!, count: 9, sum: 90, updated_ms: 1_000 }]);
       const rollups = await store.select('rollups', { where: [{ column: 'module_id', op: '=', value: p }] });
-      expect(rollups.map((r) => [r.count, r.sum])).toEqual([[7, 70]]);
+      expect(rollups.map((r) => [r.count, r.sum])).toEqual([[5, 50]]);
 
       const [letter] = sampleRows(p).dead_letters;
       await store.insert('dead_letters', [{ ...letter!, replayed_ms: 1_700_000_000_123 }]);
@@ -139,6 +140,43 @@ export function storeContract(adapter: string, create: () => Promise<StoreUnderT
         ],
       });
       expect(letters).toEqual([]);
+
+      // A held correction: the decision (version 2) wins over the held row written again by a replay.
+      const [held] = sampleRows(p).held_corrections;
+      const decided = { ...held!, state: 'rejected', version: 2, decided_by: 'ada', decided_ms: 5 };
+      await store.insert('held_corrections', [held!]);
+      await store.insert('held_corrections', [decided]);
+      await store.insert('held_corrections', [held!]);
+      expect(
+        await store.select('held_corrections', { where: [{ column: 'id', op: '=', value: held!.id }] }),
+      ).toEqual([decided]);
+    });
+
+    it('counts distinct keys per group, each key once however many copies match', async () => {
+      const p = uniqueId('count');
+      const rows = sampleRows(p).metric_events;
+      const correction = { ...rows[0]!, event_id: 'c0', agency_id: 'other', supersedes: 'e0' };
+      await store.insert('metric_events', [...rows, correction]);
+      await store.insert('metric_events', [rows[1]!, correction]);
+      const inModule = [{ column: 'module_id', op: '=', value: p } as const];
+      expect(await store.countPerGroup('metric_events', 'agency_id', inModule)).toEqual(
+        new Map([
+          ['agency', 3],
+          ['other', 1],
+        ]),
+      );
+      expect(
+        await store.countPerGroup('metric_events', 'agency_id', [
+          ...inModule,
+          { column: 'supersedes', op: '!=', value: '' },
+        ]),
+      ).toEqual(new Map([['other', 1]]));
+      expect(
+        await store.countPerGroup('metric_events', 'agency_id', [
+          ...inModule,
+          { column: 'received_ms', op: '>', value: 2_000_000_000_000 },
+        ]),
+      ).toEqual(new Map());
     });
 
     it('orders and limits after dedup', async () => {

@@ -83,13 +83,27 @@ export function dailyContract(store: () => Store): void {
       },
       late: i % 5 === 0,
       module_version: 1,
+      supersedes: '',
+      retract: false,
+      note: '',
     }));
-    // Replays of a key, and another metric's events, must not count.
+    // Replays of a key, and another metric's events, must not count; nor a version a correction
+    // replaced, nor a retraction and what it retracts (the corrected set).
+    const fix = { ...events[1]!, event_id: 'fix-1', value: 123.25, supersedes: events[1]!.event_id };
+    const retraction = {
+      ...events[2]!,
+      event_id: 'retract-2',
+      retract: true,
+      supersedes: events[2]!.event_id,
+    };
     await s.insert('metric_events', [
       ...events,
       ...events.slice(0, 10),
       { ...events[0]!, event_id: 'other-metric', metric: 'other' },
+      fix,
+      retraction,
     ]);
+    const corrected = [...events.filter((_, i) => i !== 1 && i !== 2), fix];
     const from = day0;
     const to = day0 + 3 * dayMs;
     for (const [dimension, quantile] of [
@@ -106,7 +120,7 @@ export function dailyContract(store: () => Store): void {
         ...(dimension === undefined ? {} : { dimension }),
         ...(quantile === undefined ? {} : { quantile }),
       });
-      const want = expected(events, from, to, dimension, quantile);
+      const want = expected(corrected, from, to, dimension, quantile);
       expect(rows.length, String(dimension)).toBe(want.length);
       rows.forEach((row, i) => {
         const w = want[i]!;

@@ -16,6 +16,9 @@ const rows = Array.from({ length: Number(count) }, (_, i) => ({
   dimensions: { i: String(i) },
   late: false,
   module_version: 1,
+  supersedes: '',
+  retract: false,
+  note: '',
 }));
 await store.insert('metric_events', rows);
 await store.insert('metric_events', rows);

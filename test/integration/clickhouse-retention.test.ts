@@ -1,15 +1,17 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ClickHouseStore } from '../../services/adapters/clickhouse/index.js';
+import { physicalTable } from '../../services/adapters/clickhouse/tables.js';
+import type { TableName } from '../../services/ports/tables.js';
 import { sampleRows } from '../contract/store-fixtures.js';
 
 const url = inject('clickhouseUrl');
 // Its own database: system.parts then lists only this test's partitions.
 const database = `gh_retention_${process.pid}_${Date.now().toString(36)}`;
 
-async function activePartitions(table: string): Promise<string[]> {
+async function activePartitions(table: TableName): Promise<string[]> {
   const sql =
     `SELECT DISTINCT partition_id FROM system.parts WHERE database = '${database}' ` +
-    `AND table = '${table}' AND active ORDER BY partition_id FORMAT TabSeparated`;
+    `AND table = '${physicalTable(table)}' AND active ORDER BY partition_id FORMAT TabSeparated`;
   const res = await fetch(url, { method: 'POST', body: sql });
   const text = await res.text();
   if (!res.ok) throw new Error(text);

@@ -70,6 +70,9 @@ describe('ClickHouse store', () => {
         dimensions: null,
         late: false,
         module_version: 1,
+        supersedes: '',
+        retract: false,
+        note: '',
       }));
       await store.insert('metric_events', rows);
       const back = await store.select('metric_events', { orderBy: [{ column: 'event_id' }] });

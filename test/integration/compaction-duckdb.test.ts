@@ -34,11 +34,11 @@ describe('compaction of superseded versions on a DuckDB file', () => {
 
   it('keeps what every read sees: the winning row of each key and the last one written', async () => {
     const rows = [
-      // bucket 1: three growing versions; only the fullest (also the newest) stays.
+      // bucket 1: three growing versions; only the newest stays.
       version(1_000, 1, 10),
       version(1_000, 2, 20),
       version(1_000, 3, 30),
-      // bucket 2: a lower count written last (a restarted writer): it stays beside the winner.
+      // bucket 2: a lower count written last (a correction took an event out): it wins, alone.
       version(2_000, 5, 10),
       version(2_000, 4, 40),
       version(2_000, 2, 5),
@@ -49,10 +49,10 @@ describe('compaction of superseded versions on a DuckDB file', () => {
     const before = await store.select('rollups', { orderBy: [{ column: 'bucket_ms' }] });
     const coverage = await store.maxPerGroup('rollups', 'module_id', 'updated_ms');
 
-    expect(await store.compact('rollups')).toBe(3);
+    expect(await store.compact('rollups')).toBe(4);
 
     expect(await store.select('rollups', { orderBy: [{ column: 'bucket_ms' }] })).toEqual(before);
-    expect(before.map((r) => r.count)).toEqual([3, 5, 7]);
+    expect(before.map((r) => r.count)).toEqual([3, 4, 7]);
     expect(await store.maxPerGroup('rollups', 'module_id', 'updated_ms')).toEqual(coverage);
     const kept = await store.select('rollups', {
       allRows: true,
@@ -60,7 +60,6 @@ describe('compaction of superseded versions on a DuckDB file', () => {
     });
     expect(kept.map((r) => [r.bucket_ms, r.count, r.updated_ms])).toEqual([
       [1_000, 3, 30],
-      [2_000, 5, 10],
       [2_000, 4, 40],
       [3_000, 7, 15],
     ]);
@@ -102,6 +101,37 @@ describe('compaction of superseded versions on a DuckDB file', () => {
       ]);
       const read = await later.select('rollups', { orderBy: [{ column: 'bucket_ms' }] });
       expect(read.map((r) => r.count)).toEqual([3, 2]);
+    } finally {
+      await later.stop();
+    }
+  });
+  it('keeps the newest publication of each asOf, ranking on a later pass only what was published since', async () => {
+    const later = new DuckDbStore({ path: join(dir, 'updates.duckdb'), compactAfterRows: 1_000_000 });
+    await later.start();
+    try {
+      await later.migrate();
+      const template = sampleRows('cmp-updates').performance_updates[0]!;
+      const update = (asOf: number, value: number, published: number) => ({
+        ...template,
+        as_of_ms: asOf,
+        value,
+        published_ms: published,
+      });
+      await later.insert('performance_updates', [
+        update(1, 1, 10),
+        update(1, 2, 20),
+        update(2, 1, 10),
+        update(2, 2, 15),
+      ]);
+      expect(await later.compact('performance_updates')).toBe(2);
+      // asOf 1 is restated (a correction); asOf 2 gets a stale publication, left for a later pass.
+      await later.insert('performance_updates', [update(1, 3, 30), update(2, 9, 5)]);
+      expect(await later.compact('performance_updates')).toBe(1);
+      const read = await later.select('performance_updates', { orderBy: [{ column: 'as_of_ms' }] });
+      expect(read.map((r) => [r.as_of_ms, r.value])).toEqual([
+        [1, 3],
+        [2, 2],
+      ]);
     } finally {
       await later.stop();
     }

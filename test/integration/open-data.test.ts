@@ -152,6 +152,9 @@ function openDataSuite(name: string, deploy: () => Promise<Deployment>) {
         },
         late: i === 3,
         module_version: 1,
+        supersedes: '',
+        retract: false,
+        note: '',
       }));
       await deployment.store.insert('metric_events', events);
     });

@@ -37,6 +37,9 @@ function event(id: string, receivedMs: number, bucketMs = bucket): Row<'metric_e
     dimensions: {},
     late: false,
     module_version: 1,
+    supersedes: '',
+    retract: false,
+    note: '',
   };
 }
 
@@ -236,8 +239,11 @@ describe('restore of trends and hold clocks from a bounded read of the updates (
             dimensions: {},
             late: false,
             module_version: version.version,
+            supersedes: '',
+            retract: false,
+            note: '',
           });
-          updates.push(...out.updates.map(updateRow));
+          updates.push(...out.updates.map((u) => updateRow(u, clockMs)));
           alerts.push(...out.alerts.map(alertRow));
           for (const row of out.rollups) rollups.set(rollupKeyOf(row), row);
           for (const row of out.rollupMerges)

@@ -235,6 +235,9 @@ function querySuite(name: string, deploy: () => Promise<Deployment>) {
         dimensions: e.dimensions,
         late: e.late,
         module_version: 1,
+        supersedes: '',
+        retract: false,
+        note: '',
       }));
       await deployment.store.insert('metric_events', events);
       const range = `from=${toTimestamp(t0)}&to=${t0 + hour}`;
@@ -314,6 +317,9 @@ function querySuite(name: string, deploy: () => Promise<Deployment>) {
           dimensions: depot ? { depot, route: '7' } : { route: '7' },
           late: false,
           module_version: 1,
+          supersedes: '',
+          retract: false,
+          note: '',
         })),
       );
       await deployment.store.insert('metric_events', rows);
@@ -375,6 +381,9 @@ function querySuite(name: string, deploy: () => Promise<Deployment>) {
           dimensions: {},
           late: false,
           module_version: 1,
+          supersedes: '',
+          retract: false,
+          note: '',
         })),
       );
       const csv = await fetch(`${api.url}/v1/modules/bus/events?from=${t}&to=${t + 1000}&format=csv`);
@@ -473,6 +482,9 @@ function querySuite(name: string, deploy: () => Promise<Deployment>) {
           dimensions: {},
           late: false,
           module_version: 1,
+          supersedes: '',
+          retract: false,
+          note: '',
         }));
       await deployment.store.insert('metric_events', [
         ...rows(
@@ -533,6 +545,7 @@ function querySuite(name: string, deploy: () => Promise<Deployment>) {
         status,
         value: 0,
         body: {},
+        published_ms: asOf,
       });
       await deployment.store.insert('performance_updates', [
         update('bus', 'ontime', now - 30 * hour, 'on_track'),

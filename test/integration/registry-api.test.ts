@@ -303,6 +303,7 @@ function registrySuite(name: string, makeSetup: () => Promise<Setup>) {
           module_id: 'bus-punctuality',
           goal_id: 'ontime',
           as_of_ms: now,
+          published_ms: now,
           module_version: 3,
           status: 'off_track',
           value: 60,

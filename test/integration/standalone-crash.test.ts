@@ -1,90 +1,42 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DuckDbStore } from '../../services/adapters/duckdb/index.js';
 import { repeatedEventRows, storedEventRows } from '../support/duckdb-raw.js';
-import { call, eventually, seedModule } from '../support/http-client.js';
-import { type GlasshouseProcess, runGlasshouse } from '../support/process.js';
+import { call, eventually, postUntilStopped, seedModule } from '../support/http-client.js';
+import { StandaloneBin } from '../support/process.js';
 
 const adminToken = `crash-admin-${randomBytes(12).toString('hex')}`;
 const moduleId = 'crash-jobs';
 const kills = 6;
 
-let dataDir = '';
-let running: GlasshouseProcess | undefined;
+const bin = StandaloneBin.unthrottled(adminToken, 'gh-crash-');
 
-afterAll(async () => {
-  running?.child.kill('SIGKILL');
-  if (running) await running.exited();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
-});
+afterAll(() => bin.dispose());
 
-async function start(): Promise<string> {
-  running = runGlasshouse(['start', '--port', '0', '--data-dir', dataDir], {
-    GLASSHOUSE_ADMIN_TOKEN: adminToken,
-    GLASSHOUSE_INGEST_RATE: '1000000',
-    GLASSHOUSE_INGEST_BURST: '1000000',
-  });
-  const port = await running.ready(60_000);
-  return `http://127.0.0.1:${port}/`;
-}
-
-/** Stops the process with SIGTERM (a clean drain), so the DuckDB file can be opened here. */
-async function stopCleanly(): Promise<void> {
-  const proc = running!;
-  running = undefined;
-  proc.child.kill('SIGTERM');
-  expect(await proc.exited()).toBe(0);
-}
-
-/**
- * A client that posts batches back to back until stopped, and remembers every eventId of a batch
- * answered 202. Connection errors (the process was killed) are expected and simply end the loop.
- */
+/** Posts batches of new events back to back until stopped; remembers every eventId answered 202. */
 function postContinuously(baseUrl: string, key: string, acked: Set<string>, round: number) {
-  let stopped = false;
   let sequence = 0;
-  let answered = 0;
-  const loop = (async () => {
-    while (!stopped) {
-      const events = Array.from({ length: 25 }, () => ({
+  return postUntilStopped(
+    baseUrl,
+    key,
+    () =>
+      Array.from({ length: 25 }, () => ({
         eventId: `r${round}-${sequence++}`,
         moduleId,
         metric: 'jobs',
         value: 1,
         observedAt: Date.now(),
-      }));
-      let answer: Awaited<ReturnType<typeof call>>;
-      try {
-        answer = await call(baseUrl, 'POST', '/v1/metrics', {
-          token: key,
-          body: { events },
-          timeoutMs: 5_000,
-        });
-      } catch {
-        continue;
-      }
-      if (answer.status !== 202) continue;
-      expect(answer.body.rejected).toEqual([]);
+      })),
+    (events) => {
       for (const e of events) acked.add(e.eventId);
-      answered++;
-    }
-  })();
-  return {
-    answered: () => answered,
-    stop: async () => {
-      stopped = true;
-      await loop;
     },
-  };
+  );
 }
 
 describe('standalone process killed with SIGKILL while a client posts', () => {
   it(`loses no acknowledged event and opens no alert twice over ${kills} kills`, async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'gh-crash-'));
-    let baseUrl = await start();
+    let baseUrl = await bin.start();
     const key = await seedModule(baseUrl, adminToken, {
       id: moduleId,
       owner: 'crash-owner',
@@ -116,12 +68,10 @@ describe('standalone process killed with SIGKILL while a client posts', () => {
         () => `round ${round}: no 202 answers`,
       );
       await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 1_500)));
-      running!.child.kill('SIGKILL');
-      expect(await running!.exited()).toBe('SIGKILL');
-      running = undefined;
+      expect(await bin.stop('SIGKILL')).toBe('SIGKILL');
       await client.stop();
 
-      baseUrl = await start();
+      baseUrl = await bin.start();
       // The live window (count over 24 h) covers every acknowledged event, and settles: a batch the
       // kill cut off before its answer may be stored too (durable, just never confirmed).
       let last: unknown;
@@ -137,19 +87,19 @@ describe('standalone process killed with SIGKILL while a client posts', () => {
         },
         60_000,
         () =>
-          `round ${round}: live count never settled at ${acked.size} or more; last ${JSON.stringify(last)}\n${running?.output().slice(-3000)}`,
+          `round ${round}: live count never settled at ${acked.size} or more; last ${JSON.stringify(last)}\n${bin.running?.output().slice(-3000)}`,
       );
-      await stopCleanly();
+      await bin.stopCleanly();
       await checkStore(acked, liveCount, round);
-      baseUrl = await start();
+      baseUrl = await bin.start();
     }
-    await stopCleanly();
+    await bin.stopCleanly();
   }, 600_000);
 });
 
 /** Opens the stopped process's DuckDB file and checks events, rollups and alert openings. */
 async function checkStore(acked: Set<string>, liveCount: number, round: number): Promise<void> {
-  const path = join(dataDir, 'glasshouse.duckdb');
+  const path = join(bin.dataDir, 'glasshouse.duckdb');
   // Rows as written, read with plain SQL: the store's select keeps one row per key, so it would
   // hide an event written twice. A batch killed after its raw rows but before its rollups is
   // redelivered and writes its rows again (restore.ts: only events covered by a rollup are

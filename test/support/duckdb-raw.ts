@@ -52,3 +52,22 @@ export function repeatedEventRows(
     return out;
   });
 }
+
+/**
+ * The corrected set of a module's events, in plain SQL (no Glasshouse code): one row per key, no
+ * retraction, no version that a stored correction names in `supersedes`. Count and sum of values.
+ */
+export function correctedTotals(path: string, moduleId: string): Promise<{ count: number; sum: number }> {
+  return withFile(path, async (c) => {
+    const reader = await c.runAndReadAll(
+      'SELECT count(*) AS n, coalesce(sum(value), 0) AS s FROM (' +
+        'SELECT DISTINCT ON (agency_id, event_id) agency_id, event_id, value, retract FROM metric_events ' +
+        'WHERE module_id = $module) e WHERE NOT e.retract AND NOT EXISTS (' +
+        'SELECT 1 FROM metric_events c WHERE c.module_id = $module AND c.agency_id = e.agency_id ' +
+        'AND c.supersedes = e.event_id)',
+      { module: moduleId },
+    );
+    const [row] = reader.getRowObjectsJS();
+    return { count: Number(row?.n ?? 0), sum: Number(row?.s ?? 0) };
+  });
+}

@@ -32,3 +32,18 @@ export function exampleModule(overrides: Record<string, unknown> = {}): Record<s
     ...overrides,
   };
 }
+
+/** A waiting-time goal (mean minutes, at most 30, every sample counts, alerting at once), for correction tests. */
+export function waitGoal(overrides: Partial<GoalInput> = {}): GoalInput {
+  return exampleGoal({
+    id: 'wait',
+    metric: 'wait_minutes',
+    unit: 'min',
+    direction: 'decrease',
+    target: 30,
+    tolerance: 0.1,
+    minSamples: 1,
+    hold: '0s',
+    ...overrides,
+  });
+}

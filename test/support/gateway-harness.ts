@@ -52,6 +52,7 @@ const emptyStore: Store = {
   select: async () => [],
   maxPerGroup: async () => new Map(),
   daily: async () => [],
+  countPerGroup: async () => new Map(),
   expire: async (table, beforeMs) => ({ table, beforeMs, rows: 0, partitions: [] }),
 };
 

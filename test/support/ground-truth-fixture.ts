@@ -91,7 +91,8 @@ export function eventsSql(
   }
   const observed = `CAST(${t0} + (i // 3) * 20 - CASE WHEN ${late} THEN 10800000 WHEN i % 101 = 0 THEN 10000 ELSE 0 END AS BIGINT)`;
   return (
-    `INSERT INTO metric_events SELECT '${moduleId}', 'clinic-agency', 'e' || CAST(i AS VARCHAR), 'wait_minutes', ` +
+    'INSERT INTO metric_events (module_id, agency_id, event_id, metric, value, observed_ms, received_ms, ' +
+    `dimensions, late, module_version) SELECT '${moduleId}', 'clinic-agency', 'e' || CAST(i AS VARCHAR), 'wait_minutes', ` +
     'CAST((i * 7919) % 100003 AS DOUBLE) / CAST(100 AS DOUBLE) - CAST(50 AS DOUBLE) + ' +
     'CASE WHEN i % 7 = 0 THEN CAST(0.1 AS DOUBLE) ELSE CAST(0 AS DOUBLE) END, ' +
     `${observed}, ${observed} + 50, 'null', ${late}, ${version} FROM (SELECT range AS i FROM range(${n}))`
@@ -170,7 +171,7 @@ function collect(
     rows.set(key, mergeRollupRows(rows.get(key), partial));
   }
   for (const update of evaluation.updates) {
-    const row = updateRow(update);
+    const row = updateRow(update, update.asOfMs);
     const kept = latest.get(row.goal_id);
     if (!kept || row.as_of_ms >= kept.as_of_ms) latest.set(row.goal_id, row);
   }

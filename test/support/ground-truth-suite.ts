@@ -42,9 +42,13 @@ export function groundTruthSuite(name: string, events: number, subject: GroundTr
       // Holding the rows would take far more: a million events are well over 100 MB as JS objects.
       expect(run.heapGrowthMb).toBeLessThan(100);
 
-      // A newer version (greater count) of one 24-minute bucket of the max constraint.
+      // A newer version (later updated_ms) of one 24-minute bucket of the max constraint.
       const target = [...loaded.rows.values()].find((r) => r.rule_id === 'peak' && r.count > 100_000)!;
-      await subject.store().insert('rollups', [{ ...target, count: target.count + 1, max: target.max + 1 }]);
+      await subject
+        .store()
+        .insert('rollups', [
+          { ...target, count: target.count + 1, max: target.max + 1, updated_ms: target.updated_ms + 1 },
+        ]);
       const altered = await subject.verifyCli('er-million');
       expect(await altered.exited()).toBe(1);
       await subject.afterCli?.();

@@ -1,4 +1,4 @@
-import { vi } from 'vitest';
+import { expect, vi } from 'vitest';
 
 /** JSON answers, which each test inspects as it expects. */
 // biome-ignore lint/suspicious/noExplicitAny: answers are JSON that each test inspects as it expects
@@ -96,4 +96,45 @@ export async function seedModule(
     },
   });
   return created.key as string;
+}
+
+/**
+ * Posts batches to ingest back to back until stopped: `next` makes each batch, `accepted` hears each
+ * batch answered 202 (none of its events rejected). A connection error (the process was killed) or
+ * another status is expected under fault tests: the loop just goes on with the next batch.
+ */
+export function postUntilStopped<E>(
+  baseUrl: string,
+  key: string,
+  next: () => E[],
+  accepted: (events: E[]) => void,
+): { answered(): number; stop(): Promise<void> } {
+  let stopped = false;
+  let answered = 0;
+  const loop = (async () => {
+    while (!stopped) {
+      const events = next();
+      let answer: Awaited<ReturnType<typeof call>>;
+      try {
+        answer = await call(baseUrl, 'POST', '/v1/metrics', {
+          token: key,
+          body: { events },
+          timeoutMs: 5_000,
+        });
+      } catch {
+        continue;
+      }
+      if (answer.status !== 202) continue;
+      expect(answer.body.rejected).toEqual([]);
+      accepted(events);
+      answered++;
+    }
+  })();
+  return {
+    answered: () => answered,
+    stop: async () => {
+      stopped = true;
+      await loop;
+    },
+  };
 }

@@ -441,7 +441,7 @@ describe('Engine: module edits and acknowledgement', () => {
   });
 });
 
-/** A store as the processor would keep it: rollups (fullest row wins, merges applied), alerts, updates, events. */
+/** A store as the processor would keep it: rollups (the newest row wins, merges applied), alerts, updates, events. */
 class FakeStore {
   rollups = new Map<string, RollupRow>();
   alerts = new Map<string, AlertEvent>();

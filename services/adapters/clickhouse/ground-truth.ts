@@ -10,6 +10,7 @@ import type {
 import { bucketPairOf, windowAggregatesOf } from '../sql/ground-truth-rows.js';
 import { sqlNumber, sqlString } from '../sql/literals.js';
 import { classifyClickHouseError } from './errors.js';
+import { physicalTable } from './tables.js';
 
 const str = (v: string) => sqlString(v, 'clickhouse');
 const num = (v: number) => sqlNumber(v, 'clickhouse');
@@ -18,8 +19,22 @@ const num = (v: number) => sqlNumber(v, 'clickhouse');
 const bucketOf = (t: string, w: string) => `(${t} - ((${t} % ${w}) + ${w}) % ${w})`;
 
 /**
+ * The module's raw events of one metric, corrected: one per key (FINAL), without retractions and
+ * without the versions a stored correction replaced (named in its `supersedes`).
+ */
+function corrected(moduleId: string, metric: string, columns: string): string {
+  const m = str(moduleId);
+  return (
+    `SELECT ${columns} FROM metric_events FINAL WHERE module_id = ${m} AND metric = ${str(metric)} ` +
+    "AND retract = 0 AND concat(agency_id, ' ', event_id) NOT IN (SELECT concat(agency_id, ' ', supersedes) " +
+    `FROM metric_events WHERE module_id = ${m} AND supersedes != '')`
+  );
+}
+
+/**
  * The ground truth in ClickHouse SQL (18.16 and current): raw events read with FINAL (duplicates are
- * identical replays, so any one of a key will do), rollups with FINAL (the fullest row wins).
+ * identical replays, so any one of a key will do) and corrected (no retraction, no version a stored
+ * correction replaced), rollups with FINAL (the newest row wins; one left without events is none).
  * Aggregation happens in the server; only one row per bucket comes back, streamed.
  */
 export class ClickHouseGroundTruth implements GroundTruth {
@@ -52,16 +67,17 @@ export class ClickHouseGroundTruth implements GroundTruth {
       'sum(value) AS raw_sum, sum(abs(value)) AS raw_abs_sum, min(value) AS raw_min, max(value) AS raw_max, ' +
       'argMax(value, (observed_ms, event_id)) AS raw_last_value, max(observed_ms) AS raw_last_ms, ' +
       'argMax(event_id, (observed_ms, event_id)) AS raw_last_event_id ' +
-      `FROM (SELECT event_id, value, observed_ms FROM metric_events FINAL WHERE module_id = ${str(rule.moduleId)} ` +
-      `AND metric = ${str(rule.metric)}) GROUP BY bucket_ms`;
+      `FROM (${corrected(rule.moduleId, rule.metric, 'event_id, value, observed_ms')}) GROUP BY bucket_ms`;
     const stored =
       'SELECT toInt64(bucket_ms) AS bucket_ms, 1 AS stored_has, count AS stored_count, sum AS stored_sum, ' +
       'min AS stored_min, max AS stored_max, last_value AS stored_last_value, last_ms AS stored_last_ms, ' +
       'last_event_id AS stored_last_event_id ' +
-      `FROM rollups FINAL WHERE module_id = ${str(rule.moduleId)} AND rule_id = ${str(rule.ruleId)} ` +
+      `FROM ${physicalTable('rollups')} FINAL WHERE module_id = ${str(rule.moduleId)} AND rule_id = ${str(rule.ruleId)} ` +
       `AND width_ms = ${w}`;
+    // FINAL first, then the filter: only the newest row of a bucket decides whether it has events.
+    const storedWithEvents = `SELECT * FROM (${stored}) WHERE stored_count > 0`;
     // Unmatched sides read as default values (0, ''), hence the *_has markers.
-    const sql = `SELECT * FROM (${raw}) ALL FULL OUTER JOIN (${stored}) USING (bucket_ms) ORDER BY bucket_ms`;
+    const sql = `SELECT * FROM (${raw}) ALL FULL OUTER JOIN (${storedWithEvents}) USING (bucket_ms) ORDER BY bucket_ms`;
     try {
       const result = await this.client.query({ query: sql, format: 'JSONEachRow' });
       for await (const rows of result.stream<Record<string, unknown>>()) {
@@ -78,8 +94,7 @@ export class ClickHouseGroundTruth implements GroundTruth {
     const from = `(${end} - ${num(query.geometry.buckets - 1)} * ${w})`;
     const to = `(${end} + ${w})`;
     const events =
-      `SELECT event_id, value, observed_ms FROM (SELECT event_id, value, observed_ms, late FROM metric_events FINAL ` +
-      `WHERE module_id = ${str(query.moduleId)} AND metric = ${str(query.metric)}) ` +
+      `SELECT event_id, value, observed_ms FROM (${corrected(query.moduleId, query.metric, 'event_id, value, observed_ms, late')}) ` +
       `WHERE late = 0 AND observed_ms >= ${from} AND observed_ms < ${to}`;
     const [row] = await this.rows<Record<string, unknown>>(
       `SELECT ${from} AS from_ms, ${to} AS to_ms, count() AS count, sum(value) AS sum, sum(abs(value)) AS abs_sum, ` +

@@ -1,6 +1,7 @@
 import type { ExpiringTable, Expiry } from '../../ports/retention.js';
 import { StoreUnavailableError } from '../sql/errors.js';
 import { sqlNumber, sqlString } from '../sql/literals.js';
+import { physicalTable } from './tables.js';
 
 /** What expiry needs from the store: reads (rows as JSON objects) and statements without rows. */
 export interface ClickHouseStatements {
@@ -28,9 +29,10 @@ export async function expireClickHouse(
 ): Promise<Expiry> {
   const cutoff = sqlNumber(Math.floor(beforeMs / 1000), 'clickhouse');
   if (table === 'alerts') return expireAlerts(sql, beforeMs);
+  const physical = physicalTable(table);
   const parts = await sql.rows<{ partition_id: string; rows: string }>(
     'SELECT partition_id, sum(rows) AS rows FROM system.parts ' +
-      `WHERE database = currentDatabase() AND table = ${sqlString(table, 'clickhouse')} AND active ` +
+      `WHERE database = currentDatabase() AND table = ${sqlString(physical, 'clickhouse')} AND active ` +
       'GROUP BY partition_id ' +
       `HAVING toUInt32(toDateTime(addMonths(toStartOfMonth(min(min_time)), 1))) <= ${cutoff} ` +
       'ORDER BY partition_id',
@@ -41,7 +43,7 @@ export async function expireClickHouse(
     if (!/^\d{6}$/.test(part.partition_id)) continue; // not a toYYYYMM partition: never guess
     await sql.command(
       `dropping partition ${part.partition_id} of ${table}`,
-      `ALTER TABLE ${table} DROP PARTITION ID ${sqlString(part.partition_id, 'clickhouse')}`,
+      `ALTER TABLE ${physical} DROP PARTITION ID ${sqlString(part.partition_id, 'clickhouse')}`,
     );
     partitions.push(part.partition_id);
     rows += Number(part.rows);

@@ -14,11 +14,12 @@ import { sqlNumber, sqlString } from '../sql/literals.js';
 import { checkApplied, loadMigrations, versionAtLeast } from '../sql/migrations.js';
 import { checkExpiry } from '../sql/retention.js';
 import { decodeRow, encodeJson, validateRows } from '../sql/rows.js';
-import { checkRowCeiling, renderMaxPerGroup, renderSelect } from '../sql/select.js';
+import { checkRowCeiling, renderCountPerGroup, renderMaxPerGroup, renderSelect } from '../sql/select.js';
 import { classifyClickHouseError } from './errors.js';
 import { ClickHouseGroundTruth } from './ground-truth.js';
 import { expireClickHouse } from './retention.js';
 import { encodeRowBinary, type WireType } from './rowbinary.js';
+import { physicalTable } from './tables.js';
 
 export interface ClickHouseStoreOptions {
   /** HTTP endpoint, e.g. `http://127.0.0.1:8123`. */
@@ -125,9 +126,7 @@ export class ClickHouseStore implements Store, GroundTruthSource {
         this.opts.logger?.warn({ migration: migration.id, version }, 'migration skipped: server too old');
         continue;
       }
-      for (const statement of migration.statements) {
-        await this.run(`migration ${migration.id}`, () => client.command({ query: statement }));
-      }
+      for (const statement of migration.statements) await this.apply(migration.id, statement);
       await this.run(`recording migration ${migration.id}`, () =>
         client.insert({
           table: 'schema_migrations',
@@ -141,13 +140,45 @@ export class ClickHouseStore implements Store, GroundTruthSource {
     return { applied: done, current: migrations.map((m) => m.id).filter((id) => applied.has(id)) };
   }
 
+  /**
+   * Runs one migration statement. Every statement must be safe to run again and in two processes at
+   * once (nothing locks migrations); `ALTER TABLE t ADD COLUMN IF NOT EXISTS c ...` is applied here on
+   * every server, since 18.16 does not parse it: the column is added unless it exists, and a failed
+   * add is fine when the column exists afterwards (another process added it meanwhile).
+   */
+  private async apply(id: string, statement: string): Promise<void> {
+    const client = this.connected();
+    const doing = `migration ${id}`;
+    const addColumn = /^ALTER TABLE ([a-z0-9_]+) ADD COLUMN IF NOT EXISTS ([a-z0-9_]+) /i.exec(statement);
+    if (!addColumn) {
+      await this.run(doing, () => client.command({ query: statement }));
+      return;
+    }
+    const [, table = '', column = ''] = addColumn;
+    if (await this.hasColumn(table, column)) return;
+    const plain = statement.replace(/ IF NOT EXISTS /i, ' ');
+    try {
+      await this.run(doing, () => client.command({ query: plain }));
+    } catch (err) {
+      if (!(await this.hasColumn(table, column))) throw err;
+    }
+  }
+
+  private async hasColumn(table: string, column: string): Promise<boolean> {
+    const [row] = await this.rows<{ n: string }>(
+      'SELECT count() AS n FROM system.columns WHERE database = currentDatabase() ' +
+        `AND table = ${sqlString(table, 'clickhouse')} AND name = ${sqlString(column, 'clickhouse')}`,
+    );
+    return Number(row?.n ?? 0) > 0;
+  }
+
   async insert<T extends TableName>(table: T, rows: Row<T>[]): Promise<void> {
     tableSpec(table);
     validateRows(table, rows);
     const client = this.connected();
     const columns = wireColumns(table);
     const names = columns.map(([name]) => sqlIdentifier(name, 'clickhouse')).join(', ');
-    const statement = `INSERT INTO ${table} (${names}) FORMAT RowBinary`;
+    const statement = `INSERT INTO ${physicalTable(table)} (${names}) FORMAT RowBinary`;
     const batch = this.opts.insertBatchRows ?? 10_000;
     for (let i = 0; i < rows.length; i += batch) {
       const encoded = rows.slice(i, i + batch).map((row) => wireRow(table, row as Record<string, unknown>));
@@ -168,7 +199,7 @@ export class ClickHouseStore implements Store, GroundTruthSource {
       .join(', ');
     // Key conditions keep or drop whole keys, so they may filter before FINAL (and use the primary
     // key); other conditions must see only the surviving latest version, so they filter after it.
-    const inner = `SELECT ${columns} FROM ${table}${query.allRows ? '' : ' FINAL'}${where(parts.keyConditions)}`;
+    const inner = `SELECT ${columns} FROM ${physicalTable(table)}${query.allRows ? '' : ' FINAL'}${where(parts.keyConditions)}`;
     let from = `(${inner})${where(parts.otherConditions)}`;
     // LIMIT 1 BY keeps the first row per group in the ORDER BY; the outer query orders and pages.
     if (parts.firstPer)
@@ -187,7 +218,7 @@ export class ClickHouseStore implements Store, GroundTruthSource {
   ): Promise<Map<string, number>> {
     const q = renderMaxPerGroup(table, groupBy, column, conditions, 'clickhouse');
     // No FINAL: every version counts, and the conditions may use the primary key.
-    const sql = `SELECT ${q.groupBy} AS g, toString(max(${q.column})) AS m FROM ${table}${where(q.conditions)} GROUP BY ${q.groupBy}`;
+    const sql = `SELECT ${q.groupBy} AS g, toString(max(${q.column})) AS m FROM ${physicalTable(table)}${where(q.conditions)} GROUP BY ${q.groupBy}`;
     const raw = await this.rows<{ g: string; m: string }>(sql);
     return new Map(raw.map((r) => [r.g, Number(r.m)]));
   }
@@ -202,12 +233,15 @@ export class ClickHouseStore implements Store, GroundTruthSource {
     // is the dimension's own.
     const group =
       query.dimension === undefined ? "''" : `visitParamExtractString(dimensions, ${str(query.dimension)})`;
-    // FINAL: one row per key (replays are identical rows), as ground-truth.ts reads them.
+    // FINAL: one row per key (replays are identical rows), corrected, as ground-truth.ts reads them.
     const events =
       `SELECT event_id, value, observed_ms, ${group} AS grp, ` +
       `observed_ms - ((observed_ms % ${day}) + ${day}) % ${day} AS day_ms FROM metric_events FINAL ` +
       `WHERE module_id = ${str(query.moduleId)} AND metric = ${str(query.metric)} ` +
-      `AND observed_ms >= ${num(query.fromMs)} AND observed_ms < ${num(query.toMs)}`;
+      `AND observed_ms >= ${num(query.fromMs)} AND observed_ms < ${num(query.toMs)} ` +
+      // The corrected set, as ground-truth.ts: no retraction, no version a stored correction replaced.
+      "AND retract = 0 AND concat(agency_id, ' ', event_id) NOT IN (SELECT concat(agency_id, ' ', supersedes) " +
+      `FROM metric_events WHERE module_id = ${str(query.moduleId)} AND supersedes != '')`;
     // The quantile is the value at index ⌊q·(n−1)⌋ of the sorted values, as ground-truth.ts's.
     const quantile =
       query.quantile === undefined
@@ -220,6 +254,19 @@ export class ClickHouseStore implements Store, GroundTruthSource {
     const raw = await this.rows<Record<string, unknown>>(sql);
     checkDailyRows(raw.length);
     return raw.map((r) => dailyAggregateOf(r, query.quantile !== undefined));
+  }
+
+  async countPerGroup<T extends TableName>(
+    table: T,
+    groupBy: string,
+    conditions: Condition[] = [],
+  ): Promise<Map<string, number>> {
+    const q = renderCountPerGroup(table, groupBy, conditions, 'clickhouse');
+    const keys = [...new Set([q.groupBy, ...q.key])].join(', ');
+    // No FINAL: the distinct keys are counted, whichever copy or version matched.
+    const sql = `SELECT ${q.groupBy} AS g, toString(count()) AS n FROM (SELECT DISTINCT ${keys} FROM ${physicalTable(table)}${where(q.conditions)}) GROUP BY ${q.groupBy}`;
+    const raw = await this.rows<{ g: string; n: string }>(sql);
+    return new Map(raw.map((r) => [r.g, Number(r.n)]));
   }
 
   /** Retention without TTL: drops whole monthly partitions, or closed alerts by mutation (retention.ts). */
@@ -246,7 +293,8 @@ export class ClickHouseStore implements Store, GroundTruthSource {
   /** Column names and ClickHouse types of `table` as the server has them, in table order. */
   async columns(table: string): Promise<Array<{ name: string; type: string }>> {
     if (table !== 'schema_migrations') tableSpec(table);
-    const rows = await this.rows<{ name: string; type: string }>(`DESCRIBE TABLE ${table}`);
+    const name = table === 'schema_migrations' ? table : physicalTable(table as TableName);
+    const rows = await this.rows<{ name: string; type: string }>(`DESCRIBE TABLE ${name}`);
     return rows.map(({ name, type }) => ({ name, type }));
   }
 

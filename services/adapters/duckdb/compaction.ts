@@ -7,7 +7,7 @@ import { sqlNumber } from '../sql/literals.js';
  * Compaction: DuckDB's counterpart of ClickHouse's background merges for versioned tables.
  *
  * Tables are append-only and a read keeps the winning version of each key (store.ts), so every
- * new version of a rollup bucket adds a row that no read returns once a fuller one exists: about
+ * new version of a rollup bucket adds a row that no read returns once a newer one exists: about
  * forty a day for a busy count bucket. Left alone, the file, DuckDB's buffer cache and every read
  * that ranks a module's rows grow with time instead of with the data. ClickHouse's
  * ReplacingMergeTree drops superseded rows when it merges parts; here a pass deletes them.
@@ -22,11 +22,23 @@ import { sqlNumber } from '../sql/literals.js';
 /** The tables a pass compacts: those whose rows of one key differ, one version winning. */
 export const compactedTables = (Object.keys(tables) as TableName[]).filter((t) => tableSpec(t).version);
 
+/**
+ * The column holding when a row was written (the processing time of the batch or request that wrote
+ * it), if the table has one: `updated_ms`, or `published_ms` for performance updates.
+ */
+export function writtenColumn(table: TableName): 'updated_ms' | 'published_ms' | undefined {
+  const columns = tableSpec(table).columns;
+  if ('updated_ms' in columns) return 'updated_ms';
+  if ('published_ms' in columns) return 'published_ms';
+  return undefined;
+}
+
 /** The `ORDER BY` that puts the winning row of a key first (also used by reads). */
 export function winnerOrder(table: TableName): string {
   const spec = tableSpec(table);
   if (!spec.version) return '';
-  const newest = 'updated_ms' in spec.columns ? ', "updated_ms" DESC' : '';
+  const written = writtenColumn(table);
+  const newest = written && written !== spec.version ? `, "${written}" DESC` : '';
   return `ORDER BY ${sqlIdentifier(spec.version, 'duckdb')} DESC${newest}`;
 }
 
@@ -35,15 +47,15 @@ export interface CompactionPass {
   removed: number;
   /** Rows the table holds after the pass. */
   rows: number;
-  /** The greatest `updated_ms` when the pass began (tables without it: undefined, every pass full). */
+  /** The greatest write time (`writtenColumn`) when the pass began (tables without one: undefined, every pass full). */
   since: number | undefined;
 }
 
 /**
  * Deletes the superseded rows of `table`. With `since`, only keys written at or after it (by
- * `updated_ms`) are ranked: older keys were compacted by an earlier pass and a closed bucket gets
- * no new versions, so a pass costs what was written since the last one plus a scan of the key
- * columns, not a re-rank of years of rollups. A row written late with an older `updated_ms` (a
+ * `writtenColumn`) are ranked: older keys were compacted by an earlier pass, and a key written
+ * again (a correction restating an old bucket too) is written at a later time, so a pass costs what was written since the last one plus a scan of the key
+ * columns, not a re-rank of years of rollups. A row written late with an older write time (a
  * writer whose clock lags) is left for the next pass that touches its key; it costs space, never
  * a wrong read.
  */
@@ -54,19 +66,19 @@ export async function compactDuckDb(
   inMemory: boolean,
 ): Promise<CompactionPass> {
   const spec = tableSpec(table);
-  const timed = 'updated_ms' in spec.columns;
+  const written = writtenColumn(table);
   const key = spec.key.map((k) => sqlIdentifier(k, 'duckdb')).join(', ');
-  const next = timed
+  const next = written
     ? Number(
-        (await c.runAndReadAll(`SELECT max(updated_ms) AS m FROM ${table}`)).getRowObjectsJS()[0]?.m ?? 0,
+        (await c.runAndReadAll(`SELECT max("${written}") AS m FROM ${table}`)).getRowObjectsJS()[0]?.m ?? 0,
       )
     : undefined;
   const touched =
-    timed && since !== undefined
-      ? ` WHERE (${key}) IN (SELECT ${key} FROM ${table} WHERE updated_ms >= ${sqlNumber(since, 'duckdb')})`
+    written && since !== undefined
+      ? ` WHERE (${key}) IN (SELECT ${key} FROM ${table} WHERE "${written}" >= ${sqlNumber(since, 'duckdb')})`
       : '';
-  const lastWritten = timed
-    ? `, row_number() OVER (PARTITION BY ${key} ORDER BY "updated_ms" DESC) AS by_time`
+  const lastWritten = written
+    ? `, row_number() OVER (PARTITION BY ${key} ORDER BY "${written}" DESC) AS by_time`
     : ', 2 AS by_time';
   const result = await c.run(
     `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM (SELECT rowid, ` +

@@ -20,15 +20,21 @@ const bucketOf = (t: string, w: string) => `(${t} - ((${t} % ${w}) + ${w}) % ${w
 export type Serialized = <R>(op: (c: DuckDBConnection) => Promise<R>, doing: string) => Promise<R>;
 
 /**
- * The raw events of one metric of a module, one row per (agency, eventId) key: the store keeps
+ * The raw events of one metric of a module as corrected, one row per (agency, eventId) key: the store keeps
  * replays and dedups at read time, as `select` does. Replays of a key are identical rows, so any one
  * will do (DISTINCT ON: about four times faster than row_number() here), and `conditions` may filter
  * before the dedup.
  */
 function events(moduleId: string, metric: string, conditions: string[] = []): string {
+  // The corrected set: no retraction, and no version that a stored correction replaced (an anti-join
+  // on the module's few corrections).
+  const m = str(moduleId);
+  const replaced =
+    "(agency_id || ' ' || event_id) NOT IN (SELECT agency_id || ' ' || supersedes FROM metric_events " +
+    `WHERE module_id = ${m} AND supersedes <> '')`;
   return (
     'SELECT DISTINCT ON (agency_id, event_id) event_id, value, observed_ms, late FROM metric_events ' +
-    `WHERE ${[`module_id = ${str(moduleId)}`, `metric = ${str(metric)}`, ...conditions].join(' AND ')}`
+    `WHERE ${[`module_id = ${m}`, `metric = ${str(metric)}`, 'NOT retract', replaced, ...conditions].join(' AND ')}`
   );
 }
 
@@ -67,12 +73,13 @@ export class DuckDbGroundTruth implements GroundTruth {
       'arg_max(value, (observed_ms, event_id)) AS last_value, max(observed_ms) AS last_ms, ' +
       'arg_max(event_id, (observed_ms, event_id)) AS last_event_id ' +
       `FROM (${events(rule.moduleId, rule.metric)}) GROUP BY 1`;
-    // The fullest row of a key wins (rollups' version column is count).
+    // The newest row of a key wins (rollups' version column is updated_ms); a row left with no events
+    // (a correction took them all out) is a bucket without events.
     const stored =
       'SELECT bucket_ms, "count", "sum", "min", "max", last_value, last_ms, last_event_id FROM (' +
-      'SELECT *, row_number() OVER (PARTITION BY module_id, rule_id, width_ms, bucket_ms ORDER BY "count" DESC) ' +
+      'SELECT *, row_number() OVER (PARTITION BY module_id, rule_id, width_ms, bucket_ms ORDER BY updated_ms DESC) ' +
       `AS gh_rank FROM rollups WHERE module_id = ${str(rule.moduleId)} AND rule_id = ${str(rule.ruleId)} ` +
-      `AND width_ms = ${w}) WHERE gh_rank = 1`;
+      `AND width_ms = ${w}) WHERE gh_rank = 1 AND "count" > 0`;
     const sql =
       'SELECT coalesce(r.bucket_ms, s.bucket_ms) AS bucket_ms, ' +
       'r."count" AS raw_count, r."sum" AS raw_sum, r.abs_sum AS raw_abs_sum, r."min" AS raw_min, r."max" AS raw_max, ' +

@@ -15,7 +15,7 @@ import { sqlNumber, sqlString } from '../sql/literals.js';
 import { checkApplied, loadMigrations } from '../sql/migrations.js';
 import { checkExpiry } from '../sql/retention.js';
 import { decodeRow, encodeJson, validateRows } from '../sql/rows.js';
-import { checkRowCeiling, renderMaxPerGroup, renderSelect } from '../sql/select.js';
+import { checkRowCeiling, renderCountPerGroup, renderMaxPerGroup, renderSelect } from '../sql/select.js';
 import { CompactionSchedule, compactDuckDb, winnerOrder } from './compaction.js';
 import { DuckDbGroundTruth } from './ground-truth.js';
 import { expireDuckDb } from './retention.js';
@@ -258,7 +258,10 @@ export class DuckDbStore implements Store, GroundTruthSource {
       `SELECT DISTINCT ON (agency_id, event_id) event_id, value, observed_ms, ${group} AS grp, ` +
       `observed_ms - ((observed_ms % ${day}) + ${day}) % ${day} AS day_ms FROM metric_events ` +
       `WHERE module_id = ${str(query.moduleId)} AND metric = ${str(query.metric)} ` +
-      `AND observed_ms >= ${num(query.fromMs)} AND observed_ms < ${num(query.toMs)}`;
+      `AND observed_ms >= ${num(query.fromMs)} AND observed_ms < ${num(query.toMs)} ` +
+      // The corrected set, as ground-truth.ts: no retraction, no version a stored correction replaced.
+      "AND NOT retract AND (agency_id || ' ' || event_id) NOT IN (SELECT agency_id || ' ' || supersedes " +
+      `FROM metric_events WHERE module_id = ${str(query.moduleId)} AND supersedes <> '')`;
     // The quantile is the value at index ⌊q·(n−1)⌋ of the sorted values, as ground-truth.ts's.
     const quantile =
       query.quantile === undefined
@@ -274,6 +277,21 @@ export class DuckDbStore implements Store, GroundTruthSource {
     );
     checkDailyRows(raw.length);
     return raw.map((r) => dailyAggregateOf(r as Record<string, unknown>, query.quantile !== undefined));
+  }
+
+  async countPerGroup<T extends TableName>(
+    table: T,
+    groupBy: string,
+    conditions: Condition[] = [],
+  ): Promise<Map<string, number>> {
+    const q = renderCountPerGroup(table, groupBy, conditions, 'duckdb');
+    const keys = [...new Set([q.groupBy, ...q.key])].join(', ');
+    const sql = `SELECT ${q.groupBy} AS g, count(*) AS n FROM (SELECT DISTINCT ${keys} FROM ${table}${where(q.conditions)}) AS k GROUP BY ${q.groupBy}`;
+    const raw = await this.serialized(
+      async (c) => (await c.runAndReadAll(sql)).getRowObjectsJS(),
+      `count per group from ${table}`,
+    );
+    return new Map(raw.map((r) => [String(r.g), Number(r.n)]));
   }
 
   /** Retention: deletes the expired rows, then checkpoints so their space is reused (retention.ts). */

@@ -108,6 +108,26 @@ export function renderMaxPerGroup(
   };
 }
 
+/**
+ * The parts of a distinct-key count per group: the group column, the key columns (quoted) and the
+ * rendered conditions. Throws on an unknown column or a group column that is not a string.
+ */
+export function renderCountPerGroup(
+  table: TableName,
+  groupBy: string,
+  where: Condition[],
+  dialect: Dialect,
+): { groupBy: string; key: string[]; conditions: string[] } {
+  const columns = tables[table].columns as Record<string, ColumnType>;
+  const group = assertColumn(table, groupBy);
+  if (columns[group] !== 'string') throw new InvalidQueryError(`group by ${group}: expects a string column`);
+  return {
+    groupBy: sqlIdentifier(group, dialect),
+    key: (tables[table].key as readonly string[]).map((c) => sqlIdentifier(c, dialect)),
+    conditions: where.map((c) => renderCondition(table, columns, c, dialect)),
+  };
+}
+
 function renderFirstPer(
   table: TableName,
   columns: Record<string, ColumnType>,

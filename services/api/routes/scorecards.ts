@@ -5,7 +5,13 @@ import { scorecardMethod } from '../../core/stats/index.js';
 import { GlasshouseError } from '../../runtime/errors.js';
 import type { ApiDeps } from '../deps.js';
 import { moduleVersions } from '../module-versions.js';
-import { acknowledgementPeriodMs, StatusTimelines, scorecardOf, scorecardPeriodMs } from '../scorecards.js';
+import {
+  acknowledgementPeriodMs,
+  correctionsOf,
+  StatusTimelines,
+  scorecardOf,
+  scorecardPeriodMs,
+} from '../scorecards.js';
 import { slugParam } from './params.js';
 import { profileOf } from './people.js';
 
@@ -75,7 +81,15 @@ export function scorecardRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const profile = profileOf(deps, id);
     if (!profile) throw new GlasshouseError('not_found', `no sociotechnician "${id}"`, { status: 404 });
     const modules = modulesOf(id);
-    const scorecard = await scorecardOf(deps.store, timelines, modules, deps.clock.now());
-    return { ...profile, scorecard, flaggedChanges: await flaggedChanges(deps, modules) };
+    const now = deps.clock.now();
+    const [scorecard, corrections] = await Promise.all([
+      scorecardOf(deps.store, timelines, modules, now),
+      correctionsOf(deps.store, modules, now),
+    ]);
+    return {
+      ...profile,
+      scorecard: { ...scorecard, corrections },
+      flaggedChanges: await flaggedChanges(deps, modules),
+    };
   });
 }

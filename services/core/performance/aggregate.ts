@@ -58,6 +58,34 @@ export function addObservation(summary: Summary, event: Observation): void {
   summary.sketch?.add(event.value);
 }
 
+/**
+ * Takes one counted observation back out of a summary in place, when that gives exactly the summary of
+ * the remaining events: always for count, sum and the sketch, for min, max and last only when the
+ * observation was not the one holding them. Returns false, changing nothing, when it cannot (the
+ * caller then recomputes the summary from the remaining events).
+ */
+export function removeObservation(summary: Summary, event: Observation): boolean {
+  if (summary.count <= 0) return false;
+  if (summary.count === 1) {
+    const empty = emptySummary(summary.sketch !== undefined);
+    Object.assign(summary, empty);
+    return true;
+  }
+  const holdsLast = event.observedAt === summary.lastMs && event.eventId === summary.lastEventId;
+  if (event.value <= summary.min || event.value >= summary.max || holdsLast) return false;
+  if (summary.sketch && !summary.sketch.remove(event.value)) return false;
+  summary.count -= 1;
+  summary.sum -= event.value;
+  return true;
+}
+
+/** A summary of the given observations. */
+export function summaryOf(events: Iterable<Observation>, withSketch: boolean): Summary {
+  const summary = emptySummary(withSketch);
+  for (const event of events) addObservation(summary, event);
+  return summary;
+}
+
 /** Merges `other` into `into` in place (sketches too, when `into` has one). */
 export function mergeSummary(into: Summary, other: Summary): void {
   if (other.count === 0) return;

@@ -151,8 +151,8 @@ export class AlertTracker {
     return [next];
   }
 
-  /** Closes an open alert explicitly (its rule was removed), saying why. */
-  close(subject: AlertSubject, t: number, message: string): AlertEvent[] {
+  /** Closes an open alert explicitly (its rule was removed, or a correction removed its cause), saying why. */
+  close(subject: AlertSubject, t: number, message: string, reason?: 'restated'): AlertEvent[] {
     const open = this.open;
     if (!open) return [];
     this.open = undefined;
@@ -167,6 +167,7 @@ export class AlertTracker {
         updatedAt: at,
         resolvedAt: at,
         message,
+        ...(reason ? { reason } : {}),
       },
     ];
   }

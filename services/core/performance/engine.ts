@@ -4,7 +4,7 @@ import type { PerformanceUpdateMs } from '../../../schemas/performance.js';
 import type { ModuleVersion } from '../../../schemas/registry.js';
 import type { Clock } from '../../ports/clock.js';
 import { maxFutureMs } from '../validation/metric-event.js';
-import { emptySummary, mergeSummary } from './aggregate.js';
+import { emptySummary, mergeSummary, summaryOf } from './aggregate.js';
 import { AlertTracker } from './alerts.js';
 import { SeenEventIds } from './dedup.js';
 import {
@@ -39,6 +39,36 @@ export interface EngineEvent {
   receivedAt: number;
 }
 
+/** An event as counted (stored raw): what a correction replaces, and what a bucket recompute reads. */
+export interface CountedEvent {
+  agencyId: string;
+  eventId: string;
+  metric: string;
+  value: number;
+  observedAt: number;
+  /** Counted as late (stored, never in the live window). */
+  late: boolean;
+}
+
+/**
+ * A correction: `event` (its own id, the new value and observedAt) replaces `replaces`, the newest
+ * counted version of the chain it names (the processor resolves the chain); with `retract` it only
+ * removes it.
+ */
+export interface Correction {
+  event: EngineEvent;
+  retract: boolean;
+  replaces: CountedEvent;
+}
+
+/** The counted events of `metric` observed in [fromMs, toMs) that a correction needs (see `correctionReads`). */
+export interface EventRange {
+  moduleId: string;
+  metric: string;
+  fromMs: number;
+  toMs: number;
+}
+
 /**
  * `late`: behind the module's watermark; store it raw with `late = true`; it never enters the live window.
  * `invalid`: a non-finite value or time (the processor validates first; this only keeps bad input out).
@@ -49,7 +79,7 @@ export type IngestResult = 'accepted' | 'duplicate' | 'late' | 'unknown_module' 
 export interface Evaluation {
   updates: PerformanceUpdateMs[];
   alerts: AlertEvent[];
-  /** Full `rollups` rows for changed buckets: insert as is (the fullest row wins). */
+  /** Full `rollups` rows for changed buckets: insert as is (the newest row wins). */
   rollups: RollupRow[];
   /**
    * Partial rows for buckets older than the live windows (late or long-delayed events): after inserting
@@ -248,6 +278,11 @@ export class Engine {
     return !!state && observedAt < state.seenSince && !state.seen.has(agencyId, eventId);
   }
 
+  /** True when the dedup memory holds this event as counted (a copy of it is then a duplicate). */
+  remembers(moduleId: string, agencyId: string, eventId: string): boolean {
+    return this.modules.get(moduleId)?.seen.has(agencyId, eventId) ?? false;
+  }
+
   /**
    * Batches processed (their `receivedAt`) at or before `atMs` are written: the store answers for
    * their events from now on, so the memory may forget those that fell behind the horizon.
@@ -263,16 +298,82 @@ export class Engine {
   ingest(event: EngineEvent, countedBefore = false): IngestResult {
     const state = this.modules.get(event.moduleId);
     if (!state) return 'unknown_module';
-    if (
-      !Number.isFinite(event.value) ||
-      !Number.isFinite(event.observedAt) ||
-      !Number.isFinite(event.receivedAt)
-    ) {
-      return 'invalid';
+    return admit(state, event, countedBefore) ?? this.count(state, event);
+  }
+
+  /**
+   * The counted events a correction of `replaces` needs, as ranges of observedAt: the buckets holding
+   * it that cannot be subtracted exactly (it held their min, max or last, or the bucket is older than
+   * the live rings, so only its stored row knows it). Empty when subtraction does it all. The caller
+   * reads them from the store after everything counted before is written, and passes them to `correct`.
+   */
+  correctionReads(moduleId: string, replaces: CountedEvent): EventRange[] {
+    const state = this.modules.get(moduleId);
+    if (!state) return [];
+    const out: EventRange[] = [];
+    for (const rule of state.byMetric.get(replaces.metric) ?? []) {
+      if (rule.ring.remove(replaces, replaces.late, true)) continue;
+      const fromMs = rule.ring.bucketOf(replaces.observedAt);
+      out.push({ moduleId, metric: replaces.metric, fromMs, toMs: fromMs + rule.spec.geometry.widthMs });
     }
-    if (countedBefore) return 'duplicate';
-    if (!state.seen.remember(event.agencyId, event.eventId, event.observedAt, event.receivedAt))
-      return 'duplicate';
+    return out;
+  }
+
+  /**
+   * Applies a correction: takes `replaces` out of every bucket of its metric's rules (subtracting, or
+   * recomputing the bucket from `counted`, the events `correctionReads` asked for, `replaces` among
+   * them or not), then counts the new version (unless a retraction) like any event: late when behind
+   * its agency's watermark. The correction is an ordinary event for dedup: a second copy is a
+   * `duplicate` and changes nothing. Rules it touched resolve open alerts their corrected numbers no
+   * longer support (`reason: "restated"`) at the next evaluation.
+   */
+  correct(
+    correction: Correction,
+    counted: readonly CountedEvent[] = [],
+    countedBefore = false,
+  ): IngestResult {
+    const { event, replaces } = correction;
+    const state = this.modules.get(event.moduleId);
+    if (!state) return 'unknown_module';
+    const refused = admit(state, event, countedBefore);
+    if (refused) return refused;
+    for (const rule of state.byMetric.get(replaces.metric) ?? []) {
+      rule.restated = true;
+      if (rule.ring.remove(replaces, replaces.late)) continue;
+      const fromMs = rule.ring.bucketOf(replaces.observedAt);
+      const toMs = fromMs + rule.spec.geometry.widthMs;
+      const rest = counted.filter(
+        (e) =>
+          e.metric === replaces.metric &&
+          e.observedAt >= fromMs &&
+          e.observedAt < toMs &&
+          !(e.agencyId === replaces.agencyId && e.eventId === replaces.eventId),
+      );
+      const stored = summaryOf(rest, rule.spec.withSketch);
+      if (rule.ring.holds(fromMs)) {
+        const anyLate = rest.some((e) => e.late);
+        const live = anyLate
+          ? summaryOf(
+              rest.filter((e) => !e.late),
+              rule.spec.withSketch,
+            )
+          : undefined;
+        rule.ring.replace(fromMs, stored, live);
+      } else {
+        rule.recomputed.set(fromMs, stored);
+      }
+    }
+    if (correction.retract) {
+      if (event.receivedAt > state.lastReceived) state.lastReceived = event.receivedAt;
+      state.dirty = true;
+      return 'accepted';
+    }
+    for (const rule of state.byMetric.get(event.metric) ?? []) rule.restated = true;
+    return this.count(state, event);
+  }
+
+  /** Counts an event not seen before into the windows of every rule on its metric. */
+  private count(state: ModuleState, event: EngineEvent): 'accepted' | 'late' {
     if (event.receivedAt > state.lastReceived) state.lastReceived = event.receivedAt;
     state.dirty = true;
     // The agency's own watermark; a new agency starts from the module's, never ahead of the clock.
@@ -478,4 +579,21 @@ export class Engine {
     if (horizon > state.seenSince) state.seenSince = horizon;
     state.seen.forget(state.seenSince, this.durableThrough);
   }
+}
+
+/**
+ * Why an event of a known module is not taken (`invalid` for a non-finite value or time, `duplicate`
+ * for one counted before), or undefined once it is remembered as seen and is to be counted.
+ */
+function admit(state: ModuleState, event: EngineEvent, countedBefore: boolean): IngestResult | undefined {
+  if (
+    !Number.isFinite(event.value) ||
+    !Number.isFinite(event.observedAt) ||
+    !Number.isFinite(event.receivedAt)
+  )
+    return 'invalid';
+  if (countedBefore) return 'duplicate';
+  if (!state.seen.remember(event.agencyId, event.eventId, event.observedAt, event.receivedAt))
+    return 'duplicate';
+  return undefined;
 }

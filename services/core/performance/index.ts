@@ -1,10 +1,19 @@
 /** The performance engine: windows, goal status and alerts. Pure: no I/O; time comes from arguments or a Clock. */
 export { acknowledgeAlert, alertIdOf, hasAcknowledgement } from './alerts.js';
 export {
+  correctionWindowMs,
+  defaultCorrectionWindowMs,
+  heldCorrectionId,
+  needsApproval,
+} from './correction-policy.js';
+export {
+  type Correction,
+  type CountedEvent,
   Engine,
   type EngineEvent,
   type EngineOptions,
   type Evaluation,
+  type EventRange,
   type IngestResult,
   type RestoreInput,
 } from './engine.js';

@@ -30,6 +30,13 @@ export interface RuleState {
   lastUpdateAt: number;
   /** Buckets the ring no longer holds, to merge into storage: bucketMs → partial summary. */
   outside: Map<number, Summary>;
+  /**
+   * Buckets the ring no longer holds that a correction recomputed from their counted events: written
+   * whole (replacing the stored row), with any `outside` partial of the same bucket folded in.
+   */
+  recomputed: Map<number, Summary>;
+  /** A correction changed this rule's numbers since its last evaluation (see `evaluateRule`). */
+  restated: boolean;
 }
 
 export interface ModuleState {
@@ -67,7 +74,7 @@ export interface ModuleState {
 /** Moves a rule's changed buckets into the module's pending rows. */
 export function flushRule(state: ModuleState, rule: RuleState, now: number): void {
   const taken = rule.ring.takeDirty();
-  if (taken.length === 0 && rule.outside.size === 0) return;
+  if (taken.length === 0 && rule.outside.size === 0 && rule.recomputed.size === 0) return;
   const key = {
     moduleId: state.module.id,
     ruleId: rule.spec.id,
@@ -79,10 +86,15 @@ export function flushRule(state: ModuleState, rule: RuleState, now: number): voi
   for (const bucket of taken) dirty.set(bucket.bucketMs, bucket);
   for (const [bucketMs, partial] of rule.outside) {
     const full = dirty.get(bucketMs);
+    const whole = rule.recomputed.get(bucketMs);
     if (full) mergeSummary(full.stored, partial);
+    else if (whole) mergeSummary(whole, partial);
     else state.pendingMerges.push(toRollupRow(key, bucketMs, partial, undefined, now));
   }
   rule.outside.clear();
+  for (const [bucketMs, whole] of rule.recomputed)
+    state.pendingRows.push(toRollupRow(key, bucketMs, whole, undefined, now));
+  rule.recomputed.clear();
   for (const bucket of dirty.values())
     state.pendingRows.push(toRollupRow(key, bucket.bucketMs, bucket.stored, bucket.live, now));
 }
@@ -125,6 +137,8 @@ export function newRule(spec: RuleSpec, aheadMs: number): RuleState {
     lastUpdate: undefined,
     lastUpdateAt: Number.NEGATIVE_INFINITY,
     outside: new Map(),
+    recomputed: new Map(),
+    restated: false,
   };
 }
 

@@ -95,7 +95,8 @@ export function fromRollupRow(row: RollupRow, withSketch: boolean): { stored: Su
 /**
  * Merges a partial row (events of a bucket the engine no longer holds) into the stored row with the
  * same key, or returns it as is when nothing is stored yet. The processor reads, merges, writes; the
- * merged count is larger, so it wins over the older row (tables.ts: the fullest row wins).
+ * merged row carries the later `updated_ms`, so it wins over the row it was merged from (tables.ts:
+ * the newest row wins).
  */
 export function mergeRollupRows(stored: RollupRow | undefined, delta: RollupRow): RollupRow {
   if (!stored) return delta;

@@ -82,6 +82,22 @@ export function evaluateRule(
   }
 
   const deviates = status === 'off_track';
+  if (rule.restated) {
+    // A correction changed the numbers: an open alert whose cause the corrected data no longer shows
+    // was never a real deviation, so it closes now (no hysteresis, no hold), saying so.
+    rule.restated = false;
+    const kind = spec.kind === 'goal' ? 'goal_deviation' : 'constraint_violation';
+    if (rule.deviation.current && !deviates) {
+      const message = `restated: after a correction, ${describe(spec, value, status)}`;
+      out.alerts.push(...rule.deviation.close(subjectOf(state, spec, kind), asOf, message, 'restated'));
+    }
+    if (spec.kind === 'goal' && rule.stagnation.current && !stagnating) {
+      const message = `restated: after a correction, ${describe(spec, value, status)}; not stagnating`;
+      out.alerts.push(
+        ...rule.stagnation.close(subjectOf(state, spec, 'stagnation'), asOf, message, 'restated'),
+      );
+    }
+  }
   // A reading's message is only read when it makes an alert version, so it is written then.
   out.alerts.push(
     ...rule.deviation.step(

@@ -53,6 +53,28 @@ export class QuantileSketch {
     if (store.size > maxBins) collapseLowest(store);
   }
 
+  /**
+   * Takes back one value added before (a correction removes an event): the sketch is then the one built
+   * without it, unless its bin was collapsed (beyond `maxBins`). Returns false, changing nothing, when
+   * no such value is held.
+   */
+  remove(value: number): boolean {
+    if (Math.abs(value) < minIndexable) {
+      if (this.zeros === 0) return false;
+      this.zeros -= 1;
+      this.total -= 1;
+      return true;
+    }
+    const store = value > 0 ? this.positive : this.negative;
+    const index = Math.ceil(Math.log(Math.abs(value)) / logGamma);
+    const held = store.get(index) ?? 0;
+    if (held === 0) return false;
+    if (held === 1) store.delete(index);
+    else store.set(index, held - 1);
+    this.total -= 1;
+    return true;
+  }
+
   /** Adds every value of another sketch to this one. */
   merge(other: QuantileSketch): this {
     this.total += other.total;

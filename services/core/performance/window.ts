@@ -4,6 +4,7 @@ import {
   emptySummary,
   isLater,
   type Observation,
+  removeObservation,
   type Summary,
 } from './aggregate.js';
 import { QuantileSketch } from './sketch.js';
@@ -218,6 +219,52 @@ export class BucketRing {
     if (live) this.stored.set(slot, stored);
     else this.stored.delete(slot);
     return true;
+  }
+
+  /** True when the bucket holding `t` is one the ring covers (it may be empty). */
+  holds(t: number): boolean {
+    const bucketMs = this.bucketOf(t);
+    return bucketMs >= this.oldest() && bucketMs <= this.headMs;
+  }
+
+  /**
+   * Takes a counted observation back out of its bucket (a correction), from the live summary too when
+   * it was not late. Returns false, changing nothing, when the bucket is not held or the summaries
+   * cannot be subtracted exactly (see `removeObservation`): the caller then `replace`s the bucket.
+   */
+  remove(event: Observation, late: boolean, dryRun = false): boolean {
+    if (!this.holds(event.observedAt)) return false;
+    const bucketMs = this.bucketOf(event.observedAt);
+    const n = this.n;
+    const index = Math.round(bucketMs / this.geometry.widthMs);
+    const slot = ((index % n) + n) % n;
+    if (this.data[START * n + slot] !== bucketMs) return false;
+    const live = this.liveSummary(slot, true);
+    const stored = this.stored.get(slot);
+    const storedCopy = stored ? cloneSummary(stored) : undefined;
+    if (storedCopy && !removeObservation(storedCopy, event)) return false;
+    if (!late && !removeObservation(live, event)) return false;
+    if (late && !storedCopy) return false;
+    if (dryRun) return true;
+    this.setLive(slot, live);
+    if (storedCopy) this.stored.set(slot, storedCopy);
+    this.dirty[slot] = 1;
+    this.anyDirty = true;
+    return true;
+  }
+
+  /**
+   * Sets a held bucket to summaries recomputed from its events (a correction that could not be
+   * subtracted); `live` when late events make it differ from `stored`. Marks it changed.
+   */
+  replace(bucketMs: number, stored: Summary, live?: Summary): void {
+    if (!this.holds(bucketMs) || bucketMs !== this.bucketOf(bucketMs)) return;
+    const slot = this.slotFor(bucketMs);
+    this.setLive(slot, live ?? stored);
+    if (live) this.stored.set(slot, cloneSummary(stored));
+    else this.stored.delete(slot);
+    this.dirty[slot] = 1;
+    this.anyDirty = true;
   }
 
   /** Non-empty quantile sketch bins held (memory accounting). */

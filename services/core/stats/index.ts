@@ -9,6 +9,9 @@ export {
 export { type HistoryPoint, historyPoints, requiredSamples } from './history.js';
 export {
   addStatusTime,
+  type CorrectionRate,
+  correctionRateMethod,
+  correctionRates,
   emptyStatusTime,
   meanMs,
   onTrackShare,

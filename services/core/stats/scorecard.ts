@@ -106,3 +106,41 @@ export function scorecardMethod(periodHours: number, ackDays: number): string {
     `their modules opened in the last ${ackDays} days that were acknowledged.`
   );
 }
+
+/** One agency's applied corrections against the events it reported, over a period. */
+export interface CorrectionRate {
+  agency: string;
+  events: number;
+  corrections: number;
+  /** corrections / events; null without events. */
+  rate: number | null;
+}
+
+/**
+ * Correction rates per agency (sorted by agency) and over all of them, from distinct event counts:
+ * every event an agency reported, and those of them that correct an earlier one (retractions too).
+ */
+export function correctionRates(
+  events: ReadonlyMap<string, number>,
+  corrections: ReadonlyMap<string, number>,
+): { total: Omit<CorrectionRate, 'agency'>; agencies: CorrectionRate[] } {
+  const rate = (e: number, c: number) => (e > 0 ? c / e : null);
+  const agencies = [...events.keys()].sort().map((agency) => {
+    const e = events.get(agency) ?? 0;
+    const c = corrections.get(agency) ?? 0;
+    return { agency, events: e, corrections: c, rate: rate(e, c) };
+  });
+  const e = agencies.reduce((sum, a) => sum + a.events, 0);
+  const c = agencies.reduce((sum, a) => sum + a.corrections, 0);
+  return { total: { events: e, corrections: c, rate: rate(e, c) }, agencies };
+}
+
+/** How the correction rate of a scorecard is computed. */
+export function correctionRateMethod(periodDays: number): string {
+  return (
+    `Events received in the last ${periodDays} days for the sociotechnician's active modules, per reporting agency: ` +
+    'rate = corrections / events, where events counts every distinct event the agency sent and corrections those ' +
+    'of them that replace or retract an earlier one (GET /v1/modules/{id}/revisions lists them). A correction held ' +
+    'for approval counts once it is applied.'
+  );
+}

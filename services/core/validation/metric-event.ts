@@ -24,7 +24,9 @@ export type RejectionReason =
   | 'observed_in_future'
   | 'reserved_dimension'
   | 'undeclared_dimension'
-  | 'dimension_value_not_allowed';
+  | 'dimension_value_not_allowed'
+  | 'unknown_supersedes'
+  | 'correction_conflict';
 
 /** An event that passed the schema and the registry rules; `observedAt` is epoch ms. */
 export interface ValidEvent {
@@ -34,6 +36,12 @@ export interface ValidEvent {
   value: number;
   observedAt: number;
   dimensions?: Record<string, string>;
+  /** A correction: the eventId of the earlier event (same agency, module and metric) it replaces. */
+  supersedes?: string;
+  /** With `supersedes`: the earlier event is removed, and this one is not counted. */
+  retract?: boolean;
+  /** Why the correction was made (public). */
+  note?: string;
 }
 
 export type EventVerdict =
@@ -159,7 +167,9 @@ function slowParse(raw: unknown): ValidEvent | { errors: IssueDetail[] } {
   }
   if (Number.isNaN(parsed.data.observedAt))
     return { errors: [{ path: 'observedAt', message: 'must be a valid time' }] };
-  return parsed.data;
+  const { retract, ...rest } = parsed.data;
+  // `retract: false` is the same as no retract: the event carries it only when it removes.
+  return retract ? { ...rest, retract } : rest;
 }
 
 // The same patterns the schema uses (see schemas/common.ts and schemas/metric-event.ts).
@@ -169,6 +179,7 @@ const dimensionNamePattern = /^[A-Za-z0-9._:-]{1,64}$/;
 const timestampPattern = z.regexes.datetime({ offset: true });
 const maxEpochMs = 7_258_118_400_000;
 const eventKeys = new Set(['eventId', 'moduleId', 'metric', 'value', 'observedAt', 'dimensions']);
+const correctionKeys = new Set(['supersedes', 'retract', 'note']);
 
 /**
  * Hot path: plain checks for the well-formed case, roughly ten times cheaper than zod. It only ever
@@ -178,7 +189,11 @@ const eventKeys = new Set(['eventId', 'moduleId', 'metric', 'value', 'observedAt
 function fastParse(raw: unknown): ValidEvent | undefined {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
   const o = raw as Record<string, unknown>;
-  for (const key in o) if (!eventKeys.has(key) || !Object.hasOwn(o, key)) return undefined;
+  for (const key in o) {
+    // Corrections are rare: the schema checks them (and explains what is wrong with one).
+    if (correctionKeys.has(key)) return undefined;
+    if (!eventKeys.has(key) || !Object.hasOwn(o, key)) return undefined;
+  }
   if (Object.getPrototypeOf(o) !== Object.prototype) return undefined;
   const { eventId, moduleId, metric, value, observedAt, dimensions } = o;
   if (typeof eventId !== 'string' || !eventIdPattern.test(eventId)) return undefined;
