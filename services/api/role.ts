@@ -16,6 +16,7 @@ import { auditLogRoutes } from './routes/audit-log.js';
 import { breakdownRoutes } from './routes/breakdown.js';
 import { comparisonRoutes } from './routes/comparisons.js';
 import { correctionRoutes } from './routes/corrections.js';
+import { csvTemplateRoutes } from './routes/csv-template.js';
 import { eventRoutes } from './routes/events.js';
 import { historyRoutes } from './routes/history.js';
 import { moduleRoutes } from './routes/modules.js';
@@ -124,6 +125,7 @@ export const apiRole: RoleFactory<ApiRoleContext> = (ctx) => {
   eventRoutes(ctx.http.app, deps);
   breakdownRoutes(ctx.http.app, deps);
   openDataRoutes(ctx.http.app, deps);
+  csvTemplateRoutes(ctx.http.app, deps);
   alertRoutes(ctx.http.app, deps);
   comparisonRoutes(ctx.http.app, deps);
   scorecardRoutes(ctx.http.app, deps);

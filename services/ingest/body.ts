@@ -3,6 +3,13 @@ import { issueDetails } from '../../schemas/common.js';
 import { IngestEnvelope, maxEventsPerRequest, maxRequestBytes } from '../../schemas/metric-event.js';
 import { parseJson } from '../core/validation/index.js';
 import { GlasshouseError, ValidationError } from '../runtime/errors.js';
+import { eventsFromCsv } from './csv-body.js';
+
+/** What every ingest body format parses to: the raw events, and for CSV the line each starts on. */
+export interface IngestBody {
+  events: unknown[];
+  lines?: number[];
+}
 
 export interface BodyOptions {
   /** Largest body accepted, in bytes (413 above it). */
@@ -26,14 +33,14 @@ export const defaultBodyOptions: BodyOptions = {
 };
 
 /**
- * Installs the two ingest body formats on an encapsulated Fastify scope; every other content type
- * answers 415. Both parse to the list of raw events; the envelope and line limits are checked here,
- * each event is judged later on its own.
+ * Installs the ingest body formats (JSON, NDJSON, CSV) on an encapsulated Fastify scope; every other
+ * content type answers 415. Each parses to the list of raw events; the envelope and line limits are
+ * checked here, each event is judged later on its own.
  */
 export function installBodyParsers(scope: FastifyInstance, options: BodyOptions): void {
   scope.removeAllContentTypeParsers();
   const parser =
-    (toEvents: (text: string) => unknown[]) =>
+    (toEvents: (text: string) => IngestBody) =>
     (request: FastifyRequest, payload: NodeJS.ReadableStream, done: ParserDone) => {
       // One chain, so an error thrown while parsing is answered like an error while reading.
       readBody(request, payload, options)
@@ -43,8 +50,15 @@ export function installBodyParsers(scope: FastifyInstance, options: BodyOptions)
           (err: Error) => done(err, undefined),
         );
     };
-  scope.addContentTypeParser('application/json', parser(eventsFromJson));
-  scope.addContentTypeParser('application/x-ndjson', parser(eventsFromNdjson));
+  scope.addContentTypeParser(
+    'application/json',
+    parser((text) => ({ events: eventsFromJson(text) })),
+  );
+  scope.addContentTypeParser(
+    'application/x-ndjson',
+    parser((text) => ({ events: eventsFromNdjson(text) })),
+  );
+  scope.addContentTypeParser('text/csv', parser(eventsFromCsv));
 }
 
 /** `{"events":[...]}` → the events; 400 with the parse position, or with the envelope's problems. */

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal, RegistryView } from '../ports/registry.js';
 import { GlasshouseError } from '../runtime/errors.js';
 import { errorAnswer } from '../runtime/http.js';
-import { type BodyOptions, installBodyParsers } from './body.js';
+import { type BodyOptions, type IngestBody, installBodyParsers } from './body.js';
 import type { RateLimiter } from './rate-limit.js';
 import { type SubmitDeps, submitEvents } from './submit.js';
 
@@ -43,16 +43,19 @@ export function ingestRoutes(deps: IngestRouteDeps) {
     });
     scope.post('/v1/metrics', async (request, reply) => {
       const agency = request.agency!;
-      const events = request.body;
-      if (!Array.isArray(events)) {
-        throw new GlasshouseError('unsupported_media_type', 'send application/json or application/x-ndjson', {
-          status: 415,
-        });
+      const body = request.body as IngestBody | undefined;
+      if (!body || !Array.isArray(body.events)) {
+        throw new GlasshouseError(
+          'unsupported_media_type',
+          'send application/json, application/x-ndjson or text/csv',
+          { status: 415 },
+        );
       }
+      const { events } = body;
       const admit = deps.limiter.take(agency.id, events.length, deps.clock.now());
       if (!admit.ok) return rateLimited(reply, admit.retryAfterMs);
       try {
-        return reply.code(202).send(await submitEvents(deps, agency.id, events));
+        return reply.code(202).send(await submitEvents(deps, agency.id, events, body.lines));
       } catch (err) {
         const { status, body } = errorAnswer(err);
         if (status === 503) reply.header('retry-after', '1');
