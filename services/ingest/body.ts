@@ -44,7 +44,7 @@ export function installBodyParsers(scope: FastifyInstance, options: BodyOptions)
     (request: FastifyRequest, payload: NodeJS.ReadableStream, done: ParserDone) => {
       // One chain, so an error thrown while parsing is answered like an error while reading.
       readBody(request, payload, options)
-        .then(toEvents)
+        .then((bytes) => toEvents(bytes.toString('utf8')))
         .then(
           (events) => done(null, events),
           (err: Error) => done(err, undefined),
@@ -132,11 +132,11 @@ export function eventsFromNdjson(text: string): unknown[] {
  * Reads the raw body within the byte limit and the deadline. A body over the limit is read to its end
  * and discarded (up to `discardLimitBytes`) before the 413, so the client is reading when it comes.
  */
-function readBody(
+export function readBody(
   request: FastifyRequest,
   payload: NodeJS.ReadableStream,
   options: BodyOptions,
-): Promise<string> {
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(request.headers['content-length']);
     if (declared > options.discardLimitBytes) {
@@ -167,9 +167,7 @@ function readBody(
         );
         return;
       }
-      resolve(
-        chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, received).toString('utf8'),
-      );
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received));
     };
     const onData = (chunk: Buffer | string) => {
       received += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
@@ -199,6 +197,6 @@ function readBody(
   });
 }
 
-function tooLarge(limit: number): GlasshouseError {
+export function tooLarge(limit: number): GlasshouseError {
   return new GlasshouseError('body_too_large', `the body exceeds ${limit} bytes`, { status: 413 });
 }

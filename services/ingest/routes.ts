@@ -66,7 +66,11 @@ export function ingestRoutes(deps: IngestRouteDeps) {
   };
 }
 
-async function authenticate(auth: IngestRouteDeps['auth'], request: FastifyRequest): Promise<Principal> {
+/** The agency behind `Authorization: Bearer <key>`: 401 without a known key, 403 for another kind of key. */
+export async function authenticate(
+  auth: Pick<RegistryView, 'authenticate'>,
+  request: FastifyRequest,
+): Promise<Principal> {
   const header = request.headers.authorization;
   const match = header === undefined ? null : /^Bearer ([\x21-\x7e]{1,512})$/.exec(header);
   if (!match)
@@ -78,7 +82,8 @@ async function authenticate(auth: IngestRouteDeps['auth'], request: FastifyReque
   return principal;
 }
 
-function rateLimited(reply: FastifyReply, retryAfterMs: number): FastifyReply {
+/** The 429 answer, with Retry-After in whole seconds. */
+export function rateLimited(reply: FastifyReply, retryAfterMs: number): FastifyReply {
   return reply
     .code(429)
     .header('retry-after', String(Math.max(1, Math.ceil(retryAfterMs / 1000))))
