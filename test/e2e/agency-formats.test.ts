@@ -86,6 +86,9 @@ describe.each(setups)('agency formats end to end: %s', (_name, setup) => {
     },
   ];
 
+  // The dimension both formats report; declared, as every dimension must be.
+  const dimensions = [{ name: 'office', description: 'The permit office', publish: 'open' }];
+
   async function moduleReady(id: string) {
     await eventually(
       async () => ((await call(d.apiUrl, 'GET', `/v1/modules/${id}`)).status === 200 ? true : undefined),
@@ -125,6 +128,7 @@ describe.each(setups)('agency formats end to end: %s', (_name, setup) => {
       owner: 'csv-owner',
       agency: `csv-agency-${run}`,
       goals,
+      dimensions,
     });
     await moduleReady(moduleId);
     const template = await fetch(new URL(`/v1/modules/${moduleId}/csv-template`, d.apiUrl));
@@ -177,6 +181,7 @@ describe.each(setups)('agency formats end to end: %s', (_name, setup) => {
         owner: 'otel-owner',
         agency: `otel-${kind}-agency-${run}`,
         goals,
+        dimensions,
         otlp: [
           { otelMetric: 'permits.handled', metric: 'permits_handled' },
           { otelMetric: 'permits.queue.length', metric: 'queue_length', dimensions: ['office'] },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ModuleVersion } from '../../schemas/registry.js';
+import { type ModuleVersion, PolicyModule } from '../../schemas/registry.js';
 import { mapExport } from '../../services/core/otlp/map.js';
 import type { OtlpExportRequest, OtlpMetric } from '../../services/core/otlp/request.js';
 import { cumulativeDelta, type SeriesState } from '../../services/core/otlp/series.js';
@@ -140,5 +140,45 @@ describe('OTLP data points to module events', () => {
     expect(sum(10, 'other').eventId).not.toBe(sum(10).eventId);
     expect(sum(11).seriesId).toBe(sum(10).seriesId);
     expect(sum(10, 'other').seriesId).not.toBe(sum(10).seriesId);
+  });
+});
+
+describe('a module’s otlp mapping', () => {
+  const base = {
+    id: 'permits',
+    domain: 'housing',
+    title: 'Permits',
+    owner: 'ada',
+    goals: [
+      {
+        id: 'handled',
+        metric: 'permits_handled',
+        unit: 'permits',
+        direction: 'increase',
+        target: 10,
+        tolerance: 0.1,
+        window: '1h',
+        aggregation: 'sum',
+      },
+    ],
+    dimensions: [{ name: 'office', description: 'Office', publish: 'open' }],
+  };
+
+  it('names a metric of the module and keeps only declared dimensions', () => {
+    expect(
+      PolicyModule.safeParse({
+        ...base,
+        otlp: [{ otelMetric: 'permits.handled', metric: 'permits_handled', dimensions: ['office'] }],
+      }).success,
+    ).toBe(true);
+    const wrong = PolicyModule.safeParse({
+      ...base,
+      otlp: [{ otelMetric: 'permits.handled', metric: 'ridership', dimensions: ['office', 'user.id'] }],
+    });
+    expect(wrong.success).toBe(false);
+    expect(wrong.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
+      ['otlp.0.metric', '"ridership" is not a metric of any goal or constraint of this module'],
+      ['otlp.0.dimensions.1', '"user.id" is not a dimension this module declares'],
+    ]);
   });
 });
