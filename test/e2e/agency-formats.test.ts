@@ -25,13 +25,24 @@ class ManualReader extends MetricReader {
 }
 
 type Exporter = JsonExporter | ProtoExporter;
+/**
+ * The protobuf exporter is configured as an agency's operator would, through the standard
+ * environment variables (read when the exporter is made); the JSON one through its options.
+ */
 const exporters: Record<'proto' | 'json', (url: string, key: string) => Exporter> = {
-  proto: (url, key) =>
-    new ProtoExporter({
-      url,
-      headers: { authorization: `Bearer ${key}` },
-      compression: 'gzip',
-    } as ConstructorParameters<typeof ProtoExporter>[0]),
+  proto: (url, key) => {
+    const env = {
+      OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: url,
+      OTEL_EXPORTER_OTLP_METRICS_HEADERS: `Authorization=Bearer%20${key}`,
+      OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: 'gzip',
+    };
+    Object.assign(process.env, env);
+    try {
+      return new ProtoExporter();
+    } finally {
+      for (const name of Object.keys(env)) delete process.env[name];
+    }
+  },
   json: (url, key) => new JsonExporter({ url, headers: { authorization: `Bearer ${key}` } }),
 };
 
