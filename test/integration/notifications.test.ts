@@ -330,6 +330,45 @@ function notificationSuite(name: string, deploy: () => Promise<Deployment>) {
       expect(smtp.mails.filter((m) => m.to.includes('desk@oversight.example'))).toHaveLength(2);
     });
 
+    it('keeps a message the server refused every time, and sends it once when the server takes mail again', async () => {
+      const overseerId = `late-${moduleId}`;
+      await subscribe(overseerId, {
+        channel: 'email',
+        address: 'late@oversight.example',
+        modules: [moduleId],
+      });
+      smtp.state.refuse = 1_000;
+      const refusedBefore = smtp.state.refused;
+      await publish(bus, [alert(moduleId)]);
+      // Three attempts (GLASSHOUSE_WEBHOOK_ATTEMPTS), then recorded as failed.
+      await waitFor(
+        async () => (smtp.state.refused - refusedBefore >= 3 ? true : undefined),
+        'three refusals',
+      );
+      smtp.state.refuse = 0;
+      const resender = new EmailNotifier({
+        bus,
+        store: deployment.store,
+        clock: { now: () => Date.now() },
+        logger: testLogger,
+        metrics: new Registry(),
+        mailer: new SmtpMailer(smtp.url),
+        registry: { module: () => undefined },
+        from: 'alerts@glasshouse.example',
+        publicUrl,
+        maxAttempts: 3,
+        retryBaseMs: 50,
+        digestHourUtc: 6,
+      });
+      await waitFor(async () => {
+        await resender.resendFailed();
+        return smtp.mails.some((m) => m.to.includes('late@oversight.example')) ? true : undefined;
+      }, 'the message sent again');
+      await resender.resendFailed();
+      expect(smtp.mails.filter((m) => m.to.includes('late@oversight.example'))).toHaveLength(1);
+      expect(smtp.state.refused - refusedBefore).toBe(3);
+    });
+
     it('posts Slack and Teams payloads of the documented shapes, and today’s signed JSON by default', async () => {
       const slack = await hookReceiver();
       const teams = await hookReceiver();

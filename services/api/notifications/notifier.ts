@@ -14,6 +14,7 @@ import { alertMail, digestMail } from './messages.js';
 import {
   activeSubscriptions,
   digestItems,
+  failedEmailDeliveries,
   findEmailDelivery,
   saveDigestItem,
   saveEmailDelivery,
@@ -61,7 +62,8 @@ export function subscriptionMatches(s: Subscription, alert: AlertEvent, domain: 
  * (a restart, a rebalance) sends nothing twice — short of a crash between the server's "250" and the
  * record, when the message may go out again with the same Message-ID. A refused or failed attempt is
  * retried with capped exponential backoff up to `maxAttempts`; then the delivery is recorded as
- * failed (with the reason) and the batch moves on. Daily-digest subscriptions instead queue the
+ * failed (with the reason, and the message when the refusal was temporary) and the batch moves on;
+ * failed messages are sent again once a minute (`resendFailed`) until the server takes them. Daily-digest subscriptions instead queue the
  * version; from `digestHourUtc` each day, the day before's versions go out as one message (recorded
  * like any other delivery, so once).
  */
@@ -97,9 +99,11 @@ export class EmailNotifier implements Component {
     const every = this.o.digestCheckMs ?? 60_000;
     this.digestTimer = setInterval(() => {
       this.digestRun = this.digestRun.then(() =>
-        this.sendDigests().catch((err) => {
-          if (!(err instanceof Stopped)) this.log.error({ err }, 'digest run failed; tried again later');
-        }),
+        Promise.all([this.resendFailed(), this.sendDigests()])
+          .then(() => undefined)
+          .catch((err) => {
+            if (!(err instanceof Stopped)) this.log.error({ err }, 'digest run failed; tried again later');
+          }),
       );
     }, every);
     this.digestTimer.unref();
@@ -161,7 +165,14 @@ export class EmailNotifier implements Component {
       if (!error || giveUp) {
         await saveEmailDelivery(
           this.o.store,
-          { id, state: error ? 'failed' : 'sent', attempts, ...(error ? { lastError: error.message } : {}) },
+          {
+            id,
+            state: error ? 'failed' : 'sent',
+            attempts,
+            ...(error ? { lastError: error.message } : {}),
+            // A temporary refusal keeps the message: it is sent again once the server takes mail.
+            ...(error?.retriable ? { message } : {}),
+          },
           this.o.clock.now(),
         );
         this.sent.inc({ outcome: error ? 'gave_up' : 'sent' });
@@ -171,6 +182,42 @@ export class EmailNotifier implements Component {
       }
       this.sent.inc({ outcome: 'failed_attempt' });
       await this.sleep(backoffDelay(attempts - first + 1, { baseMs: this.o.retryBaseMs, capMs: 60_000 }));
+    }
+  }
+
+  /**
+   * Sends again, once each, the messages of the past week recorded as failed after a temporary
+   * refusal (run with the digest schedule, so a server that was down gets them within a minute or
+   * so of coming back). Each is recorded again: sent, or failed with one more attempt.
+   */
+  async resendFailed(): Promise<void> {
+    const since = this.o.clock.now() - 7 * dayMs;
+    for (const failed of await failedEmailDeliveries(this.o.store, since)) {
+      if (this.abort.signal.aborted) throw new Stopped('stopping');
+      const message = failed.message!;
+      let error: MailRefused | undefined;
+      try {
+        await this.o.mailer.send({
+          ...message,
+          ...(message.inReplyTo === undefined ? {} : { inReplyTo: message.inReplyTo }),
+        } as MailMessage);
+      } catch (err) {
+        error = err instanceof MailRefused ? err : new MailRefused(String(err), true);
+      }
+      this.sent.inc({ outcome: error ? 'failed_attempt' : 'sent' });
+      const { message: _kept, lastError: _last, ...rest } = failed;
+      await saveEmailDelivery(
+        this.o.store,
+        error
+          ? {
+              ...rest,
+              attempts: failed.attempts + 1,
+              lastError: error.message,
+              ...(error.retriable ? { message } : {}),
+            }
+          : { ...rest, state: 'sent', attempts: failed.attempts + 1 },
+        this.o.clock.now(),
+      );
     }
   }
 

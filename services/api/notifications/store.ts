@@ -19,6 +19,18 @@ export const EmailDelivery = z.strictObject({
   state: z.enum(['sent', 'failed']),
   attempts: z.number().int().min(1),
   lastError: z.string().optional(),
+  /** Kept while failed (a temporary refusal), so the message can be sent again when the server recovers. */
+  message: z
+    .strictObject({
+      from: z.string(),
+      to: z.string(),
+      subject: z.string(),
+      text: z.string(),
+      messageId: z.string(),
+      inReplyTo: z.string().optional(),
+      headers: z.record(z.string(), z.string()).optional(),
+    })
+    .optional(),
 });
 export type EmailDelivery = z.infer<typeof EmailDelivery>;
 
@@ -69,6 +81,22 @@ export async function saveEmailDelivery(store: Store, delivery: EmailDelivery, a
       body: delivery,
     },
   ]);
+}
+
+/** Deliveries recorded as failed since `sinceMs` that kept their message (temporary refusals). */
+export async function failedEmailDeliveries(store: Store, sinceMs: number): Promise<EmailDelivery[]> {
+  const rows = await store.select('registry_entities', {
+    where: [
+      { column: 'kind', op: '=', value: deliveryKind },
+      { column: 'updated_ms', op: '>=', value: sinceMs },
+    ],
+    orderBy: [{ column: 'updated_ms', direction: 'asc' }, { column: 'id' }],
+    limit: 10_000,
+  });
+  return rows.flatMap((row) => {
+    const parsed = EmailDelivery.safeParse(row.body);
+    return parsed.success && parsed.data.state === 'failed' && parsed.data.message ? [parsed.data] : [];
+  });
 }
 
 export async function saveDigestItem(store: Store, subscriptionId: string, alert: AlertEvent, atMs: number) {
