@@ -32,6 +32,7 @@ import {
   Sociotechnician,
   SociotechnicianPut,
 } from './registry.js';
+import { Subscription, SubscriptionCreate } from './subscriptions.js';
 import { Webhook, WebhookCreate, WebhookCreated, WebhookDelivery, WebhookPayload } from './webhooks.js';
 
 export * from './alert.js';
@@ -44,6 +45,7 @@ export * from './performance.js';
 export * from './proposals.js';
 export * from './queries.js';
 export * from './registry.js';
+export * from './subscriptions.js';
 export * from './webhooks.js';
 
 /** Every public contract by name: exported as JSON Schema and referenced from the OpenAPI document. */
@@ -93,6 +95,8 @@ export const contracts = {
   WebhookCreated,
   WebhookDelivery,
   WebhookPayload,
+  SubscriptionCreate,
+  Subscription,
 } satisfies Record<string, z.ZodType>;
 
 export type ContractName = keyof typeof contracts;

@@ -68,6 +68,10 @@ export type MetricEvent = z.output<typeof MetricEvent>;
 export type MetricEventInput = z.input<typeof MetricEvent>;
 
 export const maxEventsPerRequest = 1000;
+
+/** The columns every CSV upload (`text/csv`) has, in any order; `dim.<name>` columns add dimensions. */
+export const csvColumns = ['eventId', 'moduleId', 'metric', 'value', 'observedAt'] as const;
+export const csvDimensionPrefix = 'dim.';
 export const maxRequestBytes = 1024 * 1024;
 
 /**
@@ -84,6 +88,8 @@ export type IngestEnvelope = z.infer<typeof IngestEnvelope>;
 
 export const RejectedEvent = z.strictObject({
   index: z.number().int().min(0),
+  /** CSV uploads: the line of the file the row starts on (the header is line 1). */
+  line: z.number().int().min(1).optional(),
   eventId: z.string().optional(),
   errors: z.array(IssueDetail),
 });

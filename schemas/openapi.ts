@@ -53,13 +53,34 @@ export const endpoints: Endpoint[] = [
     method: 'post',
     path: '/v1/metrics',
     summary:
-      'Report metric events: {"events":[MetricEvent,...]} (1-1000, at most 1 MiB) or application/x-ndjson, one event per line. ' +
+      'Report metric events: {"events":[MetricEvent,...]} (1-1000, at most 1 MiB) or application/x-ndjson, one event per line, ' +
+      'or text/csv (RFC 4180; header eventId,moduleId,metric,value,observedAt plus dim.<name> columns; rejected rows also name their `line`). ' +
       'Each event is judged on its own (rejected entries name the event index and field paths relative to the event); ' +
       '202 means the accepted events are durable on the bus. Rate limited per agency in events per second.',
     access: 'agency',
     body: 'IngestEnvelope',
     responses: {
       202: 'IngestResponse',
+      400: 'ErrorBody',
+      408: 'ErrorBody',
+      413: 'ErrorBody',
+      415: 'ErrorBody',
+      429: 'ErrorBody',
+      503: 'ErrorBody',
+    },
+  },
+  {
+    method: 'post',
+    path: '/v1/otlp/v1/metrics',
+    summary:
+      'OTLP/HTTP metrics receiver (OTLP 1.x): an ExportMetricsServiceRequest as application/x-protobuf or application/json, ' +
+      'optionally gzip. Gauge and sum data points of OTel metrics a module maps (`otlp` in the module) become metric events ' +
+      '(cumulative sums as per-series deltas; eventIds derived from the series and time, so a retry is a duplicate) and are ' +
+      'judged like /v1/metrics. Answers ExportMetricsServiceResponse in the request encoding, with partialSuccess ' +
+      '(rejectedDataPoints, errorMessage) when some points were not taken.',
+    access: 'agency',
+    responses: {
+      200: { description: 'ExportMetricsServiceResponse', contentType: 'application/x-protobuf' },
       400: 'ErrorBody',
       408: 'ErrorBody',
       413: 'ErrorBody',
@@ -454,9 +475,41 @@ export const endpoints: Endpoint[] = [
   // Oversight notifications (api role).
   {
     method: 'post',
+    path: '/v1/overseers/{id}/subscriptions',
+    summary:
+      'E-mails this overseer the alert versions passing the filters (domains, modules, severities): one message per version ' +
+      'over SMTP, retried, never twice, or a daily digest. An admin or that overseer. Audited (the address hashed).',
+    access: 'overseer',
+    body: 'SubscriptionCreate',
+    responses: { 201: { description: '{"subscription":Subscription}' }, 400: 'ErrorBody' },
+  },
+  {
+    method: 'get',
+    path: '/v1/overseers/{id}/subscriptions',
+    summary: 'The overseer’s subscriptions (an admin or that overseer).',
+    access: 'overseer',
+    responses: { 200: { description: '{"items":[Subscription]}' } },
+  },
+  {
+    method: 'delete',
+    path: '/v1/overseers/{id}/subscriptions/{subscriptionId}',
+    summary: 'Ends a subscription; audited.',
+    access: 'overseer',
+    responses: { 200: { description: '{"subscription":Subscription}' }, 404: 'ErrorBody' },
+  },
+  {
+    method: 'get',
+    path: '/v1/modules/{id}/csv-template',
+    summary: 'The CSV an agency fills in for this module: the upload header and one row per metric.',
+    access: 'public',
+    responses: { 200: { description: 'CSV', contentType: 'text/csv' }, 404: 'ErrorBody' },
+  },
+  {
+    method: 'post',
     path: '/v1/webhooks',
     summary:
-      'Subscribes an oversight system to every alert version: each is POSTed as JSON (WebhookPayload) with ' +
+      'Subscribes an oversight system to every alert version: each is POSTed as JSON (WebhookPayload; or, with format ' +
+      '`slack`, a Slack incoming-webhook message, with `teams`, a Microsoft Teams MessageCard) with ' +
       '`X-Glasshouse-Signature: sha256=<hex HMAC-SHA256 of the raw body>`, `X-Glasshouse-Timestamp` (epoch s) and ' +
       '`X-Glasshouse-Delivery`; retried with capped exponential backoff; failures kept. The secret is returned once. Audited.',
     access: 'admin',

@@ -101,6 +101,33 @@ export const DisclosureSettings = z.strictObject({
 });
 export type DisclosureSettings = z.output<typeof DisclosureSettings>;
 
+/**
+ * One OpenTelemetry metric a module takes over OTLP (`POST /v1/otlp/v1/metrics`): data points of
+ * `otelMetric` whose attributes include every pair of `attributes` become events of `metric`; the
+ * point attributes named in `dimensions` (each a dimension the module declares) become the event's
+ * dimensions; the rest are not kept.
+ */
+export const OtlpMapping = z.strictObject({
+  otelMetric: z.string().min(1).max(255),
+  attributes: z
+    .record(z.string().min(1).max(255), z.string().max(256))
+    .refine((a) => Object.keys(a).length <= 16, 'at most 16 attributes')
+    .optional(),
+  metric: Slug,
+  dimensions: z
+    .array(
+      z
+        .string()
+        .regex(
+          dimensionNamePattern,
+          'attribute names kept as dimensions are 1-64 characters of A-Z, a-z, 0-9, ".", "_", ":" or "-"',
+        ),
+    )
+    .max(16)
+    .optional(),
+});
+export type OtlpMapping = z.infer<typeof OtlpMapping>;
+
 const moduleFields = {
   id: Slug,
   domain: Slug,
@@ -129,6 +156,8 @@ const moduleFields = {
    * `GLASSHOUSE_NOTICE_PERIOD` (default 72h) applies when it is longer.
    */
   noticePeriod: PositiveDuration.optional(),
+  /** The OpenTelemetry metrics this module takes over OTLP, and the module metric each becomes. */
+  otlp: z.array(OtlpMapping).max(50).optional(),
   /** Marks seeded demonstration data, shown as such wherever the module appears. */
   demo: z.boolean().optional(),
   /** The dimensions its events may carry; none when absent. */
@@ -139,11 +168,12 @@ const moduleFields = {
 
 function checkRuleIds(
   module: {
-    goals: Array<{ id: string }>;
-    constraints: Array<{ id: string }>;
+    goals: Array<{ id: string; metric: string }>;
+    constraints: Array<{ id: string; metric: string }>;
     allowedLateness: string;
     maxFuture?: string | undefined;
     dimensions?: Array<{ name: string }> | undefined;
+    otlp?: Array<{ metric: string; dimensions?: string[] | undefined }> | undefined;
   },
   ctx: z.RefinementCtx,
 ) {
@@ -180,6 +210,25 @@ function checkRuleIds(
   if (module.maxFuture !== undefined && (parseDuration(module.maxFuture) ?? 0) > 3_600_000) {
     ctx.addIssue({ code: 'custom', path: ['maxFuture'], message: 'must be at most 1h' });
   }
+  const watched = new Set([...module.goals, ...module.constraints].map((rule) => rule.metric));
+  module.otlp?.forEach((mapping, index) => {
+    if (!watched.has(mapping.metric)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['otlp', index, 'metric'],
+        message: `"${mapping.metric}" is not a metric of any goal or constraint of this module`,
+      });
+    }
+    mapping.dimensions?.forEach((name, at) => {
+      if (!names.has(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['otlp', index, 'dimensions', at],
+          message: `"${name}" is not a dimension this module declares`,
+        });
+      }
+    });
+  });
 }
 
 /** A policy module as an administrator defines it. */

@@ -2,6 +2,10 @@ import { z } from 'zod';
 import { AlertEvent, AlertKind } from './alert.js';
 import { Timestamp } from './common.js';
 
+/** The body a webhook receives: the signed Glasshouse payload, a Slack message or a Teams message card. */
+export const WebhookFormat = z.enum(['json', 'slack', 'teams']);
+export type WebhookFormat = z.infer<typeof WebhookFormat>;
+
 /** `POST /v1/webhooks` body: where to POST every alert version, the signing secret, which alert kinds. */
 export const WebhookCreate = z.strictObject({
   url: z
@@ -11,6 +15,8 @@ export const WebhookCreate = z.strictObject({
   secret: z.string().min(16, 'must be at least 16 characters').max(256).optional(),
   /** Alert kinds to receive; every kind when absent. */
   events: z.array(AlertKind).min(1).max(AlertKind.options.length).optional(),
+  /** `json` (default): the signed WebhookPayload; `slack`: a Slack incoming-webhook message; `teams`: a MessageCard. */
+  format: WebhookFormat.default('json'),
 });
 export type WebhookCreate = z.infer<typeof WebhookCreate>;
 
@@ -41,6 +47,7 @@ export const Webhook = z.strictObject({
   id: z.string(),
   url: z.string(),
   events: z.array(AlertKind),
+  format: WebhookFormat,
   createdAt: Timestamp,
   createdBy: z.string(),
   delivery: z.strictObject({

@@ -273,6 +273,8 @@ function moduleHtml(module) {
         <span class="freshness muted">${esc(freshnessText(module.id))}</span>
         ${module.comparisonGroup ? `<a href="#/compare/${esc(module.comparisonGroup)}">Compare with the alternatives</a>` : ''}
         <a class="open-data-link" href="#/module/${esc(module.id)}">Open data</a>
+        <a href="/v1/modules/${esc(module.id)}/csv-template" download>CSV template for agencies</a>
+        <a href="/reporting.html#csv">How agencies report</a>
       </p>
     </article>`;
 }

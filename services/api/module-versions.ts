@@ -20,7 +20,7 @@ export async function moduleVersions(deps: ApiDeps, moduleId: string): Promise<M
 }
 
 /** The module's latest version or a 404. */
-export function moduleOr404(deps: ApiDeps, moduleId: string): ModuleVersion {
+export function moduleOr404(deps: Pick<ApiDeps, 'registry'>, moduleId: string): ModuleVersion {
   const module = deps.registry.module(moduleId);
   if (!module) throw new GlasshouseError('not_found', `no module "${moduleId}"`, { status: 404 });
   return module;

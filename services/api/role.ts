@@ -1,4 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { SmtpMailer } from '../adapters/smtp/mailer.js';
 import { ed25519Signer } from '../core/audit/note.js';
 import { AlertAcknowledger } from '../oversight/acknowledge.js';
 import { AlertVersions, AlertVersionsReader } from '../oversight/alert-versions.js';
@@ -7,6 +8,8 @@ import { StoredAuditTree } from './audit-tree.js';
 import { CheckpointSigner } from './checkpoints.js';
 import { ExportGate } from './export-gate.js';
 import { HeldCorrections } from './held-corrections.js';
+import { EmailNotifier } from './notifications/notifier.js';
+import { subscriptionRoutes } from './notifications/routes.js';
 import { ProposalClock } from './proposal-clock.js';
 import { RetentionScheduler } from './retention.js';
 import { acknowledgementRoutes } from './routes/acknowledgements.js';
@@ -16,6 +19,7 @@ import { auditLogRoutes } from './routes/audit-log.js';
 import { breakdownRoutes } from './routes/breakdown.js';
 import { comparisonRoutes } from './routes/comparisons.js';
 import { correctionRoutes } from './routes/corrections.js';
+import { csvTemplateRoutes } from './routes/csv-template.js';
 import { eventRoutes } from './routes/events.js';
 import { historyRoutes } from './routes/history.js';
 import { moduleRoutes } from './routes/modules.js';
@@ -95,6 +99,7 @@ export const apiRole: RoleFactory<ApiRoleContext> = (ctx) => {
       maxAttempts: ctx.config.webhooks.maxAttempts,
       retryBaseMs: ctx.config.webhooks.retryBaseMs,
       allow: ctx.config.webhooks.allow,
+      publicUrl: ctx.config.publicUrl,
     }),
   );
   ctx.lifecycle.add(
@@ -124,6 +129,7 @@ export const apiRole: RoleFactory<ApiRoleContext> = (ctx) => {
   eventRoutes(ctx.http.app, deps);
   breakdownRoutes(ctx.http.app, deps);
   openDataRoutes(ctx.http.app, deps);
+  csvTemplateRoutes(ctx.http.app, deps);
   alertRoutes(ctx.http.app, deps);
   comparisonRoutes(ctx.http.app, deps);
   scorecardRoutes(ctx.http.app, deps);
@@ -144,4 +150,23 @@ export const apiRole: RoleFactory<ApiRoleContext> = (ctx) => {
       commandKey: ctx.commandKey,
     }),
   });
+  subscriptionRoutes(ctx.http.app, deps);
+  if (ctx.config.mail.smtpUrl) {
+    ctx.lifecycle.add(
+      new EmailNotifier({
+        bus: ctx.bus,
+        store: ctx.store,
+        clock: ctx.clock,
+        logger: ctx.logger,
+        metrics: ctx.metrics,
+        mailer: new SmtpMailer(ctx.config.mail.smtpUrl),
+        registry: ctx.registry,
+        from: ctx.config.mail.from,
+        publicUrl: ctx.config.publicUrl,
+        maxAttempts: ctx.config.webhooks.maxAttempts,
+        retryBaseMs: ctx.config.webhooks.retryBaseMs,
+        digestHourUtc: ctx.config.mail.digestHourUtc,
+      }),
+    );
+  }
 };

@@ -3,6 +3,13 @@ import { issueDetails } from '../../schemas/common.js';
 import { IngestEnvelope, maxEventsPerRequest, maxRequestBytes } from '../../schemas/metric-event.js';
 import { parseJson } from '../core/validation/index.js';
 import { GlasshouseError, ValidationError } from '../runtime/errors.js';
+import { eventsFromCsv } from './csv-body.js';
+
+/** What every ingest body format parses to: the raw events, and for CSV the line each starts on. */
+export interface IngestBody {
+  events: unknown[];
+  lines?: number[];
+}
 
 export interface BodyOptions {
   /** Largest body accepted, in bytes (413 above it). */
@@ -26,25 +33,32 @@ export const defaultBodyOptions: BodyOptions = {
 };
 
 /**
- * Installs the two ingest body formats on an encapsulated Fastify scope; every other content type
- * answers 415. Both parse to the list of raw events; the envelope and line limits are checked here,
- * each event is judged later on its own.
+ * Installs the ingest body formats (JSON, NDJSON, CSV) on an encapsulated Fastify scope; every other
+ * content type answers 415. Each parses to the list of raw events; the envelope and line limits are
+ * checked here, each event is judged later on its own.
  */
 export function installBodyParsers(scope: FastifyInstance, options: BodyOptions): void {
   scope.removeAllContentTypeParsers();
   const parser =
-    (toEvents: (text: string) => unknown[]) =>
+    (toEvents: (text: string) => IngestBody) =>
     (request: FastifyRequest, payload: NodeJS.ReadableStream, done: ParserDone) => {
       // One chain, so an error thrown while parsing is answered like an error while reading.
       readBody(request, payload, options)
-        .then(toEvents)
+        .then((bytes) => toEvents(bytes.toString('utf8')))
         .then(
           (events) => done(null, events),
           (err: Error) => done(err, undefined),
         );
     };
-  scope.addContentTypeParser('application/json', parser(eventsFromJson));
-  scope.addContentTypeParser('application/x-ndjson', parser(eventsFromNdjson));
+  scope.addContentTypeParser(
+    'application/json',
+    parser((text) => ({ events: eventsFromJson(text) })),
+  );
+  scope.addContentTypeParser(
+    'application/x-ndjson',
+    parser((text) => ({ events: eventsFromNdjson(text) })),
+  );
+  scope.addContentTypeParser('text/csv', parser(eventsFromCsv));
 }
 
 /** `{"events":[...]}` → the events; 400 with the parse position, or with the envelope's problems. */
@@ -118,11 +132,11 @@ export function eventsFromNdjson(text: string): unknown[] {
  * Reads the raw body within the byte limit and the deadline. A body over the limit is read to its end
  * and discarded (up to `discardLimitBytes`) before the 413, so the client is reading when it comes.
  */
-function readBody(
+export function readBody(
   request: FastifyRequest,
   payload: NodeJS.ReadableStream,
   options: BodyOptions,
-): Promise<string> {
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(request.headers['content-length']);
     if (declared > options.discardLimitBytes) {
@@ -153,9 +167,7 @@ function readBody(
         );
         return;
       }
-      resolve(
-        chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, received).toString('utf8'),
-      );
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received));
     };
     const onData = (chunk: Buffer | string) => {
       received += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
@@ -185,6 +197,6 @@ function readBody(
   });
 }
 
-function tooLarge(limit: number): GlasshouseError {
+export function tooLarge(limit: number): GlasshouseError {
   return new GlasshouseError('body_too_large', `the body exceeds ${limit} bytes`, { status: 413 });
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal, RegistryView } from '../ports/registry.js';
 import { GlasshouseError } from '../runtime/errors.js';
 import { errorAnswer } from '../runtime/http.js';
-import { type BodyOptions, installBodyParsers } from './body.js';
+import { type BodyOptions, type IngestBody, installBodyParsers } from './body.js';
 import type { RateLimiter } from './rate-limit.js';
 import { type SubmitDeps, submitEvents } from './submit.js';
 
@@ -43,16 +43,19 @@ export function ingestRoutes(deps: IngestRouteDeps) {
     });
     scope.post('/v1/metrics', async (request, reply) => {
       const agency = request.agency!;
-      const events = request.body;
-      if (!Array.isArray(events)) {
-        throw new GlasshouseError('unsupported_media_type', 'send application/json or application/x-ndjson', {
-          status: 415,
-        });
+      const body = request.body as IngestBody | undefined;
+      if (!body || !Array.isArray(body.events)) {
+        throw new GlasshouseError(
+          'unsupported_media_type',
+          'send application/json, application/x-ndjson or text/csv',
+          { status: 415 },
+        );
       }
+      const { events } = body;
       const admit = deps.limiter.take(agency.id, events.length, deps.clock.now());
       if (!admit.ok) return rateLimited(reply, admit.retryAfterMs);
       try {
-        return reply.code(202).send(await submitEvents(deps, agency.id, events));
+        return reply.code(202).send(await submitEvents(deps, agency.id, events, body.lines));
       } catch (err) {
         const { status, body } = errorAnswer(err);
         if (status === 503) reply.header('retry-after', '1');
@@ -63,7 +66,11 @@ export function ingestRoutes(deps: IngestRouteDeps) {
   };
 }
 
-async function authenticate(auth: IngestRouteDeps['auth'], request: FastifyRequest): Promise<Principal> {
+/** The agency behind `Authorization: Bearer <key>`: 401 without a known key, 403 for another kind of key. */
+export async function authenticate(
+  auth: Pick<RegistryView, 'authenticate'>,
+  request: FastifyRequest,
+): Promise<Principal> {
   const header = request.headers.authorization;
   const match = header === undefined ? null : /^Bearer ([\x21-\x7e]{1,512})$/.exec(header);
   if (!match)
@@ -75,7 +82,8 @@ async function authenticate(auth: IngestRouteDeps['auth'], request: FastifyReque
   return principal;
 }
 
-function rateLimited(reply: FastifyReply, retryAfterMs: number): FastifyReply {
+/** The 429 answer, with Retry-After in whole seconds. */
+export function rateLimited(reply: FastifyReply, retryAfterMs: number): FastifyReply {
   return reply
     .code(429)
     .header('retry-after', String(Math.max(1, Math.ceil(retryAfterMs / 1000))))

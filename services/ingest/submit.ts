@@ -4,6 +4,7 @@ import type { Bus, OutgoingRecord } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
 import { Topics } from '../ports/topics.js';
 import { UnavailableError } from '../runtime/errors.js';
+import { UnreadableRow } from './csv-body.js';
 import type { IngestMetrics } from './metrics.js';
 import type { RecentEventIds } from './recent-event-ids.js';
 
@@ -29,7 +30,7 @@ export interface SubmitDeps {
 }
 
 /**
- * Validates a batch, drops what this agency already sent, publishes the rest and resolves with the
+ * Validates a batch (for a CSV upload, `lines[i]` is the file line of event i, named in its rejection), drops what this agency already sent, publishes the rest and resolves with the
  * `202` answer only once the bus confirmed them. Throws UnavailableError (`bus_unavailable`, 503)
  * when it could not: then nothing of the batch is counted or remembered as accepted.
  */
@@ -37,6 +38,7 @@ export async function submitEvents(
   deps: SubmitDeps,
   agencyId: string,
   events: readonly unknown[],
+  lines?: readonly number[],
 ): Promise<IngestResponse> {
   const now = deps.clock.now();
   const rules = { agencyId, registry: deps.registry, now };
@@ -45,10 +47,18 @@ export async function submitEvents(
   const inBatch = new Set<string>();
   let duplicates = 0;
   for (let index = 0; index < events.length; index++) {
-    const verdict = validateMetricEvent(events[index], rules);
+    const raw = events[index];
+    const line = lines?.[index];
+    const at = line === undefined ? { index } : { index, line };
+    if (raw instanceof UnreadableRow) {
+      rejected.push({ ...at, errors: raw.errors });
+      deps.metrics.rejected.inc({ agency: agencyId, reason: 'unreadable_row' });
+      continue;
+    }
+    const verdict = validateMetricEvent(raw, rules);
     if (!verdict.ok) {
       rejected.push({
-        index,
+        ...at,
         ...(verdict.eventId === undefined ? {} : { eventId: verdict.eventId }),
         errors: verdict.errors,
       });

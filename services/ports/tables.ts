@@ -182,6 +182,24 @@ export const tables = {
     key: ['id'],
     version: 'version',
   },
+  /**
+   * The last cumulative point ingest took of each OTLP series (services/core/otlp/series.ts), so a
+   * cumulative sum becomes the same deltas whichever ingest replica receives the next export, and
+   * after a restart. The newest point wins.
+   */
+  otlp_series: {
+    columns: {
+      agency_id: 'string',
+      series_id: 'string',
+      start_ns: 'string',
+      time_ns: 'string',
+      time_ms: 'int64',
+      value: 'float64',
+      base: 'float64',
+    },
+    key: ['agency_id', 'series_id'],
+    version: 'time_ms',
+  },
   dead_letters: {
     columns: {
       id: 'string',

@@ -122,6 +122,19 @@ const Env = z.object({
   GLASSHOUSE_WEBHOOK_ATTEMPTS: intFrom(1, 20).default(6),
   /** First webhook retry delay in ms; doubles per attempt, capped at 60 s. */
   GLASSHOUSE_WEBHOOK_RETRY_MS: intFrom(10, 60_000).default(1_000),
+  /** The site's public address: links in e-mail and chat notifications point there. */
+  GLASSHOUSE_PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  /**
+   * The SMTP server e-mail notifications go through, as smtp://[user:pass@]host:port (STARTTLS when
+   * offered) or smtps://...; without it no e-mail is sent (subscriptions are still kept).
+   */
+  GLASSHOUSE_SMTP_URL: z
+    .url({ protocol: /^smtps?$/, error: 'must be an smtp:// or smtps:// URL' })
+    .optional(),
+  /** The From address of notification e-mails. */
+  GLASSHOUSE_MAIL_FROM: z.email({ error: 'must be an e-mail address' }).default('glasshouse@localhost'),
+  /** The hour (UTC, 0-23) daily digests are sent, for the day before. */
+  GLASSHOUSE_DIGEST_HOUR: intFrom(0, 23).default(6),
   /** Raw events, by event time. Bounds the processor's dedup guarantee (README, "Retention"). */
   GLASSHOUSE_RETENTION_RAW_EVENTS: retention(8).prefault('400d'),
   GLASSHOUSE_RETENTION_UPDATES: retention(8).prefault('400d'),
@@ -194,6 +207,10 @@ export interface Config {
   allowedOrigins: string[] | undefined;
   shutdownTimeoutMs: number;
   webhooks: { maxAttempts: number; retryBaseMs: number; allow: WebhookAllowList };
+  /** The site's public address (links in notifications); `http://localhost:<port>/` when unset. */
+  publicUrl: string;
+  /** E-mail notifications: SMTP server (undefined: none sent), sender, digest hour; retries as webhooks. */
+  mail: { smtpUrl: string | undefined; from: string; digestHourUtc: number };
   /** How long each expiring table keeps a row, in ms; undefined keeps it forever. */
   retentionMs: Record<ExpiringTable, number | undefined>;
   exports: { concurrency: number; perMinute: number };
@@ -247,6 +264,12 @@ export function loadConfig(env: NodeJS.ProcessEnv, cli: CliOverrides = {}): Conf
       maxAttempts: e.GLASSHOUSE_WEBHOOK_ATTEMPTS,
       retryBaseMs: e.GLASSHOUSE_WEBHOOK_RETRY_MS,
       allow: e.GLASSHOUSE_WEBHOOK_ALLOW ?? WebhookAllowList.parse(undefined),
+    },
+    publicUrl: e.GLASSHOUSE_PUBLIC_URL ?? `http://localhost:${cli.port ?? e.GLASSHOUSE_PORT}/`,
+    mail: {
+      smtpUrl: e.GLASSHOUSE_SMTP_URL,
+      from: e.GLASSHOUSE_MAIL_FROM,
+      digestHourUtc: e.GLASSHOUSE_DIGEST_HOUR,
     },
     retentionMs: {
       metric_events: e.GLASSHOUSE_RETENTION_RAW_EVENTS ?? undefined,

@@ -136,6 +136,27 @@ describe('citizen dashboard', () => {
     expect(pageErrors).toEqual([]);
   });
 
+  it('offers agencies a CSV template per module and a how-to-report page', async () => {
+    const page = await open();
+    const card = page.locator('[data-module="bus-punctuality"]');
+    await expect.poll(() => card.locator('.owner-name').textContent()).toBe('Ada Lovelace');
+    const template = card.locator('a[href="/v1/modules/bus-punctuality/csv-template"]');
+    expect(await template.textContent()).toBe('CSV template for agencies');
+    expect(await template.getAttribute('download')).toBe('');
+    await page.locator('nav a', { hasText: 'How to report' }).click();
+    await expect.poll(() => page.locator('h1').textContent()).toBe('How to report');
+    expect(await page.locator('h2').allTextContents()).toEqual([
+      'From a program: JSON',
+      'From a spreadsheet: CSV',
+      'From systems that already use OpenTelemetry',
+    ]);
+    const code = (await page.locator('pre code').allTextContents()).join('\n');
+    expect(code).toContain('-H "Content-Type: text/csv"');
+    expect(code).toContain('OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=https://this-site/v1/otlp/v1/metrics');
+    await page.close();
+    expect(pageErrors).toEqual([]);
+  });
+
   it('serves every page with a Content-Security-Policy, X-Frame-Options DENY and nosniff, and runs without a violation', async () => {
     const page = await context.newPage();
     const violations: string[] = [];
@@ -144,7 +165,14 @@ describe('citizen dashboard', () => {
     });
     page.on('pageerror', (err) => pageErrors.push(err.message));
     const base = `http://127.0.0.1:${gw.port}`;
-    for (const path of ['/', '/methodology.html', '/app.js', '/styles.css', '/vendor/uPlot.esm.js']) {
+    for (const path of [
+      '/',
+      '/methodology.html',
+      '/reporting.html',
+      '/app.js',
+      '/styles.css',
+      '/vendor/uPlot.esm.js',
+    ]) {
       const answer = await fetch(base + path);
       expect(answer.status, path).toBe(200);
       expect(answer.headers.get('content-security-policy'), path).toContain("script-src 'self'");

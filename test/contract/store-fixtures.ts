@@ -50,6 +50,8 @@ export function prefixFilter(table: TableName, p: string): Condition[] {
       return [{ column: 'id', op: 'in', value: [`${p}_0`, `${p}_1`] }];
     case 'audit_checkpoints':
       return [{ column: 'origin', op: '=', value: p }];
+    case 'otlp_series':
+      return [{ column: 'agency_id', op: '=', value: p }];
     default:
       return [{ column: 'module_id', op: '=', value: p }];
   }
@@ -170,6 +172,15 @@ export function sampleRows(p: string): { [T in TableName]: Row<T>[] } {
       decided_ms: i ? 1_700_000_001_000 : 0,
       rationale: hostileStrings[i]!,
       event: { eventId: `c${i}`, supersedes: `e${i}`, value: f(i), note: hostileStrings[i + 2]! },
+    })),
+    otlp_series: [0, 1].map((i) => ({
+      agency_id: p,
+      series_id: `${p}_${hostileStrings[i]!}`,
+      start_ns: '1700000000000000000',
+      time_ns: `17000000${i}0000000000`,
+      time_ms: 1_700_000_000_000 + i,
+      value: trickyFloats[i]!,
+      base: trickyFloats[2 + i]!,
     })),
     dead_letters: [0, 1].map((i) => ({
       id: `${p}_${i}`,

@@ -10,6 +10,7 @@ import { Topics } from '../../ports/topics.js';
 import { WebhookAllowList } from '../../runtime/address-guard.js';
 import { type Backoff, backoffDelay } from '../../runtime/backoff.js';
 import type { Logger } from '../../runtime/logger.js';
+import { webhookBody } from './formats.js';
 import { type PostOutcome, postWebhook } from './post.js';
 import { deliveryHeader, signatureHeader, signBody, timestampHeader } from './signing.js';
 import {
@@ -41,6 +42,8 @@ export interface WebhookDelivererOptions {
   timeoutMs?: number;
   /** Blocked destinations the operator allows (`GLASSHOUSE_WEBHOOK_ALLOW`; default none). */
   allow?: WebhookAllowList;
+  /** The site's public address, for the links in Slack and Teams messages. */
+  publicUrl?: string;
 }
 
 const noneAllowed = WebhookAllowList.parse(undefined);
@@ -331,7 +334,7 @@ export class WebhookDeliverer implements Component {
       sentAt: toTimestamp(now),
       alert,
     };
-    const body = JSON.stringify(payload);
+    const body = webhookBody(webhook.format, payload, this.o.publicUrl ?? 'http://localhost/');
     const outcome = await postWebhook(webhook.url, {
       headers: {
         'content-type': 'application/json',

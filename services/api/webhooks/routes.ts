@@ -62,6 +62,7 @@ export function webhookRoutes(app: FastifyInstance, deps: ApiDeps): void {
       url: body.url,
       secret: body.secret ?? newWebhookSecret(),
       events: body.events ? [...new Set(body.events)] : [...AlertKind.options],
+      format: body.format,
       createdAt: toTimestamp(deps.clock.now()),
       createdBy: actorOf(principal),
     };
@@ -70,7 +71,12 @@ export function webhookRoutes(app: FastifyInstance, deps: ApiDeps): void {
       action: 'webhook.create',
       subject: `webhook:${webhook.id}`,
       before: null,
-      after: { id: webhook.id, ...auditedTarget(webhook.url), events: webhook.events },
+      after: {
+        id: webhook.id,
+        ...auditedTarget(webhook.url),
+        events: webhook.events,
+        format: webhook.format,
+      },
       rationale: null,
     });
     await saveWebhook(deps.store, webhook, false, deps.clock.now());

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AlertEvent, AlertKind } from '../../../schemas/alert.js';
 import { Timestamp } from '../../../schemas/common.js';
-import { type Webhook, WebhookDelivery } from '../../../schemas/webhooks.js';
+import { type Webhook, WebhookDelivery, WebhookFormat } from '../../../schemas/webhooks.js';
 import type { Store } from '../../ports/store.js';
 
 /**
@@ -19,6 +19,8 @@ export const StoredWebhook = z.strictObject({
   url: z.string(),
   secret: z.string(),
   events: z.array(AlertKind),
+  /** Absent on subscriptions made before formats existed: `json`. */
+  format: WebhookFormat.default('json'),
   createdAt: Timestamp,
   createdBy: z.string(),
 });
@@ -159,6 +161,7 @@ export function publicWebhook(webhook: StoredWebhook, recent: WebhookDelivery[])
     id: webhook.id,
     url: webhook.url,
     events: webhook.events,
+    format: webhook.format,
     createdAt: webhook.createdAt,
     createdBy: webhook.createdBy,
     delivery: {
