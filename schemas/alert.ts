@@ -79,3 +79,13 @@ export const AlertAckCommand = z.strictObject({
   at: z.number().int().min(0),
 });
 export type AlertAckCommand = z.infer<typeof AlertAckCommand>;
+
+/** An alert version from a bus record's value, or undefined when it is not one. */
+export function alertFromRecord(value: Buffer): AlertEvent | undefined {
+  try {
+    const parsed = AlertEvent.safeParse(JSON.parse(value.toString('utf8')));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}

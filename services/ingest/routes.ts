@@ -20,6 +20,29 @@ declare module 'fastify' {
 }
 
 /**
+ * The hooks every agency endpoint's scope shares: the key (401/403) and an empty rate bucket (429)
+ * before the body is read, and the answer counted; an answer given before the body was read in
+ * full closes the connection rather than drain it.
+ */
+export function agencyHooks(
+  scope: FastifyInstance,
+  deps: Pick<IngestRouteDeps, 'auth' | 'limiter' | 'clock' | 'metrics'>,
+): void {
+  scope.decorateRequest('agency', undefined);
+  scope.addHook('onRequest', async (request, reply) => {
+    const agency = await authenticate(deps.auth, request);
+    const admit = deps.limiter.hasTokens(agency.id, deps.clock.now());
+    if (!admit.ok) return rateLimited(reply, admit.retryAfterMs);
+    request.agency = agency;
+  });
+  scope.addHook('onSend', async (request, reply) => {
+    if (reply.statusCode === 408 || reply.statusCode === 413 || !request.raw.complete)
+      reply.header('connection', 'close');
+    deps.metrics.requests.inc({ status: String(reply.statusCode) });
+  });
+}
+
+/**
  * `POST /v1/metrics` (DESIGN.md, "Ingest"), in its own Fastify scope so its body parsers apply to
  * it alone. Order: key (401/403) and an empty bucket (429) before the body is read; content type
  * (415), size (413), time (408) and syntax (400) while reading; then the per-event rate limit, the
@@ -28,19 +51,7 @@ declare module 'fastify' {
 export function ingestRoutes(deps: IngestRouteDeps) {
   return async (scope: FastifyInstance): Promise<void> => {
     installBodyParsers(scope, deps.body);
-    scope.decorateRequest('agency', undefined);
-    scope.addHook('onRequest', async (request, reply) => {
-      const agency = await authenticate(deps.auth, request);
-      const admit = deps.limiter.hasTokens(agency.id, deps.clock.now());
-      if (!admit.ok) return rateLimited(reply, admit.retryAfterMs);
-      request.agency = agency;
-    });
-    // Answers given before the body was read in full close the connection rather than drain it.
-    scope.addHook('onSend', async (request, reply) => {
-      if (reply.statusCode === 408 || reply.statusCode === 413 || !request.raw.complete)
-        reply.header('connection', 'close');
-      deps.metrics.requests.inc({ status: String(reply.statusCode) });
-    });
+    agencyHooks(scope, deps);
     scope.post('/v1/metrics', async (request, reply) => {
       const agency = request.agency!;
       const body = request.body as IngestBody | undefined;

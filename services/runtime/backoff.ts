@@ -12,3 +12,22 @@ export function backoffDelay(attempt: number, policy: Backoff, random: () => num
   const ceiling = Math.min(policy.capMs, policy.baseMs * 2 ** Math.min(Math.max(attempt, 1) - 1, 30));
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
+
+/** Thrown by `pause` when its signal aborts: the component waiting is stopping. */
+export class Stopped extends Error {}
+
+/** Waits `ms`, or throws `Stopped` as soon as `signal` aborts (at once when it already has). */
+export function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new Stopped('stopping'));
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new Stopped('stopping'));
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type BrowserContext, chromium } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
+import { launchBrowser } from '../support/browser.js';
 import { waitGoal } from '../support/examples.js';
 import { call, eventually, seedModule } from '../support/http-client.js';
 import { StandaloneBin } from '../support/process.js';
@@ -70,11 +71,7 @@ describe('dashboard: corrections', () => {
     );
 
     userDataDir = await mkdtemp(join(tmpdir(), 'glasshouse-chromium-'));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-      viewport: { width: 1280, height: 900 },
-    });
+    context = await launchBrowser(userDataDir);
     const page = await context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (err) => errors.push(err.message));

@@ -1,9 +1,10 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryBus } from '../../services/adapters/memory/index.js';
+import { launchBrowser } from '../support/browser.js';
 import {
   publishLive,
   type RunningGateway,
@@ -38,11 +39,7 @@ beforeAll(async () => {
     },
   });
   userDataDir = await mkdtemp(join(tmpdir(), 'glasshouse-chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    viewport: { width: 1280, height: 900 },
-  });
+  context = await launchBrowser(userDataDir);
 });
 
 afterAll(async () => {

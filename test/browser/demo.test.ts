@@ -1,8 +1,9 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser } from '../support/browser.js';
 import { type GlasshouseProcess, runGlasshouse } from '../support/process.js';
 
 // Issue 7's acceptance: `glasshouse start --demo` as a newcomer runs it, opened in headless Chromium.
@@ -58,15 +59,9 @@ beforeAll(async () => {
   server = runGlasshouse(['start', '--demo', '--port', '0', '--data-dir', dataDir]);
   const [port] = await Promise.all([
     server.ready(60_000),
-    chromium
-      .launchPersistentContext(userDataDir, {
-        executablePath: '/usr/bin/chromium',
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-        viewport: { width: 1280, height: 900 },
-      })
-      .then((launched) => {
-        context = launched;
-      }),
+    launchBrowser(userDataDir).then((launched) => {
+      context = launched;
+    }),
   ]);
   base = `http://127.0.0.1:${port}`;
 });

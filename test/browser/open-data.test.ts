@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type BrowserContext, chromium } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { launchBrowser } from '../support/browser.js';
 import { exampleGoal } from '../support/examples.js';
 import { expectCall } from '../support/http-client.js';
 import { type GlasshouseProcess, killLeftovers, runGlasshouse } from '../support/process.js';
@@ -30,15 +31,9 @@ beforeAll(async () => {
   });
   const [port] = await Promise.all([
     server.ready(60_000),
-    chromium
-      .launchPersistentContext(userDataDir, {
-        executablePath: '/usr/bin/chromium',
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-        viewport: { width: 1280, height: 1000 },
-      })
-      .then((launched) => {
-        context = launched;
-      }),
+    launchBrowser(userDataDir, { width: 1280, height: 1000 }).then((launched) => {
+      context = launched;
+    }),
   ]);
   base = `http://127.0.0.1:${port}`;
 });

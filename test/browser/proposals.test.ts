@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser } from '../support/browser.js';
 import { exampleGoal } from '../support/examples.js';
 import { expectCall } from '../support/http-client.js';
 import { type GlasshouseProcess, killLeftovers, runGlasshouse } from '../support/process.js';
@@ -20,11 +21,7 @@ beforeAll(async () => {
   await mkdir(artifacts, { recursive: true });
   const userDataDir = await mkdtemp(join(tmpdir(), 'glasshouse-chromium-'));
   dirs.push(userDataDir);
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    viewport: { width: 1280, height: 900 },
-  });
+  context = await launchBrowser(userDataDir);
 });
 
 afterAll(async () => {

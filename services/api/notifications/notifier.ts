@@ -1,5 +1,5 @@
 import { Counter, type Registry } from 'prom-client';
-import { AlertEvent } from '../../../schemas/alert.js';
+import { type AlertEvent, alertFromRecord } from '../../../schemas/alert.js';
 import type { Subscription } from '../../../schemas/subscriptions.js';
 import type { ModuleLookup } from '../../core/validation/index.js';
 import type { Bus, Consumption, RecordBatch } from '../../ports/bus.js';
@@ -8,7 +8,7 @@ import type { Component, Health } from '../../ports/lifecycle.js';
 import { type Mailer, type MailMessage, MailRefused } from '../../ports/mail.js';
 import type { Store } from '../../ports/store.js';
 import { Topics } from '../../ports/topics.js';
-import { backoffDelay } from '../../runtime/backoff.js';
+import { backoffDelay, pause, Stopped } from '../../runtime/backoff.js';
 import type { Logger } from '../../runtime/logger.js';
 import { alertMail, digestMail } from './messages.js';
 import {
@@ -44,8 +44,6 @@ export interface EmailNotifierOptions {
   /** How often the digest schedule is checked (default 60 s). */
   digestCheckMs?: number;
 }
-
-class Stopped extends Error {}
 
 /** Whether an alert version passes a subscription's filters (each given filter must hold). */
 export function subscriptionMatches(s: Subscription, alert: AlertEvent, domain: string | undefined): boolean {
@@ -130,7 +128,7 @@ export class EmailNotifier implements Component {
     const subscriptions = await activeSubscriptions(this.o.store);
     if (subscriptions.length === 0) return;
     for (const record of batch.records) {
-      const alert = parseAlert(record.value);
+      const alert = alertFromRecord(record.value);
       if (!alert) continue;
       const domain = this.o.registry.module(alert.moduleId)?.domain;
       for (const subscription of subscriptions) {
@@ -181,7 +179,10 @@ export class EmailNotifier implements Component {
         return;
       }
       this.sent.inc({ outcome: 'failed_attempt' });
-      await this.sleep(backoffDelay(attempts - first + 1, { baseMs: this.o.retryBaseMs, capMs: 60_000 }));
+      await pause(
+        backoffDelay(attempts - first + 1, { baseMs: this.o.retryBaseMs, capMs: 60_000 }),
+        this.abort.signal,
+      );
     }
   }
 
@@ -237,28 +238,5 @@ export class EmailNotifier implements Component {
         digestMail(subscription, day, alerts, this.o.from, this.o.publicUrl),
       );
     }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(new Stopped('stopping'));
-      };
-      const timer = setTimeout(() => {
-        this.abort.signal.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      this.abort.signal.addEventListener('abort', onAbort, { once: true });
-    });
-  }
-}
-
-function parseAlert(value: Buffer): AlertEvent | undefined {
-  try {
-    const parsed = AlertEvent.safeParse(JSON.parse(value.toString('utf8')));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
   }
 }

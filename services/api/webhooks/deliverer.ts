@@ -1,5 +1,5 @@
 import { Counter, type Registry } from 'prom-client';
-import { AlertEvent } from '../../../schemas/alert.js';
+import { type AlertEvent, alertFromRecord } from '../../../schemas/alert.js';
 import { toTimestamp } from '../../../schemas/common.js';
 import type { WebhookPayload } from '../../../schemas/webhooks.js';
 import type { Bus, Consumption, RecordBatch } from '../../ports/bus.js';
@@ -8,7 +8,7 @@ import type { Component, Health } from '../../ports/lifecycle.js';
 import type { Store } from '../../ports/store.js';
 import { Topics } from '../../ports/topics.js';
 import { WebhookAllowList } from '../../runtime/address-guard.js';
-import { type Backoff, backoffDelay } from '../../runtime/backoff.js';
+import { type Backoff, backoffDelay, pause, Stopped } from '../../runtime/backoff.js';
 import type { Logger } from '../../runtime/logger.js';
 import { webhookBody } from './formats.js';
 import { type PostOutcome, postWebhook } from './post.js';
@@ -47,8 +47,6 @@ export interface WebhookDelivererOptions {
 }
 
 const noneAllowed = WebhookAllowList.parse(undefined);
-
-class Stopped extends Error {}
 
 /**
  * Delivers every alert version from `alerts.events` to every matching webhook subscription created
@@ -145,7 +143,7 @@ export class WebhookDeliverer implements Component {
   private async handle(batch: RecordBatch): Promise<void> {
     const alerts: Array<{ alert: AlertEvent; appendedAt: number }> = [];
     for (const record of batch.records) {
-      const alert = parseAlert(record.value);
+      const alert = alertFromRecord(record.value);
       if (alert) alerts.push({ alert, appendedAt: record.timestamp });
       else
         this.log.error(
@@ -218,7 +216,7 @@ export class WebhookDeliverer implements Component {
         this.enqueue(webhook.id, record);
         return;
       }
-      await this.sleep(backoffDelay(attempts, this.backoff()));
+      await pause(backoffDelay(attempts, this.backoff()), this.abort.signal);
     }
   }
 
@@ -350,28 +348,5 @@ export class WebhookDeliverer implements Component {
     });
     if (this.abort.signal.aborted) throw new Stopped('stopping');
     return outcome;
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(new Stopped('stopping'));
-      };
-      const timer = setTimeout(() => {
-        this.abort.signal.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      this.abort.signal.addEventListener('abort', onAbort, { once: true });
-    });
-  }
-}
-
-function parseAlert(value: Buffer): AlertEvent | undefined {
-  try {
-    const parsed = AlertEvent.safeParse(JSON.parse(value.toString('utf8')));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
   }
 }

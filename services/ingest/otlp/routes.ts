@@ -9,7 +9,7 @@ import { GlasshouseError, UnavailableError, ValidationError } from '../../runtim
 import { errorAnswer } from '../../runtime/http.js';
 import { type BodyOptions, readBody, tooLarge } from '../body.js';
 import type { RateLimiter } from '../rate-limit.js';
-import { authenticate, rateLimited } from '../routes.js';
+import { agencyHooks, rateLimited } from '../routes.js';
 import { type SubmitDeps, submitEvents } from '../submit.js';
 import {
   decodeExportRequest,
@@ -63,18 +63,7 @@ export function otlpRoutes(deps: OtlpRouteDeps) {
           );
       });
     }
-    scope.decorateRequest('agency', undefined);
-    scope.addHook('onRequest', async (request, reply) => {
-      const agency = await authenticate(deps.auth, request);
-      const admit = deps.limiter.hasTokens(agency.id, deps.clock.now());
-      if (!admit.ok) return rateLimited(reply, admit.retryAfterMs);
-      request.agency = agency;
-    });
-    scope.addHook('onSend', async (request, reply) => {
-      if (reply.statusCode === 408 || reply.statusCode === 413 || !request.raw.complete)
-        reply.header('connection', 'close');
-      deps.metrics.requests.inc({ status: String(reply.statusCode) });
-    });
+    agencyHooks(scope, deps);
     scope.post(otlpMetricsPath, async (request, reply) => {
       const agency = request.agency!;
       const body = request.body as OtlpBody | undefined;
