@@ -11,6 +11,9 @@
  * requests arriving during a sync share the next one). It shows how much of the gap to the bare
  * server is durability alone.
  *
+ * The three paths alternate within each of `BENCH_ROUNDS` rounds (3); figures are medians with the
+ * min–max beside them.
+ *
  *   node --import tsx bench/standalone.ts
  */
 import { fork } from 'node:child_process';
@@ -24,11 +27,14 @@ import WebSocket from 'ws';
 import { startGlasshouse } from '../services/main.js';
 import { loadConfig } from '../services/runtime/config.js';
 import { createLogger } from '../services/runtime/logger.js';
+import { median, spread } from './rounds.js';
 
 const clients = 16;
 const batchSize = 50;
 const warmupMs = 3_000;
 const measureMs = 10_000;
+/** Rounds per path; the paths alternate within each round (bare, durable reference, Glasshouse). */
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const modules = Array.from({ length: 6 }, (_, i) => `bench-module-${i}`);
 
 interface LoadResult {
@@ -52,36 +58,40 @@ if (loadTarget) {
   await main();
 }
 
-async function main(): Promise<void> {
-  const bare = await bareServer();
+/** Events/s a bare server sustains (with `syncDir`, the durable reference). */
+async function bareRate(tag: string, syncDir?: string): Promise<number> {
+  const server = await bareServer(syncDir);
   try {
-    await runLoad(bare.url, '', warmupMs, 'bare-warm');
-    const baseline = await runLoad(bare.url, '', measureMs, 'bare');
-    const baseRate = baseline.events / baseline.seconds;
-    console.log(`bare http (parse only): ${Math.round(baseRate)} events/s`);
-    await bare.close();
-
-    let syncedRate = 0;
-    const durable = await bareServer(await mkdtemp(join(tmpdir(), 'gh-bench-fsync-')));
-    try {
-      await runLoad(durable.url, '', warmupMs, 'fsync-warm');
-      const synced = await runLoad(durable.url, '', measureMs, 'fsync');
-      syncedRate = synced.events / synced.seconds;
-      console.log(
-        `reference, bare http + fdatasync'd append: ${Math.round(syncedRate)} events/s (${(syncedRate / baseRate).toFixed(2)} of bare http)`,
-      );
-    } finally {
-      await durable.close();
-    }
-
-    const ours = await standaloneRate();
-    console.log(
-      `standalone: ${Math.round(ours)} events/s (${(ours / syncedRate).toFixed(3)} of the durable reference, ` +
-        `bare http + fdatasync'd append, ${Math.round(syncedRate)} events/s; target ≥ 0.15; ${(ours / baseRate).toFixed(3)} of bare http)`,
-    );
+    await runLoad(server.url, '', warmupMs, `${tag}-warm`);
+    const measured = await runLoad(server.url, '', measureMs, tag);
+    return measured.events / measured.seconds;
   } finally {
-    await bare.close().catch(() => {});
+    await server.close();
   }
+}
+
+async function main(): Promise<void> {
+  const base: number[] = [];
+  const synced: number[] = [];
+  const ours: number[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    base.push(await bareRate('bare'));
+    synced.push(await bareRate('fsync', await mkdtemp(join(tmpdir(), 'gh-bench-fsync-'))));
+    ours.push(await standaloneRate());
+    console.log(
+      `round ${round}: bare http ${Math.round(base.at(-1)!)}, bare http + fdatasync'd append ` +
+        `${Math.round(synced.at(-1)!)}, standalone ${Math.round(ours.at(-1)!)} events/s`,
+    );
+  }
+  const ratio = ours.map((o, i) => o / synced[i]!);
+  console.log(`bare http (parse only): ${spread(base)} events/s`);
+  console.log(`reference, bare http + fdatasync'd append: ${spread(synced)} events/s`);
+  console.log(
+    `standalone: ${Math.round(median(ours))} events/s (${median(ratio).toFixed(3)} of the durable reference ` +
+      `(${Math.min(...ratio).toFixed(3)}–${Math.max(...ratio).toFixed(3)}), bare http + fdatasync'd append ` +
+      `${Math.round(median(synced))} events/s; target ≥ 0.15; ${(median(ours) / median(base)).toFixed(3)} of bare http; ` +
+      `medians of ${rounds} alternating rounds)`,
+  );
 }
 
 /** Runs Glasshouse standalone in this process and measures events reaching the live window. */
