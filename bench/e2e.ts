@@ -15,7 +15,7 @@
  * answer 202) to the frame. Rounds alternate (glasshouse, floor, floor, glasshouse, ...); p50 and p99
  * are the median of the rounds with the min–max beside it.
  *
- *   node --import tsx bench/e2e.ts [--seconds 15] [--rounds 3] [--rate 5000]
+ *   node --import tsx bench/e2e.ts [--seconds 15] [--rounds 3] [--rate 5000] [--profile dir]
  *
  * Starts a local Kafka and ClickHouse (as the tests do) unless GLASSHOUSE_KAFKA_BROKERS and
  * GLASSHOUSE_CLICKHOUSE_URL name running ones.
@@ -40,6 +40,8 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '15' },
     rounds: { type: 'string', default: '3' },
     rate: { type: 'string', default: '5000' },
+    /** Write each role's CPU profile (`--cpu-prof`) into this directory when it stops. */
+    profile: { type: 'string' },
   },
 });
 const roundSeconds = Number(args.seconds);
@@ -123,7 +125,10 @@ async function run(): Promise<void> {
   try {
     // The api first: it migrates the database and creates the topics the others use.
     const start = (role: string) => {
-      const p = runGlasshouse(['start', '--role', role, '--port', '0'], env);
+      const profile = args.profile
+        ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${args.profile}/${role}` }
+        : {};
+      const p = runGlasshouse(['start', '--role', role, '--port', '0'], { ...env, ...profile });
       roles.push(p);
       return p.ready(120_000);
     };

@@ -198,7 +198,7 @@ async function standaloneSetup(): Promise<Setup> {
     // As runtime/adapters.ts builds them for the standalone deployment.
     open: async (clock) => ({
       bus: new MemoryBus({ dataDir: join(dir, 'bus'), logger, maxBatchSize: 2_000, clock }),
-      store: new DuckDbStore({ path, logger, memoryLimit: '512MB' }),
+      store: new DuckDbStore({ path, logger, memoryLimit: process.env.GLASSHOUSE_DUCKDB_MEMORY ?? '512MB' }),
     }),
     check: async () => {
       const instance = await DuckDBInstance.create(path);

@@ -227,14 +227,16 @@ async function loadUpdates(
   now: number,
 ): Promise<Pick<RestoredState, 'updates' | 'trendPoints'>> {
   const rules = new Map<string, RuleSpec>();
-  let oldest = now;
+  /** Per rule, where its trend series can start (the oldest update restore needs for it). */
+  const trendFrom = new Map<string, number>();
   for (const m of modules) {
     const lateness = latenessOf(m);
     for (const rule of rulesOf(m)) {
       rules.set(`${m.id} ${rule.id}`, rule);
-      oldest = Math.min(oldest, now - lateness - rule.horizonMs - trendSlotMs(rule.horizonMs));
+      trendFrom.set(`${m.id} ${rule.id}`, now - lateness - rule.horizonMs - trendSlotMs(rule.horizonMs));
     }
   }
+  const oldest = Math.min(now, ...trendFrom.values());
   const inModules = { column: 'module_id', op: 'in', value: modules.map((m) => m.id) } as const;
   const rows = new Map<string, Row<'performance_updates'>>();
   const keep = (list: Row<'performance_updates'>[]) => {
@@ -244,8 +246,10 @@ async function loadUpdates(
   const newest = await newestUpdates(store, [inModules, { column: 'as_of_ms', op: '>=', value: oldest }]);
   keep(newest);
 
-  // One sampled read per distinct slot width; a row is kept only for rules of that width. Only the
-  // time and value are read: ~120 points per rule, too many to decode whole updates for.
+  // One sampled read per distinct slot width, over that width's horizons only (a 2-minute slot of a
+  // 4-hour horizon must not sample days kept for a daily goal's); a row is kept only for rules of
+  // that width. Only the time and value are read: ~120 points per rule, too many to decode whole
+  // updates for.
   const trendPoints: RestoredState['trendPoints'] = [];
   const bySlot = new Map<number, string[]>();
   for (const [key, rule] of rules) {
@@ -254,6 +258,7 @@ async function loadUpdates(
   }
   for (const [slot, keys] of bySlot) {
     const wanted = new Set(keys);
+    const from = Math.min(...keys.map((k) => trendFrom.get(k)!));
     const sampled = await selectColumns(
       store,
       'performance_updates',
@@ -262,7 +267,7 @@ async function loadUpdates(
         where: [
           { column: 'module_id', op: 'in', value: [...new Set(keys.map((k) => k.split(' ')[0]!))] },
           { column: 'goal_id', op: 'in', value: [...new Set(keys.map((k) => k.split(' ')[1]!))] },
-          { column: 'as_of_ms', op: '>=', value: oldest },
+          { column: 'as_of_ms', op: '>=', value: from },
           { column: 'status', op: '!=', value: 'no_data' },
         ],
         orderBy: [{ column: 'as_of_ms' }],

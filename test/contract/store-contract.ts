@@ -121,6 +121,55 @@ export function storeContract(adapter: string, create: () => Promise<StoreUnderT
       expect(old).toEqual([]);
     });
 
+    it('reads some columns of the winning version, and each key once when only key columns are read', async () => {
+      const p = uniqueId('narrow');
+      const [template] = sampleRows(p).performance_updates;
+      const version = (goal: string, ms: number, published: number, status: string) => ({
+        ...template!,
+        goal_id: goal,
+        as_of_ms: 1_700_000_000_000 + ms,
+        published_ms: published,
+        status,
+      });
+      // Three versions of a@1000 (the newest publication wins: at_risk), two of a@2000, one of b@1000.
+      await store.insert('performance_updates', [
+        version('a', 1_000, 5, 'on_track'),
+        version('a', 1_000, 9, 'at_risk'),
+        version('a', 1_000, 7, 'off_track'),
+        version('a', 2_000, 1, 'on_track'),
+        version('a', 2_000, 2, 'on_track'),
+        version('b', 1_000, 3, 'off_track'),
+      ]);
+      const inModule = { column: 'module_id', op: '=', value: p } as const;
+      const keys = await selectColumns(store, 'performance_updates', ['goal_id', 'as_of_ms'], {
+        where: [inModule, { column: 'as_of_ms', op: '>=', value: 1_700_000_000_000 }],
+        orderBy: [{ column: 'goal_id' }, { column: 'as_of_ms' }],
+      });
+      expect(keys.map((r) => `${r.goal_id}@${r.as_of_ms - 1_700_000_000_000}`)).toEqual([
+        'a@1000',
+        'a@2000',
+        'b@1000',
+      ]);
+      const newest = await selectColumns(store, 'performance_updates', ['goal_id', 'as_of_ms'], {
+        where: [inModule],
+        orderBy: [{ column: 'as_of_ms', direction: 'desc' }],
+        firstPer: { columns: ['goal_id'] },
+      });
+      expect(newest.map((r) => `${r.goal_id}@${r.as_of_ms - 1_700_000_000_000}`).sort()).toEqual([
+        'a@2000',
+        'b@1000',
+      ]);
+      // A narrow read with a condition on a non-key column sees the winner's value only.
+      const atRisk = await selectColumns(store, 'performance_updates', ['goal_id', 'status'], {
+        where: [inModule, { column: 'status', op: '!=', value: 'on_track' }],
+        orderBy: [{ column: 'goal_id' }],
+      });
+      expect(atRisk).toEqual([
+        { goal_id: 'a', status: 'at_risk' },
+        { goal_id: 'b', status: 'off_track' },
+      ]);
+    });
+
     it('keeps the newest rollup bucket (a correction may lower its count) and the latest dead-letter replay', async () => {
       const p = uniqueId('roll');
       const [bucket] = sampleRows(p).rollups;

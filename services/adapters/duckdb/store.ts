@@ -16,7 +16,7 @@ import { checkApplied, loadMigrations } from '../sql/migrations.js';
 import { checkExpiry } from '../sql/retention.js';
 import { decodeRow, encodeJson, validateRows } from '../sql/rows.js';
 import { checkRowCeiling, renderCountPerGroup, renderMaxPerGroup, renderSelect } from '../sql/select.js';
-import { CompactionSchedule, compactDuckDb, winnerOrder } from './compaction.js';
+import { CompactionSchedule, compactDuckDb, winnerOrder, writtenColumn } from './compaction.js';
 import { DuckDbGroundTruth } from './ground-truth.js';
 import { expireDuckDb } from './retention.js';
 
@@ -71,10 +71,14 @@ export class DuckDbStore implements Store, GroundTruthSource {
     if (this.connection) return;
     try {
       if (this.opts.path !== ':memory:') await mkdir(dirname(this.opts.path), { recursive: true });
-      this.instance = await DuckDBInstance.create(
-        this.opts.path,
-        this.opts.memoryLimit ? { memory_limit: this.opts.memoryLimit } : undefined,
-      );
+      this.instance = await DuckDBInstance.create(this.opts.path, {
+        ...(this.opts.memoryLimit ? { memory_limit: this.opts.memoryLimit } : {}),
+        // What a query frees goes back to the system after it rather than staying with the allocator
+        // (by default only past a 128 MiB peak): a long-running process then holds its buffer cache,
+        // not the high-water mark of its largest read.
+        allocator_flush_threshold: '16MB',
+        allocator_background_threads: 'true',
+      });
       this.connection = await this.instance.connect();
       this.state = { state: 'ok' };
     } catch (err) {
@@ -203,21 +207,29 @@ export class DuckDbStore implements Store, GroundTruthSource {
   async select<T extends TableName>(table: T, query: SelectQuery = {}): Promise<Row<T>[]> {
     const spec = tableSpec(table);
     const parts = renderSelect(table, query, 'duckdb');
-    const columns = Object.keys(spec.columns)
-      .map((c) => sqlIdentifier(c, 'duckdb'))
-      .join(', ');
-    const key = spec.key.map((c) => sqlIdentifier(c, 'duckdb')).join(', ');
+    const written = writtenColumn(table);
+    const ranking = [spec.version, written].filter((c): c is string => c !== undefined);
+    const columns = [...new Set([...parts.read, ...ranking.map((c) => sqlIdentifier(c, 'duckdb'))])].join(
+      ', ',
+    );
+    const keyColumns = spec.key.map((c) => sqlIdentifier(c, 'duckdb'));
+    const key = keyColumns.join(', ');
     const latest = spec.version ? ` ${winnerOrder(table)}` : '';
     // Key conditions drop whole keys, so they filter before ranking; the rest apply to the winner.
     const ranked =
       `SELECT ${columns}, row_number() OVER (PARTITION BY ${key}${latest}) AS gh_rank ` +
       `FROM ${table}${where(parts.keyConditions)}`;
+    // A read of key columns alone (returned, filtered and ordered on) is the same whichever version
+    // wins: each key once is all it needs, without ranking versions.
+    const keysOnly = parts.read.every((c) => keyColumns.includes(c));
     let from = query.allRows
       ? `${table}${where([...parts.keyConditions, ...parts.otherConditions])}`
-      : `(${ranked})${where(['gh_rank = 1', ...parts.otherConditions])}`;
+      : keysOnly
+        ? `(SELECT DISTINCT ${key} FROM ${table}${where(parts.keyConditions)})`
+        : `(${ranked})${where(['gh_rank = 1', ...parts.otherConditions])}`;
     if (parts.firstPer)
       from =
-        `(SELECT ${columns}, row_number() OVER (PARTITION BY ${parts.firstPer.join(', ')} ` +
+        `(SELECT ${parts.read.join(', ')}, row_number() OVER (PARTITION BY ${parts.firstPer.join(', ')} ` +
         `ORDER BY ${parts.orderBy}) AS gh_first FROM ${from}) WHERE gh_first = 1`;
     const sql = `SELECT ${parts.output} FROM ${from} ORDER BY ${parts.orderBy} ${parts.limit}`;
     const raw = await this.serialized(

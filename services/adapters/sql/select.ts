@@ -20,6 +20,12 @@ export interface SelectParts {
   limit: string;
   /** The columns to return, quoted and comma-separated (`columns`, or every column of the table). */
   output: string;
+  /**
+   * Every column the query reads (returned, filtered, ordered or grouped on, and the key), quoted: what
+   * an adapter's inner selects need carry, so a narrow read never drags a wide column (a JSON body)
+   * through its ranking. Every column of the table when `columns` is not given.
+   */
+  read: string[];
   /** For `firstPer`: the expressions whose distinct values each keep their first row. */
   firstPer?: string[];
 }
@@ -65,11 +71,18 @@ export function renderSelect(table: TableName, query: SelectQuery, dialect: Dial
   const firstPer = query.firstPer && renderFirstPer(table, columns, query.firstPer, dialect);
   if (query.columns !== undefined && (!Array.isArray(query.columns) || query.columns.length === 0))
     throw new InvalidQueryError('columns: expects a non-empty list');
-  const output = (query.columns ?? Object.keys(columns))
-    .map((c) => sqlIdentifier(assertColumn(table, c), dialect))
-    .join(', ');
+  const returned = (query.columns ?? Object.keys(columns)).map((c) => assertColumn(table, c));
+  const read = new Set<string>([
+    ...returned,
+    ...spec.key,
+    ...(query.where ?? []).map((c) => c.column),
+    ...(query.orderBy ?? []).map((o) => o.column),
+    ...(query.firstPer?.columns ?? []),
+    ...(query.firstPer?.slot ? [query.firstPer.slot.column] : []),
+  ]);
   return {
-    output,
+    output: returned.map((c) => sqlIdentifier(c, dialect)).join(', '),
+    read: [...read].map((c) => sqlIdentifier(c, dialect)),
     ...(firstPer ? { firstPer } : {}),
     keyConditions,
     otherConditions,
