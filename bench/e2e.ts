@@ -125,10 +125,8 @@ async function run(): Promise<void> {
   try {
     // The api first: it migrates the database and creates the topics the others use.
     const start = (role: string) => {
-      const profile = args.profile
-        ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${args.profile}/${role}` }
-        : {};
-      const p = runGlasshouse(['start', '--role', role, '--port', '0'], { ...env, ...profile });
+      const profile = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}/${role}`] : [];
+      const p = runGlasshouse(['start', '--role', role, '--port', '0'], env, profile);
       roles.push(p);
       return p.ready(120_000);
     };

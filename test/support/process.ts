@@ -35,8 +35,12 @@ export interface GlasshouseProcess {
 }
 
 /** Runs the real `glasshouse` bin as its own process (signals reach the server directly). */
-export function runGlasshouse(args: string[], env: NodeJS.ProcessEnv = {}): GlasshouseProcess {
-  const child = spawn(process.execPath, [bin, ...args], {
+export function runGlasshouse(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  nodeArgs: string[] = [],
+): GlasshouseProcess {
+  const child = spawn(process.execPath, [...nodeArgs, bin, ...args], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, GLASSHOUSE_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
