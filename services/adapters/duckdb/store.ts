@@ -1,6 +1,11 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { type DuckDBAppender, type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import {
+  type DuckDBAppender,
+  type DuckDBConnection,
+  DuckDBInstance,
+  type DuckDBResultReader,
+} from '@duckdb/node-api';
 import { type DailyAggregate, type DailyQuery, dayMs, maxDailyRows } from '../../ports/daily.js';
 import type { GroundTruth, GroundTruthSource } from '../../ports/ground-truth.js';
 import type { Health } from '../../ports/lifecycle.js';
@@ -233,7 +238,7 @@ export class DuckDbStore implements Store, GroundTruthSource {
         `ORDER BY ${parts.orderBy}) AS gh_first FROM ${from}) WHERE gh_first = 1`;
     const sql = `SELECT ${parts.output} FROM ${from} ORDER BY ${parts.orderBy} ${parts.limit}`;
     const raw = await this.serialized(
-      async (c) => (await c.runAndReadAll(sql)).getRowObjectsJS(),
+      async (c) => rowObjects(await c.runAndReadAll(sql)),
       `select from ${table}`,
     );
     checkRowCeiling(table, parts, raw.length);
@@ -402,4 +407,20 @@ function classifyDuckDbError(err: unknown, doing: string): StoreError {
   return /^(IO|Out of Memory|TransactionContext|Interrupt) Error/i.test(message)
     ? new StoreUnavailableError(text, { cause: err })
     : new StoreQueryError(text, { cause: err });
+}
+
+/**
+ * The result's rows as objects keyed by column name: converted a column at a time, then assembled
+ * (about twice as fast as the reader's own `getRowObjectsJS` on wide results, which restore reads).
+ */
+function rowObjects(reader: DuckDBResultReader): Record<string, unknown>[] {
+  const names = reader.columnNames();
+  const columns = reader.getColumnsJS();
+  const rows = new Array<Record<string, unknown>>(reader.currentRowCount);
+  for (let i = 0; i < rows.length; i++) {
+    const row: Record<string, unknown> = {};
+    for (let c = 0; c < names.length; c++) row[names[c]!] = columns[c]![i];
+    rows[i] = row;
+  }
+  return rows;
 }
