@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Slug, Timestamp } from './common.js';
+import { Slug, Timestamp, toTimestamp } from './common.js';
 
 export const AlertKind = z.enum([
   'goal_deviation',
@@ -44,6 +44,64 @@ export const AlertEvent = z.strictObject({
   reason: z.enum(['restated']).optional(),
 });
 export type AlertEvent = z.infer<typeof AlertEvent>;
+
+/**
+ * An AlertEvent inside the system (the engine's alert trackers, the processor's outputs and restore,
+ * the gateway's state): its times in epoch ms (`openedMs`, `updatedMs`, `resolvedMs`,
+ * `acknowledgedMs`) instead of RFC 3339 text. The public shape is made once where a version leaves:
+ * the `alerts.events` record, the stored body the API answers with (`publicAlert`); what is read
+ * back from those is made internal again with `storedAlert`.
+ */
+export const AlertEventMs = AlertEvent.omit({
+  openedAt: true,
+  updatedAt: true,
+  resolvedAt: true,
+  acknowledgedAt: true,
+}).extend({
+  openedMs: z.number().int().min(0),
+  updatedMs: z.number().int().min(0),
+  resolvedMs: z.number().int().min(0).optional(),
+  acknowledgedMs: z.number().int().min(0).optional(),
+});
+export type AlertEventMs = z.infer<typeof AlertEventMs>;
+
+/** The public shape of an alert version (fields in the order of AlertEvent, absent ones left out). */
+export function publicAlert(a: AlertEventMs): AlertEvent {
+  return {
+    alertId: a.alertId,
+    version: a.version,
+    moduleId: a.moduleId,
+    moduleVersion: a.moduleVersion,
+    ruleId: a.ruleId,
+    kind: a.kind,
+    severity: a.severity,
+    state: a.state,
+    owner: a.owner,
+    openedAt: toTimestamp(a.openedMs),
+    updatedAt: toTimestamp(a.updatedMs),
+    ...(a.resolvedMs === undefined ? {} : { resolvedAt: toTimestamp(a.resolvedMs) }),
+    observed: a.observed,
+    target: a.target,
+    shortfall: a.shortfall,
+    message: a.message,
+    ...(a.acknowledgedBy === undefined ? {} : { acknowledgedBy: a.acknowledgedBy }),
+    ...(a.acknowledgedMs === undefined ? {} : { acknowledgedAt: toTimestamp(a.acknowledgedMs) }),
+    ...(a.note === undefined ? {} : { note: a.note }),
+    ...(a.reason === undefined ? {} : { reason: a.reason }),
+  };
+}
+
+/** An alert version read back in its public shape (a stored body, an `alerts.events` record), with its times in epoch ms. */
+export function storedAlert(a: AlertEvent): AlertEventMs {
+  const { openedAt, updatedAt, resolvedAt, acknowledgedAt, ...rest } = a;
+  return {
+    ...rest,
+    openedMs: Date.parse(openedAt),
+    updatedMs: Date.parse(updatedAt),
+    ...(resolvedAt === undefined ? {} : { resolvedMs: Date.parse(resolvedAt) }),
+    ...(acknowledgedAt === undefined ? {} : { acknowledgedMs: Date.parse(acknowledgedAt) }),
+  };
+}
 
 /** `POST /v1/alerts/:id/ack` body (and the WS `ack` op). */
 export const AlertAck = z.strictObject({ note: z.string().trim().min(1, 'must not be empty').max(2000) });

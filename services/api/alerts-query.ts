@@ -1,4 +1,4 @@
-import { AlertEvent } from '../../schemas/alert.js';
+import { AlertEvent, storedAlert } from '../../schemas/alert.js';
 import type { Store } from '../ports/store.js';
 import type { Row } from '../ports/tables.js';
 
@@ -58,8 +58,8 @@ export async function acknowledgementDelays(
     if (first.has(row.alert_id)) continue;
     const parsed = AlertEvent.safeParse(row.body);
     if (!parsed.success || parsed.data.acknowledgedBy === undefined) continue;
-    const at = Date.parse(parsed.data.acknowledgedAt ?? parsed.data.updatedAt);
-    first.set(row.alert_id, Math.max(0, at - row.opened_ms));
+    const alert = storedAlert(parsed.data);
+    first.set(row.alert_id, Math.max(0, (alert.acknowledgedMs ?? alert.updatedMs) - row.opened_ms));
   }
   return [...first.values()];
 }

@@ -1,5 +1,5 @@
 import { Counter, type Registry } from 'prom-client';
-import { AlertEvent } from '../../schemas/alert.js';
+import { AlertEvent, type AlertEventMs, publicAlert, storedAlert } from '../../schemas/alert.js';
 import {
   PerformanceUpdate,
   PerformanceUpdateMs,
@@ -30,6 +30,12 @@ export interface LiveFeedOptions {
 const updateRecord = PerformanceUpdateMs.or(
   PerformanceUpdate.transform((u) => storedUpdate(u, Date.parse(u.asOf))),
 );
+
+/**
+ * An `alerts.events` record: the public shape (the api role's webhooks and e-mail read it as it is),
+ * kept for the frames, with the version's times in epoch ms beside it for the state.
+ */
+const alertRecord = AlertEvent.transform((shown) => ({ alert: storedAlert(shown), shown }));
 
 /** Attempts at reading the start snapshot before the gateway gives up starting. */
 const snapshotAttempts = 5;
@@ -136,12 +142,15 @@ export class LiveFeed implements Component {
       this.hub.publish('scoreboard', 'update', shown, `scoreboard|${update.moduleId}|${rule}`);
   }
 
-  /** Applies one alert version and publishes it to `alerts`, `alerts:<moduleId>` and `scoreboard`. Never conflated. */
-  publishAlert(alert: AlertEvent): void {
-    if (!this.state.applyAlert(alert)) return;
-    this.hub.publish('alerts', 'alert', alert);
-    this.hub.publish(`alerts:${alert.moduleId}`, 'alert', alert);
-    this.hub.publish('scoreboard', 'alert', alert);
+  /**
+   * Applies one alert version and publishes its public shape (`shown`, made here when the caller has
+   * none) to `alerts`, `alerts:<moduleId>` and `scoreboard`. Never conflated.
+   */
+  publishAlert(alert: AlertEventMs, shown: AlertEvent = publicAlert(alert)): void {
+    if (!this.state.applyAlert(alert, shown)) return;
+    this.hub.publish('alerts', 'alert', shown);
+    this.hub.publish(`alerts:${alert.moduleId}`, 'alert', shown);
+    this.hub.publish('scoreboard', 'alert', shown);
   }
 
   private onUpdate(record: IncomingRecord): void {
@@ -150,10 +159,10 @@ export class LiveFeed implements Component {
   }
 
   private onAlert(record: IncomingRecord): void {
-    const alert = this.decode(record, AlertEvent);
-    if (!alert) return;
-    this.publishAlert(alert);
-    this.options.versions?.observe(alert);
+    const decoded = this.decode(record, alertRecord);
+    if (!decoded) return;
+    this.publishAlert(decoded.alert, decoded.shown);
+    this.options.versions?.observe(decoded.shown);
   }
 
   private decode<T>(

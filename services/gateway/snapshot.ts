@@ -1,4 +1,4 @@
-import type { AlertEvent } from '../../schemas/alert.js';
+import type { AlertEventMs } from '../../schemas/alert.js';
 import { PerformanceUpdate, type PerformanceUpdateMs, storedUpdate } from '../../schemas/performance.js';
 import type { ModuleVersion } from '../../schemas/registry.js';
 import { latestOpenAlerts } from '../ports/alert-queries.js';
@@ -8,7 +8,7 @@ import { maxSelectRows, type Store } from '../ports/store.js';
 export interface LiveSnapshot {
   /** Each with its stored body, the public shape the frames carry. */
   updates: Array<{ update: PerformanceUpdateMs; shown: PerformanceUpdate }>;
-  alerts: AlertEvent[];
+  alerts: AlertEventMs[];
 }
 
 const chunkSize = 50;
@@ -26,7 +26,7 @@ export async function loadLiveSnapshot(
   now: number,
 ): Promise<LiveSnapshot> {
   const updates: LiveSnapshot['updates'] = [];
-  const alerts: AlertEvent[] = [];
+  const alerts: AlertEventMs[] = [];
   for (let i = 0; i < modules.length; i += chunkSize) {
     const chunk = modules.slice(i, i + chunkSize);
     const ids = chunk.map((m) => m.id);

@@ -1,4 +1,4 @@
-import type { AlertEvent } from '../../schemas/alert.js';
+import { type AlertEvent, type AlertEventMs, publicAlert } from '../../schemas/alert.js';
 import {
   type GoalStatus,
   type PerformanceUpdate,
@@ -31,6 +31,12 @@ interface Known {
   shown: PerformanceUpdate;
 }
 
+/** An open alert's latest version: when it changed, in epoch ms, and the public shape the frames carry. */
+interface KnownAlert {
+  updatedMs: number;
+  shown: AlertEvent;
+}
+
 /**
  * The gateway's in-memory picture, fed by the bus: the latest update per goal and the latest
  * version of every open alert. Snapshots are built from it. Memory: one update per rule of every
@@ -38,7 +44,7 @@ interface Known {
  */
 export class LiveState {
   private readonly updates = new Map<string, Map<string, Known>>();
-  private readonly openAlerts = new Map<string, AlertEvent>();
+  private readonly openAlerts = new Map<string, KnownAlert>();
   /** Latest version seen per alert id, resolved ones included, so a late older version is ignored. */
   private readonly alertVersions = new Map<string, number>();
 
@@ -60,19 +66,22 @@ export class LiveState {
     return { fresh: true, statusChanged };
   }
 
-  /** Records an alert version; false when an equal or newer version of it is already known. */
-  applyAlert(alert: AlertEvent): boolean {
+  /**
+   * Records an alert version (`shown` its public shape, made here when the caller has none); false
+   * when an equal or newer version of it is already known.
+   */
+  applyAlert(alert: AlertEventMs, shown: AlertEvent = publicAlert(alert)): boolean {
     const known = this.alertVersions.get(alert.alertId);
     if (known !== undefined && known >= alert.version) return false;
     this.alertVersions.set(alert.alertId, alert.version);
     if (alert.state === 'resolved') this.openAlerts.delete(alert.alertId);
-    else this.openAlerts.set(alert.alertId, alert);
+    else this.openAlerts.set(alert.alertId, { updatedMs: alert.updatedMs, shown });
     return true;
   }
 
   /** The latest known version of an open alert. */
   alert(alertId: string): AlertEvent | undefined {
-    return this.openAlerts.get(alertId);
+    return this.openAlerts.get(alertId)?.shown;
   }
 
   /** The domain a module belongs to, from the registry. */
@@ -104,9 +113,9 @@ export class LiveState {
 
   alerts(moduleId?: string): AlertEvent[] {
     const all = [...this.openAlerts.values()];
-    return (moduleId === undefined ? all : all.filter((a) => a.moduleId === moduleId)).sort(
-      (a, b) => Date.parse(b.updatedAt) - Date.parse(a.updatedAt),
-    );
+    return (moduleId === undefined ? all : all.filter((a) => a.shown.moduleId === moduleId))
+      .sort((a, b) => b.updatedMs - a.updatedMs)
+      .map((a) => a.shown);
   }
 
   scoreboard(): ScoreboardRow[] {
@@ -137,7 +146,7 @@ export class LiveState {
         if (update?.stagnating) r.stagnating += 1;
       }
     }
-    for (const alert of this.openAlerts.values()) row(alert.owner).openAlerts += 1;
+    for (const { shown } of this.openAlerts.values()) row(shown.owner).openAlerts += 1;
     return [...rows.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 }

@@ -3,6 +3,7 @@ import {
   AlertEvent,
   commandHeader,
   commandSignatureHeader,
+  storedAlert,
 } from '../../schemas/alert.js';
 import { hasAcknowledgement } from '../core/performance/index.js';
 import { signCommand } from '../core/validation/index.js';
@@ -83,7 +84,7 @@ export class AlertAcknowledger {
     }
     // Waiting starts before the command exists, so the version cannot go by unseen.
     const arrived = this.deps.versions.waitFor(
-      (v) => v.alertId === alertId && hasAcknowledgement(v, command.by, note, command.at),
+      (v) => v.alertId === alertId && hasAcknowledgement(storedAlert(v), command.by, note, command.at),
       this.deps.waitMs ?? defaultAckWaitMs,
     );
     try {

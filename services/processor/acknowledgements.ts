@@ -1,10 +1,10 @@
-import { type AlertAckCommand, AlertEvent } from '../../schemas/alert.js';
+import { type AlertAckCommand, AlertEvent, type AlertEventMs, storedAlert } from '../../schemas/alert.js';
 import type { IssueDetail } from '../../schemas/common.js';
 import { acknowledgeAlert, type Engine, hasAcknowledgement } from '../core/performance/index.js';
 import { maxSelectRows, type Store } from '../ports/store.js';
 
 export type AckOutcome =
-  | { kind: 'version'; alert: AlertEvent }
+  | { kind: 'version'; alert: AlertEventMs }
   | { kind: 'unchanged' }
   | { kind: 'refused'; reason: 'unknown_alert' | 'wrong_module'; errors: IssueDetail[] };
 
@@ -13,7 +13,7 @@ export type AckOutcome =
  * versions, so the acknowledged version is numbered after every version it made before:
  *
  * - an alert the engine holds open is acknowledged in the engine (later versions, e.g. the resolve,
- *   keep acknowledgedBy, acknowledgedAt and note);
+ *   keep acknowledgedBy, acknowledgedMs and note);
  * - any other (a resolved one) gets `acknowledgeAlert(latest)`, where latest is the newest version
  *   this batch already produced, else the newest stored one (a batch with commands waits for the
  *   partition's earlier outputs to be written before it reads, so the store is current for it);
@@ -26,16 +26,16 @@ export type AckOutcome =
  */
 export function applyAcknowledgement(
   engine: Engine,
-  stored: readonly AlertEvent[],
+  stored: readonly AlertEventMs[],
   moduleId: string,
   command: AlertAckCommand,
-  produced: ReadonlyMap<string, AlertEvent>,
+  produced: ReadonlyMap<string, AlertEventMs>,
 ): AckOutcome {
   const { alertId, by, note, at } = command;
   const inBatch = produced.get(alertId);
   const open = engine.openAlert(alertId);
   const known = [...stored, ...(inBatch ? [inBatch] : []), ...(open ? [open] : [])];
-  const latest = known.reduce<AlertEvent | undefined>(
+  const latest = known.reduce<AlertEventMs | undefined>(
     (a, b) => (a && a.version >= b.version ? a : b),
     undefined,
   );
@@ -55,7 +55,7 @@ export function applyAcknowledgement(
   return { kind: 'version', alert: acknowledgeAlert(latest, by, note, at) };
 }
 
-function wrongModule(moduleId: string, alert: AlertEvent): AckOutcome {
+function wrongModule(moduleId: string, alert: AlertEventMs): AckOutcome {
   return {
     kind: 'refused',
     reason: 'wrong_module',
@@ -72,8 +72,8 @@ function wrongModule(moduleId: string, alert: AlertEvent): AckOutcome {
 export async function storedAlertVersions(
   store: Store,
   alertIds: readonly string[],
-): Promise<Map<string, AlertEvent[]>> {
-  const out = new Map<string, AlertEvent[]>();
+): Promise<Map<string, AlertEventMs[]>> {
+  const out = new Map<string, AlertEventMs[]>();
   if (alertIds.length === 0) return out;
   const rows = await store.select('alerts', {
     where: [{ column: 'alert_id', op: 'in', value: [...new Set(alertIds)] }],
@@ -82,7 +82,7 @@ export async function storedAlertVersions(
   });
   for (const row of rows) {
     const parsed = AlertEvent.safeParse(row.body);
-    if (parsed.success) out.set(row.alert_id, [...(out.get(row.alert_id) ?? []), parsed.data]);
+    if (parsed.success) out.set(row.alert_id, [...(out.get(row.alert_id) ?? []), storedAlert(parsed.data)]);
   }
   return out;
 }

@@ -1,4 +1,4 @@
-import type { AlertEvent } from '../../schemas/alert.js';
+import type { AlertEventMs } from '../../schemas/alert.js';
 import type { ModuleVersion } from '../../schemas/registry.js';
 import {
   type CommandVerdict,
@@ -44,7 +44,7 @@ export function classify(
 /** What the store said before the batch: the alert versions its commands build on, and old events already counted. */
 export interface BatchReads {
   /** Alert id → its stored versions, for acknowledgements. */
-  stored: ReadonlyMap<string, AlertEvent[]>;
+  stored: ReadonlyMap<string, AlertEventMs[]>;
   /** `module agency eventId` keys of events the store holds a counted copy of (restore.ts `countedCopies`). */
   counted: ReadonlySet<string>;
 }
@@ -60,7 +60,7 @@ export function applyBatch(
 ): void {
   const { engine } = state;
   // Alert versions made by this batch's commands, by id, so a second command builds on the first.
-  const produced = new Map<string, AlertEvent>();
+  const produced = new Map<string, AlertEventMs>();
   for (const item of items) {
     const { record } = item;
     if ('command' in item) {
@@ -154,8 +154,8 @@ function applyCommand(
   outputs: Outputs,
   record: IncomingRecord,
   verdict: CommandVerdict,
-  stored: ReadonlyMap<string, AlertEvent[]>,
-  produced: Map<string, AlertEvent>,
+  stored: ReadonlyMap<string, AlertEventMs[]>,
+  produced: Map<string, AlertEventMs>,
   metrics: ProcessorMetrics,
 ): void {
   const refuse = (reason: string, errors: Array<{ path: string; message: string }>) => {

@@ -1,4 +1,4 @@
-import type { AlertEvent } from '../../schemas/alert.js';
+import { type AlertEventMs, publicAlert } from '../../schemas/alert.js';
 import { type PerformanceUpdateMs, publicUpdate } from '../../schemas/performance.js';
 import { mergeRollupRows, type RollupRow, rollupKeyOf } from '../core/performance/index.js';
 import type { Bus, OutgoingRecord } from '../ports/bus.js';
@@ -13,7 +13,7 @@ export interface Outputs {
   atMs: number;
   deadLetters: DeadLetter[];
   events: Row<'metric_events'>[];
-  alerts: AlertEvent[];
+  alerts: AlertEventMs[];
   updates: PerformanceUpdateMs[];
   /** Full rows for buckets the engine holds. */
   rollups: RollupRow[];
@@ -165,7 +165,7 @@ export class PendingWrite {
         return publish(
           bus,
           Topics.alertsEvents,
-          o.alerts.map((a) => ({ key: a.moduleId, value: JSON.stringify(a) })),
+          o.alerts.map((a) => ({ key: a.moduleId, value: JSON.stringify(publicAlert(a)) })),
         );
       case 'rollups': {
         // Merged once; a failed read is merged again, a failed insert writes the same rows again.
@@ -226,7 +226,8 @@ async function insert<T extends Parameters<Store['insert']>[0]>(store: Store, ta
   if (rows.length > 0) await store.insert(table, rows);
 }
 
-export function alertRow(a: AlertEvent): Row<'alerts'> {
+/** The stored row: `opened_ms` and `updated_ms` for the system, the public shape as the body the API answers with. */
+export function alertRow(a: AlertEventMs): Row<'alerts'> {
   return {
     alert_id: a.alertId,
     version: a.version,
@@ -234,9 +235,9 @@ export function alertRow(a: AlertEvent): Row<'alerts'> {
     rule_id: a.ruleId,
     kind: a.kind,
     state: a.state,
-    opened_ms: Date.parse(a.openedAt),
-    updated_ms: Date.parse(a.updatedAt),
-    body: a,
+    opened_ms: a.openedMs,
+    updated_ms: a.updatedMs,
+    body: publicAlert(a),
   };
 }
 

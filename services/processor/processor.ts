@@ -1,4 +1,4 @@
-import type { AlertEvent } from '../../schemas/alert.js';
+import type { AlertEventMs } from '../../schemas/alert.js';
 import type { ModuleVersion } from '../../schemas/registry.js';
 import { type EngineOptions, needsApproval } from '../core/performance/index.js';
 import type { BatchReceipt, Bus, Consumption, RecordBatch } from '../ports/bus.js';
@@ -270,7 +270,7 @@ export class Processor implements Component {
   private applyPart(
     state: PartitionState,
     items: Item[],
-    reads: { stored: Map<string, AlertEvent[]>; counted: Set<string> },
+    reads: { stored: Map<string, AlertEventMs[]>; counted: Set<string> },
     now: number,
   ): Outputs {
     const at = state.nextTime(now);

@@ -1,4 +1,4 @@
-import type { AlertEvent } from '../../schemas/alert.js';
+import type { AlertEventMs } from '../../schemas/alert.js';
 import { parseDuration } from '../../schemas/common.js';
 import { PerformanceUpdate, type PerformanceUpdateMs, storedUpdate } from '../../schemas/performance.js';
 import type { ModuleVersion } from '../../schemas/registry.js';
@@ -223,7 +223,7 @@ async function loadChunk(store: Store, modules: ModuleVersion[], now: number) {
 async function loadUpdates(
   store: Store,
   modules: ModuleVersion[],
-  openAlerts: AlertEvent[],
+  openAlerts: AlertEventMs[],
   now: number,
 ): Promise<Pick<RestoredState, 'updates' | 'trendPoints'>> {
   const rules = new Map<string, RuleSpec>();

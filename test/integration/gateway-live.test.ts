@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AlertAckCommand, commandHeader } from '../../schemas/alert.js';
+import { AlertAckCommand, commandHeader, publicAlert, storedAlert } from '../../schemas/alert.js';
 import { MemoryBus } from '../../services/adapters/memory/index.js';
 import { acknowledgeAlert } from '../../services/core/performance/index.js';
 import { Topics } from '../../services/ports/topics.js';
@@ -254,7 +254,7 @@ describe('alerts and oversight', () => {
     expect(overseer.messages.some((m) => m.type === 'ok' && m.op === 'ack')).toBe(false);
 
     // What the processor then writes: the next version carrying the acknowledgement.
-    await publishLive(bus, [acknowledgeAlert(alert, body.by, body.note, body.at)]);
+    await publishLive(bus, [publicAlert(acknowledgeAlert(storedAlert(alert), body.by, body.note, body.at))]);
     expect(await overseer.next('ok', (m) => m.op === 'ack')).toEqual({
       type: 'ok',
       op: 'ack',

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { AlertEvent } from '../../schemas/alert.js';
+import { AlertEvent, AlertEventMs, publicAlert } from '../../schemas/alert.js';
 import {
   type AlertReading,
   type AlertSubject,
@@ -66,12 +66,15 @@ describe('AlertTracker', () => {
       [2, 'firing'],
       [3, 'resolved'],
     ]);
-    for (const v of versions) expect(() => AlertEvent.parse(v)).not.toThrow();
+    for (const v of versions) {
+      expect(() => AlertEventMs.parse(v)).not.toThrow();
+      expect(() => AlertEvent.parse(publicAlert(v))).not.toThrow();
+    }
     expect(new Set(versions.map((v) => v.alertId))).toEqual(
       new Set([alertIdOf('bus', 'ontime', 'goal_deviation', 0)]),
     );
-    expect(versions[2]!.resolvedAt).toBe(new Date(150_000).toISOString());
-    expect(versions[2]!.openedAt).toBe(new Date(0).toISOString());
+    expect(publicAlert(versions[2]!).resolvedAt).toBe(new Date(150_000).toISOString());
+    expect(publicAlert(versions[2]!).openedAt).toBe(new Date(0).toISOString());
   });
 
   it('fires in the same evaluation with hold 0', () => {
@@ -98,7 +101,7 @@ describe('AlertTracker', () => {
       [180_000, 0.05],
       [190_000, 0.05],
     ]);
-    expect(versions.map((v) => [v.state, v.updatedAt])).toEqual([
+    expect(versions.map((v) => [v.state, publicAlert(v).updatedAt])).toEqual([
       ['pending', new Date(0).toISOString()],
       ['firing', new Date(60_000).toISOString()],
       ['resolved', new Date(190_000).toISOString()],
@@ -162,7 +165,7 @@ describe('AlertTracker', () => {
       acknowledgedBy: 'olga',
       note: 'looking into it',
     });
-    expect(ack.acknowledgedAt).toBe(new Date(5_000).toISOString());
+    expect(publicAlert(ack).acknowledgedAt).toBe(new Date(5_000).toISOString());
     expect(acknowledgeAlert(ack, 'pat', 'again', 6_000)).toMatchObject({ version: 3, acknowledgedBy: 'pat' });
     expect(new AlertTracker().acknowledge('x', 'y', 1)).toBeUndefined();
   });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { AlertEvent } from '../../schemas/alert.js';
+import type { AlertEventMs } from '../../schemas/alert.js';
 import { type PerformanceUpdate, publicUpdate } from '../../schemas/performance.js';
 import { ModuleVersion } from '../../schemas/registry.js';
 import {
@@ -86,7 +86,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 /** What the processor keeps in the store: rows as written (newest row of a key wins), raw events, alerts. */
 class Sink {
   rollups = new Map<string, RollupRow>();
-  alerts = new Map<string, AlertEvent>();
+  alerts = new Map<string, AlertEventMs>();
   latest = new Map<string, PerformanceUpdate>();
   take(out: Evaluation): void {
     for (const row of out.rollups) this.rollups.set(rollupKeyOf(row), row);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AlertEvent } from '../../schemas/alert.js';
+import { AlertEvent, AlertEventMs, publicAlert } from '../../schemas/alert.js';
 import { PerformanceUpdate, PerformanceUpdateMs, publicUpdate } from '../../schemas/performance.js';
 import { ModuleVersion, type PolicyModuleInput } from '../../schemas/registry.js';
 import { alertIdOf, hasAcknowledgement } from '../../services/core/performance/alerts.js';
@@ -62,7 +62,7 @@ function harness(module = moduleVersion()) {
     evaluate(): Evaluation {
       const out = engine.evaluate(now);
       for (const u of out.updates) PerformanceUpdate.parse(publicUpdate(PerformanceUpdateMs.parse(u)));
-      for (const a of out.alerts) AlertEvent.parse(a);
+      for (const a of out.alerts) AlertEvent.parse(publicAlert(AlertEventMs.parse(a)));
       return out;
     },
   };
@@ -434,7 +434,7 @@ describe('Engine: module edits and acknowledgement', () => {
     expect(later).toMatchObject([{ alertId: alert!.alertId, version: 3, state: 'resolved' }]);
     expect(later[0]).toMatchObject({
       acknowledgedBy: 'olga',
-      acknowledgedAt: new Date(T0 + 5).toISOString(),
+      acknowledgedMs: T0 + 5,
       note: 'on it',
     });
     expect(h.engine.openAlert(alert!.alertId)).toBeUndefined();
@@ -444,7 +444,7 @@ describe('Engine: module edits and acknowledgement', () => {
 /** A store as the processor would keep it: rollups (the newest row wins, merges applied), alerts, updates, events. */
 class FakeStore {
   rollups = new Map<string, RollupRow>();
-  alerts = new Map<string, AlertEvent>();
+  alerts = new Map<string, AlertEventMs>();
   updates: PerformanceUpdateMs[] = [];
   events: Array<{
     moduleId: string;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
+import { AlertEventMs, publicAlert, storedAlert } from '../../schemas/alert.js';
 import {
   AlertEvent,
   AuditEntry,
@@ -244,6 +245,35 @@ describe('outputs', () => {
     expect(problems(AlertEvent, alert)).toEqual([]);
     expect(problems(AlertEvent, { ...alert, state: 'acknowledged' }).join()).toContain('state:');
     expect(problems(AlertEvent, { ...alert, alertId: 'x' }).join()).toContain('alertId:');
+  });
+
+  it('makes an alert public once and reads it back with the same times in epoch ms', () => {
+    const full = AlertEvent.parse({
+      ...alert,
+      version: 3,
+      state: 'resolved',
+      updatedAt: '2026-11-26T10:07:30.250Z',
+      resolvedAt: '2026-11-26T10:07:30.250Z',
+      acknowledgedBy: 'desk',
+      acknowledgedAt: '2026-11-26T10:05:00.001Z',
+      note: 'on it',
+      reason: 'restated',
+    });
+    const inside = storedAlert(full);
+    expect(inside).toMatchObject({
+      openedMs: Date.UTC(2026, 10, 26, 10),
+      updatedMs: Date.UTC(2026, 10, 26, 10, 7, 30, 250),
+      resolvedMs: Date.UTC(2026, 10, 26, 10, 7, 30, 250),
+      acknowledgedMs: Date.UTC(2026, 10, 26, 10, 5, 0, 1),
+    });
+    expect(AlertEventMs.parse(inside)).toEqual(inside);
+    expect(inside).not.toHaveProperty('openedAt');
+    // Byte for byte: the same JSON, fields in the contract's order, as the public version read back.
+    for (const version of [full, AlertEvent.parse(alert)]) {
+      expect(JSON.stringify(publicAlert(storedAlert(version)))).toBe(JSON.stringify(version));
+    }
+    // An absent optional time stays absent (not a key holding undefined).
+    expect(Object.keys(publicAlert(storedAlert(AlertEvent.parse(alert))))).not.toContain('resolvedAt');
   });
 
   it('checks audit entry hashes are SHA-256 hex', () => {

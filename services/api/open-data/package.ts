@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
-import type { AlertEvent } from '../../../schemas/alert.js';
+import { type AlertEvent, type AlertEventMs, storedAlert } from '../../../schemas/alert.js';
 import { toTimestamp } from '../../../schemas/common.js';
 import type { ModuleVersion } from '../../../schemas/registry.js';
 import { openDimensions } from '../../core/validation/index.js';
@@ -148,7 +148,7 @@ export async function writePackage(input: PackageInput): Promise<PackageFile[]> 
       limit: packagePageRows,
       offset,
     });
-    await alerts.add(page.map((row) => alertRow(row.body as AlertEvent)));
+    await alerts.add(page.map((row) => alertRow(storedAlert(row.body as AlertEvent))));
     if (page.length < packagePageRows) break;
   }
 
@@ -195,7 +195,7 @@ function eventRow(row: Row<'metric_events'>, module: ModuleVersion): TableRow {
   ];
 }
 
-function alertRow(a: AlertEvent): TableRow {
+function alertRow(a: AlertEventMs): TableRow {
   return [
     a.alertId,
     a.version,
@@ -203,9 +203,9 @@ function alertRow(a: AlertEvent): TableRow {
     a.kind,
     a.severity,
     a.state,
-    Date.parse(a.openedAt),
-    Date.parse(a.updatedAt),
-    a.resolvedAt === undefined ? null : Date.parse(a.resolvedAt),
+    a.openedMs,
+    a.updatedMs,
+    a.resolvedMs ?? null,
     a.observed,
     a.target,
     a.shortfall,

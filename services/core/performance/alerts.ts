@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { AlertEvent, AlertKind, Severity } from '../../../schemas/alert.js';
-import { toTimestamp } from '../../../schemas/common.js';
+import type { AlertEventMs, AlertKind, Severity } from '../../../schemas/alert.js';
 
 /**
  * An alert's id: the first 32 hex digits of SHA-256 over `moduleId|ruleId|kind|episodeStartMs` (the
@@ -15,13 +14,13 @@ export function alertIdOf(moduleId: string, ruleId: string, kind: AlertKind, epi
 }
 
 /** The next version of an alert acknowledged by an overseer. The state does not change. */
-export function acknowledgeAlert(latest: AlertEvent, by: string, note: string, atMs: number): AlertEvent {
+export function acknowledgeAlert(latest: AlertEventMs, by: string, note: string, atMs: number): AlertEventMs {
   return {
     ...latest,
     version: latest.version + 1,
-    updatedAt: toTimestamp(Math.max(atMs, Date.parse(latest.updatedAt))),
+    updatedMs: Math.max(atMs, latest.updatedMs),
     acknowledgedBy: by,
-    acknowledgedAt: toTimestamp(atMs),
+    acknowledgedMs: atMs,
     note,
   };
 }
@@ -30,8 +29,8 @@ export function acknowledgeAlert(latest: AlertEvent, by: string, note: string, a
  * True when `alert` already carries this acknowledgement (same overseer, note and time): applying the
  * same command again (a replay after a restart) must not make another version.
  */
-export function hasAcknowledgement(alert: AlertEvent, by: string, note: string, atMs: number): boolean {
-  return alert.acknowledgedBy === by && alert.note === note && alert.acknowledgedAt === toTimestamp(atMs);
+export function hasAcknowledgement(alert: AlertEventMs, by: string, note: string, atMs: number): boolean {
+  return alert.acknowledgedBy === by && alert.note === note && alert.acknowledgedMs === atMs;
 }
 
 /** Who and what an alert is about; the module version and owner are those in force at each version. */
@@ -72,17 +71,17 @@ export interface AlertReading {
  * - Severity, module version or owner changing while open make a new version.
  */
 export class AlertTracker {
-  private open: AlertEvent | undefined;
+  private open: AlertEventMs | undefined;
   private deviatingSince: number | undefined;
   private recoveredSince: number | undefined;
 
   /** The latest version while pending or firing. */
-  get current(): AlertEvent | undefined {
+  get current(): AlertEventMs | undefined {
     return this.open;
   }
 
   /** Feeds one evaluation; returns the new alert versions (zero or one). */
-  step(subject: AlertSubject, reading: AlertReading): AlertEvent[] {
+  step(subject: AlertSubject, reading: AlertReading): AlertEventMs[] {
     const { t } = reading;
     if (reading.deviating) this.deviatingSince ??= t;
     else this.deviatingSince = undefined;
@@ -104,8 +103,8 @@ export class AlertTracker {
         severity: reading.severity,
         state,
         owner: subject.owner,
-        openedAt: toTimestamp(start),
-        updatedAt: toTimestamp(t),
+        openedMs: start,
+        updatedMs: t,
         observed: reading.observed,
         target: reading.target,
         shortfall: reading.shortfall,
@@ -129,21 +128,21 @@ export class AlertTracker {
       subject.moduleVersion !== open.moduleVersion ||
       subject.owner !== open.owner;
     if (!changed) return [];
-    const next: AlertEvent = {
+    const next: AlertEventMs = {
       ...open,
       version: open.version + 1,
       moduleVersion: subject.moduleVersion,
       owner: subject.owner,
       severity,
       state,
-      updatedAt: toTimestamp(Math.max(t, Date.parse(open.updatedAt))),
+      updatedMs: Math.max(t, open.updatedMs),
       observed: reading.observed,
       target: reading.target,
       shortfall: reading.shortfall,
       message: reading.message,
     };
     if (state === 'resolved') {
-      next.resolvedAt = next.updatedAt;
+      next.resolvedMs = next.updatedMs;
       this.open = undefined;
     } else {
       this.open = next;
@@ -152,11 +151,11 @@ export class AlertTracker {
   }
 
   /** Closes an open alert explicitly (its rule was removed, or a correction removed its cause), saying why. */
-  close(subject: AlertSubject, t: number, message: string, reason?: 'restated'): AlertEvent[] {
+  close(subject: AlertSubject, t: number, message: string, reason?: 'restated'): AlertEventMs[] {
     const open = this.open;
     if (!open) return [];
     this.open = undefined;
-    const at = toTimestamp(Math.max(t, Date.parse(open.updatedAt)));
+    const at = Math.max(t, open.updatedMs);
     return [
       {
         ...open,
@@ -164,8 +163,8 @@ export class AlertTracker {
         moduleVersion: subject.moduleVersion,
         owner: subject.owner,
         state: 'resolved',
-        updatedAt: at,
-        resolvedAt: at,
+        updatedMs: at,
+        resolvedMs: at,
         message,
         ...(reason ? { reason } : {}),
       },
@@ -173,7 +172,7 @@ export class AlertTracker {
   }
 
   /** Acknowledges the open alert; returns the new version, or undefined when none is open. */
-  acknowledge(by: string, note: string, atMs: number): AlertEvent | undefined {
+  acknowledge(by: string, note: string, atMs: number): AlertEventMs | undefined {
     if (!this.open) return undefined;
     this.open = acknowledgeAlert(this.open, by, note, atMs);
     return this.open;
@@ -182,13 +181,12 @@ export class AlertTracker {
   /**
    * Takes back an open alert after a restart, with the hold clocks as the stored history shows them
    * (the start of the trailing run of deviating, or recovered, readings). Without that history a
-   * pending alert's hold runs from its `openedAt` and a firing alert's recovery hold starts afresh.
+   * pending alert's hold runs from its `openedMs` and a firing alert's recovery hold starts afresh.
    */
-  restore(latest: AlertEvent, since: { deviating?: number; recovered?: number } = {}): void {
+  restore(latest: AlertEventMs, since: { deviating?: number; recovered?: number } = {}): void {
     if (latest.state === 'resolved') return;
     this.open = latest;
-    this.deviatingSince =
-      since.deviating ?? (latest.state === 'pending' ? Date.parse(latest.openedAt) : undefined);
+    this.deviatingSince = since.deviating ?? (latest.state === 'pending' ? latest.openedMs : undefined);
     this.recoveredSince = since.recovered;
   }
 }

@@ -1,4 +1,4 @@
-import type { AlertEvent } from '../../../schemas/alert.js';
+import type { AlertEventMs } from '../../../schemas/alert.js';
 import { parseDuration } from '../../../schemas/common.js';
 import type { PerformanceUpdateMs } from '../../../schemas/performance.js';
 import type { ModuleVersion } from '../../../schemas/registry.js';
@@ -78,7 +78,7 @@ export type IngestResult = 'accepted' | 'duplicate' | 'late' | 'unknown_module' 
 /** What one evaluation produced; the processor stores and publishes all of it before committing offsets. */
 export interface Evaluation {
   updates: PerformanceUpdateMs[];
-  alerts: AlertEvent[];
+  alerts: AlertEventMs[];
   /** Full `rollups` rows for changed buckets: insert as is (the newest row wins). */
   rollups: RollupRow[];
   /**
@@ -93,7 +93,7 @@ export interface RestoreInput {
   /** Rollup rows of each rule with bucket_ms in its live window range (or more; older ones are ignored). */
   rollups?: RollupRow[];
   /** The latest version of every alert whose state is not `resolved`. */
-  openAlerts?: AlertEvent[];
+  openAlerts?: AlertEventMs[];
   /**
    * The stored events counted so far that were observed at or after their module's `seenSince` (only
    * those whose effect is in the stored rollups: see restore.ts), for the dedup memory.
@@ -515,10 +515,10 @@ export class Engine {
 
   /**
    * Acknowledges an open alert: returns its next version (same state, with acknowledgedBy,
-   * acknowledgedAt and note), or undefined when no open alert has this id here (for a resolved one,
+   * acknowledgedMs and note), or undefined when no open alert has this id here (for a resolved one,
    * use `acknowledgeAlert` on its latest stored version).
    */
-  acknowledge(alertId: string, by: string, note: string, atMs: number): AlertEvent | undefined {
+  acknowledge(alertId: string, by: string, note: string, atMs: number): AlertEventMs | undefined {
     for (const state of this.modules.values()) {
       for (const tracker of [
         state.silence,
@@ -531,7 +531,7 @@ export class Engine {
   }
 
   /** The latest version of an open (pending or firing) alert held here, or undefined. */
-  openAlert(alertId: string): AlertEvent | undefined {
+  openAlert(alertId: string): AlertEventMs | undefined {
     for (const state of this.modules.values()) {
       if (state.silence.current?.alertId === alertId) return state.silence.current;
       for (const rule of state.rules.values()) {
@@ -543,8 +543,8 @@ export class Engine {
   }
 
   /** The open (pending or firing) alerts, latest version each. */
-  openAlerts(): AlertEvent[] {
-    const out: AlertEvent[] = [];
+  openAlerts(): AlertEventMs[] {
+    const out: AlertEventMs[] = [];
     for (const state of this.modules.values()) {
       if (state.silence.current) out.push(state.silence.current);
       for (const rule of state.rules.values()) {

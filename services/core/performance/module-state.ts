@@ -1,4 +1,4 @@
-import type { AlertEvent, AlertKind } from '../../../schemas/alert.js';
+import type { AlertEventMs, AlertKind } from '../../../schemas/alert.js';
 import type { PerformanceUpdateMs } from '../../../schemas/performance.js';
 import type { ModuleVersion } from '../../../schemas/registry.js';
 import { emptySummary, mergeSummary, type Summary } from './aggregate.js';
@@ -68,7 +68,7 @@ export interface ModuleState {
   /** Rows and alert versions produced outside evaluate (module edits), emitted with the next one. */
   pendingRows: RollupRow[];
   pendingMerges: RollupRow[];
-  pendingAlerts: AlertEvent[];
+  pendingAlerts: AlertEventMs[];
 }
 
 /** Moves a rule's changed buckets into the module's pending rows. */
