@@ -30,6 +30,7 @@
  * processes', so the figure is the processor's alone. Standalone, DuckDB runs in this process and its
  * buffers count in the resident memory, as they do in a standalone deployment.
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -55,9 +56,20 @@ import type { Store } from '../services/ports/store.js';
 import { Topics, topicSpecs } from '../services/ports/topics.js';
 import { ProcessorMetrics } from '../services/processor/metrics.js';
 import { Processor } from '../services/processor/processor.js';
+import { loadConfig } from '../services/runtime/config.js';
 import { boundHeapGrowth } from '../services/runtime/heap.js';
 import { FixtureRegistry } from '../test/support/registry-fixture.js';
 
+// As every deployment runs (`npm start`, docker-compose.yml, README "Running"): glibc's malloc keeps
+// at most two arenas. Without it, each thread that allocates (V8's GC helpers, libuv's pool) gets an
+// arena of its own that keeps what was freed in it.
+if (process.env.MALLOC_ARENA_MAX === undefined) {
+  const run = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, MALLOC_ARENA_MAX: '2' },
+  });
+  process.exit(run.status ?? 1);
+}
 // As bin/glasshouse.js runs every deployment.
 boundHeapGrowth();
 
@@ -194,11 +206,18 @@ const countsSql = {
 async function standaloneSetup(): Promise<Setup> {
   const dir = args.data ?? (await mkdtemp(join(tmpdir(), 'gh-soak-')));
   const path = join(dir, 'glasshouse.duckdb');
+  // The store's limits as a standalone deployment configures them (GLASSHOUSE_DUCKDB_*).
+  const config = loadConfig(process.env);
   return {
     // As runtime/adapters.ts builds them for the standalone deployment.
     open: async (clock) => ({
       bus: new MemoryBus({ dataDir: join(dir, 'bus'), logger, maxBatchSize: 2_000, clock }),
-      store: new DuckDbStore({ path, logger, memoryLimit: process.env.GLASSHOUSE_DUCKDB_MEMORY ?? '512MB' }),
+      store: new DuckDbStore({
+        path,
+        logger,
+        memoryLimit: config.duckdbMemory,
+        threads: config.duckdbThreads,
+      }),
     }),
     check: async () => {
       const instance = await DuckDBInstance.create(path);

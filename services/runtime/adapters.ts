@@ -46,7 +46,12 @@ export async function chooseAdapters(config: Config, logger: Logger): Promise<Ch
   } else {
     const { DuckDbStore } = await import('../adapters/duckdb/index.js');
     const path = resolve(config.dataDir, 'glasshouse.duckdb');
-    store = new DuckDbStore({ path, logger, memoryLimit: config.duckdbMemory });
+    store = new DuckDbStore({
+      path,
+      logger,
+      memoryLimit: config.duckdbMemory,
+      threads: config.duckdbThreads,
+    });
     storeText = `duckdb (${path})`;
   }
   return { bus, store, description: `bus: ${busText}; store: ${storeText}` };

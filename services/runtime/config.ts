@@ -87,7 +87,9 @@ const Env = z.object({
   GLASSHOUSE_DUCKDB_MEMORY: z
     .string()
     .regex(/^[1-9][0-9]{0,6}(KB|MB|GB|KiB|MiB|GiB)$/, 'must be a size such as 512MB or 2GiB')
-    .default('512MB'),
+    .default('128MB'),
+  /** Standalone: DuckDB's worker threads (the process's own event loop needs a core too). */
+  GLASSHOUSE_DUCKDB_THREADS: intFrom(1, 256).default(1),
   GLASSHOUSE_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Signs commands between roles (alert acknowledgements); defaults to one derived from the admin token. */
   GLASSHOUSE_COMMAND_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -196,6 +198,8 @@ export interface Config {
   dataDir: string;
   /** `GLASSHOUSE_DUCKDB_MEMORY`: the standalone store's memory limit. */
   duckdbMemory: string;
+  /** `GLASSHOUSE_DUCKDB_THREADS`: the standalone store's worker threads. */
+  duckdbThreads: number;
   adminToken: string | undefined;
   /** `GLASSHOUSE_COMMAND_KEY` (runtime/command-key.ts picks the key actually used). */
   commandKey: string | undefined;
@@ -244,6 +248,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cli: CliOverrides = {}): Conf
     host: e.GLASSHOUSE_HOST,
     dataDir: cli.dataDir ?? e.GLASSHOUSE_DATA_DIR,
     duckdbMemory: e.GLASSHOUSE_DUCKDB_MEMORY,
+    duckdbThreads: e.GLASSHOUSE_DUCKDB_THREADS,
     adminToken: e.GLASSHOUSE_ADMIN_TOKEN,
     commandKey: e.GLASSHOUSE_COMMAND_KEY,
     kafka: e.GLASSHOUSE_KAFKA_BROKERS ? { brokers: e.GLASSHOUSE_KAFKA_BROKERS } : undefined,

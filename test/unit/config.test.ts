@@ -12,7 +12,8 @@ describe('loadConfig', () => {
     const config = loadConfig({});
     expect(config.port).toBe(8080);
     expect(config.dataDir).toBe('./data');
-    expect(config.duckdbMemory).toBe('512MB');
+    expect(config.duckdbMemory).toBe('128MB');
+    expect(config.duckdbThreads).toBe(1);
     expect(config.kafka).toBeUndefined();
     expect(config.clickhouse).toBeUndefined();
     expect(config.topicPrefix).toBe('');
@@ -57,6 +58,7 @@ describe('loadConfig', () => {
     ['GLASSHOUSE_PORT', '70000', /GLASSHOUSE_PORT: must be at most 65535/],
     ['GLASSHOUSE_KAFKA_BROKERS', 'no-port', /GLASSHOUSE_KAFKA_BROKERS.*host:port/],
     ['GLASSHOUSE_DUCKDB_MEMORY', '80%', /GLASSHOUSE_DUCKDB_MEMORY: must be a size such as 512MB/],
+    ['GLASSHOUSE_DUCKDB_THREADS', '0', /GLASSHOUSE_DUCKDB_THREADS: must be at least 1/],
     ['GLASSHOUSE_CLICKHOUSE_URL', 'ftp://x', /GLASSHOUSE_CLICKHOUSE_URL/],
     ['GLASSHOUSE_ADMIN_TOKEN', 'short', /GLASSHOUSE_ADMIN_TOKEN: must be at least 16 characters/],
     ['GLASSHOUSE_LOG_LEVEL', 'loud', /GLASSHOUSE_LOG_LEVEL/],
