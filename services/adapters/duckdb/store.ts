@@ -65,14 +65,7 @@ export class DuckDbStore implements Store, GroundTruthSource {
   readonly name = 'duckdb-store';
   private instance: DuckDBInstance | undefined;
   private connection: DuckDBConnection | undefined;
-  /**
-   * A second connection for reads, with its own queue: a read sees what was committed when it began
-   * (as on ClickHouse, reads and writes run side by side), and neither waits behind the other, so a
-   * compaction pass or a large insert does not hold up restore or the API, nor a large read the writes.
-   */
-  private reader: DuckDBConnection | undefined;
   private queue: Promise<unknown> = Promise.resolve();
-  private readQueue: Promise<unknown> = Promise.resolve();
   private state: Health = { state: 'error', detail: 'not started' };
   private readonly compaction: CompactionSchedule;
   private readonly compacting = new Set<TableName>();
@@ -95,7 +88,6 @@ export class DuckDbStore implements Store, GroundTruthSource {
         ...(this.opts.threads ? { threads: String(this.opts.threads) } : {}),
       });
       this.connection = await this.instance.connect();
-      this.reader = await this.instance.connect();
       this.state = { state: 'ok' };
     } catch (err) {
       this.state = { state: 'error', detail: (err as Error).message };
@@ -106,10 +98,6 @@ export class DuckDbStore implements Store, GroundTruthSource {
   async stop(): Promise<void> {
     const connection = this.connection;
     if (!connection) return;
-    const reader = this.reader;
-    this.reader = undefined;
-    await this.readQueue;
-    reader?.closeSync();
     await this.serialized(async () => {
       try {
         if (this.opts.path !== ':memory:') await connection.run('CHECKPOINT');
@@ -252,7 +240,10 @@ export class DuckDbStore implements Store, GroundTruthSource {
         `(SELECT ${parts.read.join(', ')}, row_number() OVER (PARTITION BY ${parts.firstPer.join(', ')} ` +
         `ORDER BY ${parts.orderBy}) AS gh_first FROM ${from}) WHERE gh_first = 1`;
     const sql = `SELECT ${parts.output} FROM ${from} ORDER BY ${parts.orderBy} ${parts.limit}`;
-    const raw = await this.read(async (c) => rowObjects(await c.runAndReadAll(sql)), `select from ${table}`);
+    const raw = await this.serialized(
+      async (c) => rowObjects(await c.runAndReadAll(sql)),
+      `select from ${table}`,
+    );
     checkRowCeiling(table, parts, raw.length);
     return raw.map((r) => decodeRow(table, r as Record<string, unknown>));
   }
@@ -265,7 +256,7 @@ export class DuckDbStore implements Store, GroundTruthSource {
   ): Promise<Map<string, number>> {
     const q = renderMaxPerGroup(table, groupBy, column, conditions, 'duckdb');
     const sql = `SELECT ${q.groupBy} AS g, max(${q.column}) AS m FROM ${table}${where(q.conditions)} GROUP BY ${q.groupBy}`;
-    const raw = await this.read(
+    const raw = await this.serialized(
       async (c) => (await c.runAndReadAll(sql)).getRowObjectsJS(),
       `max per group from ${table}`,
     );
@@ -300,7 +291,7 @@ export class DuckDbStore implements Store, GroundTruthSource {
       'SELECT day_ms, grp, count(*) AS n, sum(value) AS s, min(value) AS mn, max(value) AS mx, ' +
       `arg_max(value, (observed_ms, event_id)) AS last_value, ${quantile} AS quantile ` +
       `FROM (${events}) GROUP BY day_ms, grp ORDER BY day_ms, grp LIMIT ${maxDailyRows + 1}`;
-    const raw = await this.read(
+    const raw = await this.serialized(
       async (c) => (await c.runAndReadAll(sql)).getRowObjectsJS(),
       'daily aggregates',
     );
@@ -316,7 +307,7 @@ export class DuckDbStore implements Store, GroundTruthSource {
     const q = renderCountPerGroup(table, groupBy, conditions, 'duckdb');
     const keys = [...new Set([q.groupBy, ...q.key])].join(', ');
     const sql = `SELECT ${q.groupBy} AS g, count(*) AS n FROM (SELECT DISTINCT ${keys} FROM ${table}${where(q.conditions)}) AS k GROUP BY ${q.groupBy}`;
-    const raw = await this.read(
+    const raw = await this.serialized(
       async (c) => (await c.runAndReadAll(sql)).getRowObjectsJS(),
       `count per group from ${table}`,
     );
@@ -334,7 +325,7 @@ export class DuckDbStore implements Store, GroundTruthSource {
 
   /** Rollups and windows recomputed in this store's SQL (ground-truth.ts). */
   groundTruth(): GroundTruth {
-    return new DuckDbGroundTruth((op, doing) => this.read(op, doing));
+    return new DuckDbGroundTruth((op, doing) => this.serialized(op, doing));
   }
 
   /** Column names and DuckDB types of `table`, in table order. */
@@ -352,28 +343,11 @@ export class DuckDbStore implements Store, GroundTruthSource {
 
   /** Runs `op` on the connection after every earlier call has finished. */
   private serialized<R>(op: (c: DuckDBConnection) => Promise<R>, doing = 'query'): Promise<R> {
-    const next = this.queue.then(...this.runner(() => this.connection, op, doing));
-    this.queue = next.catch(() => {});
-    return next;
-  }
-
-  /** Runs a read `op` on the read connection after every earlier read has finished. */
-  private read<R>(op: (c: DuckDBConnection) => Promise<R>, doing = 'query'): Promise<R> {
-    const next = this.readQueue.then(...this.runner(() => this.reader, op, doing));
-    this.readQueue = next.catch(() => {});
-    return next;
-  }
-
-  private runner<R>(
-    connection: () => DuckDBConnection | undefined,
-    op: (c: DuckDBConnection) => Promise<R>,
-    doing: string,
-  ): [() => Promise<R>, () => Promise<R>] {
     const run = async () => {
-      const c = connection();
-      if (!c) throw new StoreClosedError(this.name);
+      const connection = this.connection;
+      if (!connection) throw new StoreClosedError(this.name);
       try {
-        const result = await op(c);
+        const result = await op(connection);
         this.state = { state: 'ok' };
         return result;
       } catch (err) {
@@ -383,7 +357,9 @@ export class DuckDbStore implements Store, GroundTruthSource {
         throw error;
       }
     };
-    return [run, run];
+    const next = this.queue.then(run, run);
+    this.queue = next.catch(() => {});
+    return next;
   }
 }
 
