@@ -6,7 +6,10 @@ const idsPerRead = 1_000;
 
 /**
  * The latest version of every alert of these modules whose latest state is not `resolved`. The
- * latest version of each alert is found from two small columns; only the open ones are read whole.
+ * latest version of each alert is found from two small columns; then only the open ones are read
+ * whole, their newest version each (an alert may have hundreds of versions: a severity that flaps
+ * makes one per change, and only the newest is wanted). A version written between the two reads
+ * is taken if it is still open.
  */
 export async function latestOpenAlerts(store: Store, moduleIds: string[]): Promise<AlertEventMs[]> {
   const latest = await selectColumns(store, 'alerts', ['alert_id', 'version', 'state'], {
@@ -18,15 +21,13 @@ export async function latestOpenAlerts(store: Store, moduleIds: string[]): Promi
   const out: AlertEventMs[] = [];
   for (let i = 0; i < open.length; i += idsPerRead) {
     const part = open.slice(i, i + idsPerRead);
-    const wanted = new Set(part.map((r) => `${r.alert_id} ${r.version}`));
     const rows = await selectAll(store, 'alerts', {
-      where: [
-        { column: 'alert_id', op: 'in', value: part.map((r) => r.alert_id) },
-        { column: 'version', op: 'in', value: [...new Set(part.map((r) => r.version))] },
-      ],
+      where: [{ column: 'alert_id', op: 'in', value: part.map((r) => r.alert_id) }],
+      orderBy: [{ column: 'version', direction: 'desc' }],
+      firstPer: { columns: ['alert_id'] },
     });
     for (const row of rows) {
-      if (!wanted.has(`${row.alert_id} ${row.version}`)) continue;
+      if (row.state === 'resolved') continue;
       const parsed = AlertEvent.safeParse(row.body);
       if (parsed.success) out.push(storedAlert(parsed.data));
     }

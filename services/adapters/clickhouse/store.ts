@@ -194,12 +194,36 @@ export class ClickHouseStore implements Store, GroundTruthSource {
   async select<T extends TableName>(table: T, query: SelectQuery = {}): Promise<Row<T>[]> {
     const spec = tableSpec(table);
     const parts = renderSelect(table, query, 'clickhouse');
-    const columns = Object.keys(spec.columns)
-      .map((c) => sqlIdentifier(c, 'clickhouse'))
-      .join(', ');
-    // Key conditions keep or drop whole keys, so they may filter before FINAL (and use the primary
-    // key); other conditions must see only the surviving latest version, so they filter after it.
-    const inner = `SELECT ${columns} FROM ${physicalTable(table)}${query.allRows ? '' : ' FINAL'}${where(parts.keyConditions)}`;
+    const id = (c: string) => sqlIdentifier(c, 'clickhouse');
+    const keyColumns = spec.key.map(id);
+    // Only the columns the query reads, each key once with its winning version's values. FINAL would
+    // do it, but on 18.16 it merges in one thread, reading every column of every matching part
+    // (seconds for a restore's reads); a GROUP BY over the key with argMax runs in parallel and reads
+    // only these. The winner is the greatest version (then the latest write, as DuckDB's compaction
+    // and reads order them); a table without a version holds identical replays, so any copy will do.
+    // Key conditions keep or drop whole keys, so they filter before the grouping (and use the primary
+    // key); other conditions must see only the winning version, so they filter after it.
+    const written = ['updated_ms', 'published_ms'].find((c) => c in spec.columns);
+    const winner = !spec.version
+      ? undefined
+      : written && written !== spec.version
+        ? `tuple(${id(spec.version)}, ${id(written)})`
+        : id(spec.version);
+    const values = parts.read.filter((c) => !keyColumns.includes(c));
+    const aggregates = values.map(
+      (c) => `${winner ? `argMax(${c}, ${winner})` : `any(${c})`} AS ${dedupAlias(c)}`,
+    );
+    const grouped =
+      `SELECT ${[...keyColumns, ...aggregates].join(', ')} FROM ${physicalTable(table)}` +
+      `${where(parts.keyConditions)} GROUP BY ${keyColumns.join(', ')}`;
+    // The aliases are renamed back a level up: an aggregate named like a column would shadow that
+    // column in the other aggregates of the same query.
+    // Without a version, copies of a key are identical rows: `firstPer` keeps one of them anyway.
+    const inner =
+      query.allRows || (!spec.version && parts.firstPer)
+        ? `SELECT ${parts.read.join(', ')} FROM ${physicalTable(table)}${where(parts.keyConditions)}`
+        : `SELECT ${[...keyColumns, ...values.map((c) => `${dedupAlias(c)} AS ${c}`)].join(', ')} FROM (${grouped})`;
+    const columns = parts.read.join(', ');
     let from = `(${inner})${where(parts.otherConditions)}`;
     // LIMIT 1 BY keeps the first row per group in the ORDER BY; the outer query orders and pages.
     if (parts.firstPer)
@@ -347,6 +371,11 @@ export class ClickHouseStore implements Store, GroundTruthSource {
       ...(this.opts.username !== undefined ? { username: this.opts.username } : {}),
       ...(this.opts.password !== undefined ? { password: this.opts.password } : {}),
       request_timeout: this.opts.requestTimeoutMs ?? 30_000,
+      // An idle socket is dropped well before the server closes it (its keep_alive_timeout: 3 s by
+      // default before 23.11, 2 s in infra/clickhouse/local.ts), and a stale one is not reused after
+      // a long event-loop pause: a request on a socket the server just closed fails with "socket hang
+      // up", and the write is retried after a pause.
+      keep_alive: { idle_socket_ttl: 1_000, eagerly_destroy_stale_sockets: true },
       application: 'glasshouse',
       // Errors are classified and surfaced to the caller; the client's own console logging would
       // only duplicate them.
@@ -381,4 +410,9 @@ export function wireRow(table: TableName, row: Record<string, unknown>): Record<
     out[partition.column] = Math.min(Math.max(seconds, 0), maxDateTime);
   }
   return out;
+}
+
+/** The name of a column's winning value inside the grouped read (`select`). */
+function dedupAlias(quoted: string): string {
+  return `gh_${quoted.replace(/[^A-Za-z0-9_]/g, '')}`;
 }
