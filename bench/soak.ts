@@ -258,9 +258,15 @@ async function kafkaSetup(): Promise<Setup> {
       const client = createClient({ url, database });
       try {
         const all = async (sql: string) =>
-          (await (await client.query({ query: sql, format: 'JSONEachRow' })).json()) as Array<
-            Record<string, unknown>
-          >;
+          (await (
+            await client.query({
+              query: sql,
+              format: 'JSONEachRow',
+              // A day's events and rollups grouped by key outgrow a small server's per-query memory
+              // limit: the grouping spills to disk instead.
+              clickhouse_settings: { max_bytes_before_external_group_by: '300000000' },
+            })
+          ).json()) as Array<Record<string, unknown>>;
         const one = async (sql: string) => Number((await all(sql))[0]?.n ?? 0);
         const rollups = await all(countsSql.rollups(physicalTable('rollups')));
         return {
