@@ -4,8 +4,9 @@
  * Every table is append-only. A row is identified by its `key`; when a replay or a new version
  * writes the same key again, reads see one row per key: the one with the greatest `version`
  * column (or, with no version column, any one of them, as they are identical replays).
- * ClickHouse implements this with ReplacingMergeTree (ORDER BY key, version column) and `FINAL`;
- * DuckDB with a window over the key at read time. No unique index is used anywhere, so a process
+ * ClickHouse implements this with ReplacingMergeTree (ORDER BY key, version column), whose merges
+ * drop superseded versions, and at read time a GROUP BY over the key with `argMax` by version;
+ * DuckDB with a window over the key at read time (and its compaction). No unique index is used anywhere, so a process
  * killed mid-write can never leave a store that refuses to replay its log.
  *
  * Times are epoch milliseconds in Int64 `*_ms` columns. ClickHouse additionally keeps a DateTime
