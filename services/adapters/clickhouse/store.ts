@@ -216,13 +216,19 @@ export class ClickHouseStore implements Store, GroundTruthSource {
     const grouped =
       `SELECT ${[...keyColumns, ...aggregates].join(', ')} FROM ${physicalTable(table)}` +
       `${where(parts.keyConditions)} GROUP BY ${keyColumns.join(', ')}`;
-    // The aliases are renamed back a level up: an aggregate named like a column would shadow that
-    // column in the other aggregates of the same query.
-    // Without a version, copies of a key are identical rows: `firstPer` keeps one of them anyway.
+    // Without a version, copies of a key are identical rows: `firstPer` keeps one of them anyway, and
+    // a read of such a table otherwise keeps FINAL (raw events paged for a data package may hold more
+    // keys than a grouping should hold in memory, and nothing is to be ranked). The grouped read's
+    // aliases are renamed back a level up: an aggregate named like a column would shadow that column
+    // in the other aggregates of the same query.
+    const plain = (final: boolean) =>
+      `SELECT ${parts.read.join(', ')} FROM ${physicalTable(table)}${final ? ' FINAL' : ''}${where(parts.keyConditions)}`;
     const inner =
       query.allRows || (!spec.version && parts.firstPer)
-        ? `SELECT ${parts.read.join(', ')} FROM ${physicalTable(table)}${where(parts.keyConditions)}`
-        : `SELECT ${[...keyColumns, ...values.map((c) => `${dedupAlias(c)} AS ${c}`)].join(', ')} FROM (${grouped})`;
+        ? plain(false)
+        : !spec.version
+          ? plain(true)
+          : `SELECT ${[...keyColumns, ...values.map((c) => `${dedupAlias(c)} AS ${c}`)].join(', ')} FROM (${grouped})`;
     const columns = parts.read.join(', ');
     let from = `(${inner})${where(parts.otherConditions)}`;
     // LIMIT 1 BY keeps the first row per group in the ORDER BY; the outer query orders and pages.
