@@ -1,15 +1,15 @@
 import { AlertEvent, type AlertEventMs, storedAlert } from '../../schemas/alert.js';
 import { type Store, selectAll, selectColumns } from './store.js';
 
-/** Alert ids per `IN` list of one read. */
+/** Alerts per `IN` list of one read. */
 const idsPerRead = 1_000;
 
 /**
  * The latest version of every alert of these modules whose latest state is not `resolved`. The
  * latest version of each alert is found from two small columns; then only the open ones are read
  * whole, their newest version each (an alert may have hundreds of versions: a severity that flaps
- * makes one per change, and only the newest is wanted). A version written between the two reads
- * is taken if it is still open.
+ * makes one per change, and only the newest is wanted). An alert that got a newer version between
+ * the two reads comes back as the version the first read found.
  */
 export async function latestOpenAlerts(store: Store, moduleIds: string[]): Promise<AlertEventMs[]> {
   const latest = await selectColumns(store, 'alerts', ['alert_id', 'version', 'state'], {
@@ -22,12 +22,11 @@ export async function latestOpenAlerts(store: Store, moduleIds: string[]): Promi
   for (let i = 0; i < open.length; i += idsPerRead) {
     const part = open.slice(i, i + idsPerRead);
     const rows = await selectAll(store, 'alerts', {
-      where: [{ column: 'alert_id', op: 'in', value: part.map((r) => r.alert_id) }],
-      orderBy: [{ column: 'version', direction: 'desc' }],
-      firstPer: { columns: ['alert_id'] },
+      where: [
+        { columns: ['alert_id', 'version'], op: 'in', value: part.map((r) => [r.alert_id, r.version]) },
+      ],
     });
     for (const row of rows) {
-      if (row.state === 'resolved') continue;
       const parsed = AlertEvent.safeParse(row.body);
       if (parsed.success) out.push(storedAlert(parsed.data));
     }

@@ -5,10 +5,15 @@ import type { Row, TableName } from './tables.js';
 
 export type ComparisonOp = '=' | '!=' | '<' | '<=' | '>' | '>=';
 
-/** One filter on a column. `in` takes a non-empty list. */
+/**
+ * One filter on a column, or on a tuple of columns. `in` takes a non-empty list; a tuple's `in`
+ * matches rows whose columns equal one of the listed tuples, element by element (exact pairs, where
+ * one `in` per column would also match every mix of the lists' values).
+ */
 export type Condition =
   | { column: string; op: ComparisonOp; value: string | number | boolean }
-  | { column: string; op: 'in'; value: ReadonlyArray<string | number> };
+  | { column: string; op: 'in'; value: ReadonlyArray<string | number> }
+  | { columns: readonly string[]; op: 'in'; value: ReadonlyArray<ReadonlyArray<string | number>> };
 
 export interface SelectQuery {
   /** All conditions must hold. They apply to the latest version of each row (after dedup). */

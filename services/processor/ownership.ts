@@ -7,10 +7,20 @@ import type { Store } from '../ports/store.js';
 import { Topics } from '../ports/topics.js';
 import type { Logger } from '../runtime/logger.js';
 import type { PartitionState } from './partition.js';
-import { loadModuleState, type RestoredState } from './restore.js';
+import { loadModuleState, type RestoredState, restoredFor } from './restore.js';
 
-/** Modules restored per store round trip (each round trip is bounded: see restore.ts). */
-const restoreChunk = 200;
+/** Modules restored per set of store reads (each read is bounded: see restore.ts). */
+const restoreChunk = 500;
+
+/**
+ * Sets of restore reads running at once on assignment. Each read is a scan a store runs on its own
+ * cores; more at once only share them (six partitions' reads at once took longer on two cores than
+ * the same modules two sets at a time).
+ */
+const restoreConcurrency = 2;
+
+/** A set of restore reads started on assignment, for modules of any of the assigned partitions. */
+type Prefetch = Promise<{ now: number; read: RestoredState }>;
 
 export interface OwnershipOptions {
   bus: Pick<Bus, 'partitionFor'>;
@@ -39,7 +49,18 @@ export class Ownership {
    * running (a store call cannot be taken back), and the retry joins it instead of queueing the same
    * reads again behind it: on a slow store, retries would otherwise pile up until none finishes.
    */
-  private readonly loading = new Map<PartitionState, { ids: string; load: Promise<RestoredState> }>();
+  private readonly loading = new Map<
+    PartitionState,
+    { ids: string; load: Promise<{ input: RestoredState; readAt: number }> }
+  >();
+
+  /**
+   * Module id → its version and the set of reads started for it on assignment (`claimOwned`): the
+   * modules of every assigned partition are read in chunks that mix partitions, a few sets at a time,
+   * and each partition takes its modules' part. An entry goes when its module is restored, its set
+   * fails, or the next assignment begins.
+   */
+  private readonly prefetched = new Map<string, { version: number; set: Prefetch }>();
 
   constructor(private readonly o: OwnershipOptions) {}
 
@@ -61,11 +82,17 @@ export class Ownership {
       );
       return;
     }
+    for (const p of partitions) {
+      const state = this.o.partitions.get(p);
+      if (state) state.unrestored = owned.get(p) ?? [];
+    }
+    // Sets of an earlier assignment that no restore took (their partition went first) are dropped.
+    this.prefetched.clear();
+    this.prefetch(partitions.flatMap((p) => (this.o.partitions.has(p) ? (owned.get(p) ?? []) : [])));
     await Promise.all(
       partitions.map(async (p) => {
         const state = this.o.partitions.get(p);
         if (!state) return;
-        state.unrestored = owned.get(p) ?? [];
         const began = Date.now();
         const modules = state.unrestored.length;
         await state
@@ -84,6 +111,30 @@ export class Ownership {
     );
   }
 
+  /**
+   * Starts the restore reads of these modules, `restoreChunk` at a time and `restoreConcurrency`
+   * sets at once, whatever partition each module is in. A failed set is forgotten: its modules'
+   * restore reads them again.
+   */
+  private prefetch(ids: string[]): void {
+    const modules = ids.map((id) => this.o.registry.module(id)).filter((m) => m !== undefined);
+    const sets: Prefetch[] = [];
+    for (let i = 0; i < modules.length; i += restoreChunk) {
+      const chunk = modules.slice(i, i + restoreChunk);
+      // Each set begins when the set `restoreConcurrency` places before it has settled.
+      const after = (sets[sets.length - restoreConcurrency] ?? Promise.resolve()).catch(() => undefined);
+      const set: Prefetch = after.then(async () => {
+        const now = this.o.clock.now();
+        return { now, read: await loadModuleState(this.o.store, chunk, now) };
+      });
+      set.catch(() => {
+        for (const m of chunk) if (this.prefetched.get(m.id)?.set === set) this.prefetched.delete(m.id);
+      });
+      sets.push(set);
+      for (const m of chunk) this.prefetched.set(m.id, { version: m.version, set });
+    }
+  }
+
   /** Restores the owned modules not restored yet, a chunk at a time (progress is kept on failure). */
   async restorePending(state: PartitionState): Promise<void> {
     while (state.unrestored.length > 0 && !state.dropped) {
@@ -100,7 +151,7 @@ export class Ownership {
   /** Puts modules into the engine with their stored state (restore.ts). Throws before changing anything. */
   async restore(state: PartitionState, modules: ModuleVersion[], now: number): Promise<void> {
     const began = Date.now();
-    const input = await this.o.timed(this.load(state, modules, now), 'restore');
+    const { input, readAt } = await this.o.timed(this.load(state, modules, now), 'restore');
     for (const module of modules) {
       state.engine.setModule(module);
       state.modules.set(module.id, module.version);
@@ -112,10 +163,12 @@ export class Ownership {
     for (const ms of input.covered.values()) state.notBefore(ms);
     for (const r of input.lastReceipts) state.notBefore(r.receivedMs);
     // Every batch from now on is stamped after this: a stored copy received later is this owner's.
-    state.notBefore(now);
+    state.notBefore(readAt);
     const ownSince = state.lastStamp;
-    for (const module of modules)
+    for (const module of modules) {
       state.dedup.set(module.id, { ownSince, covered: input.covered.get(module.id) ?? 0 });
+      this.prefetched.delete(module.id);
+    }
     this.o.logger.info(
       {
         partition: state.partition,
@@ -130,14 +183,29 @@ export class Ownership {
   }
 
   /**
-   * The stored state of these modules: the read already running for them on this partition, or a new
-   * one. A joined read is as valid as a slow one: nothing of these modules is applied until it is in.
+   * The stored state of these modules and when its reads began (`now` of restore.ts): the part of the
+   * sets started on assignment when they hold every one of them at its current version, else the
+   * read already running for them on this partition, or a new one. A joined read is as valid as a
+   * slow one: nothing of these modules is applied until it is in.
    */
-  private load(state: PartitionState, modules: ModuleVersion[], now: number): Promise<RestoredState> {
+  private async load(
+    state: PartitionState,
+    modules: ModuleVersion[],
+    now: number,
+  ): Promise<{ input: RestoredState; readAt: number }> {
+    const sets = modules.map((m) => this.prefetched.get(m.id));
+    if (sets.every((s, i) => s?.version === modules[i]!.version)) {
+      const done = await Promise.all(new Set(sets.map((s) => s!.set)));
+      const input = restoredFor(
+        done.map((d) => d.read),
+        new Set(modules.map((m) => m.id)),
+      );
+      return { input, readAt: Math.min(...done.map((d) => d.now)) };
+    }
     const ids = modules.map((m) => m.id).join(' ');
     const running = this.loading.get(state);
     if (running?.ids === ids) return running.load;
-    const load = loadModuleState(this.o.store, modules, now);
+    const load = loadModuleState(this.o.store, modules, now).then((input) => ({ input, readAt: now }));
     const entry = { ids, load };
     this.loading.set(state, entry);
     const done = () => {

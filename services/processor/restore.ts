@@ -47,7 +47,14 @@ export async function loadModuleState(
   modules: ModuleVersion[],
   now: number,
 ): Promise<RestoredState> {
-  const out: RestoredState = {
+  const out = emptyRestored();
+  for (let i = 0; i < modules.length; i += chunkSize)
+    mergeRestored(out, await loadChunk(store, modules.slice(i, i + chunkSize), now));
+  return out;
+}
+
+function emptyRestored(): RestoredState {
+  return {
     rollups: [],
     openAlerts: [],
     recentEventIds: [],
@@ -57,25 +64,42 @@ export async function loadModuleState(
     lastReceipts: [],
     covered: new Map(),
   };
-  for (let i = 0; i < modules.length; i += chunkSize) {
-    const chunk = modules.slice(i, i + chunkSize);
-    const part = await loadChunk(store, chunk, now);
-    for (const [id, ms] of part.seenSince) out.seenSince.set(id, ms);
-    for (const key of [
-      'rollups',
-      'openAlerts',
-      'recentEventIds',
-      'updates',
-      'trendPoints',
-      'lastReceipts',
-    ] as const)
-      for (const item of part[key]) (out[key] as unknown[]).push(item);
-    for (const [id, ms] of part.covered) out.covered.set(id, ms);
-  }
+}
+
+/** Adds `part` (the state of other modules) to `into`. */
+function mergeRestored(into: RestoredState, part: RestoredState): void {
+  for (const key of [
+    'rollups',
+    'openAlerts',
+    'recentEventIds',
+    'updates',
+    'trendPoints',
+    'lastReceipts',
+  ] as const)
+    for (const item of part[key]) (into[key] as unknown[]).push(item);
+  for (const [id, ms] of part.seenSince) into.seenSince.set(id, ms);
+  for (const [id, ms] of part.covered) into.covered.set(id, ms);
+}
+
+/** The part of restored states that concerns these modules (each state read for a set of modules). */
+export function restoredFor(states: RestoredState[], moduleIds: ReadonlySet<string>): RestoredState {
+  const out = emptyRestored();
+  for (const s of states)
+    mergeRestored(out, {
+      rollups: s.rollups.filter((r) => moduleIds.has(r.module_id)),
+      openAlerts: s.openAlerts.filter((a) => moduleIds.has(a.moduleId)),
+      recentEventIds: s.recentEventIds.filter((e) => moduleIds.has(e.moduleId)),
+      updates: s.updates.filter((u) => moduleIds.has(u.moduleId)),
+      trendPoints: s.trendPoints.filter((p) => moduleIds.has(p.moduleId)),
+      lastReceipts: s.lastReceipts.filter((r) => moduleIds.has(r.moduleId)),
+      seenSince: new Map([...s.seenSince].filter(([id]) => moduleIds.has(id))),
+      covered: new Map([...s.covered].filter(([id]) => moduleIds.has(id))),
+    });
   return out;
 }
 
-const chunkSize = 200;
+/** Modules per set of reads: bounds each read's `IN` lists and rows. */
+const chunkSize = 500;
 const dayMs = 86_400_000;
 
 function latenessOf(module: ModuleVersion): number {
@@ -319,17 +343,28 @@ async function newestUpdates(store: Store, where: Condition[]): Promise<Row<'per
     orderBy: [{ column: 'as_of_ms', direction: 'desc' }],
     firstPer: { columns: ['module_id', 'goal_id'] },
   });
-  if (keys.length === 0) return [];
-  const wanted = new Set(keys.map((k) => `${k.module_id} ${k.goal_id} ${k.as_of_ms}`));
-  const rows = await selectAll(store, 'performance_updates', {
-    where: [
-      { column: 'module_id', op: 'in', value: [...new Set(keys.map((k) => k.module_id))] },
-      { column: 'goal_id', op: 'in', value: [...new Set(keys.map((k) => k.goal_id))] },
-      { column: 'as_of_ms', op: 'in', value: [...new Set(keys.map((k) => k.as_of_ms))] },
-    ],
-  });
-  return rows.filter((r) => wanted.has(`${r.module_id} ${r.goal_id} ${r.as_of_ms}`));
+  const out: Row<'performance_updates'>[] = [];
+  for (let i = 0; i < keys.length; i += tuplesPerRead) {
+    const part = keys.slice(i, i + tuplesPerRead);
+    const rows = await selectAll(store, 'performance_updates', {
+      where: [
+        {
+          columns: ['module_id', 'goal_id', 'as_of_ms'],
+          op: 'in',
+          value: part.map((k) => [k.module_id, k.goal_id, k.as_of_ms]),
+        },
+      ],
+    });
+    for (const row of rows) out.push(row);
+  }
+  return out;
 }
+
+/**
+ * Keys per tuple `IN` list: with slugs and event ids at their longest, 500 keep a query far under a
+ * SQL server's usual limit on its text (ClickHouse's `max_query_size`, 256 KiB).
+ */
+const tuplesPerRead = 500;
 
 /**
  * Which of these events (not in the dedup memory, observed before its horizon) the store holds a
@@ -342,29 +377,28 @@ export async function countedCopies(
   events: ReadonlyArray<{ moduleId: string; agencyId: string; eventId: string }>,
   dedup: ReadonlyMap<string, { ownSince: number; covered: number }>,
 ): Promise<Set<string>> {
-  const wanted = new Set(events.map((e) => `${e.moduleId} ${e.agencyId} ${e.eventId}`));
   const out = new Set<string>();
-  for (let i = 0; i < events.length; i += lookupChunk) {
-    const chunk = events.slice(i, i + lookupChunk);
+  for (let i = 0; i < events.length; i += tuplesPerRead) {
+    const chunk = events.slice(i, i + tuplesPerRead);
     const rows = await selectAll(store, 'metric_events', {
       where: [
-        { column: 'module_id', op: 'in', value: [...new Set(chunk.map((e) => e.moduleId))] },
-        { column: 'agency_id', op: 'in', value: [...new Set(chunk.map((e) => e.agencyId))] },
-        { column: 'event_id', op: 'in', value: [...new Set(chunk.map((e) => e.eventId))] },
+        {
+          columns: ['module_id', 'agency_id', 'event_id'],
+          op: 'in',
+          value: chunk.map((e) => [e.moduleId, e.agencyId, e.eventId]),
+        },
       ],
       allRows: true,
     });
     for (const row of rows) {
       const key = `${row.module_id} ${row.agency_id} ${row.event_id}`;
       const module = dedup.get(row.module_id);
-      if (!wanted.has(key) || !module) continue;
+      if (!module) continue;
       if (row.received_ms > module.ownSince || row.received_ms <= module.covered) out.add(key);
     }
   }
   return out;
 }
-
-const lookupChunk = 1_000;
 
 /** Replaces rows of `into` by newer versions of the same bucket from `rows`, and adds new buckets. */
 function foldNewer(into: RollupRow[], rows: RollupRow[]): void {

@@ -379,6 +379,61 @@ export function storeContract(adapter: string, create: () => Promise<StoreUnderT
       ).rejects.toThrow(/width/);
     });
 
+    it('matches exact tuples with a tuple in, each key once', async () => {
+      const p = uniqueId('tuple');
+      const [template] = sampleRows(p).alerts;
+      const version = (id: string, v: number) => ({ ...template!, alert_id: `${p}-${id}`, version: v });
+      const rows = [version('a', 1), version('a', 2), version('b', 1), version('b', 2), version('c', 3)];
+      await store.insert('alerts', rows);
+      await store.insert('alerts', [version('a', 2)]); // a replay: still one row
+      const wanted: Array<[string, number]> = [
+        [`${p}-a`, 2],
+        [`${p}-b`, 1],
+        [`${p}-c`, 1], // no such version
+      ];
+      const back = await store.select('alerts', {
+        where: [{ columns: ['alert_id', 'version'], op: 'in', value: wanted }],
+      });
+      // One `in` per column would also match (a, 1) and (b, 2).
+      expect(back.map((r) => [r.alert_id, r.version])).toEqual([
+        [`${p}-a`, 2],
+        [`${p}-b`, 1],
+      ]);
+      const narrow = await selectColumns(store, 'alerts', ['alert_id', 'state'], {
+        where: [
+          { columns: ['alert_id', 'version'], op: 'in', value: wanted },
+          { column: 'state', op: '=', value: template!.state },
+        ],
+      });
+      expect(narrow).toHaveLength(2);
+      // On a versioned table, with a tuple of only some key columns, after dedup.
+      const [update] = sampleRows(p).performance_updates;
+      const at = update!.as_of_ms;
+      await store.insert('performance_updates', [
+        { ...update!, goal_id: 'g1', as_of_ms: at + 10, published_ms: 1, value: 1 },
+        { ...update!, goal_id: 'g1', as_of_ms: at + 10, published_ms: 2, value: 2 },
+        { ...update!, goal_id: 'g2', as_of_ms: at + 20, published_ms: 1, value: 3 },
+        { ...update!, goal_id: 'g2', as_of_ms: at + 10, published_ms: 1, value: 4 },
+      ]);
+      const updates = await store.select('performance_updates', {
+        where: [
+          { column: 'module_id', op: '=', value: update!.module_id },
+          {
+            columns: ['goal_id', 'as_of_ms'],
+            op: 'in',
+            value: [
+              ['g1', at + 10],
+              ['g2', at + 20],
+            ],
+          },
+        ],
+      });
+      expect(updates.map((u) => [u.goal_id, u.value])).toEqual([
+        ['g1', 2],
+        ['g2', 3],
+      ]);
+    });
+
     it('rejects bad identifiers, operators and values before any SQL is sent', async () => {
       const bad: Array<Parameters<Store['select']>> = [
         ['metric_events', { where: [{ column: 'nope', op: '=', value: 1 }] }],
@@ -388,6 +443,13 @@ export function storeContract(adapter: string, create: () => Promise<StoreUnderT
         ['metric_events', { where: [{ column: 'value', op: '=', value: 'text' }] }],
         ['metric_events', { where: [{ column: 'value', op: '=', value: Number.NaN }] }],
         ['metric_events', { where: [{ column: 'module_id', op: 'in', value: [] }] }],
+        ['alerts', { where: [{ columns: ['alert_id', 'version'], op: 'in', value: [] }] }],
+        ['alerts', { where: [{ columns: ['alert_id', 'version'], op: 'in', value: [['a']] }] }],
+        ['alerts', { where: [{ columns: ['alert_id', 'version'], op: 'in', value: [[1, 'a']] }] }],
+        ['alerts', { where: [{ columns: ['alert_id'], op: 'in', value: [['a']] }] }],
+        ['alerts', { where: [{ columns: ['alert_id', 'body'], op: 'in', value: [['a', '{}']] }] }],
+        ['alerts', { where: [{ columns: ['alert_id', 'nope'], op: 'in', value: [['a', 1]] }] }],
+        ['alerts', { where: [{ columns: ['alert_id', 'version'], op: '=' as 'in', value: [['a', 1]] }] }],
         ['metric_events', { where: [{ column: 'dimensions', op: '=', value: '{}' }] }],
         ['metric_events', { orderBy: [{ column: 'observed_ms desc, (SELECT 1)' }] }],
         ['metric_events', { orderBy: [{ column: 'value', direction: 'sideways' as 'asc' }] }],

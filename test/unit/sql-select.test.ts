@@ -25,6 +25,48 @@ describe('renderSelect', () => {
     expect(parts).toMatchObject({ fetch: 10, unbounded: false });
   });
 
+  it('renders a tuple in, a key condition when every column is a key column', () => {
+    const where = [
+      {
+        columns: ['alert_id', 'version'],
+        op: 'in' as const,
+        value: [
+          ["o'brien", 2],
+          ['x', 1],
+        ],
+      },
+    ];
+    const duck = renderSelect('alerts', { where }, 'duckdb');
+    expect(duck.keyConditions).toEqual([`("alert_id", "version") IN (('o''brien', 2), ('x', 1))`]);
+    expect(duck.keysListed).toBe(true);
+    const ch = renderSelect('alerts', { where }, 'clickhouse');
+    expect(ch.keyConditions).toEqual([`(\`alert_id\`, \`version\`) IN (('o\\'brien', 2), ('x', 1))`]);
+    // Not every key column listed, or a non-key column in the tuple: no bound on the keys.
+    const some = renderSelect(
+      'performance_updates',
+      { where: [{ columns: ['module_id', 'goal_id'], op: 'in', value: [['m', 'g']] }] },
+      'duckdb',
+    );
+    expect(some).toMatchObject({
+      keysListed: false,
+      keyConditions: [`("module_id", "goal_id") IN (('m', 'g'))`],
+    });
+    const mixed = renderSelect(
+      'alerts',
+      { where: [{ columns: ['alert_id', 'state'], op: 'in', value: [['a', 'firing']] }] },
+      'duckdb',
+    );
+    expect(mixed).toMatchObject({ keysListed: false, keyConditions: [] });
+    expect(mixed.otherConditions).toHaveLength(1);
+    expect(() =>
+      renderSelect(
+        'alerts',
+        { where: [{ columns: ['alert_id', 'version'], op: 'in', value: [['a', '1']] }] },
+        'duckdb',
+      ),
+    ).toThrow(/version is a uint32 column: expected a number/);
+  });
+
   it('fetches one row past the ceiling when no limit is given', () => {
     expect(renderSelect('alerts', {}, 'clickhouse')).toMatchObject({
       fetch: maxSelectRows + 1,

@@ -15,6 +15,7 @@ import { checkApplied, loadMigrations, versionAtLeast } from '../sql/migrations.
 import { checkExpiry } from '../sql/retention.js';
 import { decodeRow, encodeJson, validateRows } from '../sql/rows.js';
 import { checkRowCeiling, renderCountPerGroup, renderMaxPerGroup, renderSelect } from '../sql/select.js';
+import { winnerColumns } from '../sql/versions.js';
 import { classifyClickHouseError } from './errors.js';
 import { ClickHouseGroundTruth } from './ground-truth.js';
 import { expireClickHouse } from './retention.js';
@@ -53,8 +54,8 @@ const maxDateTime = 0xffff_ffff;
 
 /**
  * The Store port over ClickHouse (18.16 and current). Tables are ReplacingMergeTree ordered by
- * the catalog key; reads take `FINAL` in a subquery so conditions on non-key columns see only the
- * latest version of each key.
+ * the catalog key; reads collapse each key to its winning version in a subquery (see `select`), so
+ * conditions on non-key columns see only that version.
  */
 export class ClickHouseStore implements Store, GroundTruthSource {
   readonly name = 'clickhouse-store';
@@ -199,36 +200,42 @@ export class ClickHouseStore implements Store, GroundTruthSource {
     // Only the columns the query reads, each key once with its winning version's values. FINAL would
     // do it, but on 18.16 it merges in one thread, reading every column of every matching part
     // (seconds for a restore's reads); a GROUP BY over the key with argMax runs in parallel and reads
-    // only these. The winner is the greatest version (then the latest write, as DuckDB's compaction
-    // and reads order them); a table without a version holds identical replays, so any copy will do.
-    // Key conditions keep or drop whole keys, so they filter before the grouping (and use the primary
-    // key); other conditions must see only the winning version, so they filter after it.
-    const written = ['updated_ms', 'published_ms'].find((c) => c in spec.columns);
-    const winner = !spec.version
-      ? undefined
-      : written && written !== spec.version
-        ? `tuple(${id(spec.version)}, ${id(written)})`
-        : id(spec.version);
+    // only these. The winner is the greatest version, then the latest write (`winnerColumns`, as
+    // DuckDB's compaction and reads order them).
+    // Key conditions keep or drop whole keys, so they filter before the grouping, as PREWHERE: they
+    // use the primary key, and the other columns are read only for the granules they keep (18.16
+    // moves no condition on a key column there by itself). Other conditions must see only the
+    // winning version, so they filter after it.
+    const ranking = winnerColumns(table).map(id);
+    const winner = ranking.length > 1 ? `tuple(${ranking.join(', ')})` : ranking[0];
     const values = parts.read.filter((c) => !keyColumns.includes(c));
-    const aggregates = values.map(
-      (c) => `${winner ? `argMax(${c}, ${winner})` : `any(${c})`} AS ${dedupAlias(c)}`,
-    );
-    const grouped =
-      `SELECT ${[...keyColumns, ...aggregates].join(', ')} FROM ${physicalTable(table)}` +
-      `${where(parts.keyConditions)} GROUP BY ${keyColumns.join(', ')}`;
-    // Without a version, copies of a key are identical rows: `firstPer` keeps one of them anyway, and
-    // a read of such a table otherwise keeps FINAL (raw events paged for a data package may hold more
-    // keys than a grouping should hold in memory, and nothing is to be ranked). The grouped read's
-    // aliases are renamed back a level up: an aggregate named like a column would shadow that column
-    // in the other aggregates of the same query.
+    const keyFilter = parts.keyConditions.length > 0 ? ` PREWHERE ${parts.keyConditions.join(' AND ')}` : '';
     const plain = (final: boolean) =>
-      `SELECT ${parts.read.join(', ')} FROM ${physicalTable(table)}${final ? ' FINAL' : ''}${where(parts.keyConditions)}`;
-    const inner =
-      query.allRows || (!spec.version && parts.firstPer)
-        ? plain(false)
-        : !spec.version
-          ? plain(true)
-          : `SELECT ${[...keyColumns, ...values.map((c) => `${dedupAlias(c)} AS ${c}`)].join(', ')} FROM (${grouped})`;
+      `SELECT ${parts.read.join(', ')} FROM ${physicalTable(table)}${final ? ' FINAL' : ''}${keyFilter}`;
+    let inner: string;
+    if (query.allRows || (values.length === 0 && parts.firstPer)) {
+      // Every version of a key has the same key columns: a read of key columns alone, one row per
+      // group, needs no ranking (LIMIT 1 BY drops the copies).
+      inner = plain(false);
+    } else if (winner) {
+      // The grouped read's aliases are renamed back a level up: an aggregate named like a column
+      // would shadow that column in the other aggregates of the same query.
+      const aggregates = values.map((c) => `argMax(${c}, ${winner}) AS ${dedupAlias(c)}`);
+      const grouped =
+        `SELECT ${[...keyColumns, ...aggregates].join(', ')} FROM ${physicalTable(table)}` +
+        `${keyFilter} GROUP BY ${keyColumns.join(', ')}`;
+      inner = `SELECT ${[...keyColumns, ...values.map((c) => `${dedupAlias(c)} AS ${c}`)].join(', ')} FROM (${grouped})`;
+    } else if (parts.firstPer) {
+      // Without a version, copies of a key are identical rows: `firstPer` keeps one of them anyway.
+      inner = plain(false);
+    } else if (parts.keysListed) {
+      // As many keys as the `in` list is long: one row per key, in memory.
+      inner = `${plain(false)} LIMIT 1 BY ${keyColumns.join(', ')}`;
+    } else {
+      // FINAL, which merges in key order: raw events paged for a data package may hold more keys
+      // than a grouping should hold in memory, and nothing is to be ranked.
+      inner = plain(true);
+    }
     const columns = parts.read.join(', ');
     let from = `(${inner})${where(parts.otherConditions)}`;
     // LIMIT 1 BY keeps the first row per group in the ORDER BY; the outer query orders and pages.

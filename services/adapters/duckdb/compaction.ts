@@ -2,6 +2,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { type TableName, tables } from '../../ports/tables.js';
 import { sqlIdentifier, tableSpec } from '../sql/identifiers.js';
 import { sqlNumber } from '../sql/literals.js';
+import { winnerColumns, writtenColumn } from '../sql/versions.js';
 
 /**
  * Compaction: DuckDB's counterpart of ClickHouse's background merges for versioned tables.
@@ -22,24 +23,10 @@ import { sqlNumber } from '../sql/literals.js';
 /** The tables a pass compacts: those whose rows of one key differ, one version winning. */
 export const compactedTables = (Object.keys(tables) as TableName[]).filter((t) => tableSpec(t).version);
 
-/**
- * The column holding when a row was written (the processing time of the batch or request that wrote
- * it), if the table has one: `updated_ms`, or `published_ms` for performance updates.
- */
-export function writtenColumn(table: TableName): 'updated_ms' | 'published_ms' | undefined {
-  const columns = tableSpec(table).columns;
-  if ('updated_ms' in columns) return 'updated_ms';
-  if ('published_ms' in columns) return 'published_ms';
-  return undefined;
-}
-
 /** The `ORDER BY` that puts the winning row of a key first (also used by reads). */
 export function winnerOrder(table: TableName): string {
-  const spec = tableSpec(table);
-  if (!spec.version) return '';
-  const written = writtenColumn(table);
-  const newest = written && written !== spec.version ? `, "${written}" DESC` : '';
-  return `ORDER BY ${sqlIdentifier(spec.version, 'duckdb')} DESC${newest}`;
+  const ranking = winnerColumns(table).map((c) => `${sqlIdentifier(c, 'duckdb')} DESC`);
+  return ranking.length > 0 ? `ORDER BY ${ranking.join(', ')}` : '';
 }
 
 /** What a pass did; `since` is where the next pass of the table starts looking. */

@@ -21,7 +21,8 @@ import { checkApplied, loadMigrations } from '../sql/migrations.js';
 import { checkExpiry } from '../sql/retention.js';
 import { decodeRow, encodeJson, validateRows } from '../sql/rows.js';
 import { checkRowCeiling, renderCountPerGroup, renderMaxPerGroup, renderSelect } from '../sql/select.js';
-import { CompactionSchedule, compactDuckDb, winnerOrder, writtenColumn } from './compaction.js';
+import { winnerColumns } from '../sql/versions.js';
+import { CompactionSchedule, compactDuckDb, winnerOrder } from './compaction.js';
 import { DuckDbGroundTruth } from './ground-truth.js';
 import { expireDuckDb } from './retention.js';
 
@@ -215,8 +216,7 @@ export class DuckDbStore implements Store, GroundTruthSource {
   async select<T extends TableName>(table: T, query: SelectQuery = {}): Promise<Row<T>[]> {
     const spec = tableSpec(table);
     const parts = renderSelect(table, query, 'duckdb');
-    const written = writtenColumn(table);
-    const ranking = [spec.version, written].filter((c): c is string => c !== undefined);
+    const ranking = winnerColumns(table);
     const columns = [...new Set([...parts.read, ...ranking.map((c) => sqlIdentifier(c, 'duckdb'))])].join(
       ', ',
     );

@@ -28,6 +28,11 @@ export interface SelectParts {
   read: string[];
   /** For `firstPer`: the expressions whose distinct values each keep their first row. */
   firstPer?: string[];
+  /**
+   * One `in` condition fixes every key column: at most as many keys match as its list is long, so
+   * an adapter may collapse them in memory.
+   */
+  keysListed: boolean;
 }
 
 const operators = new Set(['=', '!=', '<', '<=', '>', '>=', 'in']);
@@ -39,9 +44,12 @@ export function renderSelect(table: TableName, query: SelectQuery, dialect: Dial
   const key = new Set<string>(spec.key);
   const keyConditions: string[] = [];
   const otherConditions: string[] = [];
+  let keysListed = false;
   for (const condition of query.where ?? []) {
     const sql = renderCondition(table, columns, condition, dialect);
-    (key.has(condition.column) ? keyConditions : otherConditions).push(sql);
+    const on = conditionColumns(condition);
+    (on.every((c) => key.has(c)) ? keyConditions : otherConditions).push(sql);
+    if (condition.op === 'in' && spec.key.every((c) => on.includes(c))) keysListed = true;
   }
 
   const order: string[] = [];
@@ -75,7 +83,7 @@ export function renderSelect(table: TableName, query: SelectQuery, dialect: Dial
   const read = new Set<string>([
     ...returned,
     ...spec.key,
-    ...(query.where ?? []).map((c) => c.column),
+    ...(query.where ?? []).flatMap(conditionColumns),
     ...(query.orderBy ?? []).map((o) => o.column),
     ...(query.firstPer?.columns ?? []),
     ...(query.firstPer?.slot ? [query.firstPer.slot.column] : []),
@@ -86,6 +94,7 @@ export function renderSelect(table: TableName, query: SelectQuery, dialect: Dial
     ...(firstPer ? { firstPer } : {}),
     keyConditions,
     otherConditions,
+    keysListed,
     orderBy: order.join(', '),
     fetch,
     unbounded: limit === undefined,
@@ -179,6 +188,11 @@ export function checkRowCeiling(table: TableName, parts: SelectParts, rowCount: 
   }
 }
 
+/** The columns a condition filters on. */
+function conditionColumns(condition: Condition): string[] {
+  return 'columns' in condition ? [...condition.columns] : [condition.column];
+}
+
 function renderCondition(
   table: TableName,
   columns: Record<string, ColumnType>,
@@ -187,6 +201,7 @@ function renderCondition(
 ): string {
   if (typeof condition !== 'object' || condition === null)
     throw new InvalidQueryError('condition must be an object');
+  if ('columns' in condition) return renderTupleIn(table, columns, condition, dialect);
   const column = assertColumn(table, condition.column);
   const type = columns[column]!;
   if (type === 'json') throw new InvalidQueryError(`cannot filter on json column ${column}`);
@@ -203,6 +218,30 @@ function renderCondition(
     throw new InvalidQueryError(`${column} is a bool column: only = and != apply`);
   }
   return `${sqlIdentifier(column, dialect)} ${condition.op} ${literalFor(column, type, condition.value, dialect)}`;
+}
+
+/** `(a, b) IN ((x, y), ...)`: the same syntax in both dialects. */
+function renderTupleIn(
+  table: TableName,
+  columns: Record<string, ColumnType>,
+  condition: Extract<Condition, { columns: readonly string[] }>,
+  dialect: Dialect,
+): string {
+  if (condition.op !== 'in') throw new InvalidQueryError('a tuple of columns takes only the in operator');
+  if (!Array.isArray(condition.columns) || condition.columns.length < 2)
+    throw new InvalidQueryError('a tuple condition expects at least two columns');
+  const names = condition.columns.map((c) => assertColumn(table, c));
+  for (const name of names)
+    if (columns[name] === 'json') throw new InvalidQueryError(`cannot filter on json column ${name}`);
+  if (!Array.isArray(condition.value) || condition.value.length === 0)
+    throw new InvalidQueryError(`(${names.join(', ')}) in: expects a non-empty list`);
+  const tuples = condition.value.map((tuple) => {
+    if (!Array.isArray(tuple) || tuple.length !== names.length)
+      throw new InvalidQueryError(`(${names.join(', ')}) in: expects tuples of ${names.length} values`);
+    const items = tuple.map((v, i) => literalFor(names[i]!, columns[names[i]!]!, v, dialect));
+    return `(${items.join(', ')})`;
+  });
+  return `(${names.map((c) => sqlIdentifier(c, dialect)).join(', ')}) IN (${tuples.join(', ')})`;
 }
 
 function literalFor(column: string, type: ColumnType, value: unknown, dialect: Dialect): string {
