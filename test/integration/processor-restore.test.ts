@@ -340,3 +340,69 @@ describe('a restore retried while its store read still runs (Ownership)', () => 
     expect(reads - total).toBe(total);
   });
 });
+
+describe('restore on assignment (Ownership.claimOwned)', () => {
+  let store: DuckDbStore;
+  afterEach(async () => {
+    await store?.stop();
+  });
+
+  it('reads the modules of every assigned partition in shared sets, each partition taking its own', async () => {
+    store = new DuckDbStore({ path: ':memory:' });
+    await store.start();
+    await store.migrate();
+    const ids = Array.from({ length: 12 }, (_, i) => `m${i}`);
+    const registry = new FixtureRegistry({ modules: ids.map((id) => meanGoalModule(id, { window: '1h' })) });
+    // Each module one counted event (its rollup written after it), so restore remembers it.
+    for (const id of ids) {
+      await store.insert('metric_events', [{ ...event(`${id}-e`, now - 3_000), module_id: id }]);
+      await store.insert('rollups', [{ ...rollup(1, now - 2_000), module_id: id }]);
+    }
+    let reads = 0;
+    const counting = new Proxy(store, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (prop === 'select' || prop === 'maxPerGroup') {
+          return (...args: unknown[]) => {
+            reads += 1;
+            return (value as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        }
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    }) as Store;
+    const clock = { now: () => now };
+    const partitionOf = (id: string) => Number(id.slice(1)) % 6;
+    const partitions = new Map(
+      [0, 1, 2, 3, 4, 5].map((p) => [
+        p,
+        new PartitionState(p, { clock }, undefined as unknown as PartitionWriter),
+      ]),
+    );
+    const ownership = new Ownership({
+      bus: { partitionFor: async (_topic, key) => partitionOf(key) },
+      store: counting,
+      registry,
+      clock,
+      logger: _logger,
+      partitions,
+      timed: (work) => work,
+    });
+
+    await ownership.claimOwned([0, 1, 2, 3, 4, 5]);
+
+    for (const [p, state] of partitions) {
+      const own = ids.filter((id) => partitionOf(id) === p);
+      expect([...state.modules.keys()].sort(), `partition ${p}`).toEqual(own.sort());
+      for (const id of ids)
+        expect(state.engine.remembers(id, 'clinic-agency', `${id}-e`), `${id} in partition ${p}`).toBe(
+          own.includes(id),
+        );
+    }
+    // As many reads as one restore of all twelve modules: not one set per partition.
+    const shared = reads;
+    reads = 0;
+    await loadModuleState(counting, registry.modules(), now);
+    expect(shared).toBe(reads);
+  });
+});
