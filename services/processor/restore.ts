@@ -343,28 +343,17 @@ async function newestUpdates(store: Store, where: Condition[]): Promise<Row<'per
     orderBy: [{ column: 'as_of_ms', direction: 'desc' }],
     firstPer: { columns: ['module_id', 'goal_id'] },
   });
-  const out: Row<'performance_updates'>[] = [];
-  for (let i = 0; i < keys.length; i += tuplesPerRead) {
-    const part = keys.slice(i, i + tuplesPerRead);
-    const rows = await selectAll(store, 'performance_updates', {
-      where: [
-        {
-          columns: ['module_id', 'goal_id', 'as_of_ms'],
-          op: 'in',
-          value: part.map((k) => [k.module_id, k.goal_id, k.as_of_ms]),
-        },
-      ],
-    });
-    for (const row of rows) out.push(row);
-  }
-  return out;
+  if (keys.length === 0) return [];
+  const wanted = new Set(keys.map((k) => `${k.module_id} ${k.goal_id} ${k.as_of_ms}`));
+  const rows = await selectAll(store, 'performance_updates', {
+    where: [
+      { column: 'module_id', op: 'in', value: [...new Set(keys.map((k) => k.module_id))] },
+      { column: 'goal_id', op: 'in', value: [...new Set(keys.map((k) => k.goal_id))] },
+      { column: 'as_of_ms', op: 'in', value: [...new Set(keys.map((k) => k.as_of_ms))] },
+    ],
+  });
+  return rows.filter((r) => wanted.has(`${r.module_id} ${r.goal_id} ${r.as_of_ms}`));
 }
-
-/**
- * Keys per tuple `IN` list: with slugs and event ids at their longest, 500 keep a query far under a
- * SQL server's usual limit on its text (ClickHouse's `max_query_size`, 256 KiB).
- */
-const tuplesPerRead = 500;
 
 /**
  * Which of these events (not in the dedup memory, observed before its horizon) the store holds a
@@ -377,28 +366,29 @@ export async function countedCopies(
   events: ReadonlyArray<{ moduleId: string; agencyId: string; eventId: string }>,
   dedup: ReadonlyMap<string, { ownSince: number; covered: number }>,
 ): Promise<Set<string>> {
+  const wanted = new Set(events.map((e) => `${e.moduleId} ${e.agencyId} ${e.eventId}`));
   const out = new Set<string>();
-  for (let i = 0; i < events.length; i += tuplesPerRead) {
-    const chunk = events.slice(i, i + tuplesPerRead);
+  for (let i = 0; i < events.length; i += lookupChunk) {
+    const chunk = events.slice(i, i + lookupChunk);
     const rows = await selectAll(store, 'metric_events', {
       where: [
-        {
-          columns: ['module_id', 'agency_id', 'event_id'],
-          op: 'in',
-          value: chunk.map((e) => [e.moduleId, e.agencyId, e.eventId]),
-        },
+        { column: 'module_id', op: 'in', value: [...new Set(chunk.map((e) => e.moduleId))] },
+        { column: 'agency_id', op: 'in', value: [...new Set(chunk.map((e) => e.agencyId))] },
+        { column: 'event_id', op: 'in', value: [...new Set(chunk.map((e) => e.eventId))] },
       ],
       allRows: true,
     });
     for (const row of rows) {
       const key = `${row.module_id} ${row.agency_id} ${row.event_id}`;
       const module = dedup.get(row.module_id);
-      if (!module) continue;
+      if (!wanted.has(key) || !module) continue;
       if (row.received_ms > module.ownSince || row.received_ms <= module.covered) out.add(key);
     }
   }
   return out;
 }
+
+const lookupChunk = 1_000;
 
 /** Replaces rows of `into` by newer versions of the same bucket from `rows`, and adds new buckets. */
 function foldNewer(into: RollupRow[], rows: RollupRow[]): void {

@@ -37,10 +37,15 @@ describe('renderSelect', () => {
       },
     ];
     const duck = renderSelect('alerts', { where }, 'duckdb');
-    expect(duck.keyConditions).toEqual([`("alert_id", "version") IN (('o''brien', 2), ('x', 1))`]);
+    // Each column's own list too, implied by the tuples, for the store's scan to filter on.
+    expect(duck.keyConditions).toEqual([
+      `"alert_id" IN ('o''brien', 'x') AND "version" IN (2, 1) AND ("alert_id", "version") IN (('o''brien', 2), ('x', 1))`,
+    ]);
     expect(duck.keysListed).toBe(true);
     const ch = renderSelect('alerts', { where }, 'clickhouse');
-    expect(ch.keyConditions).toEqual([`(\`alert_id\`, \`version\`) IN (('o\\'brien', 2), ('x', 1))`]);
+    expect(ch.keyConditions).toEqual([
+      `\`alert_id\` IN ('o\\'brien', 'x') AND \`version\` IN (2, 1) AND (\`alert_id\`, \`version\`) IN (('o\\'brien', 2), ('x', 1))`,
+    ]);
     // Not every key column listed, or a non-key column in the tuple: no bound on the keys.
     const some = renderSelect(
       'performance_updates',
@@ -49,7 +54,9 @@ describe('renderSelect', () => {
     );
     expect(some).toMatchObject({
       keysListed: false,
-      keyConditions: [`("module_id", "goal_id") IN (('m', 'g'))`],
+      keyConditions: [
+        `"module_id" IN ('m') AND "goal_id" IN ('g') AND ("module_id", "goal_id") IN (('m', 'g'))`,
+      ],
     });
     const mixed = renderSelect(
       'alerts',

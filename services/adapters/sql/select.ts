@@ -235,13 +235,19 @@ function renderTupleIn(
     if (columns[name] === 'json') throw new InvalidQueryError(`cannot filter on json column ${name}`);
   if (!Array.isArray(condition.value) || condition.value.length === 0)
     throw new InvalidQueryError(`(${names.join(', ')}) in: expects a non-empty list`);
+  const each = names.map(() => new Set<string>());
   const tuples = condition.value.map((tuple) => {
     if (!Array.isArray(tuple) || tuple.length !== names.length)
       throw new InvalidQueryError(`(${names.join(', ')}) in: expects tuples of ${names.length} values`);
     const items = tuple.map((v, i) => literalFor(names[i]!, columns[names[i]!]!, v, dialect));
+    items.forEach((item, i) => each[i]!.add(item));
     return `(${items.join(', ')})`;
   });
-  return `(${names.map((c) => sqlIdentifier(c, dialect)).join(', ')}) IN (${tuples.join(', ')})`;
+  // Each column's own list first: implied by the tuples, it is what a store's scan can filter on (a
+  // primary key, DuckDB's min/max per row group); the tuples then keep the exact pairs.
+  const columnLists = names.map((c, i) => `${sqlIdentifier(c, dialect)} IN (${[...each[i]!].join(', ')})`);
+  const tuple = `(${names.map((c) => sqlIdentifier(c, dialect)).join(', ')}) IN (${tuples.join(', ')})`;
+  return [...columnLists, tuple].join(' AND ');
 }
 
 function literalFor(column: string, type: ColumnType, value: unknown, dialect: Dialect): string {
