@@ -240,7 +240,7 @@ function renderTupleIn(
     if (!Array.isArray(tuple) || tuple.length !== names.length)
       throw new InvalidQueryError(`(${names.join(', ')}) in: expects tuples of ${names.length} values`);
     const items = tuple.map((v, i) => literalFor(names[i]!, columns[names[i]!]!, v, dialect));
-    items.forEach((item, i) => each[i]!.add(item));
+    for (const [i, item] of items.entries()) each[i]!.add(item);
     return `(${items.join(', ')})`;
   });
   // Each column's own list first: implied by the tuples, it is what a store's scan can filter on (a
