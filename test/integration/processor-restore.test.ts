@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DuckDbStore } from '../../services/adapters/duckdb/index.js';
 import {
   Engine,
@@ -286,16 +286,18 @@ describe('restore of trends and hold clocks from a bounded read of the updates (
   );
 });
 
-describe('a restore retried while its store read still runs (Ownership)', () => {
+describe('restore through Ownership', () => {
   let store: DuckDbStore;
+  beforeEach(async () => {
+    store = new DuckDbStore({ path: ':memory:' });
+    await store.start();
+    await store.migrate();
+  });
   afterEach(async () => {
     await store?.stop();
   });
 
-  it('joins the running read instead of queueing the same reads again', async () => {
-    store = new DuckDbStore({ path: ':memory:' });
-    await store.start();
-    await store.migrate();
+  it('joins the running read when a restore is retried while its store read still runs', async () => {
     let reads = 0;
     let release: () => void = () => {};
     const gate = new Promise<void>((resolve) => {
@@ -339,18 +341,8 @@ describe('a restore retried while its store read still runs (Ownership)', () => 
     await ownership.restore(state, [module], now);
     expect(reads - total).toBe(total);
   });
-});
 
-describe('restore on assignment (Ownership.claimOwned)', () => {
-  let store: DuckDbStore;
-  afterEach(async () => {
-    await store?.stop();
-  });
-
-  it('reads the modules of every assigned partition in shared sets, each partition taking its own', async () => {
-    store = new DuckDbStore({ path: ':memory:' });
-    await store.start();
-    await store.migrate();
+  it('reads the modules of every partition assigned together in shared sets, each partition taking its own', async () => {
     const ids = Array.from({ length: 12 }, (_, i) => `m${i}`);
     const registry = new FixtureRegistry({ modules: ids.map((id) => meanGoalModule(id, { window: '1h' })) });
     // Each module one counted event (its rollup written after it), so restore remembers it.
