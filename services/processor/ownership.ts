@@ -20,7 +20,13 @@ const restoreChunk = 500;
 const restoreConcurrency = 2;
 
 /** A set of restore reads started on assignment, for modules of any of the assigned partitions. */
-type Prefetch = Promise<{ now: number; read: RestoredState }>;
+type Prefetch = Promise<Loaded>;
+
+/** A module set's stored state, and when its reads began (the `now` of restore.ts). */
+interface Loaded {
+  input: RestoredState;
+  readAt: number;
+}
 
 export interface OwnershipOptions {
   bus: Pick<Bus, 'partitionFor'>;
@@ -49,10 +55,7 @@ export class Ownership {
    * running (a store call cannot be taken back), and the retry joins it instead of queueing the same
    * reads again behind it: on a slow store, retries would otherwise pile up until none finishes.
    */
-  private readonly loading = new Map<
-    PartitionState,
-    { ids: string; load: Promise<{ input: RestoredState; readAt: number }> }
-  >();
+  private readonly loading = new Map<PartitionState, { ids: string; load: Promise<Loaded> }>();
 
   /**
    * Module id → its version and the set of reads started for it on assignment (`claimOwned`): the
@@ -124,8 +127,8 @@ export class Ownership {
       // Each set begins when the set `restoreConcurrency` places before it has settled.
       const after = (sets[sets.length - restoreConcurrency] ?? Promise.resolve()).catch(() => undefined);
       const set: Prefetch = after.then(async () => {
-        const now = this.o.clock.now();
-        return { now, read: await loadModuleState(this.o.store, chunk, now) };
+        const readAt = this.o.clock.now();
+        return { input: await loadModuleState(this.o.store, chunk, readAt), readAt };
       });
       set.catch(() => {
         for (const m of chunk) if (this.prefetched.get(m.id)?.set === set) this.prefetched.delete(m.id);
@@ -188,19 +191,15 @@ export class Ownership {
    * read already running for them on this partition, or a new one. A joined read is as valid as a
    * slow one: nothing of these modules is applied until it is in.
    */
-  private async load(
-    state: PartitionState,
-    modules: ModuleVersion[],
-    now: number,
-  ): Promise<{ input: RestoredState; readAt: number }> {
+  private async load(state: PartitionState, modules: ModuleVersion[], now: number): Promise<Loaded> {
     const sets = modules.map((m) => this.prefetched.get(m.id));
     if (sets.every((s, i) => s?.version === modules[i]!.version)) {
       const done = await Promise.all(new Set(sets.map((s) => s!.set)));
       const input = restoredFor(
-        done.map((d) => d.read),
+        done.map((d) => d.input),
         new Set(modules.map((m) => m.id)),
       );
-      return { input, readAt: Math.min(...done.map((d) => d.now)) };
+      return { input, readAt: Math.min(...done.map((d) => d.readAt)) };
     }
     const ids = modules.map((m) => m.id).join(' ');
     const running = this.loading.get(state);
