@@ -66,6 +66,33 @@ describe('compaction of superseded versions on a DuckDB file', () => {
     expect(await store.compact('rollups')).toBe(0);
   });
 
+  it('keeps the later of two writes of one version, in reads and compaction, whichever was inserted first', async () => {
+    const write = (id: string, version: number, updated: number) => ({
+      kind: 'agency',
+      id,
+      deleted: false,
+      version,
+      updated_ms: updated,
+      body: { updated },
+    });
+    // The later write inserted first, and inserted last.
+    for (const [id, order] of [
+      ['tie-a', [9, 5]],
+      ['tie-b', [5, 9]],
+    ] as const)
+      for (const updated of [...order, 20])
+        await store.insert('registry_entities', [write(id, updated === 20 ? 3 : 4, updated)]);
+    const read = () =>
+      store.select('registry_entities', {
+        where: [{ column: 'id', op: 'in', value: ['tie-a', 'tie-b'] }],
+        orderBy: [{ column: 'id' }],
+      });
+    const winners = [write('tie-a', 4, 9), write('tie-b', 4, 9)];
+    expect(await read()).toEqual(winners);
+    await store.compact('registry_entities');
+    expect(await read()).toEqual(winners);
+  });
+
   it('compacts by itself once a table has received enough rows', async () => {
     const module = 'cmp-auto';
     // 60 versions of one bucket: past the 50 rows that make the first pass due.

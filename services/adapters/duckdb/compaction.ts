@@ -23,7 +23,7 @@ import { winnerColumns, writtenColumn } from '../sql/versions.js';
 /** The tables a pass compacts: those whose rows of one key differ, one version winning. */
 export const compactedTables = (Object.keys(tables) as TableName[]).filter((t) => tableSpec(t).version);
 
-/** The `ORDER BY` that puts the winning row of a key first (also used by reads). */
+/** The `ORDER BY` that puts the winning row of a key first (reads pick the same row: store.ts). */
 export function winnerOrder(table: TableName): string {
   const ranking = winnerColumns(table).map((c) => `${sqlIdentifier(c, 'duckdb')} DESC`);
   return ranking.length > 0 ? `ORDER BY ${ranking.join(', ')}` : '';

@@ -16,6 +16,8 @@ export function writtenColumn(table: TableName): 'updated_ms' | 'published_ms' |
  * The columns that pick the row a read returns among a key's rows, compared in order, greatest
  * first: the version, then the write time when it is another column (two writes of one version: the
  * later wins). Empty for a table without a version, whose rows of one key are identical replays.
+ * ClickHouse's background merges compare the version alone and keep the row inserted last of equal
+ * ones, so a writer gives one version one content (a retry writes the same row again).
  */
 export function winnerColumns(table: TableName): string[] {
   const version = tableSpec(table).version;
