@@ -5,6 +5,7 @@ import type { Clock } from '../ports/clock.js';
 import type { RegistryView } from '../ports/registry.js';
 import type { Store } from '../ports/store.js';
 import { Topics } from '../ports/topics.js';
+import { GlasshouseError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
 import type { PartitionState } from './partition.js';
 import { loadModuleState, type RestoredState, restoredFor } from './restore.js';
@@ -104,12 +105,19 @@ export class Ownership {
             // Its time grows with the modules owned and what restore.ts reads for them (see the README).
             this.o.logger.info({ partition: p, modules, ms: Date.now() - began }, 'partition restored');
           })
-          .catch((err: unknown) =>
-            this.o.logger.warn(
-              { err, partition: p },
-              'restore on assignment failed; the next batch or tick retries',
-            ),
-          );
+          .catch((err: unknown) => {
+            // Past the step timeout the reads go on (`load`), and the next batch or tick joins them.
+            if (err instanceof GlasshouseError && err.code === 'restore_timeout')
+              this.o.logger.info(
+                { partition: p, modules, ms: Date.now() - began },
+                'restore on assignment still reading; the next batch or tick waits for it',
+              );
+            else
+              this.o.logger.warn(
+                { err, partition: p },
+                'restore on assignment failed; the next batch or tick retries',
+              );
+          });
       }),
     );
   }

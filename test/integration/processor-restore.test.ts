@@ -14,6 +14,7 @@ import { Ownership } from '../../services/processor/ownership.js';
 import { PartitionState } from '../../services/processor/partition.js';
 import { loadModuleState } from '../../services/processor/restore.js';
 import type { PartitionWriter } from '../../services/processor/writer.js';
+import { UnavailableError } from '../../services/runtime/errors.js';
 import { meanGoalModule } from '../support/processor-harness.js';
 import { FixtureRegistry } from '../support/registry-fixture.js';
 
@@ -340,6 +341,38 @@ describe('restore through Ownership', () => {
     const total = reads;
     await ownership.restore(state, [module], now);
     expect(reads - total).toBe(total);
+  });
+
+  it('logs a restore on assignment past the step timeout as still reading (info), another failure as a warning', async () => {
+    const clock = { now: () => now };
+    const registry = new FixtureRegistry({ modules: [meanGoalModule('slow-0', { window: '1h' })] });
+    for (const [failure, level] of [
+      [new UnavailableError('restore_timeout', 'restore took longer than 4000 ms'), 'info'],
+      [new Error('store gone'), 'warn'],
+    ] as const) {
+      const lines: Array<{ level: number; msg: string }> = [];
+      const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+      const state = new PartitionState(0, { clock }, undefined as unknown as PartitionWriter);
+      let attempts = 0;
+      const ownership = new Ownership({
+        bus: { partitionFor: async () => 0 },
+        store,
+        registry,
+        clock,
+        logger,
+        partitions: new Map([[0, state]]),
+        timed: (work) => (attempts++ === 0 ? Promise.reject(failure) : work),
+      });
+      await ownership.claimOwned([0]);
+      expect(state.modules.has('slow-0')).toBe(false);
+      const about = lines.filter((l) => l.msg.startsWith('restore on assignment'));
+      expect(about.map((l) => [pino.levels.labels[l.level], l.msg.split(';')[0]])).toEqual([
+        [level, level === 'info' ? 'restore on assignment still reading' : 'restore on assignment failed'],
+      ]);
+      // What the partition's next tick does: the restore completes.
+      await ownership.restorePending(state);
+      expect(state.modules.has('slow-0')).toBe(true);
+    }
   });
 
   it('reads the modules of every partition assigned together in shared sets, each partition taking its own', async () => {
