@@ -239,6 +239,7 @@ export class DuckDbStore implements Store, GroundTruthSource {
       from = parts.firstPer ? `${table}${keyFilter}` : `(SELECT DISTINCT ${key} FROM ${table}${keyFilter})`;
     } else if (winner) {
       // A table column is bound before an alias of the same name, so each arg_max reads the column.
+      // arg_max skips NULLs, and no column holds one (rows.ts refuses them; json stores `null` as text).
       const aggregates = values.map((c) => `arg_max(${c}, ${winner}) AS ${c}`);
       from = `(SELECT ${[...keyColumns, ...aggregates].join(', ')} FROM ${table}${keyFilter} GROUP BY ${key})${where(parts.otherConditions)}`;
     } else {
