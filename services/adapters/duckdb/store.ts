@@ -222,8 +222,8 @@ export class DuckDbStore implements Store, GroundTruthSource {
     const columns = parts.read.join(', ');
     // Each key once, with its winning version's values: grouped by the key, with arg_max over the
     // winner (`winnerColumns`: the greatest version, then the latest write, as compaction keeps).
-    // Hash grouping, not ranking every version with row_number() OVER: a window sorts each key's
-    // rows, several times slower on a restore's reads (newest update per goal: 780 ms against 70).
+    // Hash grouping, not ranking every version with row_number() OVER, which sorts them: on a day of
+    // the soak's data, 500 modules' live rollups 454 ms against 546, trend samples 167 against 301.
     // Key conditions keep or drop whole keys, so they filter before the grouping; the others must see
     // the winning version only, so they filter after it.
     const ranking = winnerColumns(table).map(id);
@@ -235,7 +235,8 @@ export class DuckDbStore implements Store, GroundTruthSource {
       from = `${table}${where([...parts.keyConditions, ...parts.otherConditions])}`;
     } else if (values.length === 0) {
       // Every version of a key has the same key columns: a read of them alone needs no ranking, and
-      // one row per group (`firstPer`) drops the copies by itself.
+      // one row per group (`firstPer`) drops the copies by itself (newest update per goal: 112 ms, where
+      // DISTINCT then row_number() took 779).
       from = parts.firstPer ? `${table}${keyFilter}` : `(SELECT DISTINCT ${key} FROM ${table}${keyFilter})`;
     } else if (winner) {
       // A table column is bound before an alias of the same name, so each arg_max reads the column.
