@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -48,6 +48,23 @@ async function processorCounter(baseUrl: string, name: string, labels = ''): Pro
       total += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return total;
+}
+
+/**
+ * Records of metrics.raw that the standalone processor's group has committed, as its bus keeps them
+ * on disk (`<data dir>/bus/offsets.json`: per partition, the next offset to read).
+ */
+async function committedRecords(dataDir: string): Promise<number> {
+  const text = await readFile(join(dataDir, 'bus', 'offsets.json'), 'utf8').catch(() => undefined);
+  if (text === undefined) return 0;
+  const { entries } = JSON.parse(text) as {
+    entries: Array<{ topic: string; group: string; partitions: Record<string, number> }>;
+  };
+  let records = 0;
+  for (const entry of entries)
+    if (entry.group === 'processor' && entry.topic.endsWith(Topics.metricsRaw))
+      for (const offset of Object.values(entry.partitions)) records += offset;
+  return records;
 }
 
 const lateAt = () => Math.floor((Date.now() - 3 * hourMs) / hourMs) * hourMs + 60_000;
@@ -145,6 +162,17 @@ describe('the found case: late events, 150,000 newer ones, SIGKILL, resend', () 
       async () => ((await history()) === late ? true : undefined),
       30_000,
       () => 'history of the late hour never reached the late events',
+    );
+    // Every record committed, on disk: a batch processed but not yet committed at the kill would be
+    // delivered again after the restart and counted a duplicate as well, beside the resends.
+    let committed = 0;
+    await eventually(
+      async () => {
+        committed = await committedRecords(dataDir);
+        return committed === late + current ? true : undefined;
+      },
+      30_000,
+      () => `the processor committed ${committed} of ${late + current} records`,
     );
 
     await kill(p);
