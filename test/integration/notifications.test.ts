@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { AlertEvent } from '../../schemas/alert.js';
 import { SmtpMailer } from '../../services/adapters/smtp/mailer.js';
 import { EmailNotifier } from '../../services/api/notifications/notifier.js';
+import { digestItems } from '../../services/api/notifications/store.js';
 import type { Bus } from '../../services/ports/bus.js';
 import { Topics } from '../../services/ports/topics.js';
 import { type RunningApi, startApi } from '../support/api-harness.js';
@@ -300,6 +301,13 @@ function notificationSuite(name: string, deploy: () => Promise<Deployment>) {
 
       // The digest subscriber got nothing yet; tomorrow after the digest hour it gets one message.
       const tomorrow = Math.floor(Date.now() / 86_400_000 + 1) * 86_400_000 + 7 * 3_600_000;
+      const today = Math.floor(tomorrow / 86_400_000 - 1) * 86_400_000;
+      // The desk's second e-mail goes out before v2 is queued for the digest (one record, its
+      // subscriptions in turn): the digest is sent once all three versions are queued.
+      await waitFor(async () => {
+        const queued = await digestItems(deployment.store, digest.id, today, today + 86_400_000);
+        return queued.length === 3 ? true : undefined;
+      }, 'three versions queued for the digest');
       const digests = new EmailNotifier({
         bus,
         store: deployment.store,
