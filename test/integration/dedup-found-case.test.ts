@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { Kafka, logLevel } from 'kafkajs';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { Topics } from '../../services/ports/topics.js';
 import { call, eventually, seedModule } from '../support/http-client.js';
 import { kafkaClickHouseRig } from '../support/kafka-clickhouse-rig.js';
@@ -256,6 +257,28 @@ describe('the found case: late events, 150,000 newer ones, SIGKILL, resend', () 
       250,
     );
     await waitUntil('the late hour stored', async () => (await storedLateHour()) === late, 30_000, 250);
+    // As on the standalone setup: every record's offset committed before the kill, so no batch is
+    // delivered again beside the resends.
+    const admin = new Kafka({
+      brokers: inject('kafkaBrokers').split(','),
+      clientId: 'found-offsets',
+      logLevel: logLevel.NOTHING,
+    }).admin();
+    await admin.connect();
+    stoppables.push({ stop: () => admin.disconnect() });
+    const committed = async () => {
+      const [topic] = await admin.fetchOffsets({
+        groupId: bus.topic('group.processor'),
+        topics: [bus.topic(Topics.metricsRaw)],
+      });
+      return (topic?.partitions ?? []).reduce((n, part) => n + Math.max(0, Number(part.offset)), 0);
+    };
+    await waitUntil(
+      'every record committed',
+      async () => (await committed()) === late + current,
+      30_000,
+      250,
+    );
 
     await kill(p);
     ({ p, url } = await start());
