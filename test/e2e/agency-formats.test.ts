@@ -174,11 +174,20 @@ describe.each(setups)('agency formats end to end: %s', (_name, setup) => {
       15_000,
       () => 'the sum never reached 7',
     );
-    const csv = await (
-      await fetch(
-        new URL(`/v1/modules/${moduleId}/events?from=${t - 1000}&to=${t + 1000}&format=csv`, d.apiUrl),
-      )
-    ).text();
+    // The live sum is written beside the events, not after them: wait for the stored row too.
+    let csv = '';
+    await eventually(
+      async () => {
+        csv = await (
+          await fetch(
+            new URL(`/v1/modules/${moduleId}/events?from=${t - 1000}&to=${t + 1000}&format=csv`, d.apiUrl),
+          )
+        ).text();
+        return csv.includes('HYPERLINK') ? true : undefined;
+      },
+      15_000,
+      () => `the CSV export never held the stored row:\n${csv}`,
+    );
     // Stored as the text sent; the open-data CSV quotes it so no spreadsheet runs it.
     expect(csv).toContain(`"{""office"":""=HYPERLINK(\\""http://x\\"")""}"`);
   });
@@ -233,8 +242,23 @@ describe.each(setups)('agency formats end to end: %s', (_name, setup) => {
         15_000,
         () => `live values never reached handled 14, queue 12`,
       );
-      expect(await storedValues(moduleId, 'permits_handled')).toEqual([5, 7, 2]);
-      expect(await storedValues(moduleId, 'queue_length')).toEqual([30, 12]);
+      // The live values are written beside the events, not after them: wait for the events too.
+      let stored: number[][] = [];
+      await eventually(
+        async () => {
+          stored = [
+            await storedValues(moduleId, 'permits_handled'),
+            await storedValues(moduleId, 'queue_length'),
+          ];
+          return stored[0]!.length >= 3 && stored[1]!.length >= 2 ? true : undefined;
+        },
+        15_000,
+        () => `stored values never held every value: ${JSON.stringify(stored)}`,
+      );
+      expect(stored).toEqual([
+        [5, 7, 2],
+        [30, 12],
+      ]);
 
       const wrong = exporters[kind](url, 'not-a-key-of-anyone-0123456789');
       const refused = await exportOnce(wrong, batch);

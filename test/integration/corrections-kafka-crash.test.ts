@@ -168,16 +168,23 @@ describe('processor on Kafka and ClickHouse killed with SIGKILL during correctio
         60_000,
         250,
       );
-      const rollups = await s.store.select('rollups', {
-        where: [
-          { column: 'module_id', op: '=', value: m.id },
-          { column: 'rule_id', op: '=', value: 'volume' },
-        ],
-      });
-      expect(
-        rollups.reduce((n, r) => n + r.count, 0),
+      // Rollups are a batch's last write, after its performance updates: wait for them too.
+      const rollupCount = async () => {
+        const rollups = await s.store.select('rollups', {
+          where: [
+            { column: 'module_id', op: '=', value: m.id },
+            { column: 'rule_id', op: '=', value: 'volume' },
+          ],
+        });
+        return rollups.reduce((n, r) => n + r.count, 0);
+      };
+      await waitUntil(
         `${m.id}: rollup count`,
-      ).toBe(expected.count);
+        async () => (await rollupCount()) === expected.count,
+        30_000,
+        250,
+      ).catch(() => {}); // the assertion below names the figures
+      expect(await rollupCount(), `${m.id}: rollup count`).toBe(expected.count);
       const report = await verifyModule(s.store, m.id);
       expect(report?.differences, `${m.id}: verify-rollups`).toEqual([]);
     }

@@ -13,7 +13,7 @@ import { signCommand } from '../../services/core/validation/index.js';
 import { AlertAcknowledger } from '../../services/oversight/acknowledge.js';
 import { AlertVersions, AlertVersionsReader } from '../../services/oversight/alert-versions.js';
 import type { Bus } from '../../services/ports/bus.js';
-import { systemClock } from '../../services/ports/clock.js';
+import { type Clock, systemClock } from '../../services/ports/clock.js';
 import type { Store } from '../../services/ports/store.js';
 import { Topics, topicSpecs } from '../../services/ports/topics.js';
 import { ProcessorMetrics } from '../../services/processor/metrics.js';
@@ -91,12 +91,17 @@ async function open(make: () => Promise<Deployment>): Promise<Deployment> {
   return d;
 }
 
-async function processor(d: Deployment, reg: FixtureRegistry, metrics = new Registry()): Promise<Processor> {
+async function processor(
+  d: Deployment,
+  reg: FixtureRegistry,
+  metrics = new Registry(),
+  clock: Clock = systemClock,
+): Promise<Processor> {
   const p = new Processor({
     bus: d.bus,
     store: d.store,
     registry: reg,
-    clock: systemClock,
+    clock,
     logger,
     metrics: new ProcessorMetrics(metrics),
     commandKey: testCommandKey,
@@ -221,10 +226,14 @@ describe.each(deployments)('oversight on %s', (_label, make) => {
     expect((await post(firing.alertId, { note: '  ' })).status).toBe(400);
 
     // A replayed command changes nothing; a malformed one is set aside, not judged as a metric event.
-    const commands = raw.records.filter(
-      (r) =>
-        r.headers[commandHeader] === 'alert.ack' && !JSON.parse(r.value.toString()).by.includes('forger'),
-    );
+    const acks = () =>
+      raw.records.filter(
+        (r) =>
+          r.headers[commandHeader] === 'alert.ack' && !JSON.parse(r.value.toString()).by.includes('forger'),
+      );
+    // The processor's answer shows it read the third command, not that this reader has yet.
+    await waitUntil('three ack commands read', () => acks().length >= 3, d.waitMs);
+    const commands = acks();
     expect(commands).toHaveLength(3);
     // Replayed in order, as after a restart: older commands followed by newer ones make no version.
     await d.bus.publish(Topics.metricsRaw, [
@@ -302,10 +311,12 @@ describe.each(deployments)('oversight on %s', (_label, make) => {
   it('starts a gateway with the stored updates and open alerts, and gives a silent module its data_gap after a processor restart', async () => {
     const d = await open(make);
     const reg = registry();
-    const first = await processor(d, reg);
+    // The first processor's clock stands still, so quiet-clinic's 6 s of silence cannot pass before
+    // it stops, however long the gateway below takes to start; the second runs on the system clock.
+    const t0 = Date.now();
+    const first = await processor(d, reg, new Registry(), { now: () => t0 });
     const published = await collect(d.bus, Topics.alertsEvents);
     toStop.push(published);
-    const t0 = Date.now();
     await d.bus.publish(Topics.metricsRaw, [
       metricRecord('er-wait', 'e1', 200, t0),
       metricRecord('quiet-clinic', 'q1', 20, t0),

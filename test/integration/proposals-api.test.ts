@@ -335,7 +335,8 @@ function proposalSuite(name: string, make: () => Promise<Deployment>) {
         })
       ).body;
       clock.t += 2 * hour - 1;
-      expect((await a.call('GET', `/v1/proposals/${second.id}`)).body.state).toBe('proposed');
+      // Made on b: a reads it once its registry reader has the record.
+      await proposalIn(a, second.id, 'proposed');
       clock.t += 1;
       await proposalIn(a, second.id, 'expired');
       const late = await a.call('POST', `/v1/proposals/${second.id}/approvals`, {
@@ -387,6 +388,8 @@ function proposalSuite(name: string, make: () => Promise<Deployment>) {
         closedBy: 'admin:erin',
         note: 'the clinics were not consulted',
       });
+      // Recorded on a: b answers below once its registry reader has the rejection.
+      await proposalIn(b, fourth.id, 'rejected');
       clock.t += 2 * hour;
       expect((await b.call('GET', '/v1/modules/er-wait')).body).toMatchObject({
         version: 2,
